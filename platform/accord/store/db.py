@@ -1,0 +1,145 @@
+"""Engine, sessions and migrations of the preference store.
+
+SQLite is the embedded default (WAL journal, foreign keys on, a busy timeout so a worker and
+the CLI can share the file); PostgreSQL through ``postgresql+psycopg://`` in production.
+Pending Alembic migrations are applied the first time a process opens a store.
+
+>>> from accord.store.db import open_store
+>>> engine = open_store("sqlite://")
+>>> from sqlmodel import Session
+>>> with Session(engine) as s:
+...     pass
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, create_engine
+
+from . import models  # noqa: F401  (registers every table on SQLModel.metadata)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """A new engine for ``url`` with the connection settings accord relies on."""
+    if is_sqlite(url):
+        in_memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 60}}
+        if in_memory:
+            kwargs["poolclass"] = StaticPool
+        else:
+            path = url.split("///", 1)[-1].split("?", 1)[0]
+            if path:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised everywhere
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if not in_memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (``accord db upgrade``)."""
+    from alembic import command
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the store's migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
+def open_store(url: str | None = None, *, migrate: bool | None = None, echo: bool | None = None) -> Engine:
+    """The process-wide engine for ``url`` (default: ``ACCORD_DATABASE_URL``), migrated.
+
+    Engines are cached per URL so every command and request shares one pool.
+    """
+    from ..settings import get_settings
+
+    settings = get_settings()
+    url = url or settings.database_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = make_engine(url, echo=settings.echo_sql if echo is None else echo)
+            if settings.auto_migrate if migrate is None else migrate:
+                if current_revision(engine) != head_revision():
+                    upgrade(engine)
+            _engines[url] = engine
+    return engine
+
+
+def dispose_all() -> None:
+    """Close every cached engine (tests and forked workers)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session committed on success and rolled back on any error: all or nothing."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def table_names(engine: Engine) -> list[str]:
+    return sorted(inspect(engine).get_table_names())

@@ -1,0 +1,90 @@
+"""Jobs, their per-item errors, and the content-addressed cache that makes them resumable.
+
+A job step asks the cache for a key (model, backend, messages, sampling params, seed, step)
+before calling a backend; the output and the rows it produced are written in one
+transaction with the cache entry, so a killed job rerun finds its work done exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ._base import hash_field, json_field, text_field, utcnow
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class JobBase(SQLModel):
+    kind: str = Field(max_length=32, index=True, description="recipe | train | snapshot | ...")
+    name: str = Field(default="", max_length=200)
+    status: str = Field(default="queued", max_length=12, index=True)
+    progress_done: int = 0
+    progress_total: int = 0
+    progress_message: str = Field(default="", max_length=500)
+
+
+class Job(JobBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    config: dict[str, Any] = json_field()
+    config_hash: str = Field(default="", max_length=64, index=True)
+    result: dict[str, Any] = json_field()
+    error: str | None = text_field(default=None, nullable=True)
+    worker_id: str | None = Field(default=None, max_length=100)
+    heartbeat_at: datetime | None = None
+    cancel_requested: bool = False
+    attempts: int = 0
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobPublic(JobBase):
+    id: int
+    config: dict[str, Any]
+    config_hash: str
+    result: dict[str, Any]
+    error: str | None
+    worker_id: str | None
+    heartbeat_at: datetime | None
+    cancel_requested: bool
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobError(SQLModel, table=True):
+    """An item a job could not do (timeout, refusal, unparsable answer): kept, never dropped."""
+
+    __table_args__ = (UniqueConstraint("step", "item_key", name="uq_joberror_step_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id", index=True)
+    step: str = Field(max_length=100)
+    item_key: str = Field(max_length=64, index=True)
+    cause: str = Field(max_length=32, description="timeout | refusal | unparsable | backend | ...")
+    message: str = text_field(default="")
+    payload: dict[str, Any] = json_field()
+    attempts: int = 1
+    resolved: bool = Field(default=False, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CacheEntry(SQLModel, table=True):
+    """One backend call's output, addressed by the hash of everything that determined it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = hash_field()
+    step: str = Field(max_length=100, index=True)
+    model_id: str = Field(default="", max_length=300)
+    backend: str = Field(default="", max_length=32)
+    request: dict[str, Any] = json_field()
+    output: dict[str, Any] = json_field()
+    job_id: int | None = Field(default=None, foreign_key="job.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,97 @@
+"""Judgments: who or what preferred which side of a pair, under which constitution and
+principle, in which presentation order, with soft probability, rationale and raw output.
+
+A judgment is unique per (pair, judge identity, presentation order, principle, constitution
+version); ``key_hash`` holds that natural key so re-ingesting updates instead of duplicating.
+Changes to a human answer are kept in ``JudgmentRevision``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from ._base import hash_field, json_field, text_field, utcnow
+
+KINDS = ("human", "ai")
+SIDES = ("a", "b", "tie")
+# "ab": the canonical response_a was shown first (as "A"); "ba": swapped; "agg": an aggregate
+# over orders/principles written by the AI judge; "": unknown (imports).
+ORDERS = ("ab", "ba", "agg", "")
+STATUSES = ("submitted", "discarded")
+
+
+class JudgmentBase(SQLModel):
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    kind: str = Field(max_length=8, index=True, description="human | ai")
+    judge: str = Field(
+        max_length=300, index=True, description="Annotator username or judge model id."
+    )
+    principle: str = Field(default="", max_length=100, index=True)
+    presentation_order: str = Field(default="", max_length=4)
+    preferred: str | None = Field(default=None, max_length=4, description="a | b | tie (canonical)")
+    prob_a: float | None = Field(default=None, description="P(response_a preferred), soft label.")
+    strength: int | None = Field(default=None, description="Optional preference strength rating.")
+    rationale: str | None = text_field(default=None, nullable=True)
+    status: str = Field(default="submitted", max_length=12, index=True)
+    is_aggregate: bool = Field(default=False, index=True)
+
+
+class JudgmentCreate(JudgmentBase):
+    annotator_id: int | None = None
+    judge_backend: str = ""
+    constitution_id: int | None = None
+    constitution_hash: str = ""
+    raw_output: str | None = None
+    source: str = ""
+    external_id: str | None = None
+    job_id: int | None = None
+    meta: dict[str, Any] = {}
+
+
+class Judgment(JudgmentBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = hash_field(
+        description="sha256(pair, judge, presentation order, principle, constitution hash)."
+    )
+    annotator_id: int | None = Field(default=None, foreign_key="annotator.id", index=True)
+    judge_backend: str = Field(default="", max_length=32)
+    constitution_id: int | None = Field(default=None, foreign_key="constitution.id", index=True)
+    constitution_hash: str = Field(default="", max_length=64, index=True)
+    raw_output: str | None = text_field(default=None, nullable=True)
+    source: str = Field(default="", max_length=300, index=True)
+    external_id: str | None = Field(default=None, max_length=100, index=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id", index=True)
+    meta: dict[str, Any] = json_field()
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class JudgmentPublic(JudgmentBase):
+    id: int
+    key_hash: str
+    annotator_id: int | None
+    judge_backend: str
+    constitution_id: int | None
+    constitution_hash: str
+    source: str
+    external_id: str | None
+    job_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JudgmentRevision(SQLModel, table=True):
+    """The value a judgment had before it was changed (history of edited human answers)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    judgment_id: int = Field(foreign_key="judgment.id", index=True)
+    preferred: str | None = Field(default=None, max_length=4)
+    prob_a: float | None = None
+    strength: int | None = None
+    rationale: str | None = text_field(default=None, nullable=True)
+    status: str = Field(default="submitted", max_length=12)
+    valid_from: datetime
+    replaced_at: datetime = Field(default_factory=utcnow)

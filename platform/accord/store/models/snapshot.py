@@ -1,0 +1,54 @@
+"""Snapshots: immutable, content-hashed resolutions of pairs into preference examples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ._base import json_field, utcnow
+
+
+class SnapshotBase(SQLModel):
+    name: str = Field(max_length=200, unique=True, index=True)
+    policy: str = Field(max_length=50)
+    content_hash: str = Field(max_length=64, index=True)
+    n_train: int = 0
+    n_test: int = 0
+
+
+class Snapshot(SnapshotBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    params: dict[str, Any] = json_field()
+    manifest: dict[str, Any] = json_field()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SnapshotPublic(SnapshotBase):
+    id: int
+    params: dict[str, Any]
+    manifest: dict[str, Any]
+    created_at: datetime
+
+
+class SnapshotExample(SQLModel, table=True):
+    """One preference example of a snapshot: chosen ≻ rejected for a pair, with its split."""
+
+    __table_args__ = (UniqueConstraint("snapshot_id", "pair_id", name="uq_snapexample_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_id: int = Field(foreign_key="snapshot.id", index=True)
+    position: int = Field(description="Order inside the snapshot (sorted by example hash).")
+    example_hash: str = Field(max_length=64)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    prompt_id: int = Field(foreign_key="prompt.id")
+    chosen_id: int = Field(foreign_key="response.id")
+    rejected_id: int = Field(foreign_key="response.id")
+    split: str = Field(max_length=8, description="train | test")
+    prob: float | None = Field(default=None, description="P(chosen ≻ rejected) when soft.")
+    tie: bool = False
+    label_source: str = Field(default="", max_length=8, description="human | ai | mixed")
+    n_labels: int = 0
+    weight: float = 1.0

@@ -1,0 +1,31 @@
+"""Service users: a role and the hash of a bearer token (the token itself is never stored)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from ._base import utcnow
+
+ROLES = ("admin", "engineer", "annotator", "viewer")
+
+
+class UserBase(SQLModel):
+    name: str = Field(max_length=200, unique=True, index=True)
+    role: str = Field(max_length=16, description="|".join(ROLES))
+    active: bool = True
+
+
+class User(UserBase, table=True):
+    __tablename__ = "service_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    annotator_id: int | None = Field(default=None, foreign_key="annotator.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserPublic(UserBase):
+    id: int
+    created_at: datetime
