@@ -10,8 +10,8 @@ from sqlmodel import Field
 
 
 def utcnow() -> datetime:
-    """Naive UTC timestamps: SQLite drops zone info, so every row stores UTC without it."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Timezone-aware UTC (the column type stores UTC on every database)."""
+    return datetime.now(timezone.utc)
 
 
 def json_field(default_factory=dict, nullable: bool = False, **kw: Any) -> Any:
