@@ -35,9 +35,10 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], *,
     width = max(len(rows[0]), 1)
     inserted = 0
     for chunk in _chunks(rows, max(1, _MAX_PARAMS // width)):
-        stmt = ins(table).values(list(chunk)).on_conflict_do_nothing(index_elements=[key])
-        result = session.execute(stmt)
-        inserted += max(result.rowcount or 0, 0)
+        stmt = (ins(table).values(list(chunk)).on_conflict_do_nothing(index_elements=[key])
+                .returning(table.c[key]))
+        # rowcount is unreliable for multi-row inserts on some drivers: count what came back.
+        inserted += len(session.execute(stmt).all())
     return inserted
 
 

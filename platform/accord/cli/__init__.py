@@ -1,0 +1,1 @@
+"""The ``accord`` command line (Typer + rich). Commands parse options and call the layers below."""

@@ -1,0 +1,47 @@
+"""The ``accord`` command: every sub-command is a thin layer over the package's functions.
+
+Run ``accord --help``; each command has ``--help`` too. Exit codes: 0 success, 1 bad input or
+failed work (the message names the file, line or field), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from . import db as db_cli
+from . import snapshot as snapshot_cli
+
+app = typer.Typer(
+    name="accord",
+    help="accord: preference data born, checked and used in one place — store, RLAIF jobs, "
+    "Argilla labels, agreement audits, curated snapshots and training.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    db: str = typer.Option(None, "--db", help="Store URL for every command (sets ACCORD_DATABASE_URL)."),
+) -> None:
+    if db:
+        from ..settings import get_settings
+
+        os.environ["ACCORD_DATABASE_URL"] = db
+        get_settings.cache_clear()
+
+
+app.add_typer(db_cli.app, name="db")
+app.add_typer(snapshot_cli.app, name="snapshot")
+app.command("export")(snapshot_cli.export)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

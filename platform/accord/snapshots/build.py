@@ -1,0 +1,189 @@
+"""Build an immutable, content-hashed snapshot from the store.
+
+The same pairs, judgments, policy and options always give the same content hash (the
+snapshot's name and creation time are not part of it). Examples are written in one
+transaction: a failed build leaves nothing behind.
+
+>>> from accord.store.db import open_store, session_scope
+>>> from accord.store.ingest import PreferenceIngestor, PreferenceRecord
+>>> engine = open_store("sqlite://")
+>>> with session_scope(engine) as s:
+...     _ = PreferenceIngestor(s).ingest([PreferenceRecord(prompt="Q", chosen="good", rejected="bad")])
+>>> snap = create_snapshot(engine, name="demo", policy="human-over-ai", test_fraction=0.0)
+>>> snap.n_train, len(snap.content_hash)
+(1, 64)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ..hashing import canonical_json, sha256_hex
+from ..store.models import Pair, Prompt, Response, Snapshot, SnapshotExample
+from ..store.models._base import utcnow
+from .policies import PolicyParams, resolve
+from .split import assign_split
+from .votes import load_votes
+
+
+class SnapshotError(ValueError):
+    """A snapshot cannot be created or read as asked (clear message for the CLI)."""
+
+
+def example_hash(prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: float, tie: bool,
+                 split: str) -> str:
+    return sha256_hex(f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}")
+
+
+def snapshot_hash(policy: str, params: dict[str, Any], example_hashes: list[str]) -> str:
+    h = hashlib.sha256(f"{policy}\n{canonical_json(params)}\n".encode())
+    for e in example_hashes:
+        h.update(e.encode())
+    return h.hexdigest()
+
+
+def load_pairs(engine: Engine, *, source: str | None = None, job_id: int | None = None) -> pd.DataFrame:
+    """Pairs with the hashes the examples are keyed on."""
+    p, r_a, r_b, pr = (Pair.__table__, Response.__table__.alias("ra"), Response.__table__.alias("rb"),
+                       Prompt.__table__)
+    q = (sa_select(p.c.id.label("pair_id"), p.c.prompt_id, p.c.response_a_id, p.c.response_b_id,
+                pr.c.content_hash.label("prompt_hash"), pr.c.split_group,
+                r_a.c.content_hash.label("hash_a"), r_b.c.content_hash.label("hash_b"))
+         .join(pr, pr.c.id == p.c.prompt_id)
+         .join(r_a, r_a.c.id == p.c.response_a_id)
+         .join(r_b, r_b.c.id == p.c.response_b_id))
+    if source is not None:
+        q = q.where(p.c.source == source)
+    if job_id is not None:
+        q = q.where(p.c.job_id == job_id)
+    with engine.connect() as conn:
+        return pd.read_sql(q, conn)
+
+
+def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> tuple[pd.DataFrame, dict]:
+    """Apply the audit-aware options; return the adjusted votes and the figures used."""
+    figures: dict[str, Any] = {}
+    if params.min_annotator_reliability is not None:
+        from ..audit import annotator_reliability
+
+        rel = annotator_reliability(engine)
+        low = {a for a, r in rel.items() if r is not None and r < params.min_annotator_reliability}
+        figures["annotator_reliability"] = {str(a): r for a, r in rel.items()}
+        figures["excluded_annotators"] = sorted(int(a) for a in low)
+        votes = votes[~((votes.kind == "human") & votes.annotator_id.isin(list(low)))]
+    if params.min_principle_agreement is not None:
+        from ..audit import principle_human_agreement
+
+        agree = principle_human_agreement(engine)
+        figures["principle_human_agreement"] = {f"{c}:{p}": a for (c, p), a in agree.items()}
+        key = list(zip(votes.constitution_hash, votes.principle))
+        score = np.array([agree.get(k, np.nan) for k in key], dtype=float)
+        low = (votes.kind.to_numpy() == "ai") & (score < params.min_principle_agreement)
+        if params.low_agreement_ai == "drop":
+            votes = votes[~low]
+        else:
+            votes = votes.assign(weight=np.where(low, np.nan_to_num(score, nan=1.0), 1.0))
+        figures["low_agreement_ai_votes"] = int(low.sum())
+    return votes, figures
+
+
+def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: float = 0.1,
+                    seed: int = 0, params: PolicyParams | None = None, source: str | None = None,
+                    job_id: int | None = None) -> Snapshot:
+    """Freeze the current resolution of pairs into a named snapshot (idempotent by content)."""
+    params = params or PolicyParams()
+    if not name or len(name) > 200:
+        raise SnapshotError("a snapshot name must be 1 to 200 characters")
+    pairs = load_pairs(engine, source=source, job_id=job_id)
+    votes = load_votes(engine)
+    votes = votes[votes.pair_id.isin(pairs.pair_id)]
+    votes, audit_figures = _audit_adjust(engine, votes, params)
+    resolved = resolve(votes, policy, params)
+    df = pairs.merge(resolved, on="pair_id", how="inner")
+    p_a = df.p_a.to_numpy(float)
+    tie = np.abs(p_a - 0.5) <= params.tie_band
+    dropped_ties = int(tie.sum()) if not params.keep_ties else 0
+    if not params.keep_ties:
+        df, p_a, tie = df[~tie], p_a[~tie], tie[~tie]
+    a_wins = p_a >= 0.5
+    df = df.assign(
+        chosen_id=np.where(a_wins, df.response_a_id, df.response_b_id),
+        rejected_id=np.where(a_wins, df.response_b_id, df.response_a_id),
+        chosen_hash=np.where(a_wins, df.hash_a, df.hash_b),
+        rejected_hash=np.where(a_wins, df.hash_b, df.hash_a),
+        prob=np.round(np.where(a_wins, p_a, 1.0 - p_a), 6),
+        tie=tie,
+        split=assign_split(df.split_group.tolist(), test_fraction=test_fraction, seed=seed),
+    )
+    df["example_hash"] = [
+        example_hash(ph, ch, rh, pr, t, sp) for ph, ch, rh, pr, t, sp in
+        zip(df.prompt_hash, df.chosen_hash, df.rejected_hash, df.prob, df.tie, df.split)
+    ]
+    df = df.sort_values("example_hash", kind="stable").reset_index(drop=True)
+    recorded = {"test_fraction": test_fraction, "seed": seed, **asdict(params),
+                "source": source, "job_id": job_id}
+    digest = snapshot_hash(policy, recorded, df.example_hash.tolist())
+    with Session(engine) as s:
+        existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
+        if existing is not None:
+            if existing.content_hash == digest:
+                return existing
+            raise SnapshotError(
+                f"snapshot {name!r} already exists with different content "
+                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: pick a new name")
+    n_train = int((df.split == "train").sum())
+    manifest = {
+        "name": name, "policy": policy, "params": recorded, "content_hash": digest,
+        "counts": {"examples": len(df), "train": n_train, "test": len(df) - n_train,
+                   "pairs_considered": len(pairs), "pairs_labelled": len(resolved),
+                   "dropped_ties": dropped_ties, "ties_kept": int(df.tie.sum())},
+        "source_mix": {k: int(v) for k, v in df.label_source.value_counts().items()},
+        "examples_digest": sha256_hex("".join(df.example_hash)),
+        "example_hash": "sha256('prompt|chosen|rejected|prob:.6f|tie|split') over content hashes",
+        "audit": audit_figures,
+    }
+    if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:
+        from ..audit import audit_summary_for_manifest
+
+        manifest["audit"]["summary"] = audit_summary_for_manifest(engine)
+    with Session(engine) as s:
+        try:
+            snap = Snapshot(name=name, policy=policy, content_hash=digest, n_train=n_train,
+                            n_test=len(df) - n_train, params=recorded, manifest=manifest,
+                            created_at=utcnow())
+            s.add(snap)
+            s.flush()
+            rows = df.assign(snapshot_id=snap.id, position=np.arange(len(df)))[
+                ["snapshot_id", "position", "example_hash", "pair_id", "prompt_id", "chosen_id",
+                 "rejected_id", "split", "prob", "tie", "label_source", "n_labels", "weight"]]
+            records = rows.to_dict("records")
+            for i in range(0, len(records), 20_000):
+                s.execute(insert(SnapshotExample.__table__), records[i:i + 20_000])
+            s.commit()
+            s.refresh(snap)
+        except BaseException:
+            s.rollback()
+            raise
+    return snap
+
+
+def get_snapshot(engine: Engine, name: str) -> Snapshot:
+    with Session(engine, expire_on_commit=False) as s:
+        snap = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
+    if snap is None:
+        raise SnapshotError(f"no snapshot named {name!r} (see `accord snapshot list`)")
+    return snap
+
+
+def list_snapshots(engine: Engine) -> list[Snapshot]:
+    with Session(engine, expire_on_commit=False) as s:
+        return list(s.exec(select(Snapshot).order_by(Snapshot.id)).all())
