@@ -1,0 +1,255 @@
+"""Push pairs from the store to an Argilla dataset for humans to label.
+
+Each pair becomes one record whose id comes from the pair id, so pushing again updates the
+same record and never duplicates it. The state of every pushed pair (record id, the A/B order
+shown, a hash of what was sent) is kept in the store table ``argilla_record``: a pair is
+marked *pending* before its batch is sent and *pushed* once Argilla accepted it, so a push
+that was interrupted resumes where it stopped, and pairs whose record is already up to date
+are skipped.
+
+    accord argilla push --dataset prefs-v1 --workspace labels --min-submitted 2
+
+>>> from accord.store.db import open_store
+>>> import inspect
+>>> "min_submitted" in inspect.signature(push_pairs).parameters
+True
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from ...hashing import content_hash
+from ...store.db import session_scope
+from ...store.models import ArgillaRecord, Judgment, Pair, Prompt, Response
+from ...store.models._base import utcnow
+from . import schema
+from .client import ArgillaConnection, connect
+from .selection import PairSelection, select_pair_ids
+from .users import resolve_workspace_name
+
+MAX_BATCH = 500  # Argilla's limit per bulk upsert
+_AGENT_UNSAFE = re.compile(r"[^a-zA-Z0-9\-_:./ ]+")
+
+
+@dataclass
+class PushResult:
+    dataset: str
+    workspace: str
+    dataset_id: str
+    url: str
+    selected: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    resumed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def ensure_dataset(connection: ArgillaConnection, *, name: str, workspace: str,
+                   settings_factory: Callable[[], Any]):
+    """The Argilla dataset ``name`` in ``workspace``, created with the pair layout if missing."""
+    import argilla as rg
+    from argilla._exceptions import ConflictError
+
+    client = connection.client
+
+    def lookup():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return client.datasets(name=name, workspace=workspace)
+
+    dataset = connection.call(lookup, what="dataset lookup")
+    if dataset is not None:
+        missing = {schema.PREFERENCE, *schema.FIELDS} - {
+            *(q.name for q in dataset.settings.questions), *(f.name for f in dataset.settings.fields)}
+        if missing:
+            raise ValueError(f"Argilla dataset {name!r} exists but is not an accord pair dataset "
+                             f"(it lacks {', '.join(sorted(missing))}); choose another name")
+        return dataset
+    dataset = rg.Dataset(name=name, workspace=workspace, settings=settings_factory(), client=client)
+    try:
+        connection.call(dataset.create, what="dataset creation")
+    except ConflictError:  # created by an attempt whose answer was lost
+        dataset = connection.call(lookup, what="dataset lookup")
+    return dataset
+
+
+def _agent_name(judge: str) -> str:
+    return _AGENT_UNSAFE.sub("-", judge).strip(" -") or "accord-judge"
+
+
+def _ai_suggestions(session: Session, pair_ids: Sequence[int]) -> dict[int, Judgment]:
+    """One AI judgment per pair to show as a suggestion: an aggregate first, else the newest."""
+    rows = session.exec(
+        select(Judgment).where(Judgment.pair_id.in_(pair_ids), Judgment.kind == "ai",
+                               Judgment.preferred.is_not(None), Judgment.status == "submitted")
+    ).all()
+    best: dict[int, Judgment] = {}
+    for row in rows:
+        current = best.get(row.pair_id)
+        if current is None or (row.is_aggregate, row.updated_at) > (current.is_aggregate, current.updated_at):
+            best[row.pair_id] = row
+    return best
+
+
+def _record_payloads(session: Session, pair_ids: Sequence[int], *, orders: dict[int, str],
+                     preference_question_id: str | None) -> dict[int, dict]:
+    """The bulk-upsert item of each pair, with its fields in the order shown."""
+    resp_a, resp_b = aliased(Response), aliased(Response)
+    rows = session.exec(
+        select(Pair, Prompt.text, Prompt.source, resp_a.text, resp_b.text)
+        .join(Prompt, Prompt.id == Pair.prompt_id)
+        .join(resp_a, resp_a.id == Pair.response_a_id)
+        .join(resp_b, resp_b.id == Pair.response_b_id)
+        .where(Pair.id.in_(pair_ids))
+    ).all()
+    suggestions = _ai_suggestions(session, pair_ids) if preference_question_id else {}
+    payloads = {}
+    for pair, prompt_text, prompt_source, text_a, text_b in rows:
+        order = orders[pair.id]
+        first, second = (text_a, text_b) if order == "ab" else (text_b, text_a)
+        metadata = {schema.METADATA_PAIR_ID: pair.id, schema.METADATA_ORDER: order}
+        if prompt_source:
+            metadata[schema.METADATA_PROMPT_SOURCE] = prompt_source
+        if pair.source:
+            metadata[schema.METADATA_PAIR_SOURCE] = pair.source
+        if pair.job_id is not None:
+            metadata[schema.METADATA_JOB_ID] = pair.job_id
+        item: dict[str, Any] = {
+            "external_id": schema.record_external_id(pair.id),
+            "fields": {"prompt": prompt_text, "response_a": first, "response_b": second},
+            "metadata": metadata,
+        }
+        ai = suggestions.get(pair.id)
+        if ai is not None:
+            label = schema.to_shown(ai.preferred, order)
+            score = None
+            if ai.prob_a is not None and label != "tie":
+                score = round(ai.prob_a if ai.preferred == "a" else 1.0 - ai.prob_a, 6)
+            item["suggestions"] = [{"question_id": preference_question_id, "value": label,
+                                    "agent": _agent_name(ai.judge), "score": score}]
+        payloads[pair.id] = item
+    return payloads
+
+
+def _question_ids(connection: ArgillaConnection, dataset_id: str) -> dict[str, str]:
+    items = connection.get_json(f"/api/v1/datasets/{dataset_id}/questions")["items"]
+    return {q["name"]: q["id"] for q in items}
+
+
+def _upsert(connection: ArgillaConnection, dataset_id: str, items: list[dict]) -> None:
+    def request() -> None:
+        response = connection.http.put(f"/api/v1/datasets/{dataset_id}/records/bulk",
+                                       json={"items": items})
+        if response.status_code == 422:
+            raise ValueError(f"Argilla rejected a batch of records: {response.text[:500]}")
+        response.raise_for_status()
+
+    connection.call(request, what=f"upsert of {len(items)} records")
+
+
+def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
+               pair_ids: Sequence[int] | None = None, job_id: int | None = None,
+               prompt_source: str | None = None, pair_source: str | None = None,
+               snapshot: str | None = None, disagreements: bool = False,
+               unlabelled_only: bool | None = None, limit: int | None = None,
+               min_submitted: int = 1, guidelines: str | None = None,
+               with_suggestions: bool = False, with_strength: bool = True,
+               with_rationale: bool = True, seed: int = 0, batch_size: int = MAX_BATCH,
+               force: bool = False, connection: ArgillaConnection | None = None,
+               progress: Callable[[int, int], None] | None = None) -> PushResult:
+    """Push the selected pairs (all unlabelled ones by default) to ``dataset``; idempotent.
+
+    ``with_suggestions`` shows the AI judge's label as a pre-filled suggestion: off by
+    default, because it anchors annotators and spoils the human–AI agreement audit.
+    ``force`` re-sends records even when the store says they are up to date.
+    """
+    if not dataset or len(dataset) > 200:
+        raise ValueError("dataset must be a name of 1 to 200 characters")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+    selection = PairSelection(job_id=job_id, prompt_source=prompt_source, pair_source=pair_source,
+                              snapshot=snapshot, pair_ids=pair_ids, disagreements=disagreements,
+                              unlabelled_only=unlabelled_only, limit=limit)
+    connection = connection or connect()
+    workspace = resolve_workspace_name(connection, workspace)
+    remote = ensure_dataset(
+        connection, name=dataset, workspace=workspace,
+        settings_factory=lambda: schema.dataset_settings(
+            min_submitted=min_submitted, guidelines=guidelines,
+            with_strength=with_strength, with_rationale=with_rationale))
+    dataset_id = str(remote.id)
+    question_id = _question_ids(connection, dataset_id).get(schema.PREFERENCE) if with_suggestions else None
+
+    selected = select_pair_ids(engine, selection)
+    with Session(engine) as session:
+        pending = session.exec(select(ArgillaRecord.pair_id).where(
+            ArgillaRecord.dataset == dataset, ArgillaRecord.status == "pending")).all()
+    resumed = sorted(set(pending) - set(selected))
+    todo = sorted(set(selected) | set(pending))
+    result = PushResult(dataset=dataset, workspace=workspace, dataset_id=dataset_id,
+                        url=f"{connection.config.api_url}/dataset/{dataset_id}/annotation-mode",
+                        selected=len(selected), resumed=len(resumed))
+    for start in range(0, len(todo), batch_size):
+        _push_batch(engine, connection, todo[start:start + batch_size], dataset=dataset,
+                    workspace=workspace, dataset_id=dataset_id, question_id=question_id,
+                    seed=seed, force=force, result=result)
+        if progress is not None:
+            progress(min(start + batch_size, len(todo)), len(todo))
+    return result
+
+
+def _push_batch(engine: Engine, connection: ArgillaConnection, batch: list[int], *, dataset: str,
+                workspace: str, dataset_id: str, question_id: str | None, seed: int, force: bool,
+                result: PushResult) -> None:
+    # 1. mark the batch pending (committed before anything is sent)
+    with session_scope(engine) as session:
+        states = {row.pair_id: row for row in session.exec(select(ArgillaRecord).where(
+            ArgillaRecord.dataset == dataset, ArgillaRecord.pair_id.in_(batch))).all()}
+        hashes = dict(session.exec(select(Pair.id, Pair.content_hash).where(Pair.id.in_(batch))).all())
+        # An existing record keeps the order it was first shown in, whatever the seed now.
+        orders = {pid: states[pid].shown_order if pid in states else schema.shown_order(h, seed=seed)
+                  for pid, h in hashes.items()}
+        payloads = _record_payloads(session, list(hashes), orders=orders,
+                                    preference_question_id=question_id)
+        to_send: dict[int, tuple[dict, str]] = {}
+        for pid, item in payloads.items():
+            digest = content_hash(workspace, item)
+            state = states.get(pid)
+            if (state is not None and state.status == "pushed" and state.pushed_hash == digest
+                    and state.workspace == workspace and not force):
+                result.unchanged += 1
+                continue
+            if state is None:
+                state = ArgillaRecord(dataset=dataset, workspace=workspace, pair_id=pid,
+                                      record_id=item["external_id"], shown_order=orders[pid])
+                result.created += 1
+            elif state.status == "pushed":
+                result.updated += 1
+            else:
+                result.created += 1  # pending: never confirmed, so counted as new
+            state.workspace, state.status = workspace, "pending"
+            session.add(state)
+            to_send[pid] = (item, digest)
+    if not to_send:
+        return
+    # 2. send (an upsert by external id: resending after a crash updates, never duplicates)
+    _upsert(connection, dataset_id, [item for item, _ in to_send.values()])
+    # 3. confirm
+    now = utcnow()
+    with session_scope(engine) as session:
+        for row in session.exec(select(ArgillaRecord).where(
+                ArgillaRecord.dataset == dataset, ArgillaRecord.pair_id.in_(list(to_send)))).all():
+            row.status, row.pushed_hash, row.pushed_at = "pushed", to_send[row.pair_id][1], now
+            session.add(row)
