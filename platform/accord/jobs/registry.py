@@ -1,0 +1,100 @@
+"""Step kinds a recipe can use: ``register_step(kind, config_model, run_fn)``.
+
+accord's own steps (import_prompts, generate, critique_revise, make_pairs, judge) register
+themselves from ``accord.rlaif``. Other packages add kinds without touching this module:
+either call ``register_step`` in a module named ``accord.<area>.recipe_steps`` (imported
+automatically when a recipe is loaded), or expose it through the ``accord.recipe_steps``
+entry-point group (the entry point names a module to import).
+
+>>> from accord.jobs.registry import StepConfig, register_step, step_kinds
+>>> class EchoConfig(StepConfig):
+...     message: str = "hi"
+>>> register_step("echo-doc", EchoConfig, lambda ctx, cfg: None)
+>>> "echo-doc" in step_kinds()
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BUILTIN_MODULES = ("accord.rlaif.recipe_steps",)
+# Packages that may contribute steps through an ``<area>.recipe_steps`` module.
+PLUGIN_AREAS = ("audit", "snapshots", "train", "feedback", "formats", "service")
+ENTRY_POINT_GROUP = "accord.recipe_steps"
+
+
+class StepConfig(BaseModel):
+    """Fields every step has. Subclasses add their own, each with a description."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="Registered step kind.")
+    name: str | None = Field(default=None, description="Unique step name (default: the kind, "
+                             "numbered if repeated). Later steps refer to it in `input`.")
+    input: str | list[str] | None = Field(
+        default=None, description="Step name(s) whose output this step consumes "
+        "(default: the nearest earlier step that produced what it needs).")
+
+
+@dataclass(frozen=True)
+class StepKind:
+    kind: str
+    config_model: type[StepConfig]
+    run: Callable[[Any, Any], Any]
+    description: str = ""
+
+
+_REGISTRY: dict[str, StepKind] = {}
+_loaded = False
+
+
+def register_step(kind: str, config_model: type[StepConfig], run_fn: Callable[[Any, Any], Any], *,
+                  description: str = "") -> None:
+    """Make ``kind`` usable in recipes. ``run_fn(ctx, config)`` returns a ``StepOutput``."""
+    if not issubclass(config_model, StepConfig):
+        raise TypeError(f"step {kind!r}: config model must subclass accord.jobs.registry.StepConfig")
+    existing = _REGISTRY.get(kind)
+    if existing is not None and (existing.config_model, existing.run) != (config_model, run_fn):
+        if (existing.config_model.__qualname__, existing.run.__qualname__) != (
+                config_model.__qualname__, run_fn.__qualname__):
+            raise ValueError(f"step kind {kind!r} is already registered by {existing.run.__module__}")
+    _REGISTRY[kind] = StepKind(kind, config_model, run_fn, description or (config_model.__doc__ or "").strip())
+
+
+def load_step_plugins() -> None:
+    """Import the built-in steps, ``accord.<area>.recipe_steps`` modules and entry points."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    for area in PLUGIN_AREAS:
+        name = f"accord.{area}.recipe_steps"
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # the area's package itself is absent
+            found = False
+        if found:
+            importlib.import_module(name)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        importlib.import_module(ep.value.split(":")[0])
+
+
+def get_step(kind: str) -> StepKind:
+    load_step_plugins()
+    if kind not in _REGISTRY:
+        raise KeyError(f"unknown step kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[kind]
+
+
+def step_kinds() -> dict[str, StepKind]:
+    load_step_plugins()
+    return dict(_REGISTRY)
