@@ -1,0 +1,163 @@
+"""What every accord trainer shares: the base config, trl arguments, the run's lifecycle.
+
+Each trainer module defines an ``XConfig`` dataclass extending ``TrainConfig`` and a
+``train_x(config)`` that loads the snapshot, opens a run in the store (snapshot hash, models,
+config, git revision), trains, and closes the run with final metrics and the artifact folder.
+
+>>> from accord.train.common import TrainConfig
+>>> TrainConfig(snapshot="helpful-v1", max_steps=5).model
+'accord/tiny'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accord.settings import get_settings
+
+from .data import SnapshotData, load_snapshot
+from .runs import RunRecorder
+
+
+@dataclass
+class TrainConfig:
+    """Options common to every trainer (the snapshot, the model, the optimisation budget)."""
+
+    snapshot: str = field(default="", metadata={"help": "Snapshot name in the store, or a `--format trl` export folder."})
+    model: str = field(default="accord/tiny", metadata={"help": "Model id or folder to start from (accord/tiny offline)."})
+    output_dir: str | None = field(default=None, metadata={"help": "Where artifacts go (default: <home>/runs/<kind>-<run id>)."})
+    run_name: str = field(default="", metadata={"help": "A name for the run in the store."})
+    max_steps: int = field(default=20, metadata={"help": "Optimizer steps."})
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate."})
+    per_device_train_batch_size: int = field(default=4, metadata={"help": "Examples per device per micro-batch."})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
+    max_length: int | None = field(default=512, metadata={"help": "Longest tokenised sequence (prompt + completion)."})
+    bf16: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (GPUs with bf16 support)."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory on large models."})
+    seed: int = field(default=0, metadata={"help": "Random seed."})
+    logging_steps: int = field(default=1, metadata={"help": "Record instruments every N steps."})
+    save_model: bool = field(default=True, metadata={"help": "Save the trained model and tokenizer to output_dir."})
+    db_url: str | None = field(default=None, metadata={"help": "Store URL (default: ACCORD_DATABASE_URL)."})
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError("per_device_train_batch_size and gradient_accumulation_steps must be >= 1")
+        if self.max_length is not None and self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8 or None, got {self.max_length}")
+        if self.logging_steps < 1:
+            raise ValueError(f"logging_steps must be >= 1, got {self.logging_steps}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def trl_arguments(config: TrainConfig, output_dir: Path) -> dict[str, Any]:
+    """Keyword arguments every trl ``*Config`` gets from accord's config.
+
+    CPU-safe defaults (no pinned memory, no reporting, no checkpoints mid-run); on GPUs the same
+    arguments work unchanged, and ``accelerate launch`` decides the device placement.
+    """
+    return {
+        "output_dir": str(output_dir),
+        "max_steps": config.max_steps,
+        "learning_rate": config.learning_rate,
+        "per_device_train_batch_size": config.per_device_train_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "bf16": config.bf16,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "seed": config.seed,
+        "logging_steps": config.logging_steps,
+        "report_to": "none",
+        "save_strategy": "no",
+        "dataloader_pin_memory": False,
+        "disable_tqdm": True,
+    }
+
+
+def model_dtype(config: TrainConfig):
+    import torch
+
+    return torch.bfloat16 if config.bf16 else torch.float32
+
+
+@dataclass
+class TrainResult:
+    """What a trainer returns: the run it recorded, where its model is, its metrics."""
+
+    run_id: int
+    output_dir: Path
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def recorder_callback(recorder: RunRecorder, history: list[dict[str, Any]]):
+    """A ``transformers`` callback that stores every logged step on the run."""
+    from transformers import TrainerCallback
+
+    class _RecordSteps(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs:
+                return
+            values = {k: v for k, v in logs.items() if isinstance(v, int | float)}
+            values["step"] = state.global_step
+            history.append(values)
+            recorder.log(state.global_step, values)
+
+    return _RecordSteps()
+
+
+@dataclass
+class RunContext:
+    recorder: RunRecorder
+    snapshot: SnapshotData
+    output_dir: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+
+@contextlib.contextmanager
+def training_run(
+    config: TrainConfig, *, kind: str, ref_model: str = "", engine=None, snapshot: SnapshotData | None = None
+) -> Iterator[RunContext]:
+    """Load the snapshot and open the run; mark it failed (with the error) if training raises."""
+    from accord.store.db import open_store
+
+    engine = engine or open_store(config.db_url)
+    if snapshot is None:
+        if not config.snapshot:
+            raise ValueError("no snapshot given: pass a snapshot name or an export folder")
+        snapshot = load_snapshot(config.snapshot, engine=engine if not Path(config.snapshot).is_dir() else None)
+    recorder = RunRecorder.start(
+        engine, kind=kind, name=config.run_name, snapshot_hash=snapshot.content_hash,
+        snapshot_id=snapshot.snapshot_id, base_model=config.model, ref_model=ref_model,
+        config={**config.to_dict(), "snapshot_name": snapshot.name},
+    )
+    output_dir = Path(config.output_dir) if config.output_dir else get_settings().runs_dir / f"{kind}-{recorder.run_id}"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    recorder.update(artifact_path=str(output_dir))
+    context = RunContext(recorder=recorder, snapshot=snapshot, output_dir=output_dir)
+    try:
+        yield context
+    except BaseException as error:
+        recorder.fail(error)
+        raise
+
+
+def finish(context: RunContext, metrics: dict[str, Any], warnings: list[str] | None = None) -> TrainResult:
+    metrics = {**metrics, "train_seconds": time.perf_counter() - context.started}
+    context.recorder.finish(metrics=metrics, warnings=warnings or [], artifact_path=str(context.output_dir))
+    return TrainResult(
+        run_id=context.recorder.run_id, output_dir=context.output_dir, metrics=metrics,
+        history=context.history, warnings=warnings or [],
+    )

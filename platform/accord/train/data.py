@@ -1,0 +1,173 @@
+"""Training data comes from a snapshot, never from the live store.
+
+``load_snapshot(source)`` takes either a folder written by ``accord export NAME --format trl``
+(``train.jsonl``, ``test.jsonl``, ``manifest.json``) or the NAME of a snapshot in the store,
+which is exported once into ``<cache>/exports/<content hash>`` and read from there. Every row
+is checked; a bad one fails with the file, line and field.
+
+>>> from accord.train.data import load_snapshot          # doctest: +SKIP
+>>> snap = load_snapshot("helpful-v1", db_url="sqlite:///accord.db")  # doctest: +SKIP
+>>> snap.content_hash[:12], len(snap.train), snap.has_soft_labels  # doctest: +SKIP
+('3f2a9c0d11e2', 900, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accord.settings import get_settings
+
+TEXT_COLUMNS = ("prompt", "chosen", "rejected")
+
+
+class SnapshotDataError(ValueError):
+    """A snapshot export that cannot be trained on (missing files, bad rows)."""
+
+
+@dataclass
+class SnapshotData:
+    """One snapshot's examples, split, with its identity (name, content hash, store id)."""
+
+    name: str
+    content_hash: str
+    folder: Path
+    manifest: dict[str, Any]
+    train_rows: list[dict[str, Any]]
+    test_rows: list[dict[str, Any]]
+    snapshot_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_soft_labels(self) -> bool:
+        return any(r.get("score") is not None for r in self.train_rows)
+
+    def dataset(self, split: str = "train", *, columns: tuple[str, ...] | None = None):
+        """The split as a ``datasets.Dataset`` (text columns plus ``score`` etc. when present)."""
+        import datasets
+
+        rows = self.train_rows if split == "train" else self.test_rows
+        if columns is None:
+            columns = tuple(rows[0].keys()) if rows else TEXT_COLUMNS
+        return datasets.Dataset.from_dict({c: [r.get(c) for r in rows] for c in columns})
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SnapshotDataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise SnapshotDataError(f"{path}:{lineno}: expected a JSON object per line")
+            for column in TEXT_COLUMNS:
+                value = row.get(column)
+                if not isinstance(value, str | list):
+                    raise SnapshotDataError(f"{path}:{lineno}: field {column!r} is missing or not text")
+            score = row.get("score")
+            if score is not None:
+                if not isinstance(score, int | float) or not (0.0 <= score <= 1.0) or math.isnan(score):
+                    raise SnapshotDataError(f"{path}:{lineno}: field 'score' must be a probability in [0, 1], got {score!r}")
+            rows.append(row)
+    return rows
+
+
+def read_export(folder: str | Path) -> SnapshotData:
+    """Read a ``--format trl`` export folder."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise SnapshotDataError(f"{folder}: no manifest.json (is this an `accord export --format trl` folder?)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise SnapshotDataError(f"{manifest_path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    content_hash = manifest.get("content_hash")
+    if not isinstance(content_hash, str) or not content_hash:
+        raise SnapshotDataError(f"{manifest_path}: field 'content_hash' is missing")
+    train_path = folder / "train.jsonl"
+    if not train_path.is_file():
+        raise SnapshotDataError(f"{folder}: no train.jsonl")
+    train = _read_jsonl(train_path)
+    test = _read_jsonl(folder / "test.jsonl") if (folder / "test.jsonl").is_file() else []
+    if not train:
+        raise SnapshotDataError(f"{train_path}: the train split is empty")
+    return SnapshotData(
+        name=str(manifest.get("name", folder.name)), content_hash=content_hash, folder=folder,
+        manifest=manifest, train_rows=train, test_rows=test,
+    )
+
+
+def export_folder_for(content_hash: str) -> Path:
+    return get_settings().cache_dir / "exports" / content_hash[:32]
+
+
+def load_snapshot(source: str | Path, *, engine=None, db_url: str | None = None) -> SnapshotData:
+    """A snapshot by export folder path or by name in the store (exported once, then reused)."""
+    path = Path(source)
+    if path.is_dir():
+        return read_export(path)
+    from accord.snapshots.build import get_snapshot
+    from accord.snapshots.export import export_snapshot
+    from accord.store.db import open_store
+
+    engine = engine or open_store(db_url)
+    snap = get_snapshot(engine, str(source))
+    folder = export_folder_for(snap.content_hash)
+    if not (folder / "manifest.json").is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            export_snapshot(engine, name=snap.name, fmt="trl", out_dir=staging)
+            try:
+                staging.rename(folder)
+            except OSError:
+                if not (folder / "manifest.json").is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    data = read_export(folder)
+    if data.content_hash != snap.content_hash:
+        raise SnapshotDataError(f"{folder}: export hash {data.content_hash[:12]} ≠ snapshot {snap.content_hash[:12]}")
+    data.name, data.snapshot_id = snap.name, snap.id
+    return data
+
+
+def revision_example_hashes(engine, snapshot_id: int) -> set[str]:
+    """Example hashes of a snapshot whose chosen response is a critique-revise revision."""
+    from sqlalchemy import select
+
+    from accord.store.models import Response, SnapshotExample
+
+    e, r = SnapshotExample.__table__, Response.__table__
+    query = (select(e.c.example_hash).join(r, r.c.id == e.c.chosen_id)
+             .where(e.c.snapshot_id == snapshot_id, r.c.role == "revision"))
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(query)}
+
+
+def write_export(folder: str | Path, *, name: str, train: list[dict[str, Any]],
+                 test: list[dict[str, Any]] | None = None, content_hash: str | None = None) -> Path:
+    """Write rows in the ``--format trl`` layout (fixtures, and exports made outside the store)."""
+    from accord.hashing import content_hash as hash_of
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in (("train", train), ("test", test or [])):
+        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    digest = content_hash or hash_of(name, train, test or [])
+    manifest = {"name": name, "policy": "fixture", "content_hash": digest, "format": "trl",
+                "counts": {"train": len(train), "test": len(test or [])}}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return folder

@@ -1,0 +1,127 @@
+"""DPO through trl on a tiny snapshot: loss goes down, soft labels, cached reference log-probs,
+and accord's loss code agrees with trl's DPOTrainer on the same batch."""
+
+import pytest
+import torch
+
+from accord.store.db import open_store, session_scope
+from accord.train.dpo import DPOTrainConfig, SoftLabelDPOTrainer, train_dpo
+from accord.train.losses import preference_loss
+from accord.train.runs import get_run, list_metrics
+
+pytestmark = pytest.mark.slow
+
+
+def dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, **kw):
+    base = dict(snapshot=str(snapshot_export), model=str(tiny_model_dir), db_url=train_db,
+                output_dir=str(tmp_path / "out"), max_steps=8, learning_rate=5e-4,
+                per_device_train_batch_size=4, save_model=False)
+    return DPOTrainConfig(**{**base, **kw})
+
+
+def losses(result):
+    return [h["loss"] for h in result.history if "loss" in h]
+
+
+def test_dpo_soft_labels_loss_goes_down_and_run_recorded(snapshot_export, tiny_model_dir, train_db, tmp_path):
+    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, save_model=True))
+    curve = losses(result)
+    assert len(curve) == 8 and curve[-1] < curve[0]
+    assert result.metrics["soft_labels"] is True
+    assert 0.0 <= result.metrics["heldout_reward_accuracy"] <= 1.0
+    assert (result.output_dir / "config.json").is_file()
+    with session_scope(open_store(train_db)) as s:
+        run = get_run(s, run=result.run_id)
+        assert run.kind == "dpo" and run.status == "completed"
+        assert run.snapshot_hash and run.config["beta"] == 0.1
+        assert len(list_metrics(s, run_id=run.id)) >= 8
+
+
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch):
+    from accord.settings import get_settings
+
+    monkeypatch.setenv("ACCORD_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
+
+
+def test_reference_logps_cached_across_runs_and_betas(snapshot_export, tiny_model_dir, train_db, tmp_path, monkeypatch, empty_home):
+    first = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=2, beta=0.2, evaluate_test=False))
+    assert first.metrics["ref_cache_hit"] is False
+    # a second run must not compute reference log-probs nor load a reference model
+    def no_reference_pass(*a, **k):
+        raise AssertionError("reference log-probs recomputed despite the cache")
+    monkeypatch.setattr("trl.DPOTrainer._precompute_ref_logps", no_reference_pass)
+    second = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=2, beta=0.5, evaluate_test=False))
+    assert second.metrics["ref_cache_hit"] is True
+    assert second.metrics["ref_model_loaded"] is False
+
+
+def test_hard_labels_use_trl_loss_types(snapshot_export, tiny_model_dir, train_db, tmp_path):
+    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, soft_labels=False,
+                                  loss_type=["sigmoid", "sft"], evaluate_test=False))
+    curve = losses(result)
+    assert result.metrics["soft_labels"] is False and curve[-1] < curve[0]
+
+
+@pytest.mark.parametrize("loss_type", ["sigmoid", "hinge", "ipo", "robust", "nca_pair", "bco_pair",
+                                       "sppo_hard", "apo_zero", "apo_down", "discopop", "sigmoid_norm", "exo_pair"])
+def test_accord_losses_match_trl_dpotrainer(loss_type, snapshot_export, tiny_model_dir, tmp_path):
+    """trl's own _compute_loss on a real batch vs accord's preference_loss on the same log-probs."""
+    trainer = parity_trainer(snapshot_export, tiny_model_dir, tmp_path)
+    batch = parity_batch(trainer)
+    trainer.loss_types, trainer.loss_weights = [loss_type], [1.0]
+    trainer.label_smoothing = 0.1 if loss_type in ("robust", "exo_pair") else 0.0
+    with torch.no_grad():
+        trl_loss = trainer.compute_loss(trainer.model, batch)
+        ours = accord_loss(trainer, batch, loss_type)
+    torch.testing.assert_close(ours, trl_loss, rtol=1e-5, atol=1e-6)
+
+
+_PARITY = {}
+
+
+def parity_trainer(snapshot_export, tiny_model_dir, tmp_path):
+    if "trainer" not in _PARITY:
+        import datasets
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from trl import DPOConfig
+
+        from accord.train.data import read_export
+
+        rows = read_export(snapshot_export).train_rows[:4]
+        ds = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
+        tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        ref = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        with torch.no_grad():  # a reference that differs from the policy, so log-ratios are not 0
+            for p in ref.parameters():
+                p.add_(0.02 * torch.randn_like(p))
+        args = DPOConfig(output_dir=str(tmp_path), report_to="none", bf16=False, save_strategy="no",
+                         dataloader_pin_memory=False, per_device_train_batch_size=4, beta=0.3)
+        _PARITY["trainer"] = SoftLabelDPOTrainer(model=model, ref_model=ref, args=args, train_dataset=ds, processing_class=tok)
+    return _PARITY["trainer"]
+
+
+def parity_batch(trainer):
+    batch = next(iter(trainer.get_train_dataloader()))
+    trainer.model.eval()
+    return batch
+
+
+def accord_loss(trainer, batch, loss_type):
+    def seq_logps(model):
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        logits = out.logits[:, :-1].float()
+        tokens = batch["input_ids"][:, 1:]
+        per_tok = torch.log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return (per_tok * batch["completion_mask"][:, 1:]).sum(1)
+
+    logps, ref_logps = seq_logps(trainer.model), seq_logps(trainer.ref_model)
+    chosen, rejected = (logps - ref_logps).chunk(2)
+    cl, rl = batch["completion_mask"].sum(1).float().chunk(2)
+    return preference_loss(chosen, rejected, beta=trainer.beta, loss_type=loss_type,
+                           label_smoothing=trainer.label_smoothing, chosen_lengths=cl, rejected_lengths=rl,
+                           discopop_tau=trainer.args.discopop_tau).mean()
