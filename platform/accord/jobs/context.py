@@ -49,6 +49,38 @@ class ModelRef:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+class LazyBackend:
+    """A backend built on its first ``generate``: a rerun whose every request is cached
+    never loads the model. ``name`` / ``model_id`` come from the recipe's model entry."""
+
+    def __init__(self, ref: ModelRef, build: Callable[[ModelRef], Backend]):
+        self.ref = ref
+        self.name = ref.backend
+        self.model_id = ref.model
+        self._build = build
+        self._backend: Backend | None = None
+
+    @property
+    def loaded(self) -> Backend:
+        if self._backend is None:
+            self._backend = self._build(self.ref)
+        return self._backend
+
+    def generate(self, requests):
+        return self.loaded.generate(requests)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+
+def _make_backend(ref: ModelRef) -> Backend:
+    from ..backends import make_backend
+
+    return make_backend(ref.backend, ref.model, **ref.options)
+
+
 class StepContext:
     """Shared by the steps of one recipe run; created by the runner."""
 
@@ -107,12 +139,7 @@ class StepContext:
         mref = self.model_ref(ref)
         key = (mref.backend, mref.model, tuple(sorted((k, repr(v)) for k, v in mref.options.items())))
         if key not in self._backends:
-            if self._backend_factory is not None:
-                backend = self._backend_factory(mref)
-            else:
-                from ..backends import make_backend
-
-                backend = make_backend(mref.backend, mref.model, **mref.options)
+            backend = LazyBackend(mref, self._backend_factory or _make_backend)
             self._backends[key] = backend
             self._owned.append(backend)
         return self._backends[key]
