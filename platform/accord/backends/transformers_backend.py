@@ -1,0 +1,296 @@
+"""Local generation with ``transformers``: any causal LM (hub id, folder or ``accord/tiny``).
+
+Requests are rendered with the tokenizer's chat template, sorted by length and run in
+left-padded batches through a KV-cached decoding loop. Each row samples with its own
+seeded generator (greedy at temperature 0), stops at its own eos / stop strings /
+``max_tokens``, and records raw-model token log-probs when asked. ``choices`` requests
+are scored, not generated: every choice is appended to the prompt and its tokens'
+log-probs summed, all choices of all such requests in one forward pass per batch.
+
+>>> from accord.backends import make_backend
+>>> from accord.backends.base import GenerationRequest
+>>> backend = make_backend("transformers", "accord/tiny")            # doctest: +SKIP
+>>> [r] = backend.generate([GenerationRequest(                      # doctest: +SKIP
+...     messages=[{"role": "user", "content": "Which is better?"}], choices=["A", "B"])])
+>>> sorted(r.choice_logprobs)                                        # doctest: +SKIP
+['A', 'B']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.backends.base import BackendError, GenerationRequest, GenerationResult
+from accord.backends.decoding import cut_at_stop, new_generator, pick_token, token_record, usage
+
+
+@dataclass
+class _Row:
+    """One request being decoded (or one choice being scored)."""
+
+    index: int
+    request: GenerationRequest
+    prompt_ids: list[int]
+    budget: int = 0
+    generator: Any = None
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list = field(default_factory=list)
+    finish_reason: str | None = None
+    text: str = ""
+
+
+class TransformersBackend:
+    """Options: ``device`` (cpu, cuda, cuda:1; default cuda when available), ``device_map``
+    (e.g. "auto" to spread a large model over GPUs; overrides ``device``), ``dtype`` (auto,
+    float32, bfloat16, float16; default float32 on CPU and auto on GPU), ``batch_size``
+    (rows per forward pass), ``trust_remote_code``, ``chat_template`` (overrides the
+    tokenizer's) and ``cache_dir`` (where ``accord/tiny`` models are built)."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        device_map: Any = None,
+        dtype: Any = None,
+        batch_size: int = 8,
+        trust_remote_code: bool = False,
+        chat_template: str | None = None,
+        cache_dir: str | None = None,
+    ):
+        import torch
+
+        from accord.models.loading import load_causal_lm, load_tokenizer, resolve_model_path
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.model_id = str(model)
+        self.batch_size = batch_size
+        path = resolve_model_path(model, cache_dir=cache_dir)
+        if device_map is None:
+            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dtype is None:
+            on_gpu = device_map is not None or str(device).startswith("cuda")
+            dtype = "auto" if on_gpu else "float32"
+        self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
+        if chat_template is not None:
+            self.tokenizer.chat_template = chat_template
+        self.model = load_causal_lm(
+            path, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code
+        )
+        if device_map is None:
+            self.model.to(device)
+        self.model.eval()
+        self.device = self.model.device
+        self.pad_id = self.tokenizer.pad_token_id
+        self.eos_ids = self._eos_ids()
+        self.context_length = getattr(self.model.config, "max_position_embeddings", None)
+
+    def _eos_ids(self) -> set[int]:
+        ids = {self.tokenizer.eos_token_id}
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        ids.update(configured if isinstance(configured, list) else [configured])
+        return {i for i in ids if i is not None}
+
+    # -- public API -------------------------------------------------------------------
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        import torch
+
+        results: list[GenerationResult | None] = [None] * len(requests)
+        decode_rows: list[_Row] = []
+        score_rows: list[_Row] = []
+        for index, request in enumerate(requests):
+            try:
+                row = self._prepare(index, request)
+            except BackendError as err:
+                results[index] = GenerationResult(text="", error=f"{err.cause}: {err}")
+                continue
+            (score_rows if request.choices else decode_rows).append(row)
+
+        with torch.inference_mode():
+            decode_rows.sort(key=lambda r: len(r.prompt_ids))
+            for batch in _chunks(decode_rows, self.batch_size):
+                for row, result in self._run_safely(self._decode_batch, batch):
+                    results[row.index] = result
+            for batch in _chunks(score_rows, max(1, self.batch_size // 2)):
+                for row, result in self._run_safely(self._score_batch, batch):
+                    results[row.index] = result
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        self.model = None
+        import gc
+
+        gc.collect()
+
+    # -- preparation ------------------------------------------------------------------
+    def render(self, request: GenerationRequest) -> str:
+        """The exact prompt text the model continues (chat template + assistant prefix)."""
+        if not self.tokenizer.chat_template:
+            raise BackendError(
+                f"{self.model_id} has no chat template; pass chat_template=... to the backend",
+                cause="input",
+            )
+        text = self.tokenizer.apply_chat_template(
+            request.messages, tokenize=False, add_generation_prompt=True
+        )
+        return text + (request.assistant_prefix or "")
+
+    def _prepare(self, index: int, request: GenerationRequest) -> _Row:
+        ids = self.tokenizer(self.render(request), add_special_tokens=False)["input_ids"]
+        if self.context_length is not None and len(ids) >= self.context_length:
+            raise BackendError(
+                f"prompt has {len(ids)} tokens; {self.model_id} accepts {self.context_length}",
+                cause="input",
+            )
+        if request.choices is not None and not request.choices:
+            raise BackendError("choices must list at least one option", cause="input")
+        room = (self.context_length - len(ids)) if self.context_length else request.max_tokens
+        return _Row(index=index, request=request, prompt_ids=ids, budget=min(request.max_tokens, room))
+
+    def _run_safely(self, step, batch: list[_Row]):
+        """Run a batch; if it fails, run its rows one by one so one bad row fails alone."""
+        try:
+            return list(zip(batch, step(batch)))
+        except Exception as err:  # noqa: BLE001 - recorded on the result, never swallowed
+            if len(batch) == 1:
+                return [(batch[0], GenerationResult(text="", error=f"backend: {err!r}"))]
+            out = []
+            for row in batch:
+                out.extend(self._run_safely(step, [row]))
+            return out
+
+    def _left_padded(self, sequences: list[list[int]]):
+        import torch
+
+        width = max(len(s) for s in sequences)
+        input_ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(sequences), width), dtype=torch.long)
+        for i, seq in enumerate(sequences):
+            input_ids[i, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+            attention[i, width - len(seq):] = 1
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        return input_ids.to(self.device), attention.to(self.device), positions.to(self.device)
+
+    # -- free generation --------------------------------------------------------------
+    def _decode_batch(self, rows: list[_Row]) -> list[GenerationResult]:
+        import torch
+
+        for row in rows:
+            row.generator = new_generator(row.request.seed, self.device)
+            row.tokens, row.logprobs, row.finish_reason = [], [], None
+        input_ids, attention, positions = self._left_padded([r.prompt_ids for r in rows])
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True
+        )
+        past, logits = out.past_key_values, out.logits[:, -1, :]
+        next_position = positions[:, -1:] + 1
+        for _ in range(max(r.budget for r in rows)):
+            step_logprobs = torch.log_softmax(logits.float(), dim=-1)
+            next_ids = []
+            for i, row in enumerate(rows):
+                if row.finish_reason is None:
+                    self._advance(row, logits[i], step_logprobs[i])
+                next_ids.append(row.tokens[-1] if row.tokens else self.pad_id)
+            if all(r.finish_reason is not None for r in rows):
+                break
+            step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
+            attention = torch.cat([attention, torch.ones_like(step_ids)], dim=-1)
+            out = self.model(
+                input_ids=step_ids,
+                attention_mask=attention,
+                position_ids=next_position,
+                past_key_values=past,
+                use_cache=True,
+            )
+            past, logits = out.past_key_values, out.logits[:, -1, :]
+            next_position = next_position + 1
+        return [self._finish(row) for row in rows]
+
+    def _advance(self, row: _Row, logits, logprobs_row) -> None:
+        request = row.request
+        token = pick_token(
+            logits, temperature=request.temperature, top_p=request.top_p, generator=row.generator
+        )
+        row.tokens.append(token)
+        if request.logprobs or request.top_logprobs:
+            row.logprobs.append(token_record(self.tokenizer, logprobs_row, token, request.top_logprobs))
+        if token in self.eos_ids:
+            row.finish_reason = "stop"
+            return
+        if request.stop:
+            # Only the tail can hold a new stop string; a character spans at most 4 byte tokens.
+            window = 4 * max(len(s) for s in request.stop) + 4
+            if cut_at_stop(self._decode(row.tokens[-window:]), request.stop)[1]:
+                row.finish_reason = "stop"
+                return
+        if len(row.tokens) >= row.budget:
+            row.finish_reason = "length"
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _finish(self, row: _Row) -> GenerationResult:
+        if row.finish_reason is None:
+            row.finish_reason = "length"
+        row.text = cut_at_stop(self._decode(row.tokens), row.request.stop)[0]
+        return GenerationResult(
+            text=row.text,
+            finish_reason=row.finish_reason,
+            usage=usage(len(row.prompt_ids), len(row.tokens)),
+            token_logprobs=row.logprobs if (row.request.logprobs or row.request.top_logprobs) else None,
+        )
+
+    # -- choice scoring ---------------------------------------------------------------
+    def _score_batch(self, rows: list[_Row]) -> list[GenerationResult]:
+        import torch
+
+        pieces = []  # (row, choice, choice token ids)
+        for row in rows:
+            for choice in row.request.choices:
+                ids = self.tokenizer(choice, add_special_tokens=False)["input_ids"]
+                if not ids:
+                    raise BackendError(f"choice {choice!r} encodes to no tokens", cause="input")
+                pieces.append((row, choice, ids))
+        sequences = [row.prompt_ids + ids for row, _, ids in pieces]
+        input_ids, attention, positions = self._left_padded(sequences)
+        # Sequences are right-aligned, so every choice sits in the last `keep` positions;
+        # only those logits are materialised (a real vocabulary makes the rest costly).
+        keep = max(len(ids) for _, _, ids in pieces) + 1
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention, position_ids=positions,
+            logits_to_keep=keep,
+        )
+        logprobs = torch.log_softmax(out.logits[:, -keep:, :].float(), dim=-1)
+        scores: dict[int, dict[str, tuple[float, list]]] = {}
+        for i, (row, choice, ids) in enumerate(pieces):
+            # Position keep-1-len(ids)+j predicts the j-th choice token.
+            start = keep - 1 - len(ids)
+            records = [
+                token_record(self.tokenizer, logprobs[i, start + j], tok, row.request.top_logprobs)
+                for j, tok in enumerate(ids)
+            ]
+            scores.setdefault(row.index, {})[choice] = (sum(r.logprob for r in records), records)
+        results = []
+        for row in rows:
+            by_choice = scores[row.index]
+            best = max(row.request.choices, key=lambda c: by_choice[c][0])
+            wants_tokens = row.request.logprobs or row.request.top_logprobs
+            results.append(
+                GenerationResult(
+                    text=best,
+                    finish_reason="stop",
+                    usage=usage(len(row.prompt_ids), len(by_choice[best][1])),
+                    token_logprobs=by_choice[best][1] if wants_tokens else None,
+                    choice_logprobs={c: v[0] for c, v in by_choice.items()},
+                )
+            )
+        return results
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
