@@ -40,11 +40,6 @@ def _row(ex: dict[str, Any]) -> dict[str, Any]:
     return ex
 
 
-def _hf_rows(engine: Engine, snap_id: int, split: str, conversational: bool):
-    for ex in iter_examples(engine, snap_id, split=split, conversational=conversational):
-        yield _row(ex)
-
-
 def _write_jsonl(engine: Engine, snap_id: int, split: str, path: Path, conversational: bool) -> int:
     n = 0
     with open(path, "w", encoding="utf-8") as f:
@@ -55,32 +50,31 @@ def _write_jsonl(engine: Engine, snap_id: int, split: str, path: Path, conversat
     return n
 
 
+def _arrow_schema(conversational: bool):
+    import pyarrow as pa
+
+    text = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])) if conversational \
+        else pa.string()
+    return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), ("score", pa.float64()),
+                      ("tie", pa.bool_()), ("label_source", pa.string()), ("n_labels", pa.int64()),
+                      ("weight", pa.float64()), ("pair_id", pa.int64()), ("example_hash", pa.string())])
+
+
 def _write_parquet(engine: Engine, snap_id: int, split: str, path: Path, conversational: bool) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer, n, batch = None, 0, []
-
-    def flush() -> None:
-        nonlocal writer
-        table = pa.Table.from_pylist(batch)
-        if writer is None:
-            writer = pq.ParquetWriter(path, table.schema)
-        writer.write_table(table)
-
-    for ex in iter_examples(engine, snap_id, split=split, conversational=conversational):
-        batch.append(_row(ex))
-        n += 1
-        if len(batch) >= 50_000:
-            flush()
-            batch = []
-    if batch or writer is None:
+    schema = _arrow_schema(conversational)
+    n, batch = 0, []
+    with pq.ParquetWriter(path, schema) as writer:
+        for ex in iter_examples(engine, snap_id, split=split, conversational=conversational):
+            batch.append(_row(ex))
+            n += 1
+            if len(batch) >= 50_000:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
         if batch:
-            flush()
-        else:
-            schema = pa.schema([(c, pa.string()) for c in ("prompt", "chosen", "rejected")])
-            writer = pq.ParquetWriter(path, schema)
-    writer.close()
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
     return n
 
 
@@ -94,19 +88,23 @@ def export_snapshot(engine: Engine, *, name: str, fmt: str = "trl", out_dir: str
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Any]] = {}
     if fmt == "hf":
+        import tempfile
+
         import datasets
 
-        counts = {"train": snap.n_train, "test": snap.n_test}
-
-        def split_dataset(split: str) -> "datasets.Dataset":
-            if counts[split] == 0:
-                return datasets.Dataset.from_dict({c: [] for c in ("prompt", "chosen", "rejected")})
-            return datasets.Dataset.from_generator(
-                _hf_rows, gen_kwargs={"engine": engine, "snap_id": snap.id, "split": split,
-                                      "conversational": conversational})
-
-        dd = datasets.DatasetDict({split: split_dataset(split) for split in SPLITS})
-        dd.save_to_disk(str(out))
+        # Stream through parquet, then let datasets convert: no split is held in memory.
+        with tempfile.TemporaryDirectory(dir=out) as tmp:
+            parts = {}
+            for split in SPLITS:
+                path = Path(tmp) / f"{split}.parquet"
+                if _write_parquet(engine, snap.id, split, path, conversational):
+                    parts[split] = datasets.Dataset.from_parquet(str(path),
+                                                                 cache_dir=str(Path(tmp) / "cache"))
+                else:
+                    parts[split] = datasets.Dataset.from_dict({c: [] for c in ("prompt", "chosen", "rejected")})
+            dd = datasets.DatasetDict(parts)
+            # An empty split gets one (empty) shard so load_from_disk can read it back.
+            dd.save_to_disk(str(out), num_shards={k: 1 for k, v in parts.items() if len(v) == 0} or None)
         for split in SPLITS:
             files[split] = {"rows": len(dd[split])}
         for f in sorted(out.rglob("*.arrow")):
