@@ -10,7 +10,11 @@ import os
 
 import typer
 
+from . import argilla as argilla_cli
+from . import constitutions as constitutions_cli
 from . import db as db_cli
+from . import jobs as jobs_cli
+from . import run as run_cli
 from . import snapshot as snapshot_cli
 
 app = typer.Typer(
@@ -34,9 +38,14 @@ def _root(
         get_settings.cache_clear()
 
 
-app.add_typer(db_cli.app, name="db")
+# The main job first: recipes run the whole loop.
+app.command("run")(run_cli.run)
+app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(constitutions_cli.app, name="constitutions")
+app.add_typer(argilla_cli.app, name="argilla")
 app.add_typer(snapshot_cli.app, name="snapshot")
 app.command("export")(snapshot_cli.export)
+app.add_typer(db_cli.app, name="db")
 
 
 def main() -> None:
