@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from accord.backends import Backend, GenerationRequest, make_backend
 
 QUESTION = [{"role": "user", "content": "Can you explain black holes in simple terms?"}]
@@ -41,7 +40,10 @@ def test_tiny_model_id_resolves_to_the_built_folder(tiny_models_cache):
 def test_greedy_is_deterministic_and_independent_of_batching(backend):
     single = backend.generate([GenerationRequest(messages=QUESTION, max_tokens=12)])[0]
     batch = backend.generate(
-        [GenerationRequest(messages=OTHER, max_tokens=5), GenerationRequest(messages=QUESTION, max_tokens=12)]
+        [
+            GenerationRequest(messages=OTHER, max_tokens=5),
+            GenerationRequest(messages=QUESTION, max_tokens=12),
+        ]
     )
     assert batch[1].text == single.text
     assert single.finish_reason == "length"
@@ -52,7 +54,9 @@ def test_greedy_is_deterministic_and_independent_of_batching(backend):
 
 def test_seeded_sampling_reproduces_per_request(backend):
     def sample(seed, neighbours=0):
-        reqs = [GenerationRequest(messages=OTHER, max_tokens=4, temperature=1.0, seed=99)] * neighbours
+        reqs = [
+            GenerationRequest(messages=OTHER, max_tokens=4, temperature=1.0, seed=99)
+        ] * neighbours
         reqs.append(GenerationRequest(messages=QUESTION, max_tokens=20, temperature=1.0, seed=seed))
         return backend.generate(reqs)[-1].text
 
@@ -94,9 +98,11 @@ def test_token_logprobs_and_alternatives(backend):
 
 
 def test_choice_logprobs_match_the_first_generated_token(backend):
-    first = backend.generate(
-        [GenerationRequest(messages=QUESTION, max_tokens=1, top_logprobs=2000)]
-    )[0].token_logprobs[0].top
+    first = (
+        backend.generate([GenerationRequest(messages=QUESTION, max_tokens=1, top_logprobs=2000)])[0]
+        .token_logprobs[0]
+        .top
+    )
     [scored] = backend.generate([GenerationRequest(messages=QUESTION, choices=["A", "B"])])
     assert set(scored.choice_logprobs) == {"A", "B"}
     for choice in ("A", "B"):

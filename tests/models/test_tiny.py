@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 import torch
-
 from accord.models import (
     TINY_MODEL_ID,
     TINY_REWARD_MODEL_ID,
@@ -34,7 +33,9 @@ def test_causal_model_shape_tokenizer_and_chat_template(tiny_model_dir):
     assert model.config.hidden_size // model.config.num_attention_heads == 32
     assert model.config.tie_word_embeddings and model.config.max_position_embeddings == 1024
     assert {tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token} == {
-        "<|pad|>", "<|im_end|>", "<|bos|>"
+        "<|pad|>",
+        "<|im_end|>",
+        "<|bos|>",
     }
     chat = [{"role": "user", "content": "Hello there"}]
     closed = tokenizer.apply_chat_template(chat, tokenize=False)
@@ -53,7 +54,11 @@ def test_every_tokenizer_class_encodes_alike(tiny_model_dir):
     auto = AutoTokenizer.from_pretrained(tiny_model_dir)
     generic = PreTrainedTokenizerFast.from_pretrained(tiny_model_dir)
     assert len(auto) == len(generic)
-    for text in ["Water boils at 100 degrees.", "Ünïcödé — 😀\n\n  x", "<|im_start|>user\nhi<|im_end|>"]:
+    for text in [
+        "Water boils at 100 degrees.",
+        "Ünïcödé — 😀\n\n  x",
+        "<|im_start|>user\nhi<|im_end|>",
+    ]:
         assert auto(text)["input_ids"] == generic(text)["input_ids"]
         assert auto.decode(auto(text)["input_ids"]) == text
 

@@ -24,7 +24,9 @@ def new_generator(seed: int | None, device: Any):
     import torch
 
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+    generator.manual_seed(
+        seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
+    )
     return generator
 
 

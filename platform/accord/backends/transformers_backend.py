@@ -149,7 +149,9 @@ class TransformersBackend:
         if request.choices is not None and not request.choices:
             raise BackendError("choices must list at least one option", cause="input")
         room = (self.context_length - len(ids)) if self.context_length else request.max_tokens
-        return _Row(index=index, request=request, prompt_ids=ids, budget=min(request.max_tokens, room))
+        return _Row(
+            index=index, request=request, prompt_ids=ids, budget=min(request.max_tokens, room)
+        )
 
     def _run_safely(self, step, batch: list[_Row]):
         """Run a batch; if it fails, run its rows one by one so one bad row fails alone."""
@@ -170,8 +172,8 @@ class TransformersBackend:
         input_ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(sequences), width), dtype=torch.long)
         for i, seq in enumerate(sequences):
-            input_ids[i, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
-            attention[i, width - len(seq):] = 1
+            input_ids[i, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+            attention[i, width - len(seq) :] = 1
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         return input_ids.to(self.device), attention.to(self.device), positions.to(self.device)
 
@@ -217,7 +219,9 @@ class TransformersBackend:
         )
         row.tokens.append(token)
         if request.logprobs or request.top_logprobs:
-            row.logprobs.append(token_record(self.tokenizer, logprobs_row, token, request.top_logprobs))
+            row.logprobs.append(
+                token_record(self.tokenizer, logprobs_row, token, request.top_logprobs)
+            )
         if token in self.eos_ids:
             row.finish_reason = "stop"
             return
@@ -241,7 +245,9 @@ class TransformersBackend:
             text=row.text,
             finish_reason=row.finish_reason,
             usage=usage(len(row.prompt_ids), len(row.tokens)),
-            token_logprobs=row.logprobs if (row.request.logprobs or row.request.top_logprobs) else None,
+            token_logprobs=row.logprobs
+            if (row.request.logprobs or row.request.top_logprobs)
+            else None,
         )
 
     # -- choice scoring ---------------------------------------------------------------
@@ -261,7 +267,9 @@ class TransformersBackend:
         # only those logits are materialised (a real vocabulary makes the rest costly).
         keep = max(len(ids) for _, _, ids in pieces) + 1
         out = self.model(
-            input_ids=input_ids, attention_mask=attention, position_ids=positions,
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
             logits_to_keep=keep,
         )
         logprobs = torch.log_softmax(out.logits[:, -keep:, :].float(), dim=-1)

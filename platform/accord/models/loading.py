@@ -45,13 +45,17 @@ def resolve_dtype(dtype: Any):
 
     if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
         return dtype
-    aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
-               "float": "float32"}
+    aliases = {
+        "bf16": "bfloat16",
+        "fp16": "float16",
+        "half": "float16",
+        "fp32": "float32",
+        "float": "float32",
+    }
     name = aliases.get(str(dtype), str(dtype))
-    value = getattr(torch, name, None)
-    if not isinstance(value, torch.dtype):
+    if name not in {"float32", "bfloat16", "float16", "float64"}:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return value
+    return getattr(torch, name)
 
 
 def load_tokenizer(model_id: str | Path, *, padding_side: str | None = None, **kwargs: Any):
@@ -75,7 +79,9 @@ def _model_kwargs(dtype: Any, device_map: Any, kwargs: dict[str, Any]) -> dict[s
     return out
 
 
-def load_causal_lm(model_id: str | Path, *, dtype: Any = None, device_map: Any = None, **kwargs: Any):
+def load_causal_lm(
+    model_id: str | Path, *, dtype: Any = None, device_map: Any = None, **kwargs: Any
+):
     """``AutoModelForCausalLM`` for ``model_id`` (tiny id, hub id or folder)."""
     from transformers import AutoModelForCausalLM
 
@@ -84,7 +90,9 @@ def load_causal_lm(model_id: str | Path, *, dtype: Any = None, device_map: Any =
     )
 
 
-def load_reward_model(model_id: str | Path, *, dtype: Any = None, device_map: Any = None, **kwargs: Any):
+def load_reward_model(
+    model_id: str | Path, *, dtype: Any = None, device_map: Any = None, **kwargs: Any
+):
     """``AutoModelForSequenceClassification`` with one label (a scalar reward head)."""
     from transformers import AutoModelForSequenceClassification
 

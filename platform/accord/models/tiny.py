@@ -74,7 +74,10 @@ MARKER_FILE = "accord_tiny.json"
 def _constitution_texts() -> list[tuple[str, str]]:
     """The shipped constitutions (repository checkout or installed wheel), sorted by name."""
     package_dir = Path(__file__).resolve().parents[1]
-    for folder in (package_dir.parent.parent / "constitutions", package_dir / "_data" / "constitutions"):
+    for folder in (
+        package_dir.parent.parent / "constitutions",
+        package_dir / "_data" / "constitutions",
+    ):
         if folder.is_dir():
             files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
             return [(p.name, p.read_text(encoding="utf-8")) for p in files]
@@ -182,26 +185,38 @@ def _build_into(folder: Path, kind: str) -> None:
     (folder / MARKER_FILE).write_text(json.dumps(recipe(kind), indent=2, sort_keys=True))
 
 
+def default_cache_dir() -> Path:
+    """``ACCORD_TINY_MODELS_DIR`` if set (lets test sessions share one cache), else the
+    ``models`` folder of ``ACCORD_HOME``."""
+    shared = os.environ.get("ACCORD_TINY_MODELS_DIR")
+    if shared:
+        return Path(shared)
+    from accord.settings import get_settings
+
+    return get_settings().models_dir
+
+
 def tiny_model_folder(kind: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"tiny-{kind}-{content_hash(recipe(kind))[:16]}"
 
 
-def ensure_tiny_model(kind: TinyKind | str = "causal", *, cache_dir: str | Path | None = None) -> Path:
+def ensure_tiny_model(
+    kind: TinyKind | str = "causal", *, cache_dir: str | Path | None = None
+) -> Path:
     """Path of the tiny model folder for ``kind`` ("causal" or "reward"), building it if needed.
 
     Safe when several processes call it at once: each builds in a private temporary folder
     and renames it into place atomically; a loser of the race discards its copy.
     """
     if cache_dir is None:
-        from accord.settings import get_settings
-
-        cache_dir = get_settings().models_dir
+        cache_dir = default_cache_dir()
     cache_dir = Path(cache_dir).expanduser().resolve()
     final = tiny_model_folder(kind, cache_dir)
     if (final / MARKER_FILE).is_file():
         return final
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache_dir))
+    staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any model folder
     try:
         _build_into(staging, kind)
         try:
