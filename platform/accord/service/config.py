@@ -1,0 +1,42 @@
+"""Settings of the HTTP service and the worker, on top of the store's ``ACCORD_*`` settings.
+
+>>> from accord.service.config import ServiceSettings
+>>> ServiceSettings(database_url="sqlite://", max_body_bytes=1024).max_body_bytes
+1024
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..settings import Settings
+
+
+class ServiceSettings(Settings):
+    max_body_bytes: int = Field(
+        default=2_000_000, ge=1024, description="Largest request body the API accepts (413 above)."
+    )
+    default_page_size: int = Field(default=50, ge=1, description="Page size when none is asked.")
+    cookie_name: str = Field(default="accord_token", description="Dashboard sign-in cookie.")
+    cookie_secure: bool = Field(
+        default=False, description="Send the sign-in cookie over HTTPS only (set behind TLS)."
+    )
+    heartbeat_seconds: float = Field(
+        default=2.0, gt=0, description="How often a worker proves it is alive while a job runs."
+    )
+    stale_after_seconds: float = Field(
+        default=30.0, gt=0, description="A running job without a heartbeat for this long is "
+        "taken to have lost its worker and is queued again.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="A job that lost its worker this many times is failed."
+    )
+    argilla_pull_every_seconds: float = Field(
+        default=0.0, ge=0, description="Queue an Argilla pull job this often (0: never)."
+    )
+    argilla_pull_config: dict = Field(
+        default_factory=dict, description="Config of the scheduled Argilla pull (JSON)."
+    )
+    sse_max_seconds: float = Field(
+        default=600.0, gt=0, description="Longest a progress event stream stays open."
+    )

@@ -1,0 +1,264 @@
+"""What a queued job can be, how its config is checked when it is submitted, and which
+function runs it in the worker.
+
+- ``recipe``: ``{"recipe": <recipe document> | "<bundled pipeline name>", "retry_errors": false}``
+  runs ``accord.jobs.run_recipe`` on the job's own row (its content-addressed cache makes a
+  resumed run exact).
+- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo", ...fields of that trainer's config}``
+  runs ``accord.train.<trainer>.train_<trainer>``.
+- ``snapshot``: ``{"name", "policy", "test_fraction", "seed", "source", "params": {...}}`` runs
+  ``accord.snapshots.create_snapshot``.
+- ``argilla_pull``: ``{"dataset", "workspace", "page_size", "withdraw_missing"}`` runs
+  ``accord.feedback.argilla.pull.pull_judgments`` (the worker also queues it on a schedule).
+
+A handler takes a ``JobContext`` (``accord.service.jobrun``) and returns the job's result
+(a JSON-able dict). Other kinds can be added with ``register_kind``.
+
+>>> from accord.service.job_kinds import validate_config
+>>> validate_config("snapshot", {"name": "s1", "policy": "majority"})["name"]
+'s1'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+class JobConfigError(ValueError):
+    """A job config that cannot run; ``problems`` lists (field, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{f or 'config'}: {m}" for f, m in problems))
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    validate: Callable[[dict[str, Any]], dict[str, Any]]
+    handler: str  # "module:function", imported in the job's own process
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register_kind(name: str, *, validate: Callable[[dict[str, Any]], dict[str, Any]],
+                  handler: str) -> None:
+    _KINDS[name] = JobKind(name, validate, handler)
+
+
+def job_kinds() -> dict[str, JobKind]:
+    return dict(_KINDS)
+
+
+def get_kind(name: str) -> JobKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        known = ", ".join(sorted(_KINDS))
+        raise JobConfigError([("kind", f"unknown job kind {name!r}; known: {known}")]) from None
+
+
+def validate_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The config as it will be stored, or ``JobConfigError`` naming every bad field."""
+    if not isinstance(config, dict):
+        raise JobConfigError([("config", "must be a JSON object")])
+    return get_kind(kind).validate(config)
+
+
+def resolve_handler(path: str) -> Callable[..., dict[str, Any] | None]:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+# -- recipe ---------------------------------------------------------------------------------
+def _validate_recipe(config: dict[str, Any]) -> dict[str, Any]:
+    from ..constitutions import DocumentError
+    from ..jobs.recipe import bundled_pipelines_dir, parse_recipe
+
+    unknown = set(config) - {"recipe", "retry_errors"}
+    if unknown:
+        raise JobConfigError([(k, "unknown field (expected recipe, retry_errors)") for k in sorted(unknown)])
+    recipe = config.get("recipe")
+    retry = config.get("retry_errors", False)
+    if not isinstance(retry, bool):
+        raise JobConfigError([("retry_errors", "must be true or false")])
+    if isinstance(recipe, str):
+        # Only bundled pipelines by name: the API never reads arbitrary server paths.
+        path = bundled_pipelines_dir() / f"{recipe}.yaml"
+        if "/" in recipe or "\\" in recipe or not path.is_file():
+            names = sorted(p.stem for p in bundled_pipelines_dir().glob("*.yaml"))
+            message = (f"no bundled pipeline {recipe!r}; bundled: {', '.join(names)} "
+                       "(or send the recipe document)")
+            raise JobConfigError([("recipe", message)])
+        return {"recipe": recipe, "retry_errors": retry}
+    if not isinstance(recipe, dict):
+        raise JobConfigError([("recipe", "send a recipe document (object) or a bundled pipeline name")])
+    try:
+        parsed = parse_recipe(recipe, path="recipe")
+    except DocumentError as exc:
+        raise JobConfigError([("recipe", str(exc).removeprefix("recipe: "))]) from None
+    if parsed.database_url:
+        message = "jobs run on the service's own store; remove database_url"
+        raise JobConfigError([("recipe.database_url", message)])
+    return {"recipe": recipe, "retry_errors": retry}
+
+
+def run_recipe_job(ctx) -> dict[str, Any]:
+    from ..jobs import run_recipe
+    from ..jobs.recipe import bundled_pipelines_dir
+
+    recipe = ctx.config["recipe"]
+    if isinstance(recipe, str):
+        recipe = bundled_pipelines_dir() / f"{recipe}.yaml"
+    result = run_recipe(ctx.engine, recipe, job_id=ctx.job_id, progress=False,
+                        retry_errors=ctx.config.get("retry_errors", False), worker_id=ctx.worker_id)
+    return result.to_dict()
+
+
+# -- train ----------------------------------------------------------------------------------
+TRAINERS = ("sft", "rm", "dpo", "ppo")
+
+
+def trainer_for(name: str) -> tuple[type, Callable]:
+    """The config dataclass and function of ``accord.train.<name>`` (``train_<name>``)."""
+    module = importlib.import_module(f"accord.train.{name}")
+    train_fn = getattr(module, f"train_{name}")
+    first = next(iter(inspect.signature(train_fn).parameters))
+    config_cls = typing.get_type_hints(train_fn)[first]
+    return config_cls, train_fn
+
+
+def _validate_train(config: dict[str, Any]) -> dict[str, Any]:
+    trainer = config.get("trainer")
+    if trainer not in TRAINERS:
+        raise JobConfigError([("trainer", f"must be one of {', '.join(TRAINERS)}; got {trainer!r}")])
+    try:
+        config_cls, _ = trainer_for(trainer)
+    except (ImportError, AttributeError) as exc:
+        raise JobConfigError([("trainer", f"trainer {trainer!r} is not available: {exc}")]) from None
+    fields = {k: v for k, v in config.items() if k != "trainer"}
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise JobConfigError([(k, f"not a field of {config_cls.__name__}") for k in unknown])
+    if "db_url" in fields:
+        raise JobConfigError([("db_url", "jobs run on the service's own store; remove db_url")])
+    try:
+        config_cls(**fields)
+    except (TypeError, ValueError) as exc:
+        raise JobConfigError([("config", str(exc))]) from None
+    return {"trainer": trainer, **fields}
+
+
+def run_train_job(ctx) -> dict[str, Any]:
+    config_cls, train_fn = trainer_for(ctx.config["trainer"])
+    fields = {k: v for k, v in ctx.config.items() if k != "trainer"}
+    ctx.progress(0, 1, f"training {ctx.config['trainer']}")
+    result = train_fn(config_cls(**fields), engine=ctx.engine)
+    ctx.progress(1, 1, "trained")
+    return _jsonable(result)
+
+
+def _jsonable(value: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    if not isinstance(value, dict):
+        return {"value": str(value)}
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+# -- snapshot -------------------------------------------------------------------------------
+SNAPSHOT_FIELDS = ("name", "policy", "test_fraction", "seed", "source", "params")
+
+
+def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
+    from ..snapshots import POLICIES, PolicyParams
+
+    problems = [(k, f"unknown field (expected {', '.join(SNAPSHOT_FIELDS)})")
+                for k in sorted(set(config) - set(SNAPSHOT_FIELDS))]
+    name = config.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 200:
+        problems.append(("name", "a snapshot name of 1 to 200 characters is required"))
+    policy = config.get("policy")
+    if policy not in POLICIES:
+        problems.append(("policy", f"must be one of {', '.join(POLICIES)}; got {policy!r}"))
+    fraction = config.get("test_fraction", 0.1)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        problems.append(("test_fraction", "must be a number in [0, 1)"))
+    seed = config.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        problems.append(("seed", "must be an integer"))
+    if config.get("source") is not None and not isinstance(config.get("source"), str):
+        problems.append(("source", "must be a string"))
+    params = config.get("params", {})
+    if not isinstance(params, dict):
+        problems.append(("params", "must be an object"))
+    else:
+        try:
+            PolicyParams(**params)
+        except (TypeError, ValueError) as exc:
+            problems.append(("params", str(exc)))
+    if problems:
+        raise JobConfigError(problems)
+    return {"name": name, "policy": policy, "test_fraction": float(fraction), "seed": seed,
+            "source": config.get("source"), "params": params}
+
+
+def run_snapshot_job(ctx) -> dict[str, Any]:
+    from ..snapshots import PolicyParams, create_snapshot
+
+    c = ctx.config
+    ctx.progress(0, 1, f"building snapshot {c['name']}")
+    snap = create_snapshot(ctx.engine, name=c["name"], policy=c["policy"],
+                           test_fraction=c["test_fraction"], seed=c["seed"], source=c.get("source"),
+                           params=PolicyParams(**c.get("params", {})))
+    ctx.progress(1, 1, "snapshot ready")
+    return {"snapshot_id": snap.id, "name": snap.name, "content_hash": snap.content_hash,
+            "n_train": snap.n_train, "n_test": snap.n_test}
+
+
+# -- argilla pull ---------------------------------------------------------------------------
+ARGILLA_PULL_FIELDS = {"dataset": str, "workspace": str, "page_size": int, "withdraw_missing": bool}
+
+
+def _validate_argilla_pull(config: dict[str, Any]) -> dict[str, Any]:
+    problems = [(k, f"unknown field (expected {', '.join(ARGILLA_PULL_FIELDS)})")
+                for k in sorted(set(config) - set(ARGILLA_PULL_FIELDS))]
+    for name, kind in ARGILLA_PULL_FIELDS.items():
+        value = config.get(name)
+        if value is not None and (not isinstance(value, kind) or
+                                  (kind is int and isinstance(value, bool))):
+            problems.append((name, f"must be a {kind.__name__}"))
+    if not isinstance(config.get("dataset"), str) or not config["dataset"]:
+        problems.append(("dataset", "the Argilla dataset to pull is required"))
+    if problems:
+        raise JobConfigError(problems)
+    return dict(config)
+
+
+def run_argilla_pull_job(ctx) -> dict[str, Any]:
+    """Pull submitted answers from Argilla (server and key from ARGILLA_API_URL/_KEY)."""
+    from ..feedback.argilla.pull import pull_judgments
+
+    ctx.progress(0, 0, f"pulling {ctx.config['dataset']} from Argilla")
+    result = pull_judgments(ctx.engine, **ctx.config,
+                            progress=lambda done, total: ctx.progress(done, total, "records pulled"))
+    return _jsonable(result)
+
+
+register_kind("recipe", validate=_validate_recipe, handler=f"{__name__}:run_recipe_job")
+register_kind("train", validate=_validate_train, handler=f"{__name__}:run_train_job")
+register_kind("snapshot", validate=_validate_snapshot, handler=f"{__name__}:run_snapshot_job")
+register_kind("argilla_pull", validate=_validate_argilla_pull,
+              handler=f"{__name__}:run_argilla_pull_job")

@@ -1,0 +1,203 @@
+"""Jobs: submit a recipe, a training config, a snapshot or an Argilla pull; follow its
+progress (polling or server-sent events); cancel it; queue it again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from ...store.crud import jobs as crud
+from ...store.models import Job, JobError, JobPublic, User
+from ..auth import OPERATE, READ_OPS
+from ..deps import PageDep, SessionDep, SettingsDep, allow
+from ..job_kinds import JobConfigError, job_kinds, validate_config
+from ..pages import Page, page_of
+from ..worker import request_cancel
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobSubmit(BaseModel):
+    kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull")
+    name: str = Field(default="", max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobProgress(BaseModel):
+    id: int
+    kind: str
+    status: str
+    done: int
+    total: int
+    fraction: float | None
+    message: str
+    attempts: int
+    cancel_requested: bool
+    heartbeat_at: datetime | None
+    error: str | None
+
+
+class JobErrorPublic(BaseModel):
+    id: int
+    job_id: int | None
+    step: str
+    item_key: str
+    cause: str
+    message: str
+    attempts: int
+    resolved: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def progress_of(job: Job) -> JobProgress:
+    total = job.progress_total
+    return JobProgress(
+        id=job.id, kind=job.kind, status=job.status, done=job.progress_done, total=total,
+        fraction=round(min(job.progress_done / total, 1.0), 4) if total else None,
+        message=job.progress_message, attempts=job.attempts,
+        cancel_requested=job.cancel_requested, heartbeat_at=job.heartbeat_at,
+        error=(job.error or "").splitlines()[0][:500] if job.error else None,
+    )
+
+
+def _job_or_404(session: Session, job_id: int) -> Job:
+    job = crud.get_job(session, job_id=job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return job
+
+
+def enqueue(session: Session, *, kind: str, name: str, config: dict[str, Any], user: User) -> Job:
+    """Validate and queue a job (422 naming every bad field)."""
+    try:
+        clean = validate_config(kind, config)
+    except JobConfigError as exc:
+        raise HTTPException(422, [{"field": f, "message": m} for f, m in exc.problems]) from None
+    return crud.create_job(session, kind=kind, name=name or kind, config=clean, created_by=user.name)
+
+
+@router.get("", response_model=Page[JobPublic], dependencies=[Depends(allow(READ_OPS))])
+def list_jobs(session: SessionDep, page: PageDep,
+              status: Annotated[Status | None, Query()] = None,
+              kind: Annotated[str | None, Query(max_length=32)] = None):
+    rows, total = crud.list_jobs(session, status=status, kind=kind, offset=page.offset,
+                                 limit=page.limit)
+    return page_of(JobPublic, rows, total, page)
+
+
+@router.get("/kinds", dependencies=[Depends(allow(READ_OPS))], summary="Job kinds this service runs")
+def list_kinds() -> list[str]:
+    return sorted(job_kinds())
+
+
+@router.post("", response_model=JobPublic, status_code=201)
+def submit_job(body: JobSubmit, session: SessionDep,
+               user: Annotated[User, Depends(allow(OPERATE))]):
+    """Queue a job; a worker (``accord worker``) picks it up."""
+    return enqueue(session, kind=body.kind, name=body.name, config=body.config, user=user)
+
+
+@router.get("/{job_id}", response_model=JobPublic, dependencies=[Depends(allow(READ_OPS))])
+def show_job(job_id: int, session: SessionDep):
+    return _job_or_404(session, job_id)
+
+
+@router.get("/{job_id}/progress", response_model=JobProgress,
+            dependencies=[Depends(allow(READ_OPS))])
+def job_progress(job_id: int, session: SessionDep):
+    """The job's status and counters (poll this, or stream ``/events``)."""
+    return progress_of(_job_or_404(session, job_id))
+
+
+@router.get("/{job_id}/errors", response_model=list[JobErrorPublic],
+            dependencies=[Depends(allow(READ_OPS))])
+def job_errors(job_id: int, session: SessionDep, unresolved_only: bool = True,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    _job_or_404(session, job_id)
+    conds = [JobError.job_id == job_id]
+    if unresolved_only:
+        conds.append(JobError.resolved == False)
+    return session.exec(select(JobError).where(*conds).order_by(JobError.id).limit(limit)).all()
+
+
+@router.get("/{job_id}/events", dependencies=[Depends(allow(READ_OPS))],
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`progress` events until the job ends"}})
+async def job_events(job_id: int, request: Request, settings: SettingsDep):
+    """Server-sent events: one ``progress`` event per change, ``end`` when the job ends."""
+    engine = request.app.state.engine
+
+    def read() -> JobProgress | None:
+        with Session(engine) as session:
+            job = crud.get_job(session, job_id=job_id)
+            return progress_of(job) if job is not None else None
+
+    first = await to_thread.run_sync(read)
+    if first is None:
+        raise HTTPException(404, f"no job {job_id}")
+
+    async def stream():
+        deadline = time.monotonic() + settings.sse_max_seconds
+        last, current, last_sent = None, first, time.monotonic()
+        while True:
+            body = current.model_dump_json()
+            if body != last:
+                yield f"event: progress\ndata: {body}\n\n"
+                last, last_sent = body, time.monotonic()
+            if current.status in TERMINAL:
+                yield f"event: end\ndata: {json.dumps({'status': current.status})}\n\n"
+                return
+            if time.monotonic() > deadline or await request.is_disconnected():
+                return
+            if time.monotonic() - last_sent > 15:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+            await asyncio.sleep(0.5)
+            current = await to_thread.run_sync(read)
+            if current is None:
+                return
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/{job_id}/cancel", response_model=JobPublic, status_code=202,
+             dependencies=[Depends(allow(OPERATE))])
+def cancel_job(job_id: int, session: SessionDep):
+    """Cancel a queued job at once, or ask its worker to stop a running one."""
+    job = _job_or_404(session, job_id)
+    if job.status in TERMINAL:
+        raise HTTPException(409, f"job {job_id} already ended ({job.status})")
+    request_cancel(session, job_id)
+    session.flush()
+    session.refresh(job)
+    return job
+
+
+@router.post("/{job_id}/retry", response_model=JobPublic, status_code=202,
+             dependencies=[Depends(allow(OPERATE))])
+def retry_job(job_id: int, session: SessionDep):
+    """Queue a failed or cancelled job again; work already done is found in the cache."""
+    job = _job_or_404(session, job_id)
+    if job.status not in ("failed", "cancelled"):
+        raise HTTPException(409, f"only failed or cancelled jobs are retried; job {job_id} is "
+                                 f"{job.status}")
+    job.status, job.cancel_requested, job.worker_id, job.finished_at = "queued", False, None, None
+    job.progress_message = "queued again"
+    session.add(job)
+    session.flush()
+    return job

@@ -1,0 +1,116 @@
+"""Judgments: filtered lists, history of changed answers, and human labels from annotators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from ...store.crud import annotators as annotator_crud
+from ...store.crud import judgments as crud
+from ...store.crud.constitutions import get_constitution
+from ...store.crud.pairs import get_pair
+from ...store.models import Annotator, Judgment, JudgmentPublic, User
+from ..auth import ANNOTATE, READ_DATA
+from ..deps import PageDep, SessionDep, SettingsDep, allow, check_text
+from ..pages import Page, page_of
+
+router = APIRouter(prefix="/judgments", tags=["judgments"])
+
+
+class JudgmentRevisionPublic(BaseModel):
+    id: int
+    judgment_id: int
+    preferred: str | None
+    prob_a: float | None
+    strength: int | None
+    rationale: str | None
+    status: str
+    valid_from: datetime
+    replaced_at: datetime
+
+
+class JudgmentSubmit(BaseModel):
+    """A human label: which canonical side of the pair is better."""
+
+    pair_id: int
+    preferred: Literal["a", "b", "tie"]
+    presentation_order: Literal["ab", "ba", ""] = Field(
+        default="", description="Order the annotator saw: ab (response_a first) or ba.")
+    principle: str = Field(default="", max_length=100)
+    strength: int | None = Field(default=None, ge=-100, le=100)
+    rationale: str | None = None
+
+
+class JudgmentSubmitted(BaseModel):
+    judgment: JudgmentPublic
+    outcome: Literal["created", "updated", "unchanged"]
+
+
+@router.get("", response_model=Page[JudgmentPublic], dependencies=[Depends(allow(READ_DATA))])
+def list_judgments(
+    session: SessionDep, page: PageDep, pair_id: int | None = None,
+    kind: Annotated[Literal["human", "ai"] | None, Query()] = None,
+    judge: Annotated[str | None, Query(max_length=300)] = None,
+    annotator: Annotated[str | None, Query(max_length=200, description="Annotator username.")] = None,
+    annotator_id: int | None = None,
+    constitution: Annotated[str | None, Query(max_length=64, description="Constitution hash.")] = None,
+    constitution_id: int | None = None,
+    principle: Annotated[str | None, Query(max_length=100)] = None,
+    job_id: int | None = None, include_aggregates: bool = True,
+):
+    if annotator is not None:
+        found = session.exec(select(Annotator).where(Annotator.username == annotator)).first()
+        annotator_id = found.id if found is not None else -1
+    if constitution_id is not None:
+        row = get_constitution(session, constitution_id=constitution_id)
+        constitution = row.content_hash if row is not None else "-"
+    rows, total = crud.list_judgments(
+        session, pair_id=pair_id, kind=kind, judge=judge, annotator_id=annotator_id,
+        constitution_hash=constitution, principle=principle, job_id=job_id,
+        include_aggregates=include_aggregates, offset=page.offset, limit=page.limit,
+    )
+    return page_of(JudgmentPublic, rows, total, page)
+
+
+@router.get("/{judgment_id}", response_model=JudgmentPublic,
+            dependencies=[Depends(allow(READ_DATA))])
+def show_judgment(judgment_id: int, session: SessionDep):
+    judgment = session.get(Judgment, judgment_id)
+    if judgment is None:
+        raise HTTPException(404, f"no judgment {judgment_id}")
+    return judgment
+
+
+@router.get("/{judgment_id}/history", response_model=list[JudgmentRevisionPublic],
+            dependencies=[Depends(allow(READ_DATA))])
+def judgment_history(judgment_id: int, session: SessionDep):
+    """Earlier values of an edited judgment, oldest first."""
+    if session.get(Judgment, judgment_id) is None:
+        raise HTTPException(404, f"no judgment {judgment_id}")
+    return crud.judgment_history(session, judgment_id=judgment_id)
+
+
+@router.post("", response_model=JudgmentSubmitted, status_code=201)
+def submit_judgment(body: JudgmentSubmit, session: SessionDep, settings: SettingsDep,
+                    user: Annotated[User, Depends(allow(ANNOTATE))]):
+    """Record (or change) the signed-in user's label for a pair; changes keep their history."""
+    check_text(settings, "rationale", body.rationale)
+    pair = get_pair(session, pair_id=body.pair_id)
+    if pair is None:
+        raise HTTPException(404, f"no pair {body.pair_id}")
+    annotator_id = user.annotator_id
+    if annotator_id is None:
+        annotator_id = annotator_crud.get_or_create_annotator(
+            session, username=user.name, source="api").id
+    judgment, outcome = crud.upsert_judgment(
+        session, pair=pair, kind="human", judge=user.name, preferred=body.preferred,
+        presentation_order=body.presentation_order, principle=body.principle,
+        annotator_id=annotator_id, strength=body.strength, rationale=body.rationale,
+        source="api",
+    )
+    return JudgmentSubmitted(judgment=JudgmentPublic.model_validate(judgment), outcome=outcome)
+

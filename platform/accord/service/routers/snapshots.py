@@ -1,0 +1,153 @@
+"""Snapshots: list, show (with manifest), examples, create (a queued job), diff, verify and
+export download (a zip of the export folder)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session, func, select
+from starlette.background import BackgroundTask
+
+from ...store.models import JobPublic, Snapshot, SnapshotExample, SnapshotPublic, User
+from ..auth import OPERATE, READ_OPS
+from ..deps import EngineDep, PageDep, SessionDep, allow
+from ..pages import Page, page_of
+from .jobs import enqueue
+
+router = APIRouter(prefix="/snapshots", tags=["snapshots"])
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class SnapshotCreate(BaseModel):
+    name: Name
+    policy: str = Field(max_length=50, description="human-over-ai | majority | human-only | "
+                        "ai-only | min-agreement | soft")
+    test_fraction: float = Field(default=0.1, ge=0, lt=1)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    source: str | None = Field(default=None, max_length=200, description="Only pairs from this source.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+
+
+class SnapshotExamplePublic(BaseModel):
+    position: int
+    example_hash: str
+    pair_id: int
+    prompt_id: int
+    chosen_id: int
+    rejected_id: int
+    split: str
+    prob: float | None
+    tie: bool
+    label_source: str
+    n_labels: int
+    weight: float
+
+
+class VerifyResult(BaseModel):
+    name: str
+    ok: bool
+    checked: int
+    problems: list[str]
+
+
+def snapshot_or_404(session: Session, name: str) -> Snapshot:
+    snap = session.exec(select(Snapshot).where(Snapshot.name == name)).first()
+    if snap is None:
+        raise HTTPException(404, f"no snapshot named {name!r}")
+    return snap
+
+
+@router.get("", response_model=Page[SnapshotPublic], dependencies=[Depends(allow(READ_OPS))])
+def list_snapshots(session: SessionDep, page: PageDep,
+                   policy: Annotated[str | None, Query(max_length=50)] = None):
+    conds = [Snapshot.policy == policy] if policy is not None else []
+    rows = session.exec(select(Snapshot).where(*conds).order_by(Snapshot.id.desc())
+                        .offset(page.offset).limit(page.limit)).all()
+    total = session.exec(select(func.count()).select_from(Snapshot).where(*conds)).one()
+    return page_of(SnapshotPublic, rows, total, page)
+
+
+@router.post("", response_model=JobPublic, status_code=202)
+def create_snapshot(body: SnapshotCreate, session: SessionDep,
+                    user: Annotated[User, Depends(allow(OPERATE))]):
+    """Queue a ``snapshot`` job; the snapshot appears when the job succeeds."""
+    if session.exec(select(Snapshot).where(Snapshot.name == body.name)).first() is not None:
+        raise HTTPException(409, f"a snapshot named {body.name!r} already exists")
+    return enqueue(session, kind="snapshot", name=f"snapshot {body.name}",
+                   config=body.model_dump(), user=user)
+
+
+@router.get("/{name}", response_model=SnapshotPublic, dependencies=[Depends(allow(READ_OPS))])
+def show_snapshot(name: str, session: SessionDep):
+    return snapshot_or_404(session, name)
+
+
+@router.get("/{name}/examples", response_model=Page[SnapshotExamplePublic],
+            dependencies=[Depends(allow(READ_OPS))])
+def snapshot_examples(name: str, session: SessionDep, page: PageDep,
+                      split: Annotated[Literal["train", "test"] | None, Query()] = None):
+    snap = snapshot_or_404(session, name)
+    conds = [SnapshotExample.snapshot_id == snap.id]
+    if split is not None:
+        conds.append(SnapshotExample.split == split)
+    rows = session.exec(select(SnapshotExample).where(*conds).order_by(SnapshotExample.position)
+                        .offset(page.offset).limit(page.limit)).all()
+    total = session.exec(select(func.count()).select_from(SnapshotExample).where(*conds)).one()
+    return page_of(SnapshotExamplePublic, rows, total, page)
+
+
+@router.get("/{name}/verify", response_model=VerifyResult, dependencies=[Depends(allow(READ_OPS))])
+def verify(name: str, session: SessionDep, engine: EngineDep):
+    """Recompute every example's hash and the snapshot digest from the store."""
+    from ...snapshots import verify_snapshot
+
+    snapshot_or_404(session, name)
+    report = verify_snapshot(engine, name)
+    return VerifyResult(name=name, **report.as_dict())
+
+
+@router.get("/{name}/diff/{other}", dependencies=[Depends(allow(READ_OPS))])
+def diff(name: str, other: str, session: SessionDep, engine: EngineDep,
+         sample: Annotated[int, Query(ge=0, le=100)] = 10) -> dict[str, Any]:
+    """What changed from snapshot ``name`` to ``other``: added, removed, flipped, re-weighted."""
+    from ...snapshots import diff_snapshots
+
+    snapshot_or_404(session, name)
+    snapshot_or_404(session, other)
+    return diff_snapshots(engine, name, other, sample=sample)
+
+
+@router.get("/{name}/export", dependencies=[Depends(allow(READ_OPS))],
+            response_class=FileResponse,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "The export folder (files + manifest.json) as a zip"}})
+def export(name: str, session: SessionDep, engine: EngineDep,
+           fmt: Annotated[Literal["trl", "parquet", "hf"], Query()] = "trl",
+           conversational: bool = False):
+    from ...snapshots import FORMATS, export_snapshot
+
+    snapshot_or_404(session, name)
+    if fmt not in FORMATS:
+        raise HTTPException(422, f"fmt must be one of {', '.join(FORMATS)}")
+    workdir = Path(tempfile.mkdtemp(prefix="accord-export-"))
+    try:
+        folder = workdir / name.replace("/", "_")
+        export_snapshot(engine, name=name, fmt=fmt, out_dir=folder, conversational=conversational)
+        archive = workdir / f"{folder.name}-{fmt}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    zf.write(path, f"{folder.name}/{path.relative_to(folder)}")
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return FileResponse(archive, media_type="application/zip", filename=archive.name,
+                        background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True))

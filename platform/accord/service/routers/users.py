@@ -1,0 +1,79 @@
+"""Users and tokens (admins only). A token appears once, in the answer that creates it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from ...store.models import UserPublic
+from .. import users as crud
+from ..auth import ADMIN
+from ..deps import PageDep, SessionDep, allow
+from ..pages import Page, page_of
+
+router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(allow(ADMIN))])
+
+Role = Literal["admin", "engineer", "annotator", "viewer"]
+
+
+class UserCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class UserUpdate(BaseModel):
+    role: Role | None = None
+    active: bool | None = None
+
+
+class UserWithToken(BaseModel):
+    user: UserPublic
+    token: str = Field(description="The bearer token. Shown only here: store it now.")
+
+
+def _user_or_404(session, user_id: int):
+    user = crud.get_user(session, user_id=user_id)
+    if user is None:
+        raise HTTPException(404, f"no user {user_id}")
+    return user
+
+
+@router.get("", response_model=Page[UserPublic])
+def list_users(session: SessionDep, page: PageDep, role: Annotated[Role | None, Query()] = None,
+               active: bool | None = None):
+    rows, total = crud.list_users(session, role=role, active=active, offset=page.offset,
+                                  limit=page.limit)
+    return page_of(UserPublic, rows, total, page)
+
+
+@router.post("", response_model=UserWithToken, status_code=201)
+def create_user(body: UserCreate, session: SessionDep):
+    try:
+        user, token = crud.create_user(session, name=body.name, role=body.role)
+    except crud.UserExists as exc:
+        raise HTTPException(409, str(exc)) from None
+    except crud.UserError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return UserWithToken(user=UserPublic.model_validate(user), token=token)
+
+
+@router.get("/{user_id}", response_model=UserPublic)
+def show_user(user_id: int, session: SessionDep):
+    return _user_or_404(session, user_id)
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+def update_user(user_id: int, body: UserUpdate, session: SessionDep):
+    """Change a user's role or deactivate it (its token stops working)."""
+    return crud.update_user(session, user=_user_or_404(session, user_id), role=body.role,
+                            active=body.active)
+
+
+@router.post("/{user_id}/token", response_model=UserWithToken)
+def rotate_token(user_id: int, session: SessionDep):
+    """A new token for the user; the old one stops working."""
+    user = _user_or_404(session, user_id)
+    token = crud.rotate_token(session, user=user)
+    return UserWithToken(user=UserPublic.model_validate(user), token=token)
