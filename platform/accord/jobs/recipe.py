@@ -87,9 +87,7 @@ def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple,
         try:
             config = step_kind.config_model.model_validate(raw)
         except ValidationError as exc:
-            for err in exc.errors():
-                err["loc"] = loc + tuple(err["loc"])
-            problems.extend(validation_problems(_Relocated(exc), lines))
+            problems.extend(validation_problems(_Relocated(exc, loc), lines))
             continue
         if config.name is None:
             n = sum(1 for s in steps if s.kind == kind)
@@ -119,8 +117,8 @@ def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple,
 class _Relocated:
     """A ValidationError look-alike whose errors carry the step's location prefix."""
 
-    def __init__(self, exc: ValidationError):
-        self._errors = exc.errors()
+    def __init__(self, exc: ValidationError, prefix: tuple):
+        self._errors = [{**err, "loc": prefix + tuple(err["loc"])} for err in exc.errors()]
 
     def errors(self) -> list[dict[str, Any]]:
         return self._errors
