@@ -129,16 +129,16 @@ def connect(config: ArgillaConnectionConfig | None = None, **overrides) -> Argil
             "no Argilla API key: set ARGILLA_API_KEY or pass --api-key "
             "(the local server's owner key is 'argilla.apikey')"
         )
-    # The SDK's transport retries only refused connections; accord's loop covers the rest.
-    client = rg.Argilla(api_url=config.api_url, api_key=config.api_key,
-                        timeout=int(config.timeout), retries=0)
-    connection = ArgillaConnection(config=config, client=client)
+    from argilla._exceptions import ArgillaCredentialsError
+
+    def sign_in() -> rg.Argilla:
+        # The SDK checks the key with GET /api/v1/me while constructing the client; its
+        # transport retries only refused connections, accord's loop covers the rest.
+        return rg.Argilla(api_url=config.api_url, api_key=config.api_key,
+                          timeout=int(config.timeout), retries=0)
+
     try:
-        connection.get_json("/api/v1/me")
-    except httpx.HTTPStatusError as exc:
-        if exc.response.status_code in (401, 403):
-            raise ArgillaConfigError(
-                f"Argilla at {config.api_url} refused the API key (HTTP {exc.response.status_code})"
-            ) from exc
-        raise
-    return connection
+        client = with_retries(sign_in, config=config, what="sign-in (GET /api/v1/me)")
+    except ArgillaCredentialsError as exc:
+        raise ArgillaConfigError(f"Argilla at {config.api_url} refused the API key") from exc
+    return ArgillaConnection(config=config, client=client)
