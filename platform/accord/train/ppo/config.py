@@ -1,0 +1,66 @@
+"""Configuration of accord's PPO trainer (names follow trl's former PPOConfig where they overlap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accord.train.common import TrainConfig
+
+
+@dataclass
+class PPOTrainConfig(TrainConfig):
+    """PPO with a KL penalty to the frozen reference policy, scored by a frozen reward model.
+
+    Each step: roll out ``rollout_batch_size`` prompts, score at EOS, penalise per-token KL,
+    GAE, then ``ppo_epochs`` passes of minibatches of ``mini_batch_size``.
+    """
+
+    reward_model: str = field(default="accord/tiny-reward", metadata={"help": "Reward model: an rm run id/name, a folder or a model id."})
+    ref_model: str | None = field(default=None, metadata={"help": "Frozen reference policy (default: the starting model)."})
+    value_model: str | None = field(default=None, metadata={"help": "Initial value model (default: the reward model, as in InstructGPT)."})
+    rollout_batch_size: int = field(default=8, metadata={"help": "Prompts sampled per PPO step (per process)."})
+    mini_batch_size: int = field(default=4, metadata={"help": "Rollouts per gradient step."})
+    ppo_epochs: int = field(default=4, metadata={"help": "Passes over each rollout batch."})
+    max_prompt_length: int = field(default=128, metadata={"help": "Prompt tokens kept (from the left)."})
+    max_new_tokens: int = field(default=24, metadata={"help": "Longest sampled response."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (log-probs use the same)."})
+    top_k: int = field(default=0, metadata={"help": "Top-k sampling (0: off)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
+    kl_coef: float = field(default=0.05, metadata={"help": "Initial KL coefficient β."})
+    target_kl: float | None = field(default=None, metadata={"help": "Adaptive KL target (nats per sequence); None keeps β fixed."})
+    kl_horizon: int = field(default=10_000, metadata={"help": "Adaptive KL horizon (samples)."})
+    kl_estimator: str = field(default="k1", metadata={"help": "Per-token KL estimator in the reward: k1 or k3."})
+    gamma: float = field(default=1.0, metadata={"help": "Discount."})
+    lam: float = field(default=0.95, metadata={"help": "GAE λ."})
+    cliprange: float = field(default=0.2, metadata={"help": "Policy ratio clip ε."})
+    cliprange_value: float = field(default=0.2, metadata={"help": "Value clip ε."})
+    vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss."})
+    whiten_rewards: bool = field(default=False, metadata={"help": "Whiten token rewards before GAE."})
+    missing_eos_penalty: float | None = field(default=None, metadata={"help": "Subtracted from the score of responses without EOS."})
+    rollout_engine: str = field(default="transformers", metadata={"help": "transformers or vllm (when installed)."})
+    eval_every: int = field(default=0, metadata={"help": "Win-rate vs the reference every N steps (0: only at the end)."})
+    eval_prompts: int = field(default=16, metadata={"help": "Held-out prompts for the win-rate."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping."})
+    max_steps: int = 10
+    learning_rate: float = 1e-5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mini_batch_size < 1 or self.rollout_batch_size % self.mini_batch_size:
+            raise ValueError(f"rollout_batch_size ({self.rollout_batch_size}) must be a multiple of mini_batch_size ({self.mini_batch_size})")
+        if self.ppo_epochs < 1:
+            raise ValueError(f"ppo_epochs must be >= 1, got {self.ppo_epochs}")
+        if self.kl_coef < 0:
+            raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")
+        if self.target_kl is not None and self.target_kl <= 0:
+            raise ValueError(f"target_kl must be > 0, got {self.target_kl}")
+        if self.kl_estimator not in ("k1", "k3"):
+            raise ValueError(f"kl_estimator must be k1 or k3, got {self.kl_estimator!r}")
+        if self.rollout_engine not in ("transformers", "vllm"):
+            raise ValueError(f"rollout_engine must be transformers or vllm, got {self.rollout_engine!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not (0 < self.cliprange < 1) or self.cliprange_value <= 0:
+            raise ValueError("cliprange must be in (0, 1) and cliprange_value > 0")
+        if not (0 <= self.lam <= 1) or not (0 <= self.gamma <= 1):
+            raise ValueError("gamma and lam must be in [0, 1]")
