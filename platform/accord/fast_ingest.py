@@ -243,13 +243,21 @@ class FastIngestor:
 
     def _write_judgments(self, judgments: dict[str, tuple[dict, list]], counts: IngestCounts) -> None:
         t = Judgment.__table__
-        cols = [t.c.id, t.c.key_hash, t.c.updated_at, *(t.c[f] for f in VALUE_FIELDS)]
+        cols = [t.c.id, t.c.key_hash, t.c.kind, t.c.judge, t.c.updated_at,
+                *(t.c[f] for f in VALUE_FIELDS)]
         keys = list(judgments)
         existing = {}
         for i in range(0, len(keys), _IN_CHUNK):
             for cur in self.session.execute(
                     select(*cols).where(t.c.key_hash.in_(keys[i:i + _IN_CHUNK]))).mappings():
                 existing[cur["key_hash"]] = cur
+        for k, cur in existing.items():
+            if cur["kind"] != judgments[k][0]["kind"]:
+                # The natural key leaves out the kind: the same judge cannot be both.
+                raise ValueError(
+                    f"judge {cur['judge']!r} already has {cur['kind']} judgments on these pairs; "
+                    f"storing {judgments[k][0]['kind']} ones under the same name would relabel "
+                    "them (import under another source name)")
         new_rows = [row for k, (row, _) in judgments.items() if k not in existing]
         counts.judgments = self.writer.insert(t, new_rows, key="key_hash")
         revisions = []

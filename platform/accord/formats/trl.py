@@ -56,12 +56,15 @@ def sides_from_row(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(chosen_raw, list) or isinstance(rejected_raw, list):
         chosen_msgs = check_messages(chosen_raw, "chosen")
         rejected_msgs = check_messages(rejected_raw, "rejected")
-        if prompt_raw is None:
+        if prompt_raw is None or (isinstance(prompt_raw, str)
+                                  and chosen_msgs[0]["role"] != "assistant"):
+            # The sides hold whole conversations (implicit prompt, or UltraFeedback's layout
+            # where a prompt column repeats the first user turn): the shared turns are the prompt.
+            if prompt_raw is not None:
+                check_text(prompt_raw, "prompt")
             prompt_msgs, chosen_msgs, rejected_msgs = split_messages(chosen_msgs, rejected_msgs)
         elif isinstance(prompt_raw, str):
             prompt_msgs = [{"role": "user", "content": check_text(prompt_raw, "prompt")}]
-            # Some datasets repeat the prompt at the start of each side: drop it there.
-            chosen_msgs, rejected_msgs = _drop_prefix(prompt_msgs, chosen_msgs, rejected_msgs)
         else:
             prompt_msgs = check_messages(prompt_raw, "prompt")
             chosen_msgs, rejected_msgs = _drop_prefix(prompt_msgs, chosen_msgs, rejected_msgs)
