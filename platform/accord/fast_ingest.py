@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from .store.bulk import ids_by_key
 from .store.crud.annotators import get_or_create_annotator
+from .store.crud.constitutions import upsert_constitution
 from .store.crud.judgments import VALUE_FIELDS
 from .store.crud.prompts import prompt_row
 from .store.ingest import IngestCounts, PreferenceRecord, _judgment_row
@@ -61,6 +62,9 @@ class StoreBundle:
     responses: list[dict[str, Any]]
     pair: dict[str, Any]  # a, b (canonical response hashes), content_hash, source, created_at
     judgments: list[dict[str, Any]] = field(default_factory=list)
+    # Constitution versions the rows refer to (name, version, content_hash, text, description),
+    # stored first so that responses and judgments link to them.
+    constitutions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None) -> StoreBundle:
@@ -177,7 +181,7 @@ class FastIngestor:
         """Lineage to a constitution is kept when that version is in the store."""
         if not content_hash:
             return None
-        if content_hash not in self._constitutions:
+        if self._constitutions.get(content_hash) is None:
             self._constitutions[content_hash] = self.session.execute(
                 select(ConstitutionRow.id).where(ConstitutionRow.content_hash == content_hash)
             ).scalar_one_or_none()
@@ -186,6 +190,10 @@ class FastIngestor:
     def flush(self, bundles: list[StoreBundle]) -> IngestCounts:
         s, w = self.session, self.writer
         counts = IngestCounts(records=len(bundles))
+        for b in bundles:
+            for c in b.constitutions:
+                row = upsert_constitution(s, **c)
+                self._constitutions[row.content_hash] = row.id
         prompts: dict[str, dict[str, Any]] = {}
         for b in bundles:
             prompts.setdefault(b.prompt["content_hash"], b.prompt)

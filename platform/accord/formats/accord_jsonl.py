@@ -16,6 +16,8 @@ hand-written line lists the sides the other way round from the store's canonical
 are flipped on import. ``content_hash``/``key_hash`` fields, when present (the writer puts
 them in), are checked against the content: a line edited by hand without updating them is
 rejected. ``parent`` nests the response a critique or revision was made from.
+``constitutions`` (optional) holds the constitution versions that responses and judgments
+refer to by ``constitution_hash``; the writer puts each one on the first line that needs it.
 
 >>> from accord.formats.base import ReadOptions
 >>> b = bundle_from_line({"prompt": "Q", "response_a": "x", "response_b": "y",
@@ -263,7 +265,27 @@ def bundle_from_line(row: dict[str, Any], opts: ReadOptions | None = None) -> St
     judgments = [_judgment(j, f"judgments[{i}]", pk, ha != a, source)
                  for i, j in enumerate(judgments_in)]
     return StoreBundle(prompt=prompt, responses=list(responses.values()), pair=pair,
-                       judgments=judgments)
+                       judgments=judgments, constitutions=_constitutions(row.get("constitutions")))
+
+
+def _constitutions(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise FieldError("constitutions", "must be a list")
+    out = []
+    for i, c in enumerate(value):
+        where = f"constitutions[{i}]"
+        if not isinstance(c, dict):
+            raise FieldError(where, "must be an object")
+        content_hash = _s(c, "content_hash", where, 64)
+        if len(content_hash) != 64:
+            raise FieldError(f"{where}.content_hash", "must be a 64-character sha256")
+        out.append({"name": check_text(c.get("name"), f"{where}.name"),
+                    "version": check_text(c.get("version"), f"{where}.version"),
+                    "content_hash": content_hash, "text": check_text(c.get("text"), f"{where}.text"),
+                    "description": _s(c, "description", where)})
+    return out
 
 
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:

@@ -87,7 +87,9 @@ def _judgment(j: Judgment, annotators: dict[int, Annotator], history: list[Judgm
     }
 
 
-def _lines(s: Session, pairs: list[Pair]) -> Iterable[dict[str, Any]]:
+def _lines(s: Session, pairs: list[Pair], written: set[int]) -> Iterable[dict[str, Any]]:
+    """The lines of ``pairs``; constitutions not in ``written`` yet go on the first line
+    that refers to them."""
     prompts = {p.id: p for p in s.scalars(
         select(Prompt).where(Prompt.id.in_({p.prompt_id for p in pairs})))}
     responses: dict[int, Response] = {}
@@ -112,9 +114,14 @@ def _lines(s: Session, pairs: list[Pair]) -> Iterable[dict[str, Any]]:
         if ann_ids else {}
     c_ids = {r.constitution_id for r in responses.values() if r.constitution_id} | \
         {j.constitution_id for j in all_j if j.constitution_id}
-    chashes = dict(s.execute(select(ConstitutionRow.id, ConstitutionRow.content_hash)
-                             .where(ConstitutionRow.id.in_(c_ids))).all()) if c_ids else {}
+    constitutions = {c.id: c for c in s.scalars(
+        select(ConstitutionRow).where(ConstitutionRow.id.in_(c_ids)))} if c_ids else {}
+    chashes = {i: c.content_hash for i, c in constitutions.items()}
     for p in pairs:
+        used = {r.constitution_id for r in _with_ancestors(responses, p) if r.constitution_id}
+        used |= {j.constitution_id for j in judgments.get(p.id, []) if j.constitution_id}
+        new = sorted(used - written)
+        written.update(new)
         yield {
             "accord": 1,
             "prompt": _prompt(prompts[p.prompt_id]),
@@ -124,7 +131,17 @@ def _lines(s: Session, pairs: list[Pair]) -> Iterable[dict[str, Any]]:
                      "created_at": _time(p.created_at)},
             "judgments": [_judgment(j, annotators, history.get(j.id, []), chashes)
                           for j in judgments.get(p.id, [])],
+            "constitutions": [{"name": c.name, "version": c.version, "content_hash": c.content_hash,
+                               "text": c.text, "description": c.description}
+                              for c in (constitutions[i] for i in new)],
         }
+
+
+def _with_ancestors(responses: dict[int, Response], pair: Pair) -> Iterable[Response]:
+    for rid in (pair.response_a_id, pair.response_b_id):
+        while rid:
+            yield responses[rid]
+            rid = responses[rid].parent_id
 
 
 def write_accord_jsonl(engine: Engine, path: str | Path, *,
@@ -134,6 +151,7 @@ def write_accord_jsonl(engine: Engine, path: str | Path, *,
     written = 0
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    constitutions_written: set[int] = set()
     with Session(engine) as s, open(path, "w", encoding="utf-8") as out:
         last = 0
         while True:
@@ -149,7 +167,7 @@ def write_accord_jsonl(engine: Engine, path: str | Path, *,
                     raise ValueError(f"no such pairs: {missing}")
             if not pairs:
                 return written
-            for line in _lines(s, pairs):
+            for line in _lines(s, pairs, constitutions_written):
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
             written += len(pairs)
             last = pairs[-1].id
