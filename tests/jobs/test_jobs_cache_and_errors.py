@@ -29,7 +29,7 @@ def _counts(engine):
 
 def test_rerun_adds_zero_rows_and_calls_no_backend(store, recorder):
     recipe = {"name": "exact", "seed": 3, "models": MODELS, "steps": [
-        {"kind": "import_prompts", "bundled": "quickstart", "limit": 3},
+        {"kind": "import_prompts", "bundled": "quickstart", "limit": 2},
         {"kind": "generate", "n": 2, "max_tokens": 8, "temperature": 1.0, "batch_size": 4},
         {"kind": "critique_revise", "constitution": "tiny-test", "make_pairs": True, "max_tokens": 8},
         {"kind": "make_pairs", "input": "generate"},
