@@ -1,0 +1,82 @@
+"""RLOO and GRPO on a snapshot's prompts through trl, with a frozen reward model as the reward.
+
+Both sample ``num_generations`` completions per prompt and use the group as the baseline
+(RLOO: leave-one-out mean; GRPO: group-normalised advantages), so no value model is needed;
+``beta`` is the KL coefficient to the reference (trl adds it to the loss when > 0).
+
+>>> from accord.train.online import OnlineRLConfig, train_online     # doctest: +SKIP
+>>> train_online(OnlineRLConfig(snapshot="helpful-v1", reward_model="12"), algorithm="grpo")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .common import TrainConfig, TrainResult, finish, model_dtype, recorder_callback, training_run, trl_arguments
+
+ALGORITHMS = ("rloo", "grpo")
+
+
+@dataclass
+class OnlineRLConfig(TrainConfig):
+    """Group-baseline policy-gradient training (trl's RLOOTrainer / GRPOTrainer)."""
+
+    reward_model: str = field(default="accord/tiny-reward", metadata={"help": "Reward model: an rm run id/name, a folder or a model id."})
+    num_generations: int = field(default=4, metadata={"help": "Completions sampled per prompt (the group)."})
+    max_completion_length: int = field(default=24, metadata={"help": "Longest sampled completion."})
+    beta: float = field(default=0.05, metadata={"help": "KL coefficient to the reference policy."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
+    use_vllm: bool = field(default=False, metadata={"help": "Generate with vLLM (trl's colocate mode)."})
+    learning_rate: float = 1e-5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_generations < 2:
+            raise ValueError(f"num_generations must be >= 2 (the group is the baseline), got {self.num_generations}")
+        if self.per_device_train_batch_size % self.num_generations:
+            raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must be a multiple "
+                             f"of num_generations ({self.num_generations})")
+        if self.beta < 0:
+            raise ValueError(f"beta must be >= 0, got {self.beta}")
+
+
+def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapshot=None) -> TrainResult:
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from accord.models.loading import resolve_model_path
+
+    from .rm import load_reward_model
+    from .scoring import resolve_reward_model
+
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    if algorithm == "rloo":
+        from trl import RLOOConfig as TrlConfig
+        from trl import RLOOTrainer as TrlTrainer
+    else:
+        from trl import GRPOConfig as TrlConfig
+        from trl import GRPOTrainer as TrlTrainer
+    with training_run(config, kind=algorithm, ref_model=config.model, engine=engine, snapshot=snapshot) as ctx:
+        reward_path = resolve_reward_model(config.reward_model, engine=engine)
+        reward_model, reward_tokenizer = load_reward_model(reward_path, dtype=model_dtype(config))
+        prompts = sorted({r["prompt"] for r in ctx.snapshot.train_rows})
+        path = resolve_model_path(config.model)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(config))
+        trl_args = trl_arguments(config, ctx.output_dir)
+        args = TrlConfig(**trl_args, num_generations=config.num_generations, max_completion_length=config.max_completion_length,
+                         beta=config.beta, temperature=config.temperature, use_vllm=config.use_vllm,
+                         vllm_mode="colocate")
+        trainer = TrlTrainer(model=model, reward_funcs=reward_model, args=args,
+                             train_dataset=datasets.Dataset.from_dict({"prompt": prompts}),
+                             processing_class=tokenizer, reward_processing_classes=reward_tokenizer,
+                             callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        output = trainer.train()
+        rewards = [h["reward"] for h in ctx.history if "reward" in h]
+        metrics: dict[str, Any] = {"train_loss": output.training_loss, "reward_model_path": reward_path,
+                                   "final_reward": rewards[-1] if rewards else None}
+        if config.save_model:
+            trainer.save_model(str(ctx.output_dir))
+        return finish(ctx, metrics)
