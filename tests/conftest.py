@@ -14,7 +14,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = ["tests.fixtures.postgres"]
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.models",
+    "tests.fixtures.vllm_server",
+    "tests.fixtures.argilla_server",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
