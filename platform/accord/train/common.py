@@ -117,6 +117,16 @@ def recorder_callback(recorder: RunRecorder, history: list[dict[str, Any]]):
     return _RecordSteps()
 
 
+def quiet(trainer):
+    """Drop transformers' stdout printers: the run records every logged step, and stdout stays
+    clean for ``--json`` output."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
 @dataclass
 class RunContext:
     recorder: RunRecorder

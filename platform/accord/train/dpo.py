@@ -28,7 +28,7 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from accord.hashing import content_hash
 
-from .common import TrainConfig, TrainResult, finish, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
 from .losses import PAIRWISE_LOSS_TYPES, sft_loss, soft_preference_loss
 from .ref_cache import RefLogpCache, model_fingerprint
 
@@ -224,6 +224,7 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             trainer.ref_model = None
             del ref_model
             gc.collect()
+        quiet(trainer)
         train_output = trainer.train()
         metrics: dict[str, Any] = {
             "train_loss": train_output.training_loss, "soft_labels": soft,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import TrainConfig, TrainResult, finish, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
 
 ALGORITHMS = ("rloo", "grpo")
 
@@ -73,6 +73,7 @@ def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapsho
                              train_dataset=datasets.Dataset.from_dict({"prompt": prompts}),
                              processing_class=tokenizer, reward_processing_classes=reward_tokenizer,
                              callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        quiet(trainer)
         output = trainer.train()
         rewards = [h["reward"] for h in ctx.history if "reward" in h]
         metrics: dict[str, Any] = {"train_loss": output.training_loss, "reward_model_path": reward_path,

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import TrainConfig, TrainResult, finish, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
 from .scoring import bt_calibration, score_texts
 
 
@@ -78,6 +78,7 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
                             center_rewards_coefficient=config.center_rewards_coefficient)
         trainer = RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(columns),
                                 processing_class=tokenizer, callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        quiet(trainer)
         output = trainer.train()
         metrics: dict[str, Any] = {"train_loss": output.training_loss, "margin_from_score": use_margin}
         if snap.test_rows:

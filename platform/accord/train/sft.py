@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import TrainConfig, TrainResult, finish, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
 
 SFT_TARGETS = ("chosen", "revisions")
 
@@ -63,6 +63,7 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         args = SFTConfig(**trl_arguments(config, ctx.output_dir), max_length=config.max_length, completion_only_loss=True)
         trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                              callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        quiet(trainer)
         output = trainer.train()
         metrics: dict[str, Any] = {"train_loss": output.training_loss, "n_examples": len(rows), "target": config.target}
         if config.save_model:
