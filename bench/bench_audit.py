@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from accord.audit.bootstrap import BootstrapConfig
 from accord.audit.loader import load_audit_data
-from accord.audit.queue import score_disagreements
+from accord.audit.disagreements import score_disagreements
 from accord.audit.report import AuditConfig, build_report
 from accord.store.db import open_store
 from accord.store.keys import judgment_key, pair_key, prompt_key, response_key, split_group
