@@ -66,6 +66,12 @@ class StoreBundle:
     # stored first so that responses and judgments link to them.
     constitutions: list[dict[str, Any]] = field(default_factory=list)
 
+    def text_size(self) -> int:
+        """Characters of text held (what dominates a bundle's memory)."""
+        return (len(self.prompt["text"]) + sum(len(r["text"]) for r in self.responses)
+                + sum(len(j.get("rationale") or "") + len(j.get("raw_output") or "")
+                      for j in self.judgments))
+
 
 def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None) -> StoreBundle:
     """The rows ``PreferenceIngestor`` writes for ``rec`` (ValueError when they are invalid)."""
@@ -143,9 +149,13 @@ class BulkWriter:
 class FastIngestor:
     """Write bundles in batches inside the caller's session (one transaction)."""
 
-    def __init__(self, session: Session, *, batch_size: int = 5000):
+    def __init__(self, session: Session, *, batch_size: int = 1000,
+                 max_batch_chars: int = 2_000_000):
         self.session = session
         self.batch_size = batch_size
+        # Long texts make a batch heavy: it is also flushed at this many characters of text,
+        # which bounds the memory an import needs whatever the row sizes.
+        self.max_batch_chars = max_batch_chars
         self.counts = IngestCounts()
         self.annotators = 0
         self.writer = BulkWriter(session)
@@ -154,11 +164,13 @@ class FastIngestor:
 
     def ingest(self, bundles: Iterable[StoreBundle]) -> IngestCounts:
         batch: list[StoreBundle] = []
+        chars = 0
         for bundle in bundles:
             batch.append(bundle)
-            if len(batch) >= self.batch_size:
+            chars += bundle.text_size()
+            if len(batch) >= self.batch_size or chars >= self.max_batch_chars:
                 self.flush(batch)
-                batch = []
+                batch, chars = [], 0
         if batch:
             self.flush(batch)
         return self.counts

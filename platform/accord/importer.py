@@ -87,7 +87,7 @@ def default_rejects_path(path: Path) -> Path:
 
 def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str = "human",
                 skip_invalid: bool = False, rejects_path: str | Path | None = None,
-                batch_size: int = 5000, progress: Callable[[int], None] | None = None,
+                batch_size: int = 1000, progress: Callable[[int], None] | None = None,
                 source: str | None = None, soft_labels: bool = False) -> ImportReport:
     """Import ``path`` read as ``fmt``; ``progress(position)`` is called as the reader
     advances (bytes for text files, rows for tables: see ``formats.registry.progress_total``).

@@ -1,9 +1,13 @@
 """The audit report as rich tables in the terminal.
 
+>>> import io
 >>> from rich.console import Console
 >>> from accord.store.db import open_store
 >>> from accord.audit.report import run_audit
->>> print_report(run_audit(open_store("sqlite://")).to_dict(), Console(width=100, record=True))
+>>> out = io.StringIO()
+>>> print_report(run_audit(open_store("sqlite://")).to_dict(), Console(file=out, width=100))
+>>> "Human–human agreement" in out.getvalue()
+True
 """
 
 from __future__ import annotations

@@ -78,16 +78,33 @@ class TransformersBackend:
         self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
         if chat_template is not None:
             self.tokenizer.chat_template = chat_template
-        self.model = load_causal_lm(
+        model = load_causal_lm(
             path, dtype=dtype, device_map=device_map, trust_remote_code=trust_remote_code
         )
         if device_map is None:
-            self.model.to(device)
-        self.model.eval()
-        self.device = self.model.device
-        self.pad_id = self.tokenizer.pad_token_id
+            model.to(device)
+        self._attach(model, self.tokenizer)
+
+    @classmethod
+    def from_loaded(
+        cls, model, tokenizer, *, model_id: str, batch_size: int = 8
+    ) -> TransformersBackend:
+        """A backend over a model already in memory (e.g. a policy being trained)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        backend = cls.__new__(cls)
+        backend.model_id, backend.batch_size = model_id, batch_size
+        backend._attach(model, tokenizer)
+        return backend
+
+    def _attach(self, model, tokenizer) -> None:
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.device = model.device
+        self.pad_id = tokenizer.pad_token_id
         self.eos_ids = self._eos_ids()
-        self.context_length = getattr(self.model.config, "max_position_embeddings", None)
+        self.context_length = getattr(model.config, "max_position_embeddings", None)
 
     def _eos_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id}

@@ -53,7 +53,7 @@ def import_(
     soft_labels: bool = typer.Option(
         False, "--soft-labels",
         help="ultrafeedback-binarized: soft label σ(score_chosen - score_rejected) instead of hard."),
-    batch_size: int = typer.Option(5000, "--batch-size", min=1, help="Rows per write batch."),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Rows per write batch."),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -66,7 +66,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit)
 
     for module in _routers():
         app.include_router(module.router, prefix=API_PREFIX)

@@ -107,7 +107,9 @@ def run_job(engine: Engine, *, job_id: int, worker_id: str, handler_path: str) -
         status, error = "cancelled", str(exc) or "cancelled"
     except BaseException as exc:  # noqa: BLE001 - any failure is the job's result, kept with its traceback
         status = "failed"
-        error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=8))[-4000:]
+        frames = traceback.format_exc(limit=8).splitlines()[-40:]
+        error = f"{type(exc).__name__}: {str(exc)[:1500]}\nTraceback (last frames):\n" + \
+            "\n".join(frames)[-4000:]
     with session_scope(engine) as session:
         job = get_job(session, job_id=job_id)
         # Handlers that finish their own row (run_recipe does) are not overwritten.

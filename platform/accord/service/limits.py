@@ -23,14 +23,14 @@ def _too_large_body(limit: int) -> bytes:
 
 
 class BodySizeLimit:
-    """ASGI middleware answering 413 to bodies longer than ``max_bytes``."""
+    """ASGI middleware answering 413 to bodies longer than the app's ``max_body_bytes``
+    (read per request from ``app.state.settings``, so changed settings apply at once)."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app):
         self.app = app
-        self.max_bytes = max_bytes
 
-    async def _reject(self, send) -> None:
-        body = _too_large_body(self.max_bytes)
+    async def _reject(self, send, limit: int) -> None:
+        body = _too_large_body(limit)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
@@ -39,14 +39,15 @@ class BodySizeLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = scope["app"].state.settings.max_body_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared < 0 or declared > self.max_bytes:
-                    return await self._reject(send)
+                if declared < 0 or declared > limit:
+                    return await self._reject(send, limit)
         seen = 0
         started = False
 
@@ -55,8 +56,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message):
@@ -69,4 +70,4 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit)

@@ -181,8 +181,9 @@ class Worker:
                     pass
                 ours, cancel = _beat(self.engine, job_id, self.worker_id)
                 if not ours:
-                    log.warning("job %d is no longer ours; stopping its process", job_id)
-                    _stop(child, self.cancel_grace_seconds)
+                    if child.poll() is None:  # taken back (stale) while still running here
+                        log.warning("job %d is no longer ours; stopping its process", job_id)
+                        _stop(child, self.cancel_grace_seconds)
                     break
                 if cancel and cancel_seen_at is None:
                     cancel_seen_at = time.monotonic()

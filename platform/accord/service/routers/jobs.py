@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from ...store.crud import jobs as crud
@@ -50,6 +50,8 @@ class JobProgress(BaseModel):
 
 
 class JobErrorPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     job_id: int | None
     step: str

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from ...store.crud import annotators as annotator_crud
@@ -22,6 +22,8 @@ router = APIRouter(prefix="/judgments", tags=["judgments"])
 
 
 class JudgmentRevisionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     judgment_id: int
     preferred: str | None

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import func, select
 
 from ...store.models import RunMetric, TrainingRun, TrainingRunPublic
@@ -18,6 +18,8 @@ router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(allow(RE
 
 
 class RunMetricPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     step: int
     values: dict[str, Any]
     created_at: datetime

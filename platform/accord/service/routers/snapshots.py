@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, func, select
 from starlette.background import BackgroundTask
 
@@ -37,6 +37,8 @@ class SnapshotCreate(BaseModel):
 
 
 class SnapshotExamplePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     position: int
     example_hash: str
     pair_id: int
