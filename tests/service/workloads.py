@@ -36,4 +36,27 @@ def _validate(config: dict[str, Any]) -> dict[str, Any]:
 def register() -> None:
     from accord.service.job_kinds import register_kind
 
-    register_kind("count", validate=_validate, handler=f"{__name__}:count_job")
+    register_kind("count", validate=_validate, handler="tests.service.workloads:count_job")
+
+
+def main() -> None:
+    """A worker process that also runs ``count`` jobs (used to kill a worker mid-job):
+    ``python -m tests.service.workloads`` with ACCORD_DATABASE_URL set."""
+    import logging
+    import os
+
+    from accord.service.config import ServiceSettings
+    from accord.service.worker import Worker
+    from accord.store.db import open_store
+
+    register()
+    logging.basicConfig(level=logging.INFO)
+    settings = ServiceSettings(heartbeat_seconds=0.3, stale_after_seconds=2.0)
+    worker = Worker(open_store(os.environ["ACCORD_DATABASE_URL"], migrate=False),
+                    settings=settings, poll_interval=0.2)
+    worker.install_signal_handlers()
+    worker.run_forever()
+
+
+if __name__ == "__main__":
+    main()
