@@ -151,3 +151,12 @@ def test_generation_is_clamped_to_the_context(backend):
     assert result.finish_reason == "length"
     assert 1024 - 100 < result.usage["prompt_tokens"] < 1024
     assert result.usage["total_tokens"] == 1024
+
+
+def test_a_model_in_memory_can_back_a_backend(backend):
+    from accord.backends.transformers_backend import TransformersBackend
+
+    policy = TransformersBackend.from_loaded(backend.model, backend.tokenizer, model_id="policy@3")
+    request = GenerationRequest(messages=QUESTION, max_tokens=5)
+    assert policy.model_id == "policy@3"
+    assert policy.generate([request])[0].text == backend.generate([request])[0].text
