@@ -15,14 +15,16 @@ disagreement queue) and prints the figures beside the target and beside the refe
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 from accord.audit.bootstrap import BootstrapConfig
-from accord.audit.loader import load_audit_data
 from accord.audit.disagreements import score_disagreements
+from accord.audit.loader import load_audit_data
 from accord.audit.report import AuditConfig, build_report
 from accord.store.db import open_store
 from accord.store.keys import judgment_key, pair_key, prompt_key, response_key, split_group
@@ -171,40 +173,42 @@ def main() -> None:
             print(f"store built in {time.perf_counter() - started:.1f} s")
     engine = open_store(url)
 
-    t0 = time.perf_counter()
+    # Wall time is what the target is about; CPU time of this process is printed beside it
+    # because on a shared machine the wall clock also counts other people's work.
+    marks = [(time.perf_counter(), time.process_time())]
     data = load_audit_data(engine)
-    t1 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     config = AuditConfig(bootstrap=BootstrapConfig(n_resamples=args.resamples, seed=0))
     report = build_report(data, config=config, engine=engine)
-    t2 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     queue = score_disagreements(data)
-    t3 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     json.dumps(report.to_dict())
-    t4 = time.perf_counter()
-    total = t4 - t0
+    marks.append((time.perf_counter(), time.process_time()))
+    total_wall = marks[-1][0] - marks[0][0]
+    total_cpu = marks[-1][1] - marks[0][1]
 
     # The reference package on the same human–human data (raters × units matrix).
     import krippendorff
     human = data.human_reliability_matrix()
-    r0 = time.perf_counter()
+    r0 = time.process_time()
     ref_alpha = krippendorff.alpha(reliability_data=human, level_of_measurement="nominal")
-    r1 = time.perf_counter()
+    r1 = time.process_time()
     from accord.audit.metrics import krippendorff_alpha
     ours = krippendorff_alpha(human, level_of_measurement="nominal")
-    r2 = time.perf_counter()
+    r2 = time.process_time()
 
     print(f"\njudgments {len(data.label):,}  pairs {len(data.pair_ids):,}  "
-          f"resamples {args.resamples}  queue {len(queue):,}")
-    print(f"{'stage':<34}{'seconds':>10}")
-    for name, secs in (("load (SQL → arrays)", t1 - t0), ("report", t2 - t1),
-                       ("disagreement queue", t3 - t2), ("json", t4 - t3)):
-        print(f"{name:<34}{secs:>10.2f}")
-    print(f"{'full audit':<34}{total:>10.2f}   target {TARGET_SECONDS:.0f} s   "
-          f"ratio {total / TARGET_SECONDS:.2f} of target")
-    print(f"{'alpha: krippendorff package':<34}{r1 - r0:>10.3f}   α={ref_alpha:.6f}")
-    print(f"{'alpha: accord.audit':<34}{r2 - r1:>10.3f}   α={ours:.6f}   "
-          f"speed-up ×{(r1 - r0) / max(r2 - r1, 1e-9):.1f}")
-
+          f"resamples {args.resamples}  queue {len(queue):,}  load average {os.getloadavg()[0]:.1f}")
+    print(f"{'stage':<34}{'wall s':>10}{'cpu s':>10}")
+    stages = ("load (SQL → arrays)", "report", "disagreement queue", "json")
+    for name, (a, b) in zip(stages, itertools.pairwise(marks)):
+        print(f"{name:<34}{b[0] - a[0]:>10.2f}{b[1] - a[1]:>10.2f}")
+    print(f"{'full audit':<34}{total_wall:>10.2f}{total_cpu:>10.2f}   target {TARGET_SECONDS:.0f} s: "
+          f"wall {total_wall / TARGET_SECONDS:.2f}×, cpu {total_cpu / TARGET_SECONDS:.2f}× of target")
+    print(f"{'alpha: krippendorff package (cpu)':<34}{'':>10}{r1 - r0:>10.3f}   α={ref_alpha:.6f}")
+    print(f"{'alpha: accord.audit (cpu)':<34}{'':>10}{r2 - r1:>10.3f}   α={ours:.6f}   "
+          f"ratio ×{(r1 - r0) / max(r2 - r1, 1e-9):.2f}")
 
 if __name__ == "__main__":
     main()

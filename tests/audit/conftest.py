@@ -6,7 +6,6 @@ expected figures with the reference libraries, independently of accord's loader.
 from __future__ import annotations
 
 import pytest
-
 from accord.hashing import content_hash
 from accord.store.crud.annotators import get_or_create_annotator
 from accord.store.crud.constitutions import upsert_constitution
@@ -54,8 +53,8 @@ def build_audit_store(url: str) -> dict:
                 upsert_judgment(s, pair=pairs[i], kind="human", judge=name, preferred=label,
                                 annotator_id=annotators[name].id, presentation_order="ab" if i % 2 else "ba")
         for i, pair in enumerate(pairs):
-            common = dict(pair=pair, kind="ai", judge="judge-x", constitution_hash=CONSTITUTION,
-                          constitution_id=const.id)
+            common = {"pair": pair, "kind": "ai", "judge": "judge-x",
+                      "constitution_hash": CONSTITUTION, "constitution_id": const.id}
             upsert_judgment(s, **common, preferred=JUDGE_X_AB[i], presentation_order="ab", principle="helpful")
             upsert_judgment(s, **common, preferred=JUDGE_X_BA[i], presentation_order="ba", principle="helpful")
             upsert_judgment(s, **common, preferred=JUDGE_X_AGG[i], prob_a=JUDGE_X_PROB[i],

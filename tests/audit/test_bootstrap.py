@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from accord.audit import metrics
 from accord.audit.bootstrap import (
-    BootstrapConfig, bootstrap_ci, cohen_kappa_ci, fleiss_kappa_ci, krippendorff_alpha_ci,
-    percent_agreement_ci, resample_kind_counts,
+    BootstrapConfig,
+    bootstrap_ci,
+    cohen_kappa_ci,
+    fleiss_kappa_ci,
+    krippendorff_alpha_ci,
+    percent_agreement_ci,
+    resample_kind_counts,
 )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from accord.audit.calibration import (
+    brier_score,
+    calibration_summary,
+    expected_calibration_error,
+    reliability_curve,
+)
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
-
-from accord.audit.calibration import (
-    brier_score, calibration_summary, expected_calibration_error, reliability_curve,
-)
 
 
 def test_known_cases():

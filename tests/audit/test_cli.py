@@ -6,9 +6,8 @@ import json
 import uuid
 
 import pytest
-from typer.testing import CliRunner
-
 from accord.cli.audit import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 
@@ -57,9 +56,8 @@ def test_queue(sqlite_audit_store):
 
 @pytest.mark.argilla
 def test_queue_pushes_the_contested_pairs_to_argilla(sqlite_audit_store, argilla_server, monkeypatch):
-    from sqlmodel import Session, select
-
     from accord.store.models import ArgillaRecord
+    from sqlmodel import Session, select
 
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from accord.audit.bootstrap import BootstrapConfig
 from accord.audit.html_report import write_html
 from accord.audit.report import AuditConfig, run_audit

@@ -6,11 +6,10 @@ from __future__ import annotations
 import krippendorff
 import numpy as np
 import pytest
+from accord.audit.metrics import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
-
-from accord.audit.metrics import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement
 
 SEEDS = range(8)
 

@@ -9,20 +9,28 @@ from collections import Counter
 import krippendorff
 import numpy as np
 import pytest
-from sklearn.metrics import brier_score_loss, cohen_kappa_score
-from sqlmodel import Session, select
-
+from accord.audit.bootstrap import BootstrapConfig
 from accord.audit.disagreements import score_disagreements, select_disagreements
 from accord.audit.loader import AuditScope, load_audit_data
 from accord.audit.policy import (
-    annotator_reliability, audit_summary_for_manifest, principle_human_agreement,
+    annotator_reliability,
+    audit_summary_for_manifest,
+    principle_human_agreement,
 )
 from accord.audit.report import AuditConfig, run_audit
-from accord.audit.bootstrap import BootstrapConfig
 from accord.store.models import Judgment
+from sklearn.metrics import brier_score_loss, cohen_kappa_score
+from sqlmodel import Session, select
 
 from .conftest import (
-    CONSTITUTION, HUMANS, JUDGE_X_AB, JUDGE_X_AGG, JUDGE_X_BA, JUDGE_X_PROB, JUDGE_Y, N_PAIRS,
+    CONSTITUTION,
+    HUMANS,
+    JUDGE_X_AB,
+    JUDGE_X_AGG,
+    JUDGE_X_BA,
+    JUDGE_X_PROB,
+    JUDGE_Y,
+    N_PAIRS,
 )
 
 CODE = {"a": 0, "b": 1, "tie": 2}

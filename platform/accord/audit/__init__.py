@@ -9,11 +9,19 @@ Metrics are pure numpy functions with the conventions of scikit-learn, statsmode
 """
 
 from .bootstrap import (
-    BootstrapConfig, Estimate, bootstrap_ci, cohen_kappa_ci, fleiss_kappa_ci,
-    krippendorff_alpha_ci, percent_agreement_ci,
+    BootstrapConfig,
+    Estimate,
+    bootstrap_ci,
+    cohen_kappa_ci,
+    fleiss_kappa_ci,
+    krippendorff_alpha_ci,
+    percent_agreement_ci,
 )
 from .calibration import (
-    ReliabilityCurve, brier_score, calibration_summary, expected_calibration_error,
+    ReliabilityCurve,
+    brier_score,
+    calibration_summary,
+    expected_calibration_error,
     reliability_curve,
 )
 from .metrics import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement

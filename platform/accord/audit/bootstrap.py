@@ -166,7 +166,7 @@ def percent_agreement_ci(labels_a, labels_b=None, *, config: BootstrapConfig | N
 
 def fleiss_kappa_ci(table, method: str = "fleiss", *, config: BootstrapConfig | None = None) -> Estimate:
     table = np.asarray(table, dtype=np.float64)
-    per_unit, n = metrics.fleiss_unit_agreement(table)
+    _, n = metrics.fleiss_unit_agreement(table)   # validates the design
     kinds, counts = unit_kinds(table)
     kind_agree, _ = metrics.fleiss_unit_agreement(kinds)
     features = np.concatenate([np.ones((len(kinds), 1)), kind_agree[:, None], kinds], axis=1)

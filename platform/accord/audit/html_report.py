@@ -11,7 +11,7 @@ True
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ def render_plots(report: dict[str, Any]) -> dict[str, str | None]:
 
 def render_html(report: dict[str, Any]) -> str:
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env.from_string(_TEMPLATE).render(r=report, plots=render_plots(report), generated=generated)
 
 

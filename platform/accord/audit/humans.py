@@ -84,9 +84,9 @@ def human_human_section(views: AuditViews, config: BootstrapConfig) -> dict:
                                  "agreement": agreement_estimate(vc, config)})
     labels = np.bincount(h.rating_label, minlength=3)
     return {
-        "n_ratings": int(len(h.rating_label)),
-        "n_raters": int(len(h.rater_keys)),
-        "n_units": int(len(m)),
+        "n_ratings": len(h.rating_label),
+        "n_raters": len(h.rater_keys),
+        "n_units": len(m),
         "n_units_multi": int((m >= 2).sum()),
         "ratings_per_unit": {str(k): int(v) for k, v in enumerate(np.bincount(m)) if v and k},
         "label_shares": {n: clean(c / max(labels.sum(), 1)) for n, c in zip(LABEL_NAMES, labels)},

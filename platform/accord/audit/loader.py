@@ -88,7 +88,7 @@ class AuditData:
     def kind(self) -> np.ndarray:
         return self.sources.kind[self.source] if len(self.source) else np.zeros(0, dtype=np.int8)
 
-    def restrict(self, pair_ids) -> "AuditData":
+    def restrict(self, pair_ids) -> AuditData:
         """The same data on a subset of pairs (e.g. the candidates of a snapshot)."""
         wanted = np.isin(self.pair_ids, np.asarray(list(pair_ids), dtype=np.int64))
         new_index = np.cumsum(wanted) - 1
@@ -114,20 +114,20 @@ class AuditData:
 def scope_condition(scope: AuditScope, column: str) -> tuple[str, dict[str, Any]]:
     """A condition on a pair id column restricting it to the scope's pairs."""
     if scope.job_id is not None:
-        return (f" AND {column} IN (SELECT id FROM pair WHERE job_id = :job_id"
-                " UNION SELECT pair_id FROM judgment WHERE job_id = :job_id)",
+        return ((f" AND {column} IN (SELECT id FROM pair WHERE job_id = :job_id"
+                 " UNION SELECT pair_id FROM judgment WHERE job_id = :job_id)"),
                 {"job_id": int(scope.job_id)})
     if scope.snapshot is not None:
-        return (f" AND {column} IN (SELECT se.pair_id FROM snapshotexample se"
-                " JOIN snapshot s ON s.id = se.snapshot_id WHERE s.name = :snapshot)",
+        return ((f" AND {column} IN (SELECT se.pair_id FROM snapshotexample se"
+                 " JOIN snapshot s ON s.id = se.snapshot_id WHERE s.name = :snapshot)"),
                 {"snapshot": scope.snapshot})
     return "", {}
 
 
 def _check_scope(conn, scope: AuditScope) -> None:
-    if scope.job_id is not None:
-        if conn.execute(text("SELECT 1 FROM job WHERE id = :i"), {"i": scope.job_id}).first() is None:
-            raise ValueError(f"no job with id {scope.job_id} in the store")
+    if scope.job_id is not None and conn.execute(
+            text("SELECT 1 FROM job WHERE id = :i"), {"i": scope.job_id}).first() is None:
+        raise ValueError(f"no job with id {scope.job_id} in the store")
     if scope.snapshot is not None:
         found = conn.execute(text("SELECT 1 FROM snapshot WHERE name = :n"), {"n": scope.snapshot})
         if found.first() is None:
@@ -244,8 +244,8 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
         packing = _Packing([
             ("j.pair_id", max_pair + 1),
             ("(CASE j.preferred WHEN 'a' THEN 0 WHEN 'b' THEN 1 ELSE 2 END)", 3),
-            ("(CASE j.presentation_order WHEN 'ab' THEN 0 WHEN 'ba' THEN 1 WHEN 'agg' THEN 2"
-             " ELSE 3 END)", 4),
+            (("(CASE j.presentation_order WHEN 'ab' THEN 0 WHEN 'ba' THEN 1 WHEN 'agg' THEN 2"
+              " ELSE 3 END)"), 4),
             ("(CASE WHEN j.is_aggregate THEN 1 ELSE 0 END)", 2),
             ("(CASE WHEN j.kind = 'human' THEN 0 ELSE 1 END)", 2),
             (f"COALESCE(j.annotator_id, {_case('j.judge', judge_codes, n_who - 1)})", n_who),

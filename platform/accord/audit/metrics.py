@@ -46,7 +46,8 @@ def missing_mask(values: np.ndarray) -> np.ndarray:
         return values == values.dtype.type("nan")
     if kind == "O":
         with np.errstate(invalid="ignore"):
-            return np.equal(values, None) | (values != values)
+            # NaN is the one value unequal to itself.
+            return np.equal(values, None) | (values != values)  # noqa: PLR0124
     return np.zeros(values.shape, dtype=bool)
 
 
@@ -60,16 +61,18 @@ def encode_labels(values, domain=None) -> tuple[np.ndarray, np.ndarray]:
         arr = arr.astype(np.float64, copy=False) if arr.dtype.kind != "f" else arr
         missing = np.isnan(arr)
     present = arr[~missing]
+    codes = np.full(arr.shape, -1, dtype=np.int64)
     if domain is None:
         try:
-            domain_arr = np.unique(present)
+            domain_arr, inverse = np.unique(present, return_inverse=True)
         except TypeError as exc:
             raise ValueError(f"labels of mixed types cannot be ordered: {exc}") from exc
+        codes[~missing] = inverse.ravel()
+        return codes, domain_arr
     else:
         domain_arr = np.asarray(domain)
         if len(np.unique(domain_arr)) != len(domain_arr):
             raise ValueError("the label domain has duplicate values")
-    codes = np.full(arr.shape, -1, dtype=np.int64)
     if present.size:
         order = np.argsort(domain_arr, kind="stable")
         sorted_domain = domain_arr[order]

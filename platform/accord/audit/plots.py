@@ -17,7 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 _BLUE, _ORANGE, _GREY = "#3b6ea8", "#d9822b", "#888888"
 

@@ -90,8 +90,8 @@ def audit_summary_for_manifest(engine: Engine, *, scope: AuditScope | None = Non
     agreements = [r["agreement"] for r in annotators if r["agreement"] is not None]
     position = position_section(views, _NO_CI)["by_judge"]
     return {
-        "pairs": int(len(data.pair_ids)),
-        "judgments": int(len(data.label)),
+        "pairs": len(data.pair_ids),
+        "judgments": len(data.label),
         "human_human": {"alpha": hh["alpha"]["value"], "agreement": hh["agreement"]["value"],
                         "n_units": hh["n_units_multi"]},
         "human_ai": [

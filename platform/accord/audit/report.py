@@ -18,7 +18,10 @@ from .bias import length_bias_section, reward_model_section
 from .bootstrap import BootstrapConfig
 from .humans import annotator_section, human_human_section
 from .judges import (
-    calibration_section, human_ai_section, position_section, principle_agreement_section,
+    calibration_section,
+    human_ai_section,
+    position_section,
+    principle_agreement_section,
 )
 from .loader import AI, HUMAN, AuditData, AuditScope, load_audit_data
 from .views import AuditViews
@@ -35,7 +38,7 @@ class AuditConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.bootstrap, BootstrapConfig):
-            raise ValueError("bootstrap must be a BootstrapConfig")
+            raise TypeError("bootstrap must be a BootstrapConfig")
         if not isinstance(self.n_bins, int) or self.n_bins < 1:
             raise ValueError(f"n_bins must be an integer ≥ 1, got {self.n_bins!r}")
 
@@ -64,12 +67,12 @@ def _counts(data: AuditData) -> dict[str, Any]:
     kind = data.kind
     ai_sources = np.flatnonzero(data.sources.kind == AI)
     return {
-        "judgments": int(len(data.label)),
+        "judgments": len(data.label),
         "human_judgments": int((kind == HUMAN).sum()),
         "ai_judgments": int((kind == AI).sum()),
-        "pairs": int(len(data.pair_ids)),
-        "pairs_with_human_labels": int(len(np.unique(data.pair[kind == HUMAN]))),
-        "annotators": int(len({data.sources.judge[s] for s in np.flatnonzero(data.sources.kind == HUMAN)})),
+        "pairs": len(data.pair_ids),
+        "pairs_with_human_labels": len(np.unique(data.pair[kind == HUMAN])),
+        "annotators": len({data.sources.judge[s] for s in np.flatnonzero(data.sources.kind == HUMAN)}),
         "judges": sorted({data.sources.judge[s] for s in ai_sources}),
         "constitutions": sorted({data.constitutions.get(data.sources.constitution_hash[s],
                                                          data.sources.constitution_hash[s][:12])

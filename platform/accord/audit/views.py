@@ -69,7 +69,7 @@ class AuditViews:
     ai: AIFinals
 
     @classmethod
-    def build(cls, data: AuditData) -> "AuditViews":
+    def build(cls, data: AuditData) -> AuditViews:
         principles, source_principle = np.unique(np.array(data.sources.principle + [""], dtype=object),
                                                  return_inverse=True)
         source_principle = source_principle[:-1]

@@ -10,6 +10,7 @@ disagreement queue.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,8 +18,10 @@ from .common import DbOption, JsonOption, console, engine_for, fail, print_json
 
 app = typer.Typer(help="Agreement audits: how far to trust each label source.")
 
-JobOption = typer.Option(None, "--job", help="Audit one job's pairs (created or judged by it).")
-SnapshotOption = typer.Option(None, "--snapshot", help="Audit the pairs of the snapshot with this name.")
+JobOption = Annotated[int | None, typer.Option(
+    "--job", help="Audit one job's pairs (created or judged by it).")]
+SnapshotOption = Annotated[str | None, typer.Option(
+    "--snapshot", help="Audit the pairs of the snapshot with this name.")]
 
 
 def _scope(job: int | None, snapshot: str | None):
@@ -34,14 +37,17 @@ def _scope(job: int | None, snapshot: str | None):
 def audit(
     ctx: typer.Context,
     db: DbOption = None,
-    job: int | None = JobOption,
-    snapshot: str | None = SnapshotOption,
+    job: JobOption = None,
+    snapshot: SnapshotOption = None,
     json_out: JsonOption = False,
-    html: Path | None = typer.Option(None, "--html", help="Also write a standalone HTML report here."),
-    resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples (0: no intervals)."),
-    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-    bins: int = typer.Option(10, "--bins", help="Bins of the reliability curve."),
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Also write a standalone HTML report here.")] = None,
+    resamples: Annotated[int, typer.Option(
+        "--resamples", help="Bootstrap resamples (0: no intervals).")] = 1000,
+    confidence: Annotated[float, typer.Option(
+        "--confidence", help="Confidence level of the intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    bins: Annotated[int, typer.Option("--bins", help="Bins of the reliability curve.")] = 10,
 ) -> None:
     """Human–human and human–AI agreement, calibration, position consistency, annotators,
     length bias and reward-model accuracy."""
@@ -83,12 +89,14 @@ def audit(
 @app.command("queue")
 def queue(
     db: DbOption = None,
-    job: int | None = JobOption,
-    snapshot: str | None = SnapshotOption,
-    limit: int = typer.Option(100, "--limit", min=1, help="Most contested pairs to list or push."),
-    push_dataset: str | None = typer.Option(
-        None, "--push-dataset", help="Push the selected pairs to this Argilla dataset for adjudication."),
-    workspace: str | None = typer.Option(None, "--workspace", help="Argilla workspace of the dataset."),
+    job: JobOption = None,
+    snapshot: SnapshotOption = None,
+    limit: Annotated[int, typer.Option(
+        "--limit", min=1, help="Most contested pairs to list or push.")] = 100,
+    push_dataset: Annotated[str | None, typer.Option(
+        "--push-dataset", help="Push the selected pairs to this Argilla dataset for adjudication.")] = None,
+    workspace: Annotated[str | None, typer.Option(
+        "--workspace", help="Argilla workspace of the dataset.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Pairs where humans disagree or humans and AI conflict, most contested first."""
