@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-
 from accord.store.crud.pairs import upsert_pair
 from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sqlmodel import Session, select
-
 from accord.feedback.argilla import pull_judgments, push_pairs
 from accord.feedback.argilla.schema import to_canonical
 from accord.store.models import ArgillaRecord, Judgment
+from sqlmodel import Session, select
 
 from .conftest import PASSWORD, seed_pairs
 

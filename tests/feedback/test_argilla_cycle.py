@@ -5,12 +5,11 @@ from __future__ import annotations
 from uuid import UUID
 
 import pytest
-from sqlmodel import Session, select
-
 from accord.feedback.argilla import pull_judgments, push_pairs
 from accord.feedback.argilla.schema import to_canonical, to_shown
 from accord.store.crud.judgments import judgment_history, upsert_judgment
 from accord.store.models import Annotator, ArgillaRecord, Judgment, Pair, Response
+from sqlmodel import Session, select
 
 from .conftest import CuttableProxy, records_by_pair, seed_pairs
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from typer.testing import CliRunner
-
 from accord.feedback.argilla import schema
 from accord.feedback.argilla.client import ArgillaConfigError, ArgillaUnavailableError, connect
 from accord.feedback.argilla.local import LocalArgilla, LocalArgillaConfig
@@ -15,6 +13,7 @@ from accord.feedback.argilla.webhooks import WebhookVerificationError, verify_an
 from accord.store.crud.judgments import upsert_judgment
 from accord.store.db import session_scope
 from accord.store.models import Pair, Snapshot, SnapshotExample
+from typer.testing import CliRunner
 
 from .conftest import seed_pairs
 

@@ -9,13 +9,17 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlmodel import Session, select
-
-from accord.feedback.argilla import WebhookVerificationError, pull_judgments, push_pairs, verify_and_ingest
+from accord.feedback.argilla import (
+    WebhookVerificationError,
+    pull_judgments,
+    push_pairs,
+    verify_and_ingest,
+)
 from accord.feedback.argilla.schema import to_canonical
 from accord.feedback.argilla.webhooks import register_webhook
 from accord.store.crud.judgments import judgment_history
 from accord.store.models import ArgillaRecord, Judgment
+from sqlmodel import Session, select
 
 from .conftest import records_by_pair, seed_pairs
 
@@ -28,7 +32,7 @@ def receiver():
     deliveries: queue.Queue = queue.Queue()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             deliveries.put((body, {k: v for k, v in self.headers.items()}))
             self.send_response(204)

@@ -100,6 +100,8 @@ def push(
     console.print(f"[bold]{result.dataset}[/] ({result.workspace}): {result.selected} selected, "
                   f"{result.created} new, {result.updated} updated, {result.unchanged} unchanged"
                   + (f", {result.resumed} resumed from an interrupted push" if result.resumed else ""))
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
     console.print(f"annotate at {result.url}")
 
 

@@ -44,7 +44,7 @@ class ArgillaConnectionConfig:
         default=None, metadata={"help": "Argilla URL (default: $ARGILLA_API_URL or localhost:6900)."}
     )
     api_key: str | None = field(default=None, metadata={"help": "API key (default: $ARGILLA_API_KEY)."})
-    timeout: float = field(default=60.0, metadata={"help": "Seconds per HTTP request."})
+    timeout: float = field(default=120.0, metadata={"help": "Seconds per HTTP request."})
     attempts: int = field(default=5, metadata={"help": "Tries per call before giving up."})
     backoff: float = field(default=0.5, metadata={"help": "First delay between tries (doubles)."})
     max_backoff: float = field(default=8.0, metadata={"help": "Longest delay between tries."})
@@ -80,7 +80,7 @@ def with_retries(
     for attempt in range(1, config.attempts + 1):
         try:
             return call()
-        except Exception as exc:  # noqa: BLE001 - filtered by _is_transient just below
+        except Exception as exc:
             if not _is_transient(exc):
                 raise
             if attempt == config.attempts:

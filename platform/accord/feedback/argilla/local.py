@@ -244,7 +244,7 @@ class LocalArgilla:
         self._install_marker.write_text("\n".join(SERVER_REQUIREMENTS))
 
     def _run(self, cmd: list[str], *, step: str, env: dict | None = None) -> None:
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
             raise LocalArgillaError(f"{step} failed (exit {result.returncode}):\n{tail}")
@@ -367,7 +367,7 @@ class LocalArgilla:
             with open(migrate_log, "wb") as log:
                 result = subprocess.run(
                     [python, "-c", _MIGRATE_SCRIPT, cfg.api_key, cfg.owner_password],
-                    stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=cfg.home,
+                    stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=cfg.home, check=False,
                 )
             if result.returncode != 0:
                 raise LocalArgillaError(f"database migration failed:\n{_log_tail(migrate_log)}")

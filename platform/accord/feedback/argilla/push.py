@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -51,6 +51,7 @@ class PushResult:
     updated: int = 0
     unchanged: int = 0
     resumed: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -190,6 +191,11 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
             min_submitted=min_submitted, guidelines=guidelines,
             with_strength=with_strength, with_rationale=with_rationale))
     dataset_id = str(remote.id)
+    notes = []
+    existing_overlap = getattr(remote.settings.distribution, "min_submitted", min_submitted)
+    if existing_overlap != min_submitted:
+        notes.append(f"dataset {dataset!r} already exists with min_submitted={existing_overlap}; "
+                     f"kept (settings of an existing dataset are not changed)")
     question_id = _question_ids(connection, dataset_id).get(schema.PREFERENCE) if with_suggestions else None
 
     selected = select_pair_ids(engine, selection)
@@ -200,7 +206,7 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
     todo = sorted(set(selected) | set(pending))
     result = PushResult(dataset=dataset, workspace=workspace, dataset_id=dataset_id,
                         url=f"{connection.config.api_url}/dataset/{dataset_id}/annotation-mode",
-                        selected=len(selected), resumed=len(resumed))
+                        selected=len(selected), resumed=len(resumed), notes=notes)
     for start in range(0, len(todo), batch_size):
         _push_batch(engine, connection, todo[start:start + batch_size], dataset=dataset,
                     workspace=workspace, dataset_id=dataset_id, question_id=question_id,

@@ -46,7 +46,8 @@ class WebhookOutcome:
 
 def verify_signature(body: bytes, headers: Mapping[str, str], secret: str) -> dict[str, Any]:
     """The JSON payload if ``body`` carries a valid Standard Webhooks signature for ``secret``."""
-    from standardwebhooks.webhooks import Webhook, WebhookVerificationError as _Invalid
+    from standardwebhooks.webhooks import Webhook
+    from standardwebhooks.webhooks import WebhookVerificationError as _Invalid
 
     if not secret:
         raise WebhookVerificationError("no webhook secret configured (ACCORD_WEBHOOK_SECRET)")
