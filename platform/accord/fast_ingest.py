@@ -1,11 +1,12 @@
 """The import write path: store bundles written in batches with one prepared statement per
 table and ``executemany``, idempotent by content hash, with judgment history.
 
-``accord.store.ingest.PreferenceIngestor`` builds one multi-row ``INSERT … VALUES`` per
-chunk; SQLAlchemy compiles a new statement for every chunk, and that compilation (one bind
-parameter object per value) is about 85 % of its time. Here each table's statement is
-written once, values pass through the column types' bind processors and go to the driver's
-``executemany``: the same rows, several times faster (see ``bench/bench_ingest.py``).
+It writes what ``accord.store.ingest.PreferenceIngestor`` writes for preference records, and
+more: responses with lineage (critique and revision parents), the constitution versions
+they refer to, judgments with their earlier values (lossless accord JSONL), batches bounded
+by text size as well as by rows, and a refusal to relabel a judge's judgments with another
+kind. Each table's statement is written once per import; bind conversions of the values
+that repeat (``{}``, a batch's timestamp) are done once (figures: ``bench/bench_ingest.py``).
 
 A :class:`StoreBundle` is one pair with everything it needs: the prompt, both responses and
 their ancestors (lineage: critique and revision parents), and its judgments with history.
@@ -29,9 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import JSON, DateTime, Table, TypeDecorator, select
 from sqlmodel import Session
 
 from .store.bulk import ids_by_key
@@ -110,6 +112,27 @@ def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None) 
     return StoreBundle(prompt=prompt, responses=responses, pair=pair, judgments=judgments)
 
 
+def _with_shortcuts(type_, dialect):
+    """The column type's bind processor, minus repeated work: most JSON values are ``{}``
+    and most timestamps of a batch are one object, so their conversions are reused."""
+    proc = type_.dialect_impl(dialect).bind_processor(dialect)
+    if proc is None:
+        return None
+    base = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
+    if isinstance(base, JSON):
+        empty = proc({})
+        return lambda v: empty if v == {} else proc(v)
+    if isinstance(base, DateTime):
+        last: list[Any] = [None, None]
+
+        def run(v):
+            if v is not last[0]:
+                last[0], last[1] = v, proc(v)
+            return last[1]
+        return run
+    return proc
+
+
 class BulkWriter:
     """``INSERT … ON CONFLICT DO NOTHING`` through ``executemany`` with a cached statement."""
 
@@ -127,21 +150,28 @@ class BulkWriter:
                    f"VALUES ({', '.join(mark for _ in columns)})")
             if key:
                 sql += f" ON CONFLICT ({quote(key)}) DO NOTHING"
-            procs = [table.c[c].type.dialect_impl(self.dialect).bind_processor(self.dialect)
-                     for c in columns]
+            procs = [_with_shortcuts(table.c[c].type, self.dialect) for c in columns]
             self._statements[cache_key] = (sql, procs)
         return self._statements[cache_key]
 
-    def insert(self, table: Table, rows: list[dict[str, Any]], *, key: str | None = "content_hash") -> int:
-        """Insert ``rows`` (all with the same keys); returns how many were new."""
+    def insert(self, table: Table, rows: list[dict[str, Any]], *, key: str | None = "content_hash",
+               skip: tuple[str, ...] = ()) -> int:
+        """Insert ``rows`` (all with the same keys; keys in ``skip`` are not columns);
+        returns how many were new."""
         if not rows:
             return 0
-        columns = tuple(rows[0])
+        columns = tuple(c for c in rows[0] if c not in skip)
         sql, procs = self._statement(table, columns, key)
-        # Every value goes through its column's processor, None included: the ORM path
-        # stores a JSON None as the JSON text 'null', and so must this one.
-        params = [tuple(v if p is None else p(v) for p, v in zip(procs, (row[c] for c in columns)))
-                  for row in rows]
+        getter = itemgetter(*columns)
+        # None stays SQL NULL (a JSON None too), as in ``accord.store.bulk.insert_ignore``.
+        converted = [(i, p) for i, p in enumerate(procs) if p is not None]
+        params = []
+        for row in rows:
+            values = list(getter(row))
+            for i, p in converted:
+                if values[i] is not None:
+                    values[i] = p(values[i])
+            params.append(tuple(values))
         result = self.session.connection().exec_driver_sql(sql, params)
         return max(result.rowcount or 0, 0)
 
@@ -228,14 +258,15 @@ class FastIngestor:
             response_ids.update(ids_by_key(s, Response.__table__,
                                            [p for p in parents if p not in response_ids]))
             rows = []
-            for h, (r, ph) in ready.items():
-                row = {k: v for k, v in r.items() if k not in ("parent_hash", "constitution_hash")}
+            for h, (row, ph) in ready.items():
+                # Bundles are consumed by the write: their dicts take the ids in place.
                 row["prompt_id"] = prompt_ids[ph]
-                row["parent_id"] = response_ids[r["parent_hash"]] if r["parent_hash"] else None
-                row["constitution_id"] = self._constitution_id(r["constitution_hash"])
+                row["parent_id"] = response_ids[row["parent_hash"]] if row["parent_hash"] else None
+                row["constitution_id"] = self._constitution_id(row["constitution_hash"])
                 rows.append(row)
                 del pending[h]
-            counts.responses += w.insert(Response.__table__, rows)
+            counts.responses += w.insert(Response.__table__, rows,
+                                         skip=("parent_hash", "constitution_hash"))
             response_ids.update(ids_by_key(s, Response.__table__, ready))
 
         pairs: dict[str, dict[str, Any]] = {}
@@ -251,12 +282,12 @@ class FastIngestor:
 
         judgments: dict[str, tuple[dict[str, Any], list]] = {}
         for b in bundles:
-            for j in b.judgments:
-                row = {k: v for k, v in j.items() if k not in ("annotator", "history")}
-                row["pair_id"] = pair_ids[b.pair["content_hash"]]
-                row["annotator_id"] = self._annotator_id(j.get("annotator"))
+            pair_id = pair_ids[b.pair["content_hash"]]
+            for row in b.judgments:
+                row["pair_id"] = pair_id
+                row["annotator_id"] = self._annotator_id(row["annotator"])
                 row["constitution_id"] = self._constitution_id(row["constitution_hash"])
-                judgments[row["key_hash"]] = (row, j.get("history") or [])
+                judgments[row["key_hash"]] = (row, row["history"])
         self._write_judgments(judgments, counts)
         self.counts.add(counts)
         return counts
@@ -279,7 +310,8 @@ class FastIngestor:
                     f"storing {judgments[k][0]['kind']} ones under the same name would relabel "
                     "them (import under another source name)")
         new_rows = [row for k, (row, _) in judgments.items() if k not in existing]
-        counts.judgments = self.writer.insert(t, new_rows, key="key_hash")
+        counts.judgments = self.writer.insert(t, new_rows, key="key_hash",
+                                              skip=("annotator", "history"))
         revisions = []
         with_history = [k for k, (_, hist) in judgments.items() if hist and k not in existing]
         if with_history:
