@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -20,6 +20,11 @@ from .config import ServiceSettings
 from .users import user_for_token
 
 SAFE_METHODS = ("GET", "HEAD")
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
+
+# Ids in paths and filters: bounded, so an absurd id is a 422, never a database error.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def get_settings(request: Request) -> ServiceSettings:

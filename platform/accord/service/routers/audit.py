@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from ..auth import READ_DATA
-from ..deps import EngineDep, SettingsDep, allow
+from ..deps import EngineDep, IdQuery, SettingsDep, allow
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(allow(READ_DATA))])
 
@@ -27,7 +27,7 @@ def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
 
 
-def agreement_summary(engine, *, job_id: int | None = None, snapshot: str | None = None) -> dict[str, Any]:
+def agreement_summary(engine, *, job_id: IdQuery = None, snapshot: str | None = None) -> dict[str, Any]:
     """Counts, agreement between humans, and each AI judge's agreement with the humans."""
     from ...audit.loader import HUMAN, LABELS, AuditScope, load_audit_data
     from ...audit.metrics import cohen_kappa, krippendorff_alpha, percent_agreement
@@ -74,7 +74,7 @@ def agreement_summary(engine, *, job_id: int | None = None, snapshot: str | None
 
 
 @router.get("/summary", summary="Agreement summary computed from the store")
-def summary(engine: EngineDep, job_id: int | None = None,
+def summary(engine: EngineDep, job_id: IdQuery = None,
             snapshot: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
     if job_id is not None and snapshot is not None:
         raise HTTPException(422, "give job_id or snapshot, not both")

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from ...store.crud.constitutions import get_constitution
 from ...store.models import ConstitutionPublic, ConstitutionRow
 from ..auth import READ_DATA
-from ..deps import PageDep, SessionDep, allow
+from ..deps import IdPath, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/constitutions", tags=["constitutions"],
@@ -25,7 +25,7 @@ def list_constitutions(session: SessionDep, page: PageDep, name: str | None = No
 
 
 @router.get("/{constitution_id}", response_model=ConstitutionPublic)
-def show_constitution(constitution_id: int, session: SessionDep):
+def show_constitution(constitution_id: IdPath, session: SessionDep):
     row = get_constitution(session, constitution_id=constitution_id)
     if row is None:
         raise HTTPException(404, f"no constitution {constitution_id}")

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from ...store.crud import jobs as crud
 from ...store.models import Job, JobError, JobPublic, User
 from ..auth import OPERATE, READ_OPS
-from ..deps import PageDep, SessionDep, SettingsDep, allow
+from ..deps import IdPath, PageDep, SessionDep, SettingsDep, allow
 from ..job_kinds import JobConfigError, job_kinds, validate_config
 from ..pages import Page, page_of
 from ..worker import request_cancel
@@ -113,20 +113,20 @@ def submit_job(body: JobSubmit, session: SessionDep,
 
 
 @router.get("/{job_id}", response_model=JobPublic, dependencies=[Depends(allow(READ_OPS))])
-def show_job(job_id: int, session: SessionDep):
+def show_job(job_id: IdPath, session: SessionDep):
     return _job_or_404(session, job_id)
 
 
 @router.get("/{job_id}/progress", response_model=JobProgress,
             dependencies=[Depends(allow(READ_OPS))])
-def job_progress(job_id: int, session: SessionDep):
+def job_progress(job_id: IdPath, session: SessionDep):
     """The job's status and counters (poll this, or stream ``/events``)."""
     return progress_of(_job_or_404(session, job_id))
 
 
 @router.get("/{job_id}/errors", response_model=list[JobErrorPublic],
             dependencies=[Depends(allow(READ_OPS))])
-def job_errors(job_id: int, session: SessionDep, unresolved_only: bool = True,
+def job_errors(job_id: IdPath, session: SessionDep, unresolved_only: bool = True,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     _job_or_404(session, job_id)
     conds = [JobError.job_id == job_id]
@@ -139,7 +139,7 @@ def job_errors(job_id: int, session: SessionDep, unresolved_only: bool = True,
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "`progress` events until the job ends"}})
-async def job_events(job_id: int, request: Request, settings: SettingsDep):
+async def job_events(job_id: IdPath, request: Request, settings: SettingsDep):
     """Server-sent events: one ``progress`` event per change, ``end`` when the job ends."""
     engine = request.app.state.engine
 
@@ -179,7 +179,7 @@ async def job_events(job_id: int, request: Request, settings: SettingsDep):
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, status_code=202,
              dependencies=[Depends(allow(OPERATE))])
-def cancel_job(job_id: int, session: SessionDep):
+def cancel_job(job_id: IdPath, session: SessionDep):
     """Cancel a queued job at once, or ask its worker to stop a running one."""
     job = _job_or_404(session, job_id)
     if job.status in TERMINAL:
@@ -192,7 +192,7 @@ def cancel_job(job_id: int, session: SessionDep):
 
 @router.post("/{job_id}/retry", response_model=JobPublic, status_code=202,
              dependencies=[Depends(allow(OPERATE))])
-def retry_job(job_id: int, session: SessionDep):
+def retry_job(job_id: IdPath, session: SessionDep):
     """Queue a failed or cancelled job again; work already done is found in the cache."""
     job = _job_or_404(session, job_id)
     if job.status not in ("failed", "cancelled"):

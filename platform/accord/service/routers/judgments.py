@@ -15,7 +15,7 @@ from ...store.crud.constitutions import get_constitution
 from ...store.crud.pairs import get_pair
 from ...store.models import Annotator, Judgment, JudgmentPublic, User
 from ..auth import ANNOTATE, READ_DATA
-from ..deps import PageDep, SessionDep, SettingsDep, allow, check_text
+from ..deps import IdPath, IdQuery, PageDep, SessionDep, SettingsDep, allow, check_text
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/judgments", tags=["judgments"])
@@ -54,15 +54,15 @@ class JudgmentSubmitted(BaseModel):
 
 @router.get("", response_model=Page[JudgmentPublic], dependencies=[Depends(allow(READ_DATA))])
 def list_judgments(
-    session: SessionDep, page: PageDep, pair_id: int | None = None,
+    session: SessionDep, page: PageDep, pair_id: IdQuery = None,
     kind: Annotated[Literal["human", "ai"] | None, Query()] = None,
     judge: Annotated[str | None, Query(max_length=300)] = None,
     annotator: Annotated[str | None, Query(max_length=200, description="Annotator username.")] = None,
-    annotator_id: int | None = None,
+    annotator_id: IdQuery = None,
     constitution: Annotated[str | None, Query(max_length=64, description="Constitution hash.")] = None,
-    constitution_id: int | None = None,
+    constitution_id: IdQuery = None,
     principle: Annotated[str | None, Query(max_length=100)] = None,
-    job_id: int | None = None, include_aggregates: bool = True,
+    job_id: IdQuery = None, include_aggregates: bool = True,
 ):
     if annotator is not None:
         found = session.exec(select(Annotator).where(Annotator.username == annotator)).first()
@@ -80,7 +80,7 @@ def list_judgments(
 
 @router.get("/{judgment_id}", response_model=JudgmentPublic,
             dependencies=[Depends(allow(READ_DATA))])
-def show_judgment(judgment_id: int, session: SessionDep):
+def show_judgment(judgment_id: IdPath, session: SessionDep):
     judgment = session.get(Judgment, judgment_id)
     if judgment is None:
         raise HTTPException(404, f"no judgment {judgment_id}")
@@ -89,7 +89,7 @@ def show_judgment(judgment_id: int, session: SessionDep):
 
 @router.get("/{judgment_id}/history", response_model=list[JudgmentRevisionPublic],
             dependencies=[Depends(allow(READ_DATA))])
-def judgment_history(judgment_id: int, session: SessionDep):
+def judgment_history(judgment_id: IdPath, session: SessionDep):
     """Earlier values of an edited judgment, oldest first."""
     if session.get(Judgment, judgment_id) is None:
         raise HTTPException(404, f"no judgment {judgment_id}")

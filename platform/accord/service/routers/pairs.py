@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from ...store.crud import pairs as crud
 from ...store.models import PairPublic, Prompt, PromptPublic, Response, ResponsePublic
 from ..auth import READ_DATA
-from ..deps import PageDep, SessionDep, allow
+from ..deps import IdPath, IdQuery, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/pairs", tags=["pairs"], dependencies=[Depends(allow(READ_DATA))])
@@ -22,8 +22,8 @@ class PairDetail(PairPublic):
 
 
 @router.get("", response_model=Page[PairPublic])
-def list_pairs(session: SessionDep, page: PageDep, prompt_id: int | None = None,
-               job_id: int | None = None,
+def list_pairs(session: SessionDep, page: PageDep, prompt_id: IdQuery = None,
+               job_id: IdQuery = None,
                source: Annotated[str | None, Query(max_length=200)] = None):
     rows, total = crud.list_pairs(session, prompt_id=prompt_id, job_id=job_id, source=source,
                                   offset=page.offset, limit=page.limit)
@@ -31,7 +31,7 @@ def list_pairs(session: SessionDep, page: PageDep, prompt_id: int | None = None,
 
 
 @router.get("/{pair_id}", response_model=PairDetail)
-def show_pair(pair_id: int, session: SessionDep):
+def show_pair(pair_id: IdPath, session: SessionDep):
     pair = crud.get_pair(session, pair_id=pair_id)
     if pair is None:
         raise HTTPException(404, f"no pair {pair_id}")

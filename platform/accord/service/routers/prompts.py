@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ...store.crud import prompts as crud
 from ...store.models import PromptPublic
 from ..auth import OPERATE, READ_DATA
-from ..deps import PageDep, SessionDep, SettingsDep, allow, check_text
+from ..deps import IdPath, PageDep, SessionDep, SettingsDep, allow, check_text
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
@@ -31,7 +31,7 @@ def list_prompts(session: SessionDep, page: PageDep,
 
 
 @router.get("/{prompt_id}", response_model=PromptPublic, dependencies=[Depends(allow(READ_DATA))])
-def show_prompt(prompt_id: int, session: SessionDep):
+def show_prompt(prompt_id: IdPath, session: SessionDep):
     prompt = crud.get_prompt(session, prompt_id=prompt_id)
     if prompt is None:
         raise HTTPException(404, f"no prompt {prompt_id}")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from ...store.crud import responses as crud
 from ...store.models import ResponsePublic
 from ..auth import READ_DATA
-from ..deps import PageDep, SessionDep, allow
+from ..deps import IdPath, IdQuery, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/responses", tags=["responses"],
@@ -17,17 +17,17 @@ router = APIRouter(prefix="/responses", tags=["responses"],
 
 
 @router.get("", response_model=Page[ResponsePublic])
-def list_responses(session: SessionDep, page: PageDep, prompt_id: int | None = None,
+def list_responses(session: SessionDep, page: PageDep, prompt_id: IdQuery = None,
                    role: Annotated[str | None, Query(max_length=16)] = None,
                    model_id: Annotated[str | None, Query(max_length=300)] = None,
-                   job_id: int | None = None):
+                   job_id: IdQuery = None):
     rows, total = crud.list_responses(session, prompt_id=prompt_id, role=role, model_id=model_id,
                                       job_id=job_id, offset=page.offset, limit=page.limit)
     return page_of(ResponsePublic, rows, total, page)
 
 
 @router.get("/{response_id}", response_model=ResponsePublic)
-def show_response(response_id: int, session: SessionDep):
+def show_response(response_id: IdPath, session: SessionDep):
     response = crud.get_response(session, response_id=response_id)
     if response is None:
         raise HTTPException(404, f"no response {response_id}")
@@ -35,7 +35,7 @@ def show_response(response_id: int, session: SessionDep):
 
 
 @router.get("/{response_id}/lineage", response_model=list[ResponsePublic])
-def response_lineage(response_id: int, session: SessionDep):
+def response_lineage(response_id: IdPath, session: SessionDep):
     """The chain from the initial response to this one, oldest first."""
     chain = crud.lineage(session, response_id=response_id)
     if not chain:

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from ...store.models import RunMetric, TrainingRun, TrainingRunPublic
 from ..auth import READ_OPS
-from ..deps import PageDep, SessionDep, allow
+from ..deps import IdPath, IdQuery, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(allow(READ_OPS))])
@@ -29,7 +29,7 @@ class RunMetricPublic(BaseModel):
 def list_runs(session: SessionDep, page: PageDep,
               kind: Annotated[str | None, Query(max_length=16)] = None,
               status: Annotated[str | None, Query(max_length=12)] = None,
-              snapshot_id: int | None = None):
+              snapshot_id: IdQuery = None):
     filters = {TrainingRun.kind: kind, TrainingRun.status: status,
                TrainingRun.snapshot_id: snapshot_id}
     conds = [col == v for col, v in filters.items() if v is not None]
@@ -47,12 +47,12 @@ def run_or_404(session, run_id: int) -> TrainingRun:
 
 
 @router.get("/{run_id}", response_model=TrainingRunPublic)
-def show_run(run_id: int, session: SessionDep):
+def show_run(run_id: IdPath, session: SessionDep):
     return run_or_404(session, run_id)
 
 
 @router.get("/{run_id}/metrics", response_model=list[RunMetricPublic])
-def run_metrics(run_id: int, session: SessionDep,
+def run_metrics(run_id: IdPath, session: SessionDep,
                 limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000):
     """Per-step instruments (loss, reward accuracy, KL, ...), in step order."""
     run_or_404(session, run_id)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ...store.models import UserPublic
 from .. import users as crud
 from ..auth import ADMIN
-from ..deps import PageDep, SessionDep, allow
+from ..deps import IdPath, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(allow(ADMIN))])
@@ -60,19 +60,19 @@ def create_user(body: UserCreate, session: SessionDep):
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def show_user(user_id: int, session: SessionDep):
+def show_user(user_id: IdPath, session: SessionDep):
     return _user_or_404(session, user_id)
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: int, body: UserUpdate, session: SessionDep):
+def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep):
     """Change a user's role or deactivate it (its token stops working)."""
     return crud.update_user(session, user=_user_or_404(session, user_id), role=body.role,
                             active=body.active)
 
 
 @router.post("/{user_id}/token", response_model=UserWithToken)
-def rotate_token(user_id: int, session: SessionDep):
+def rotate_token(user_id: IdPath, session: SessionDep):
     """A new token for the user; the old one stops working."""
     user = _user_or_404(session, user_id)
     token = crud.rotate_token(session, user=user)
