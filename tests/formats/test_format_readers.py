@@ -229,3 +229,13 @@ def test_readers_are_lazy(tmp_path):
                        raw_lines=[b"garbage"])
     items = read_records(path, "trl")
     assert next(items).line == 1  # nothing past the first line had to be read
+
+
+def test_gzipped_jsonl_is_read_line_by_line(tmp_path):
+    import gzip
+
+    path = tmp_path / "p.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n")
+    [item] = read_records(path, "trl")
+    assert item.value.chosen == "a" and 0 < item.position <= path.stat().st_size

@@ -23,6 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from .common import DbOption, JsonOption, console, engine_for, err_console, fail, print_json
 
@@ -84,6 +85,8 @@ def import_(
         fail(f"{exc}\nnothing from {file} was stored (use --skip-invalid to import the valid rows)")
     except ValueError as exc:
         fail(str(exc))
+    except DBAPIError as exc:
+        fail(f"the store refused the data from {file} (nothing was stored): {exc.orig}")
     if json_out:
         print_json(report.as_dict())
         return
