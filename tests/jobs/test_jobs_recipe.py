@@ -102,3 +102,18 @@ def test_prompt_file_errors_name_the_line(tmp_path, store):
     with Session(store) as s:
         assert s.exec(select(Prompt)).all() == []  # nothing half-written
         assert s.exec(select(Job)).one().status == "failed"
+
+
+def test_stored_job_config_reruns_with_relative_paths(tmp_path, store, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "p.txt").write_text("first prompt\nsecond prompt\n")
+    path = _write(tmp_path, "name: rel\nsteps:\n  - {kind: import_prompts, file: data/p.txt}\n")
+    first = run_recipe(store, path, progress=False)
+    from sqlmodel import Session
+
+    from accord.store.models import Job
+    with Session(store) as s:
+        config = s.get(Job, first.job_id).config
+    monkeypatch.chdir(tmp_path.parent)  # a worker runs from anywhere
+    again = run_recipe(store, config, progress=False)
+    assert again.steps["import_prompts"] == {"kind": "import_prompts", "prompts": 2, "prompts_created": 0}

@@ -43,6 +43,8 @@ class _RecipeDocument(BaseModel):
                                      "ACCORD_DATABASE_URL take precedence).")
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     steps: list[dict[str, Any]] = Field(min_length=1)
+    base_dir: str | None = Field(default=None, description="Folder that relative paths are "
+                                 "resolved against (default: the recipe file's folder).")
 
 
 class Recipe(BaseModel):
@@ -54,6 +56,7 @@ class Recipe(BaseModel):
     database_url: str | None = None
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     steps: list[SerializeAsAny[StepConfig]]
+    base_dir: str | None = None
     source_path: str | None = Field(default=None, exclude=True)
 
     def config_dict(self) -> dict[str, Any]:
@@ -111,6 +114,7 @@ def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple,
         raise DocumentError(path, problems)
     return Recipe(name=doc.name, description=doc.description, seed=doc.seed,
                   database_url=doc.database_url, models=doc.models, steps=steps,
+                  base_dir=doc.base_dir or (str(Path(path).resolve().parent) if path != "<recipe>" else None),
                   source_path=None if path == "<recipe>" else path)
 
 

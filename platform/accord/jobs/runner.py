@@ -49,13 +49,11 @@ class JobResult:
 
 def as_recipe(recipe: Recipe | dict | str | Path) -> tuple[Recipe, Path]:
     """A validated recipe and the folder its relative paths are resolved against."""
-    if isinstance(recipe, Recipe):
-        base = Path(recipe.source_path).parent if recipe.source_path else Path.cwd()
-        return recipe, base
     if isinstance(recipe, dict):
-        return parse_recipe(recipe), Path.cwd()
-    path = resolve_recipe_path(recipe)
-    return load_recipe(path), path.resolve().parent
+        recipe = parse_recipe(recipe)
+    elif not isinstance(recipe, Recipe):
+        recipe = load_recipe(resolve_recipe_path(recipe))
+    return recipe, Path(recipe.base_dir) if recipe.base_dir else Path.cwd()
 
 
 def run_recipe(engine: Engine, recipe_path_or_obj: Recipe | dict | str | Path, *,
