@@ -118,3 +118,10 @@ def test_local_config_validation_and_status_when_stopped(tmp_path):
     status = LocalArgilla(config).status()
     assert not status.ready and not any(c.alive for c in status.components)
     assert LocalArgilla(config).stop() == {n: "not running" for n in ("worker", "server", "search", "redis")}
+
+
+def test_push_reads_guidelines_from_a_path_before_contacting_argilla(store, tmp_path):
+    from accord.feedback.argilla import push_pairs
+
+    with pytest.raises(ValueError, match="missing.md: cannot read guidelines"):
+        push_pairs(store, dataset="d", guidelines=tmp_path / "missing.md")

@@ -21,6 +21,7 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -165,7 +166,7 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
                prompt_source: str | None = None, pair_source: str | None = None,
                snapshot: str | None = None, disagreements: bool = False,
                unlabelled_only: bool | None = None, limit: int | None = None,
-               min_submitted: int = 1, guidelines: str | None = None,
+               min_submitted: int = 1, guidelines: str | Path | None = None,
                with_suggestions: bool = False, with_strength: bool = True,
                with_rationale: bool = True, seed: int = 0, batch_size: int = MAX_BATCH,
                force: bool = False, connection: ArgillaConnection | None = None,
@@ -175,7 +176,11 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
     ``with_suggestions`` shows the AI judge's label as a pre-filled suggestion: off by
     default, because it anchors annotators and spoils the human–AI agreement audit.
     ``force`` re-sends records even when the store says they are up to date.
+    ``guidelines`` is Markdown text, or a Path: a constitution YAML or a text file.
     """
+    if isinstance(guidelines, Path):
+        guidelines = (schema.guidelines_from_constitution(guidelines)
+                      if guidelines.suffix in (".yaml", ".yml") else schema.guidelines_from_file(guidelines))
     if not dataset or len(dataset) > 200:
         raise ValueError("dataset must be a name of 1 to 200 characters")
     if not 1 <= batch_size <= MAX_BATCH:
