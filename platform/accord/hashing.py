@@ -33,8 +33,17 @@ def sha256_hex(data: str | bytes) -> str:
 
 
 def content_hash(*parts: Any) -> str:
-    """Hash of several values; a part that is not a string is canonical-JSON encoded."""
-    return sha256_hex(canonical_json([p if isinstance(p, str) else canonical_json(p) for p in parts]))
+    """Hash of several values; a part that is not a string is canonical-JSON encoded.
+
+    Parts are length-prefixed, so no choice of texts can make two different tuples collide
+    by shifting a separator (and it is cheap: this runs for every row an import writes).
+    """
+    h = hashlib.sha256()
+    for p in parts:
+        b = (p if isinstance(p, str) else canonical_json(p)).encode("utf-8")
+        h.update(b"%d:" % len(b))
+        h.update(b)
+    return h.hexdigest()
 
 
 def normalize_text(text: str) -> str:

@@ -189,3 +189,31 @@ def test_hf_and_parquet_exports_load_with_datasets(mixed_store, tmp_path, fmt):
     assert sizes["train"] + sizes["test"] == 6
     assert {"prompt", "chosen", "rejected", "score"} <= set(columns)
     assert verify_export(out).ok
+
+
+def test_audit_aware_policies_exclude_unreliable_annotators_and_weak_principles(engine):
+    """An annotator who always contradicts two agreeing colleagues is excluded; an AI principle
+    that disagrees with the human majority is dropped; the figures go into the manifest."""
+    recs = []
+    for i in range(12):
+        recs.append(PreferenceRecord(
+            prompt=f"q{i}", chosen=f"good{i}", rejected=f"bad{i}",
+            judgments=[H("good1"), H("good2"), H("contrarian", chosen_wins=False),
+                       JudgmentSpec(kind="ai", judge="j", principle="agrees", prob_chosen=0.9,
+                                    constitution_hash="c"),
+                       JudgmentSpec(kind="ai", judge="j2", principle="contradicts", prob_chosen=0.1,
+                                    constitution_hash="c")]))
+    ingest(engine, recs)
+    snap = create_snapshot(engine, name="aware", policy="majority", test_fraction=0,
+                           params=PolicyParams(min_annotator_reliability=0.5,
+                                               min_principle_agreement=0.5))
+    audit = snap.manifest["audit"]
+    assert len(audit["excluded_annotators"]) == 1
+    assert audit["low_agreement_ai_votes"] == 12
+    assert "summary" in audit
+    assert snap.manifest["counts"]["examples"] == 12
+    # Without the contrarian and the contradicting principle every vote agrees.
+    with engine.connect() as conn:
+        probs = {r[0] for r in conn.execute(text("select prob from snapshotexample where snapshot_id = :s"),
+                                              {"s": snap.id})}
+    assert probs == {1.0}

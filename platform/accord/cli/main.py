@@ -11,6 +11,7 @@ import os
 import typer
 
 from . import argilla as argilla_cli
+from . import audit as audit_cli
 from . import constitutions as constitutions_cli
 from . import db as db_cli
 from . import jobs as jobs_cli
@@ -43,6 +44,7 @@ app.command("run")(run_cli.run)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(constitutions_cli.app, name="constitutions")
 app.add_typer(argilla_cli.app, name="argilla")
+app.add_typer(audit_cli.app, name="audit")
 app.add_typer(snapshot_cli.app, name="snapshot")
 app.command("export")(snapshot_cli.export)
 app.add_typer(db_cli.app, name="db")

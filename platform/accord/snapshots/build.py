@@ -73,7 +73,7 @@ def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> 
     """Apply the audit-aware options; return the adjusted votes and the figures used."""
     figures: dict[str, Any] = {}
     if params.min_annotator_reliability is not None:
-        from ..audit import annotator_reliability
+        from ..audit.policy import annotator_reliability
 
         rel = annotator_reliability(engine)
         low = {a for a, r in rel.items() if r is not None and r < params.min_annotator_reliability}
@@ -81,7 +81,7 @@ def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> 
         figures["excluded_annotators"] = sorted(int(a) for a in low)
         votes = votes[~((votes.kind == "human") & votes.annotator_id.isin(list(low)))]
     if params.min_principle_agreement is not None:
-        from ..audit import principle_human_agreement
+        from ..audit.policy import principle_human_agreement
 
         agree = principle_human_agreement(engine)
         figures["principle_human_agreement"] = {f"{c}:{p}": a for (c, p), a in agree.items()}
@@ -152,9 +152,9 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
         "audit": audit_figures,
     }
     if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:
-        from ..audit import audit_summary_for_manifest
+        from ..audit.policy import audit_summary_for_manifest
 
-        manifest["audit"]["summary"] = audit_summary_for_manifest(engine)
+        manifest["audit"]["summary"] = audit_summary_for_manifest(engine, pair_ids=df.pair_id.tolist())
     with Session(engine) as s:
         try:
             snap = Snapshot(name=name, policy=policy, content_hash=digest, n_train=n_train,
