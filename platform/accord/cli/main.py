@@ -13,9 +13,11 @@ import typer
 from . import argilla as argilla_cli
 from . import audit as audit_cli
 from . import constitutions as constitutions_cli
+from . import data as data_cli
 from . import db as db_cli
 from . import jobs as jobs_cli
 from . import run as run_cli
+from . import service as service_cli
 from . import snapshot as snapshot_cli
 
 app = typer.Typer(
@@ -41,6 +43,8 @@ def _root(
 
 # The main job first: recipes run the whole loop.
 app.command("run")(run_cli.run)
+app.command("import")(data_cli.import_)
+app.command("stats")(data_cli.stats)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(constitutions_cli.app, name="constitutions")
 app.add_typer(argilla_cli.app, name="argilla")
@@ -48,6 +52,9 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(snapshot_cli.app, name="snapshot")
 app.command("export")(snapshot_cli.export)
 app.add_typer(db_cli.app, name="db")
+app.command("serve")(service_cli.serve)
+app.command("worker")(service_cli.worker)
+app.add_typer(service_cli.users_app, name="users")
 
 
 def main() -> None:
