@@ -138,7 +138,7 @@ def test_stale_jobs_are_requeued_then_failed_after_max_attempts(engine):
 
 def test_scheduled_argilla_pull_is_queued_once_per_interval(engine):
     settings = fast_settings(argilla_pull_every_seconds=3600,
-                             argilla_pull_config={"dataset": "prefs"})
+                             argilla_pull_config='{"dataset": "prefs"}')
     worker = Worker(engine, settings=settings, kinds=["none"])
     first = worker.maybe_schedule_argilla_pull()
     assert first is not None and job(engine, first).config == {"dataset": "prefs"}
@@ -170,3 +170,24 @@ def test_killed_worker_job_is_resumed_by_the_next_without_duplicates(engine):
     assert resumed.status == "succeeded", resumed.error
     assert resumed.attempts == 2 and resumed.worker_id == second.worker_id
     assert prompts_with_source(engine, "resume") == n
+
+
+def test_a_real_recipe_runs_through_the_worker_and_reruns_add_nothing(engine):
+    from accord.service.job_kinds import validate_config
+
+    config = validate_config("recipe", {"recipe": {
+        "name": "import-only", "steps": [{"kind": "import_prompts", "bundled": "quickstart"}]}})
+    job_id = queue(engine, kind="recipe", **config)
+    worker = Worker(engine, settings=fast_settings())
+    assert worker.run_once()
+    done = job(engine, job_id)
+    assert done.status == "succeeded", done.error
+    assert done.result["steps"]["import_prompts"]["prompts"] > 0
+    with session_scope(engine) as s:
+        before = s.exec(select(func.count()).select_from(Prompt)).one()
+        j = s.get(Job, job_id)
+        j.status = "queued"  # run the same job again: its rows exist already
+    assert worker.run_once()
+    assert job(engine, job_id).status == "succeeded"
+    with session_scope(engine) as s:
+        assert s.exec(select(func.count()).select_from(Prompt)).one() == before

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import Field
 
 from ..settings import Settings
@@ -34,9 +36,23 @@ class ServiceSettings(Settings):
     argilla_pull_every_seconds: float = Field(
         default=0.0, ge=0, description="Queue an Argilla pull job this often (0: never)."
     )
-    argilla_pull_config: dict = Field(
-        default_factory=dict, description="Config of the scheduled Argilla pull (JSON)."
+    argilla_pull_config: str = Field(
+        default="", description="Config of the scheduled Argilla pull, a JSON object such as "
+        '{"dataset": "preferences"} (empty: {}).',
     )
+    def argilla_pull_options(self) -> dict:
+        """``argilla_pull_config`` parsed; a clear error naming the variable when it is bad."""
+        text = self.argilla_pull_config.strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"ACCORD_ARGILLA_PULL_CONFIG is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise TypeError("ACCORD_ARGILLA_PULL_CONFIG must be a JSON object")
+        return value
+
     sse_max_seconds: float = Field(
         default=600.0, gt=0, description="Longest a progress event stream stays open."
     )

@@ -229,7 +229,7 @@ class Worker:
                                       pulls.created_at > utcnow() - timedelta(seconds=every)):
                 return None
             job = create_job(session, kind="argilla_pull", name="scheduled Argilla pull",
-                             config=dict(self.settings.argilla_pull_config), created_by="scheduler")
+                             config=self.settings.argilla_pull_options(), created_by="scheduler")
             return job.id
 
     def run_once(self) -> bool:
