@@ -54,9 +54,9 @@ def model_folder(shape: str, cache: Path) -> str:
     tok = load_tokenizer(ensure_tiny_model("causal"))
     config = Qwen2Config(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                         torch_dtype="bfloat16", **SHAPE_05B)
+                         **SHAPE_05B)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     tmp = Path(tempfile.mkdtemp(dir=cache))
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
