@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -75,9 +76,11 @@ class StoreBundle:
                       for j in self.judgments))
 
 
-def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None) -> StoreBundle:
-    """The rows ``PreferenceIngestor`` writes for ``rec`` (ValueError when they are invalid)."""
-    now = utcnow()
+def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
+                           now: datetime | None = None) -> StoreBundle:
+    """The rows ``PreferenceIngestor`` writes for ``rec`` (ValueError when they are invalid).
+    ``now``: the creation time to record (one shared object per batch converts once)."""
+    now = now or utcnow()
     prompt = prompt_row(text=rec.prompt, source=rec.source, messages=rec.prompt_messages,
                         meta=rec.prompt_meta)
     prompt["created_at"] = now

@@ -31,6 +31,7 @@ from .fast_ingest import FastIngestor, StoreBundle, bundle_from_preference
 from .formats.base import InvalidRecordError, ReadItem
 from .formats.registry import format_name, read_records
 from .store.db import session_scope
+from .store.models._base import utcnow
 
 PROGRESS_EVERY = 500  # rows between progress callbacks
 
@@ -106,14 +107,17 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
     rejects = _Rejects(Path(rejects_path) if rejects_path else default_rejects_path(path))
 
     def bundles() -> Iterator[StoreBundle]:
+        now = utcnow()
         for n, item in enumerate(items, start=1):
-            if progress is not None and n % PROGRESS_EVERY == 0:
-                progress(item.position)
+            if n % PROGRESS_EVERY == 0:
+                now = utcnow()
+                if progress is not None:
+                    progress(item.position)
             error, bundle = item.error, None
             if error is None:
                 try:
                     bundle = item.value if isinstance(item.value, StoreBundle) \
-                        else bundle_from_preference(item.value)
+                        else bundle_from_preference(item.value, now=now)
                 except ValueError as exc:
                     error = InvalidRecordError(path, item.line, "<record>", str(exc))
             if error is not None:
