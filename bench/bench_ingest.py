@@ -79,9 +79,8 @@ def run_import(url: str, n: int, folder: Path) -> tuple[float, int]:
 
     path = folder / f"bench-{uuid.uuid4().hex[:8]}.jsonl"
     with open(path, "w") as f:
-        for rec in records(n, 1, path.stem):
-            f.write(json.dumps({"prompt": rec.prompt, "chosen": rec.chosen,
-                                "rejected": rec.rejected}) + "\n")
+        f.writelines(json.dumps({"prompt": rec.prompt, "chosen": rec.chosen,
+                                "rejected": rec.rejected}) + "\n" for rec in records(n, 1, path.stem))
     engine = open_store(url)
     start = time.perf_counter()
     report = import_file(engine, path, fmt="trl")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
-
 from accord.cli import data
 from accord.data import sample_path
+from typer.testing import CliRunner
 
 SAMPLE = str(sample_path("sample_preferences.jsonl"))
 
@@ -49,7 +49,7 @@ def test_label_kind_ai(cli, db_url):
 
 def test_invalid_line_exits_1_naming_file_line_field_and_stores_nothing(cli, tmp_path, db_url):
     path = tmp_path / "prefs.jsonl"
-    path.write_text(open(SAMPLE).read() + '{"prompt": "q", "chosen": "a", "rejected": 3}\n')
+    path.write_text(Path(SAMPLE).read_text() + '{"prompt": "q", "chosen": "a", "rejected": 3}\n')
     result = cli("import", path, "-f", "trl", "--db", db_url)
     assert result.exit_code == 1
     assert f"{path}:41: field 'rejected'" in result.output.replace("\n", "")

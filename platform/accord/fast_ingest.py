@@ -44,7 +44,15 @@ from .store.crud.judgments import VALUE_FIELDS
 from .store.crud.prompts import prompt_row
 from .store.ingest import IngestCounts, PreferenceRecord, _judgment_row
 from .store.keys import canonical_sides, pair_key, response_key
-from .store.models import Annotator, ConstitutionRow, Judgment, JudgmentRevision, Pair, Prompt, Response
+from .store.models import (
+    Annotator,
+    ConstitutionRow,
+    Judgment,
+    JudgmentRevision,
+    Pair,
+    Prompt,
+    Response,
+)
 from .store.models._base import utcnow
 
 _IN_CHUNK = 5_000

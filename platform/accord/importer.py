@@ -72,7 +72,7 @@ class _Rejects:
     def write(self, item: ReadItem, error: InvalidRecordError) -> None:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "w", encoding="utf-8")
+            self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self._handle.write(json.dumps({**error.as_dict(), "row": item.raw},
                                       ensure_ascii=False, default=str) + "\n")
         self.count += 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
-
 from accord.data import sample_path
 from accord.formats.accord_jsonl import bundle_from_line
 from accord.formats.accord_writer import write_accord_jsonl
@@ -21,6 +19,7 @@ from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
 from accord.store.db import open_store, session_scope
 from accord.store.models import Judgment, JudgmentRevision, Pair, Prompt, Response
+from sqlalchemy import select
 
 
 def build_store(engine) -> None:
@@ -92,7 +91,7 @@ def test_lineage_and_constitution_survive(tmp_path):
     source = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     build_store(source)
     write_accord_jsonl(source, tmp_path / "x.jsonl")
-    lines = [json.loads(x) for x in open(tmp_path / "x.jsonl")]
+    lines = [json.loads(x) for x in (tmp_path / "x.jsonl").read_text().splitlines()]
     [rlaif] = [x for x in lines if x["pair"]["source"] == "rlaif"]
     revision = rlaif["response_a"] if rlaif["response_a"]["role"] == "revision" else rlaif["response_b"]
     assert revision["parent"]["role"] == "critique"

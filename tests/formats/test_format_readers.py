@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-
 from accord.formats.base import InvalidRecordError
 from accord.formats.hh_rlhf import parse_transcript, split_transcripts
 from accord.formats.registry import format_name, read_records
@@ -14,10 +13,8 @@ from accord.formats.registry import format_name, read_records
 
 def write_jsonl(path, rows, raw_lines=()):
     with open(path, "wb") as f:
-        for row in rows:
-            f.write(json.dumps(row).encode() + b"\n")
-        for line in raw_lines:
-            f.write(line + b"\n")
+        f.writelines(json.dumps(row).encode() + b"\n" for row in rows)
+        f.writelines(line + b"\n" for line in raw_lines)
     return path
 
 

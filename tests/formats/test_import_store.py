@@ -4,10 +4,9 @@ rejects files, label kinds, datasets on disk, and the fast write path's equivale
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from accord.data import sample_path
 from accord.fast_ingest import FastIngestor, bundle_from_preference
 from accord.formats.base import InvalidRecordError
@@ -16,6 +15,7 @@ from accord.store.crud.stats import store_stats
 from accord.store.db import open_store, session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
 from accord.store.models import Annotator, Judgment, JudgmentRevision, Pair, Prompt, Response
+from sqlalchemy import select
 
 
 def write_jsonl(path, rows):
@@ -75,7 +75,7 @@ def test_skip_invalid_writes_rejects_and_imports_the_rest(db_url, tmp_path):
     path.write_text("\n".join(lines) + "\n")
     report = import_file(engine, path, fmt="trl", skip_invalid=True, batch_size=2)
     assert (report.records, report.invalid, report.new["pairs"]) == (3, 2, 3)
-    rejects = [json.loads(x) for x in open(report.rejects_path)]
+    rejects = [json.loads(x) for x in Path(report.rejects_path).read_text().splitlines()]
     assert report.rejects_path == str(tmp_path / "prefs.jsonl.rejects.jsonl")
     assert [(r["line"], r["field"]) for r in rejects] == [(2, "<json>"), (3, "rejected")]
     assert rejects[0]["row"] == "not json" and "identical" in rejects[1]["reason"]

@@ -18,10 +18,9 @@ FILLER = "lorem ipsum dolor sit amet " * 36  # ~1 KB per row, ~50 MB in all
 def test_50mb_file_imports_with_bounded_memory(tmp_path):
     big = tmp_path / "big.jsonl"
     with open(big, "w") as f:
-        for i in range(ROWS):
-            f.write(json.dumps({"prompt": f"question {i}: {FILLER[:200]}",
+        f.writelines(json.dumps({"prompt": f"question {i}: {FILLER[:200]}",
                                 "chosen": f"good {i} {FILLER[:400]}",
-                                "rejected": f"bad {i} {FILLER[:400]}"}) + "\n")
+                                "rejected": f"bad {i} {FILLER[:400]}"}) + "\n" for i in range(ROWS))
     small = tmp_path / "small.jsonl"
     small.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n")
     size_mb = big.stat().st_size / 2**20

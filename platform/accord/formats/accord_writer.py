@@ -167,8 +167,7 @@ def write_accord_jsonl(engine: Engine, path: str | Path, *,
                     raise ValueError(f"no such pairs: {missing}")
             if not pairs:
                 return written
-            for line in _lines(s, pairs, constitutions_written):
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in _lines(s, pairs, constitutions_written))
             written += len(pairs)
             last = pairs[-1].id
             s.expunge_all()
