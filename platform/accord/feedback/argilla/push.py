@@ -188,6 +188,7 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
     selection = PairSelection(job_id=job_id, prompt_source=prompt_source, pair_source=pair_source,
                               snapshot=snapshot, pair_ids=pair_ids, disagreements=disagreements,
                               unlabelled_only=unlabelled_only, limit=limit)
+    selected = select_pair_ids(engine, selection)  # bad selections fail before any remote change
     connection = connection or connect()
     workspace = resolve_workspace_name(connection, workspace)
     remote = ensure_dataset(
@@ -203,7 +204,6 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
                      f"kept (settings of an existing dataset are not changed)")
     question_id = _question_ids(connection, dataset_id).get(schema.PREFERENCE) if with_suggestions else None
 
-    selected = select_pair_ids(engine, selection)
     with Session(engine) as session:
         pending = session.exec(select(ArgillaRecord.pair_id).where(
             ArgillaRecord.dataset == dataset, ArgillaRecord.status == "pending")).all()
