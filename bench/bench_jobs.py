@@ -46,10 +46,9 @@ def model_folder(shape: str, cache: Path) -> str:
     if (folder / "config.json").is_file():
         return str(folder)
     import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config
-
     from accord.models.loading import load_tokenizer
     from accord.models.tiny import ensure_tiny_model
+    from transformers import AutoModelForCausalLM, Qwen2Config
 
     tok = load_tokenizer(ensure_tiny_model("causal"))
     config = Qwen2Config(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
@@ -115,12 +114,11 @@ class TimedBackend:
 
 
 def job_run(backend, texts, *, n, max_tokens, batch_size, workdir: Path, tag: str) -> tuple[float, int, float]:
-    from sqlalchemy import func, select
-    from sqlmodel import Session
-
     from accord.jobs import run_recipe
     from accord.store.db import open_store
     from accord.store.models import Response
+    from sqlalchemy import func, select
+    from sqlmodel import Session
 
     pfile = workdir / f"prompts-{tag}.jsonl"
     pfile.write_text("".join(json.dumps({"prompt": t}) + "\n" for t in texts))
@@ -217,7 +215,7 @@ def judge_throughput(args, workdir: Path) -> dict:
     sample = [r for c in backend.calls[:2] for r in c]
     t1 = time.perf_counter()
     for r in sample:
-        backend.inner.generate([GenerationRequest(**{**r.__dict__})])
+        backend.inner.generate([GenerationRequest(**r.__dict__)])
     one_at_a_time = (time.perf_counter() - t1) / (len(sample) / per_pair)
     backend.inner.close()
     return {"pairs": len(pair_ids), "requests_per_pair": per_pair, "seconds": round(seconds, 2),

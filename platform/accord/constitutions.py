@@ -153,7 +153,7 @@ class Constitution(BaseModel):
         return str(v) if isinstance(v, (int, float)) else v
 
     @model_validator(mode="after")
-    def _unique_ids_and_known_example_principles(self) -> "Constitution":
+    def _unique_ids_and_known_example_principles(self) -> Constitution:
         ids = [p.id for p in self.principles]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

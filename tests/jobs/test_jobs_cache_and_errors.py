@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
-from sqlmodel import Session
-from typer.testing import CliRunner
-
 from accord.backends.base import GenerationResult
 from accord.jobs import run_recipe
 from accord.store.models import CacheEntry, Job, JobError, Judgment, Pair, Prompt, Response
+from sqlalchemy import func, select
+from sqlmodel import Session
+from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow  # the real tiny model generates and scores
 
@@ -43,7 +42,7 @@ def test_rerun_adds_zero_rows_and_calls_no_backend(store, recorder):
     assert recorder.calls == []
     assert _counts(store) == after_first
     # the same ids flow through the steps; only "created" counters differ
-    strip = lambda steps: {k: {n: v for n, v in d.items() if n != "prompts_created"} for k, d in steps.items()}  # noqa: E731
+    strip = lambda steps: {k: {n: v for n, v in d.items() if n != "prompts_created"} for k, d in steps.items()}
     assert strip(second.steps) == strip(first.steps)
     assert second.steps["import_prompts"]["prompts_created"] == 0
     # a different seed is a different request: generation runs again

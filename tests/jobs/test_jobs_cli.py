@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from typer.testing import CliRunner
-
 from accord.cli import constitutions as constitutions_cli
 from accord.cli import jobs as jobs_cli
 from accord.cli.run import run
+from typer.testing import CliRunner
 
 
 def _app() -> typer.Typer:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from accord.constitutions import DocumentError
 from accord.jobs import load_recipe, parse_recipe, register_step, run_recipe
 from accord.jobs.context import StepOutput
@@ -96,9 +95,8 @@ def test_prompt_file_errors_name_the_line(tmp_path, store):
                    progress=False)
     assert f"{bad}:2: <document>: invalid JSON" in str(err.value)
     assert f"{bad}:3: prompt: no prompt text" in str(err.value)
-    from sqlmodel import Session, select
-
     from accord.store.models import Job, Prompt
+    from sqlmodel import Session, select
     with Session(store) as s:
         assert s.exec(select(Prompt)).all() == []  # nothing half-written
         assert s.exec(select(Job)).one().status == "failed"
@@ -109,9 +107,8 @@ def test_stored_job_config_reruns_with_relative_paths(tmp_path, store, monkeypat
     (tmp_path / "data" / "p.txt").write_text("first prompt\nsecond prompt\n")
     path = _write(tmp_path, "name: rel\nsteps:\n  - {kind: import_prompts, file: data/p.txt}\n")
     first = run_recipe(store, path, progress=False)
-    from sqlmodel import Session
-
     from accord.store.models import Job
+    from sqlmodel import Session
     with Session(store) as s:
         config = s.get(Job, first.job_id).config
     monkeypatch.chdir(tmp_path.parent)  # a worker runs from anywhere

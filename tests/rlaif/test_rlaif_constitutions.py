@@ -4,9 +4,14 @@ and each version is stored once."""
 from __future__ import annotations
 
 import pytest
-
-from accord.constitutions import (Constitution, DocumentError, list_constitution_files,
-                                  load_constitution, store_constitution, validate_document)
+from accord.constitutions import (
+    Constitution,
+    DocumentError,
+    list_constitution_files,
+    load_constitution,
+    store_constitution,
+    validate_document,
+)
 from accord.store.db import session_scope
 from accord.store.models import ConstitutionRow
 

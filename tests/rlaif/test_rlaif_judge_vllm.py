@@ -5,8 +5,6 @@ constrained options, in both orders, for every principle, one backend call per b
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session, select
-
 from accord.jobs import run_recipe
 from accord.jobs.context import StepOutput
 from accord.jobs.registry import StepConfig, register_step
@@ -15,6 +13,7 @@ from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
 from accord.store.db import session_scope
 from accord.store.models import CacheEntry, Judgment
+from sqlmodel import Session, select
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import Session, select
-
 from accord.jobs import run_recipe
 from accord.store.crud.pairs import upsert_pair
 from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import lineage, upsert_response
 from accord.store.db import session_scope
 from accord.store.models import ConstitutionRow, Judgment, Pair, Response
+from sqlmodel import Session, select
 
 pytestmark = pytest.mark.slow  # the real tiny model generates and scores
 

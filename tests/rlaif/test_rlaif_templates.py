@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from accord.backends.base import GenerationResult
 from accord.constitutions import load_constitution
 from accord.rlaif.critique_revise import critique_messages, revision_messages, sample_principle

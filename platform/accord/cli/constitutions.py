@@ -62,7 +62,7 @@ def show(name: str = typer.Argument(..., help="Bundled name or YAML path."),
 @app.command()
 def validate(file: Path = typer.Argument(..., help="Constitution YAML file.")) -> None:
     """Check a constitution file; errors name the line and field."""
-    from ..constitutions import DocumentError, validate_document, Constitution
+    from ..constitutions import Constitution, DocumentError, validate_document
 
     try:
         c = validate_document(Constitution, file)

@@ -48,7 +48,7 @@ def run(
         print_json(result.to_dict())
         return
     console.print(f"job [bold]{result.job_id}[/] {result.status} in {result.seconds:.1f}s "
-                  f"({str(engine.url)})")
+                  f"({engine.url!s})")
     for name, summary in result.steps.items():
         details = ", ".join(f"{k}={v}" for k, v in summary.items() if k != "kind")
         console.print(f"  {name} [dim]({summary['kind']})[/]: {details}")

@@ -3,8 +3,8 @@
 >>> from accord.jobs import run_recipe, register_step, load_recipe   # doctest: +SKIP
 """
 
-from .registry import StepConfig, register_step, step_kinds
 from .recipe import Recipe, load_recipe, parse_recipe
+from .registry import StepConfig, register_step, step_kinds
 from .runner import JobResult, run_recipe
 
 __all__ = ["JobResult", "Recipe", "StepConfig", "load_recipe", "parse_recipe", "register_step",

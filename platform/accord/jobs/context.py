@@ -7,9 +7,10 @@ the nearest earlier step that produced that kind).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -85,7 +86,7 @@ class StepContext:
     """Shared by the steps of one recipe run; created by the runner."""
 
     def __init__(self, *, engine: Engine, job_id: int, seed: int, base_dir: Path,
-                 retry_errors: bool, progress: "Any", models: dict[str, ModelRef],
+                 retry_errors: bool, progress: Any, models: dict[str, ModelRef],
                  backends: dict[str, Backend] | None = None,
                  backend_factory: Callable[[ModelRef], Backend] | None = None):
         self.engine = engine

@@ -12,8 +12,9 @@ instant therefore leaves each batch either entirely written or not at all, and a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -60,7 +61,7 @@ def error_cause(message: str) -> str:
 
 def _unresolved(session: Session, step: str, keys: list[str]) -> set[str]:
     q = select(JobError.item_key).where(
-        JobError.step == step, JobError.item_key.in_(keys), JobError.resolved == False  # noqa: E712
+        JobError.step == step, JobError.item_key.in_(keys), JobError.resolved == False
     )
     return set(session.exec(q).all())
 

@@ -107,8 +107,8 @@ def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple,
         model = getattr(config, "model", None)
         if isinstance(model, str) and model not in doc.models:
             problems.append((f"steps[{i}].model", lines.get(loc + ("model",), lines.get(loc)),
-                             f"unknown model alias {model!r}; define it under models: "
-                             f"(known: {sorted(doc.models) or 'none'})"))
+                             (f"unknown model alias {model!r}; define it under models: "
+                              f"(known: {sorted(doc.models) or 'none'})")))
         steps.append(config)
     if problems:
         raise DocumentError(path, problems)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,16 +56,19 @@ _REGISTRY: dict[str, StepKind] = {}
 _loaded = False
 
 
+def _origin(fn: Callable) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
 def register_step(kind: str, config_model: type[StepConfig], run_fn: Callable[[Any, Any], Any], *,
                   description: str = "") -> None:
     """Make ``kind`` usable in recipes. ``run_fn(ctx, config)`` returns a ``StepOutput``."""
     if not issubclass(config_model, StepConfig):
         raise TypeError(f"step {kind!r}: config model must subclass accord.jobs.registry.StepConfig")
     existing = _REGISTRY.get(kind)
-    if existing is not None and (existing.config_model, existing.run) != (config_model, run_fn):
-        if (existing.config_model.__qualname__, existing.run.__qualname__) != (
-                config_model.__qualname__, run_fn.__qualname__):
-            raise ValueError(f"step kind {kind!r} is already registered by {existing.run.__module__}")
+    # The same function registering again (a module imported twice) is fine; another is not.
+    if existing is not None and _origin(existing.run) != _origin(run_fn):
+        raise ValueError(f"step kind {kind!r} is already registered by {_origin(existing.run)}")
     _REGISTRY[kind] = StepKind(kind, config_model, run_fn, description or (config_model.__doc__ or "").strip())
 
 

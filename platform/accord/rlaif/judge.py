@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 from sqlmodel import Session, select
 
 from ..backends.base import GenerationRequest, GenerationResult
-from ..constitutions import Constitution, Principle
+from ..constitutions import Principle
 from ..jobs.context import StepContext, StepOutput
 from ..jobs.execute import WorkUnit, run_units
 from ..jobs.registry import StepConfig
@@ -68,7 +68,7 @@ class JudgeConfig(StepConfig):
     temperature: float = Field(default=0.0, ge=0.0, le=5.0, description="Rationale temperature.")
 
     @model_validator(mode="after")
-    def _band(self) -> "JudgeConfig":
+    def _band(self) -> JudgeConfig:
         lo, hi = self.cot_clamp
         if not (0.0 <= lo <= 0.5 <= hi <= 1.0):
             raise ValueError("cot_clamp must satisfy 0 <= low <= 0.5 <= high <= 1")

@@ -46,7 +46,7 @@ class ImportPromptsConfig(StepConfig):
     limit: int | None = Field(default=None, ge=1, description="Use only the first N prompts.")
 
     @model_validator(mode="after")
-    def _one_origin(self) -> "ImportPromptsConfig":
+    def _one_origin(self) -> ImportPromptsConfig:
         given = [k for k in ("file", "bundled", "store_source") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(f"give exactly one of file, bundled, store_source (got {given or 'none'})")
