@@ -56,3 +56,17 @@ def test_users_push_pull_and_webhook_commands(cli, store, unique_name, make_anno
         assert hook["url"].endswith(f"/{unique_name}/api/argilla/webhook") and hook["secret"]
     finally:
         connection.http.delete(f"/api/v1/webhooks/{hook['id']}")
+
+
+def test_errors_from_argilla_are_one_clear_line(argilla_server, store, unique_name, make_annotator,
+                                                monkeypatch):
+    runner = CliRunner()
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)
+    missing = runner.invoke(app, ["pull", "--dataset", f"{unique_name}-none", "--db", str(store.url)])
+    assert missing.exit_code == 1 and "no Argilla dataset named" in missing.output
+    annotator = make_annotator(f"{unique_name}-weak", unique_name)
+    monkeypatch.setenv("ARGILLA_API_KEY", annotator.api_key)  # annotators may not list users
+    forbidden = runner.invoke(app, ["users", "list"])
+    assert forbidden.exit_code == 1 and "HTTP 403" in forbidden.output
+    assert "Traceback" not in forbidden.output + missing.output

@@ -10,6 +10,8 @@ and a local Argilla server.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +31,23 @@ ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Argilla URL (defa
 ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (default: $ARGILLA_API_KEY).")]
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="Argilla dataset name.")]
 Workspace = Annotated[str | None, typer.Option("--workspace", "-w", help="Argilla workspace.")]
+
+
+@contextmanager
+def _argilla_errors() -> Iterator[None]:
+    """Turn what Argilla or bad input raise into one clear line and exit code 1."""
+    import httpx
+    from argilla._exceptions import ArgillaError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except httpx.HTTPStatusError as exc:
+        fail(f"Argilla answered HTTP {exc.response.status_code} to {exc.request.method} "
+             f"{exc.request.url.path}: {exc.response.text[:300]}")
+    except (ValueError, RuntimeError, OSError, ArgillaError) as exc:
+        fail(str(exc))
 
 
 def _connect(api_url: str | None, api_key: str | None):
@@ -70,7 +89,6 @@ def push(
     db: DbOption = None, api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
 ) -> None:
     """Push pairs (all unlabelled ones by default) to an Argilla dataset; safe to repeat."""
-    from ..feedback.argilla.client import ArgillaUnavailableError
     from ..feedback.argilla.push import push_pairs
     from ..feedback.argilla.schema import guidelines_from_constitution, guidelines_from_file
 
@@ -83,17 +101,14 @@ def push(
         fail(str(exc))
     engine = engine_for(db)
     connection = _connect(api_url, api_key)
-    try:
-        with Progress(console=console, transient=True, disable=json_out) as progress:
-            result = push_pairs(
-                engine, dataset=dataset, workspace=workspace, pair_ids=pair_id or None, job_id=job,
-                prompt_source=prompt_source, pair_source=pair_source, snapshot=snapshot,
-                disagreements=disagreements, unlabelled_only=False if include_labelled else None,
-                limit=limit, min_submitted=min_submitted, guidelines=text,
-                with_suggestions=suggestions, seed=seed, force=force, connection=connection,
-                progress=_progress_callback(progress, "pushing"))
-    except (ValueError, RuntimeError, ArgillaUnavailableError) as exc:
-        fail(str(exc))
+    with _argilla_errors(), Progress(console=console, transient=True, disable=json_out) as progress:
+        result = push_pairs(
+            engine, dataset=dataset, workspace=workspace, pair_ids=pair_id or None, job_id=job,
+            prompt_source=prompt_source, pair_source=pair_source, snapshot=snapshot,
+            disagreements=disagreements, unlabelled_only=False if include_labelled else None,
+            limit=limit, min_submitted=min_submitted, guidelines=text,
+            with_suggestions=suggestions, seed=seed, force=force, connection=connection,
+            progress=_progress_callback(progress, "pushing"))
     if json_out:
         print_json(result.to_dict())
         return
@@ -111,18 +126,14 @@ def pull(
     db: DbOption = None, api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
 ) -> None:
     """Store every submitted (or discarded) answer of a dataset as a human judgment."""
-    from ..feedback.argilla.client import ArgillaUnavailableError
     from ..feedback.argilla.pull import pull_judgments
 
     engine = engine_for(db)
     connection = _connect(api_url, api_key)
-    try:
-        with Progress(console=console, transient=True, disable=json_out) as progress:
-            result = pull_judgments(engine, dataset=dataset, workspace=workspace,
-                                    connection=connection,
-                                    progress=_progress_callback(progress, "pulling"))
-    except (ValueError, ArgillaUnavailableError) as exc:
-        fail(str(exc))
+    with _argilla_errors(), Progress(console=console, transient=True, disable=json_out) as progress:
+        result = pull_judgments(engine, dataset=dataset, workspace=workspace,
+                                connection=connection,
+                                progress=_progress_callback(progress, "pulling"))
     if json_out:
         print_json(result.to_dict())
         return
@@ -139,15 +150,12 @@ def webhook(
     api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
 ) -> None:
     """Register (or reuse) an Argilla webhook sending response events to the accord service."""
-    from ..feedback.argilla.client import ArgillaUnavailableError
     from ..feedback.argilla.webhooks import register_webhook
 
     if not url.rstrip("/").endswith("/api/argilla/webhook"):
         url = url.rstrip("/") + "/api/argilla/webhook"
-    try:
+    with _argilla_errors():
         info = register_webhook(_connect(api_url, api_key), url=url)
-    except (ValueError, ArgillaUnavailableError) as exc:
-        fail(str(exc))
     if json_out:
         print_json(info.to_dict())
         return
@@ -162,7 +170,8 @@ def users_list(workspace: Workspace = None, api_url: ApiUrl = None, api_key: Api
     """Users of the Argilla server (of one workspace with --workspace)."""
     from ..feedback.argilla.users import list_users
 
-    users = list_users(_connect(api_url, api_key), workspace=workspace)
+    with _argilla_errors():
+        users = list_users(_connect(api_url, api_key), workspace=workspace)
     if json_out:
         print_json([u.to_dict() for u in users])
         return
@@ -183,11 +192,9 @@ def users_create(
     """Create an annotator account (or find it) and add it to a workspace."""
     from ..feedback.argilla.users import create_user
 
-    try:
+    with _argilla_errors():
         info = create_user(_connect(api_url, api_key), username=username, password=password,
                            role=role, workspace=workspace)
-    except ValueError as exc:
-        fail(str(exc))
     if json_out:
         print_json(info.to_dict())
         return
