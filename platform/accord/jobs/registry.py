@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BUILTIN_MODULES = ("accord.rlaif.recipe_steps",)
 # Packages that may contribute steps through an ``<area>.recipe_steps`` module.
-PLUGIN_AREAS = ("audit", "snapshots", "train", "feedback", "formats", "service")
+PLUGIN_AREAS = ("audit", "snapshots", "train", "feedback", "feedback.argilla", "formats", "workflows",
+                "service")
 ENTRY_POINT_GROUP = "accord.recipe_steps"
 
 
