@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ class StepKind:
 
 
 _REGISTRY: dict[str, StepKind] = {}
+_PLUGIN_ERRORS: dict[str, str] = {}
 _loaded = False
 
 
@@ -88,15 +90,26 @@ def load_step_plugins() -> None:
         except ModuleNotFoundError:  # the area's package itself is absent
             found = False
         if found:
-            importlib.import_module(name)
+            _import_plugin(name)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        importlib.import_module(ep.value.split(":")[0])
+        _import_plugin(ep.value.split(":")[0])
+
+
+def _import_plugin(name: str) -> None:
+    """A broken plug-in must not stop recipes that do not use it: warn, and name it when one
+    of its kinds is asked for."""
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
+        _PLUGIN_ERRORS[name] = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"recipe steps from {name} are unavailable: {exc}", stacklevel=2)
 
 
 def get_step(kind: str) -> StepKind:
     load_step_plugins()
     if kind not in _REGISTRY:
-        raise KeyError(f"unknown step kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}")
+        broken = "".join(f"; {m} failed to load ({e})" for m, e in _PLUGIN_ERRORS.items())
+        raise KeyError(f"unknown step kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}{broken}")
     return _REGISTRY[kind]
 
 
