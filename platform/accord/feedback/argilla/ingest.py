@@ -101,19 +101,31 @@ class IngestTally:
         return asdict(self)
 
 
+@dataclass
+class IngestCache:
+    """Lookups shared by the sessions of one pull (rows are read, never written, through it)."""
+
+    records: dict[tuple[str, str], ArgillaRecord | None] = field(default_factory=dict)
+    pairs: dict[int, Pair | None] = field(default_factory=dict)
+    annotators: dict[str, Annotator] = field(default_factory=dict)
+    preloaded: set[str] = field(default_factory=set)
+
+
 class ResponseIngestor:
     """Writes response events into one session, caching records, pairs and annotators."""
 
-    def __init__(self, session: Session, tally: IngestTally | None = None):
+    def __init__(self, session: Session, tally: IngestTally | None = None,
+                 cache: IngestCache | None = None):
         self.session = session
         self.tally = tally or IngestTally()
-        self._records: dict[tuple[str, str], ArgillaRecord | None] = {}
-        self._pairs: dict[int, Pair | None] = {}
-        self._annotators: dict[str, Annotator] = {}
-        self._preloaded: set[str] = set()
+        cache = cache or IngestCache()
+        self._records, self._pairs = cache.records, cache.pairs
+        self._annotators, self._preloaded = cache.annotators, cache.preloaded
 
     def preload_dataset(self, dataset: str) -> None:
         """Load the push state of a whole dataset at once (pulls touch most records)."""
+        if dataset in self._preloaded:
+            return
         for row in self.session.exec(select(ArgillaRecord).where(ArgillaRecord.dataset == dataset)):
             self._records[(dataset, row.record_id)] = row
         self._preloaded.add(dataset)

@@ -26,7 +26,7 @@ from ...store.db import session_scope
 from ...store.models import ArgillaRecord, Judgment
 from ...store.models._base import utcnow
 from .client import ArgillaConnection, connect
-from .ingest import IngestTally, ResponseEvent, ResponseIngestor, parse_time
+from .ingest import IngestCache, IngestTally, ResponseEvent, ResponseIngestor, parse_time
 
 PAGE_SIZE = 1000  # Argilla's largest page
 
@@ -112,9 +112,10 @@ def pull_judgments(engine: Engine, *, dataset: str, workspace: str | None = None
     result = PullResult(dataset=dataset, dataset_id=remote["id"])
     usernames = _Usernames(connection)
     seen: set[tuple[str, str]] = set()
+    cache = IngestCache()
     for records, total in iter_record_pages(connection, remote["id"], page_size=page_size):
         with session_scope(engine) as session:  # one transaction per page: progress survives
-            ingestor = ResponseIngestor(session, result)
+            ingestor = ResponseIngestor(session, result, cache)
             ingestor.preload_dataset(dataset)
             for record in records:
                 result.records += 1
