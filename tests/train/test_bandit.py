@@ -20,6 +20,7 @@ def test_dpo_bandit_reaches_closed_form(ref, rewards, beta):
     assert np.abs(probs - optimal_policy(ref, rewards, beta)).max() < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ref, rewards, beta", CASES[::2])
 def test_dpo_bandit_with_sampled_hard_labels(ref, rewards, beta):
     probs = dpo_bandit(ref, rewards, beta, labels="sampled", steps=2000, seed=1)
