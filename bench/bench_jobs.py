@@ -12,9 +12,10 @@ share of the direct run: the overhead without the machine's noise. Then it measu
     python bench/bench_jobs.py --shape tiny --backends transformers   # seconds, the tiny model
     python bench/bench_jobs.py --json bench/results/jobs.json
 
-The 0.5B-shaped model is Qwen2.5-0.5B's architecture (896 hidden, 24 layers, 14 heads, 2 KV
-heads, 4864 MLP) with random bf16 weights and accord's tiny 2k-token tokenizer (so the
-output layer is smaller than the real 152k-token one); vLLM loads it with load_format="dummy".
+The 0.5B-shaped model is bench_backends.py's config folder: Qwen2.5-0.5B's architecture
+(896 hidden, 24 layers, 14 heads, 2 KV heads, 4864 MLP) with accord's tiny 2k-token tokenizer
+(so the output layer is smaller than the real 152k-token one); vLLM fills it with random
+weights (load_format="dummy"), transformers initialises it randomly in memory; bf16.
 """
 
 from __future__ import annotations
@@ -33,44 +34,29 @@ os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "0-1")
 os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SHAPE_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
-                 num_key_value_heads=2, intermediate_size=4864, max_position_embeddings=2048,
-                 tie_word_embeddings=True, rope_theta=1_000_000.0, rms_norm_eps=1e-6)
+# The 0.5B-shaped config folder is shared with bench_backends.py (same shape, same tokenizer).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_backends import config_folder
 
 
-def model_folder(shape: str, cache: Path) -> str:
-    """``accord/tiny``, or a saved 0.5B-shaped random model with the tiny tokenizer."""
-    if shape == "tiny":
-        return "accord/tiny"
-    folder = cache / "qwen2-0.5b-shape-random"
-    if (folder / "config.json").is_file():
-        return str(folder)
-    import torch
-    from accord.models.loading import load_tokenizer
-    from accord.models.tiny import ensure_tiny_model
-    from transformers import AutoModelForCausalLM, Qwen2Config
-
-    tok = load_tokenizer(ensure_tiny_model("causal"))
-    config = Qwen2Config(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                         **SHAPE_05B)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    tmp = Path(tempfile.mkdtemp(dir=cache))
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    tmp.rename(folder)
-    return str(folder)
-
-
-def make(backend: str, model: str, batch_size: int):
+def make(backend: str, folder: str, load_format: str, batch_size: int):
+    """The backend under test: in-process vLLM (random weights via load_format="dummy") or
+    transformers (the same config initialised randomly in memory, bf16)."""
     from accord.backends import make_backend
 
     if backend == "vllm":
-        return make_backend("vllm", model, dtype="bfloat16", max_model_len=1024,
-                            enforce_eager=True, load_format="dummy" if model != "accord/tiny" else "auto")
-    return make_backend("transformers", model, batch_size=batch_size,
-                        dtype="bfloat16" if model != "accord/tiny" else None)
+        return make_backend("vllm", folder, dtype="bfloat16", load_format=load_format,
+                            max_model_len=1024, enforce_eager=True)
+    if load_format == "auto":
+        return make_backend("transformers", folder, batch_size=batch_size)
+    import torch
+    from accord.backends.transformers_backend import TransformersBackend
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=torch.bfloat16)
+    return TransformersBackend.from_loaded(model, AutoTokenizer.from_pretrained(folder),
+                                           model_id=folder, batch_size=batch_size)
 
 
 def prompts(n_prompts: int) -> list[str]:
@@ -137,10 +123,10 @@ def job_run(backend, texts, *, n, max_tokens, batch_size, workdir: Path, tag: st
     return seconds, tokens, seconds - timed.seconds
 
 
-def overhead(backend_name: str, model: str, args, workdir: Path) -> dict:
+def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Path) -> dict:
     texts = prompts(args.prompts)
     t_load = time.perf_counter()
-    backend = make(backend_name, model, args.batch_size)
+    backend = make(backend_name, folder, load_format, args.batch_size)
     load_s = time.perf_counter() - t_load
     direct_run(backend, texts[:2], n=1, max_tokens=4, batch_size=2)  # warm-up
     direct, job, outside, tok_direct, tok_job = [], [], [], 0, 0
@@ -156,7 +142,7 @@ def overhead(backend_name: str, model: str, args, workdir: Path) -> dict:
     backend.close()
     # min over interleaved repeats: the least disturbed run of each (shared machines are noisy)
     d, j = min(direct), min(job)
-    return {"backend": backend_name, "model": Path(model).name, "load_s": round(load_s, 1),
+    return {"backend": backend_name, "model": Path(folder).name, "load_s": round(load_s, 1),
             "requests": len(texts) * args.n, "direct_s": round(d, 2), "job_s": round(j, 2),
             "overhead_pct": round(100 * (j / d - 1), 2),
             "accord_s": round(statistics.median(outside), 3),
@@ -237,13 +223,11 @@ def main() -> None:
     ap.add_argument("--judge-batch", type=int, default=8)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    cache = Path(os.environ.get("ACCORD_BENCH_CACHE", Path.home() / ".cache" / "accord" / "bench"))
-    cache.mkdir(parents=True, exist_ok=True)
-    model = model_folder(args.shape, cache)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        folder, load_format = config_folder(args.shape, Path(tmp))
         for name in args.backends.split(","):
-            rows.append(overhead(name, model, args, Path(tmp)))
+            rows.append(overhead(name, folder, load_format, args, Path(tmp)))
             print(json.dumps(rows[-1]), flush=True)
         judge = judge_throughput(args, Path(tmp))
     print(f"\n{'backend':<13}{'model':<26}{'requests':>9}{'direct s':>10}{'job s':>8}"

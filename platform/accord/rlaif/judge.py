@@ -222,7 +222,8 @@ def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
                 rationale=rationale, raw_output=(f"{COT_PREFIX} {rationale}\n" if rationale else "")
                 + f"{ANSWER_PREFIX}{result.text})",
                 meta={"choice_logprobs": result.choice_logprobs, "p_shown_a": shown_a,
-                      "cot": config.cot, "cache_key": unit.keys[i]}, **common)
+                      "cot": config.cot, "cache_key": unit.keys[i],
+                      "sampling": unit.requests[i].sampling()}, **common)
             ids.append(j.id)
         prob_a, meta = aggregate([(s, p) for s, _, p, _ in parsed], tie_band=config.tie_band)
         agg, _ = upsert_judgment(
