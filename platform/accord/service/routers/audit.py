@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
@@ -23,54 +22,36 @@ SERVED_SUFFIXES = {".json": "application/json", ".png": "image/png", ".svg": "im
                    ".html": "text/html", ".csv": "text/csv", ".md": "text/markdown"}
 
 
-def _num(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
+def _value(estimate: dict[str, Any] | None) -> float | None:
+    value = (estimate or {}).get("value")
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 4)
 
 
-def agreement_summary(engine, *, job_id: IdQuery = None, snapshot: str | None = None) -> dict[str, Any]:
-    """Counts, agreement between humans, and each AI judge's agreement with the humans."""
-    from ...audit.loader import HUMAN, LABELS, AuditScope, load_audit_data
-    from ...audit.metrics import cohen_kappa, krippendorff_alpha, percent_agreement
+def agreement_summary(engine, *, job_id: IdQuery = None, snapshot: str | None = None,
+                      n_resamples: int = 200) -> dict[str, Any]:
+    """The audit's headline figures (``accord.audit``): counts, agreement between humans and
+    each AI judge's agreement with the human majority, with bootstrap intervals."""
+    from ...audit.bootstrap import BootstrapConfig
+    from ...audit.loader import AuditScope
+    from ...audit.report import AuditConfig, run_audit
 
-    data = load_audit_data(engine, AuditScope(job_id=job_id, snapshot=snapshot))
-    kind = data.kind
-    own = ~data.is_aggregate.astype(bool) if len(data.label) else np.zeros(0, bool)
-    human = (kind == HUMAN) & own
-    out: dict[str, Any] = {
-        "scope": data.scope.to_dict(), "judgments": len(data.label),
-        "pairs": len(data.pair_ids), "human_judgments": int(human.sum()),
-        "ai_judgments": int(((kind != HUMAN) & own).sum()),
-        "humans": {"raters": len(np.unique(data.source[human])), "alpha": None,
-                   "percent_agreement": None},
-        "ai_judges": [],
+    report = run_audit(engine, AuditScope(job_id=job_id, snapshot=snapshot),
+                       config=AuditConfig(bootstrap=BootstrapConfig(n_resamples=n_resamples))).to_dict()
+    counts, hh = report["counts"], report["human_human"]
+    return {
+        "scope": report["scope"], "judgments": counts["judgments"], "pairs": counts["pairs"],
+        "human_judgments": counts["human_judgments"], "ai_judgments": counts["ai_judgments"],
+        "humans": {"raters": hh.get("n_raters", 0), "alpha": _value(hh.get("alpha")),
+                   "alpha_ci": hh.get("alpha"), "percent_agreement": _value(hh.get("agreement"))},
+        "ai_judges": [
+            {"judge": src["judge"], "principle": src["principle"],
+             "constitution_hash": src["constitution"], "with_human_reference": src["n"],
+             "agreement_with_humans": _value(src.get("agreement")),
+             "kappa_with_humans": _value(src.get("kappa")), "agreement_ci": src.get("agreement")}
+            for src in report["human_ai"].get("by_source", [])
+        ],
+        "position_consistency": report["position_consistency"],
     }
-    matrix = data.human_reliability_matrix()
-    if matrix.shape[0] >= 2 and (np.sum(~np.isnan(matrix), axis=0) >= 2).any():
-        out["humans"]["alpha"] = _num(krippendorff_alpha(matrix, level_of_measurement="nominal"))
-        out["humans"]["percent_agreement"] = _num(percent_agreement(matrix))
-    # Human majority per pair (ties between labels give no reference).
-    majority: dict[int, int] = {}
-    for pair in np.unique(data.pair[human]):
-        counts = np.bincount(data.label[human & (data.pair == pair)], minlength=len(LABELS))
-        if (counts == counts.max()).sum() == 1:
-            majority[int(pair)] = int(counts.argmax())
-    ai = (kind != HUMAN) & ~human
-    for source in np.unique(data.source[ai]):
-        rows = ai & (data.source == source)
-        entry = {"judge": data.sources.judge[source], "principle": data.sources.principle[source],
-                 "constitution_hash": data.sources.constitution_hash[source],
-                 "judgments": int(rows.sum()), "with_human_reference": 0,
-                 "agreement_with_humans": None, "kappa_with_humans": None}
-        pairs, labels = data.pair[rows], data.label[rows]
-        ref = np.array([majority.get(int(p), -1) for p in pairs])
-        shared = ref >= 0
-        entry["with_human_reference"] = int(shared.sum())
-        if shared.any():
-            entry["agreement_with_humans"] = _num(np.mean(labels[shared] == ref[shared]))
-            if len(np.unique(np.concatenate([labels[shared], ref[shared]]))) > 1:
-                entry["kappa_with_humans"] = _num(cohen_kappa(labels[shared], ref[shared]))
-        out["ai_judges"].append(entry)
-    return out
 
 
 @router.get("/summary", summary="Agreement summary computed from the store")
