@@ -1,0 +1,332 @@
+"""Recipe steps that train on a snapshot: ``train_sft``, ``train_rm``, ``train_dpo`` (with a β
+sweep) and ``train_ppo`` (imported by ``accord.jobs.registry``).
+
+Each step builds the trainer's ``*Config`` (explicit fields below, anything else of that
+config under ``options``) and calls its ``train_*`` function with the recipe's store. Training
+is content-addressed: a completed run with the same kind, snapshot hash and config is reused,
+not trained again (``accord.workflows.run_reuse``). Models can be named by an earlier training
+step (``base_model: sft``, ``reward_model: rm``), a run id, a folder or a model id.
+
+``train_dpo`` with a list of β trains one run per β; they share one reference log-prob cache
+(keyed by snapshot and reference model, not β). Each policy is then measured against its
+reference on held-out prompts — KL and, with ``eval_reward_model``, the win-rate — and a table
+of win-rate vs KL per β is printed.
+
+    steps:
+      - {kind: snapshot, policy: human-over-ai}
+      - {kind: train_rm, max_steps: 20}
+      - {kind: train_dpo, beta: [0.01, 0.1, 0.5], eval_reward_model: train_rm}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from rich.table import Table
+from sqlmodel import Session
+
+from ..jobs.context import StepContext
+from ..jobs.registry import StepConfig, register_step
+from ..store.models import TrainingRun
+from ..workflows.outputs import FiguresOutput, console_for, recipe_name, step_output
+from ..workflows.run_reuse import find_finished_run, run_record
+
+# Trainer config fields a step sets itself (they cannot also be given under ``options``).
+MANAGED = ("snapshot", "model", "max_steps", "learning_rate", "per_device_train_batch_size",
+           "max_length", "seed", "bf16", "run_name", "db_url", "output_dir")
+
+
+class TrainStepConfig(StepConfig):
+    """Fields every training step has."""
+
+    trainer: ClassVar[tuple[str, str, str]] = ("", "", "")  # run kind, config class, train function
+
+    snapshot: str | None = Field(default=None, description="Snapshot step, snapshot name or trl "
+                                 "export folder (default: the nearest earlier snapshot step).")
+    base_model: str = Field(default="accord/tiny", description="Model to start from: an earlier "
+                            "training step's name, a run id, a folder or a model id.")
+    max_steps: int = Field(default=20, ge=1, description="Optimizer (PPO: rollout) steps.")
+    learning_rate: float | None = Field(default=None, gt=0, description="Peak learning rate "
+                                        "(default: the trainer's).")
+    batch_size: int = Field(default=4, ge=1, description="Examples per device per micro-batch.")
+    max_length: int | None = Field(default=512, ge=8, description="Longest tokenised sequence.")
+    seed: int | None = Field(default=None, description="Seed (default: the recipe's).")
+    bf16: bool = Field(default=False, description="bfloat16 mixed precision (GPUs).")
+    reuse: bool = Field(default=True, description="Reuse a finished run with the same snapshot "
+                        "hash and config instead of training again.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Any other field of the "
+                                    "trainer's config (see `accord train <kind> --help`).")
+
+    def specific(self) -> dict[str, Any]:
+        """This trainer's own explicit fields, as config keyword arguments."""
+        return {}
+
+    def config_class(self):
+        return getattr(importlib.import_module(self.trainer[1].rsplit(".", 1)[0]), self.trainer[1].rsplit(".", 1)[1])
+
+    def train_function(self):
+        module, name = self.trainer[2].rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)
+
+    @model_validator(mode="after")
+    def _check_options(self) -> TrainStepConfig:
+        clash = sorted(set(self.options) & (set(MANAGED) | set(self.specific())))
+        if clash:
+            raise ValueError(f"options: {', '.join(clash)} must be given as step fields, not options")
+        if self.options:  # validated now (importing the trainer) so nothing runs on a bad recipe
+            cls = self.config_class()
+            known = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(self.options) - known)
+            if unknown:
+                raise ValueError(f"options: {cls.__name__} has no field {', '.join(unknown)}")
+            cls(**self.build_kwargs(snapshot="-", model=self.base_model, run_name=""))
+        return self
+
+    def build_kwargs(self, *, snapshot: str, model: str, run_name: str, seed: int = 0,
+                     **resolved: Any) -> dict[str, Any]:
+        kwargs = dict(snapshot=snapshot, model=model, max_steps=self.max_steps,
+                      per_device_train_batch_size=self.batch_size, max_length=self.max_length,
+                      seed=seed if self.seed is None else self.seed, bf16=self.bf16, run_name=run_name,
+                      **self.specific(), **self.options)
+        if self.learning_rate is not None:
+            kwargs["learning_rate"] = self.learning_rate
+        kwargs.update(resolved)
+        return kwargs
+
+
+class SFTStepConfig(TrainStepConfig):
+    """Supervised fine-tuning on chosen responses or on critique-revise revisions."""
+
+    trainer: ClassVar = ("sft", "accord.train.sft.SFTTrainConfig", "accord.train.sft.train_sft")
+    target: Literal["chosen", "revisions"] = Field(default="chosen", description="chosen, or "
+                                                   "revisions (Constitutional AI's SL phase).")
+
+    def specific(self) -> dict[str, Any]:
+        return {"target": self.target}
+
+
+class RMStepConfig(TrainStepConfig):
+    """Bradley–Terry reward model; held-out accuracy and calibration on the test split."""
+
+    trainer: ClassVar = ("rm", "accord.train.rm.RewardTrainConfig", "accord.train.rm.train_rm")
+
+
+class DPOStepConfig(TrainStepConfig):
+    """DPO (soft labels, cached reference log-probs); a list of β is a sweep."""
+
+    trainer: ClassVar = ("dpo", "accord.train.dpo.DPOTrainConfig", "accord.train.dpo.train_dpo")
+    beta: float | list[float] = Field(default=0.1, description="β, or a list of β to sweep.")
+    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"], description="trl loss types.")
+    ref_model: str | None = Field(default=None, description="Reference policy (default: base_model).")
+    evaluate: bool = Field(default=True, description="Measure KL (and win-rate) vs the reference.")
+    eval_reward_model: str | None = Field(default=None, description="Reward model judging the "
+                                          "win-rate: a train_rm step, run id or folder.")
+    eval_prompts: int = Field(default=16, ge=1, description="Held-out prompts evaluated.")
+    eval_max_new_tokens: int = Field(default=24, ge=1, description="Longest sampled response.")
+    eval_temperature: float = Field(default=1.0, gt=0, description="Sampling temperature.")
+
+    @model_validator(mode="after")
+    def _betas(self) -> DPOStepConfig:
+        if not self.betas() or any(b <= 0 for b in self.betas()):
+            raise ValueError("beta must be a positive number or a non-empty list of them")
+        return self
+
+    def betas(self) -> list[float]:
+        return [float(b) for b in (self.beta if isinstance(self.beta, list) else [self.beta])]
+
+    def specific(self) -> dict[str, Any]:
+        return {"loss_type": list(self.loss_type)}
+
+
+class PPOStepConfig(TrainStepConfig):
+    """PPO with a per-token KL penalty to the reference, scored by a frozen reward model."""
+
+    trainer: ClassVar = ("ppo", "accord.train.ppo.config.PPOTrainConfig", "accord.train.ppo.trainer.train_ppo")
+    reward_model: str = Field(description="Reward model: a train_rm step, run id or folder.")
+    ref_model: str | None = Field(default=None, description="Reference policy (default: base_model).")
+    kl_coef: float = Field(default=0.05, ge=0, description="Initial KL coefficient β.")
+    target_kl: float | None = Field(default=None, gt=0, description="Adaptive KL target (nats per "
+                                    "sequence); none keeps β fixed.")
+    max_steps: int = Field(default=10, ge=1, description="PPO steps (rollout batches).")
+
+    def specific(self) -> dict[str, Any]:
+        return {"kl_coef": self.kl_coef, "target_kl": self.target_kl}
+
+
+# -- references ------------------------------------------------------------------------------
+
+def model_path_for(ctx: StepContext, ref: str) -> str:
+    """A model named by an earlier training step, a run id, a folder or a model id."""
+    out = step_output(ctx, ref, "train")
+    if out is not None:
+        runs = out.figures["runs"]
+        if len(runs) != 1:
+            raise ValueError(f"step {ctx.step_name!r}: step {ref!r} trained {len(runs)} runs (a sweep); "
+                             "name one run by its id instead")
+        return runs[0]["artifact_path"]
+    if ref.isdigit():
+        with Session(ctx.engine) as session:
+            run = session.get(TrainingRun, int(ref))
+        if run is None or run.status != "completed" or not run.artifact_path:
+            raise ValueError(f"step {ctx.step_name!r}: run {ref} has no finished model")
+        return run.artifact_path
+    local = ctx.base_dir / ref
+    return str(local) if not Path(ref).is_absolute() and local.is_dir() else ref
+
+
+def snapshot_for(ctx: StepContext, ref: str | None) -> tuple[str, str]:
+    """(snapshot name or export folder, content hash)."""
+    from ..snapshots.build import get_snapshot
+    from ..snapshots.recipe_steps import snapshot_name_for
+
+    if ref is not None and step_output(ctx, ref, "snapshot") is None:
+        folder = ctx.base_dir / ref if not Path(ref).is_absolute() else Path(ref)
+        if (folder / "manifest.json").is_file():
+            return str(folder), json.loads((folder / "manifest.json").read_text())["content_hash"]
+    name = snapshot_name_for(ctx, ref)
+    return name, get_snapshot(ctx.engine, name).content_hash
+
+
+# -- running ---------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def library_bars_off():
+    """Silence datasets' and transformers' tqdm bars while a step trains: the job's own rich
+    bars already show progress, and interleaved tqdm lines garble them."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets_on, transformers_on = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if datasets_on:
+            datasets.enable_progress_bars()
+        if transformers_on:
+            hf_logging.enable_progress_bar()
+
+
+def train_or_reuse(ctx: StepContext, step: TrainStepConfig, kwargs: dict[str, Any], snapshot_hash: str,
+                   label: str = "") -> dict[str, Any]:
+    """Reuse the finished run with the same (snapshot hash, config), else train one."""
+    config = step.config_class()(**kwargs)
+    kind = step.trainer[0]
+    if step.reuse:
+        run = find_finished_run(ctx.engine, kind=kind, snapshot_hash=snapshot_hash, config=config.to_dict())
+        if run is not None:
+            return run_record(run, reused=True, step=ctx.step_name, label=label)
+    ctx.check_cancel()
+    with library_bars_off():
+        result = step.train_function()(config, engine=ctx.engine)
+    with Session(ctx.engine) as session:
+        run = session.get(TrainingRun, result.run_id)
+        return run_record(run, reused=False, step=ctx.step_name, label=label)
+
+
+def _output(runs: list[dict[str, Any]], kind: str, **figures: Any) -> FiguresOutput:
+    return FiguresOutput(kind="train", figures={"trainer": kind, "runs": runs, **figures},
+                         counts={"runs": len(runs), "reused": sum(r["reused"] for r in runs)},
+                         brief={"run_ids": ",".join(str(r["run_id"]) for r in runs)})
+
+
+def run_train_step(ctx: StepContext, step: TrainStepConfig) -> FiguresOutput:
+    snapshot, digest = snapshot_for(ctx, step.snapshot)
+    resolved: dict[str, Any] = {}
+    for name in ("ref_model", "reward_model"):
+        if getattr(step, name, None):
+            resolved[name] = model_path_for(ctx, getattr(step, name))
+    kwargs = step.build_kwargs(snapshot=snapshot, model=model_path_for(ctx, step.base_model),
+                               run_name=f"{recipe_name(ctx)}/{ctx.step_name}", seed=ctx.seed, **resolved)
+    task = ctx.progress.add_step(f"{ctx.step_name}: train {step.trainer[0]}", total=1)
+    record = train_or_reuse(ctx, step, kwargs, digest)
+    ctx.progress.advance(task)
+    return _output([record], step.trainer[0], snapshot=snapshot, snapshot_hash=digest)
+
+
+def _heldout_prompts(ctx: StepContext, snapshot: str, n: int) -> list[str]:
+    from .data import load_snapshot
+
+    data = load_snapshot(snapshot, engine=ctx.engine)
+    prompts = sorted({r["prompt"] for r in data.test_rows if isinstance(r["prompt"], str)})
+    return (prompts or sorted({r["prompt"] for r in data.train_rows if isinstance(r["prompt"], str)}))[:n]
+
+
+def _evaluate(ctx: StepContext, step: DPOStepConfig, record: dict[str, Any], reference: str,
+              judge: str | None, prompts: list[str]) -> dict[str, Any]:
+    """KL / win-rate of one DPO policy, stored on its run; skipped when already measured."""
+    from ..workflows.policy_eval import evaluate_policy, evaluation_key
+    from .runs import RunRecorder
+
+    seed = ctx.seed if step.seed is None else step.seed
+    key = evaluation_key(policy=record["artifact_path"], reference=reference, reward_model=judge,
+                         prompts=prompts, max_new_tokens=step.eval_max_new_tokens,
+                         temperature=step.eval_temperature, seed=seed)
+    if record["metrics"].get("eval_key") == key:
+        return record
+    with library_bars_off():
+        figures = evaluate_policy(record["artifact_path"], reference, prompts, reward_model=judge,
+                                  max_new_tokens=step.eval_max_new_tokens, temperature=step.eval_temperature,
+                                  seed=seed)
+    figures["eval_key"] = key
+    RunRecorder(engine=ctx.engine, run_id=record["run_id"]).update(metrics=figures)
+    record["metrics"].update(figures)
+    return record
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    return format(value, spec) if isinstance(value, int | float) else "—"
+
+
+def sweep_table(records: list[dict[str, Any]], judged: bool) -> Table:
+    table = Table(title="DPO: win-rate vs KL to the reference per β (held-out prompts)", title_justify="left")
+    for column in ("β", "run", "", "KL (nats)", "win-rate vs ref", "held-out reward acc", "train loss"):
+        table.add_column(column, justify="left" if column in ("run", "") else "right")
+    for r in records:
+        m = r["metrics"]
+        table.add_row(r["label"], str(r["run_id"]), "reused" if r["reused"] else "trained",
+                      _fmt(m.get("kl_to_ref")), _fmt(m.get("win_rate_vs_ref")) if judged else "— (no judge)",
+                      _fmt(m.get("heldout_reward_accuracy")), _fmt(m.get("train_loss")))
+    return table
+
+
+def run_train_dpo(ctx: StepContext, step: DPOStepConfig) -> FiguresOutput:
+    snapshot, digest = snapshot_for(ctx, step.snapshot)
+    base = model_path_for(ctx, step.base_model)
+    reference = model_path_for(ctx, step.ref_model) if step.ref_model else base
+    judge = model_path_for(ctx, step.eval_reward_model) if step.eval_reward_model else None
+    betas = step.betas()
+    run_name = f"{recipe_name(ctx)}/{ctx.step_name}"
+    task = ctx.progress.add_step(f"{ctx.step_name}: train dpo ({len(betas)} β)",
+                                 total=len(betas) * (2 if step.evaluate else 1))
+    prompts = _heldout_prompts(ctx, snapshot, step.eval_prompts) if step.evaluate else []
+    records = []
+    for beta in betas:
+        kwargs = step.build_kwargs(snapshot=snapshot, model=base, seed=ctx.seed, beta=beta,
+                                   run_name=run_name if len(betas) == 1 else f"{run_name}/beta={beta:g}",
+                                   **({"ref_model": reference} if step.ref_model else {}))
+        records.append(train_or_reuse(ctx, step, kwargs, digest, label=f"{beta:g}"))
+        ctx.progress.advance(task)
+        if step.evaluate:
+            ctx.check_cancel()
+            _evaluate(ctx, step, records[-1], reference, judge, prompts)
+            ctx.progress.advance(task)
+    if step.evaluate:
+        console_for(ctx).print(sweep_table(records, judged=judge is not None))
+    sweep = [{"beta": float(r["label"]), "run_id": r["run_id"], "kl_to_ref": r["metrics"].get("kl_to_ref"),
+              "win_rate_vs_ref": r["metrics"].get("win_rate_vs_ref"),
+              "heldout_reward_accuracy": r["metrics"].get("heldout_reward_accuracy")} for r in records]
+    return _output(records, "dpo", snapshot=snapshot, snapshot_hash=digest, sweep=sweep, judge=judge or "")
+
+
+register_step("train_sft", SFTStepConfig, run_train_step)
+register_step("train_rm", RMStepConfig, run_train_step)
+register_step("train_dpo", DPOStepConfig, run_train_dpo)
+register_step("train_ppo", PPOStepConfig, run_train_step)

@@ -1,0 +1,193 @@
+"""The ``summary`` step: what a recipe produced, in one screen.
+
+Counts in the store, the audit's agreement figures, each snapshot with its full content hash,
+each training run with its id and key metrics (reused or trained now), where the HTML reports
+are — and, while the store holds no human label, the commands to collect some in Argilla. The
+same content is written to ``<home>/reports/<recipe>/summary.json`` and ``summary.txt``.
+
+Each run's HTML report (``accord runs show RUN --html``) is written beside the audit report,
+again only when the run's metrics changed since the last one was written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from sqlalchemy import func, select
+
+from ..hashing import content_hash
+from ..jobs.context import StepContext
+from ..jobs.registry import StepConfig
+from ..store.models import Judgment, Pair, Prompt, Response
+from .outputs import FiguresOutput, console_for, outputs_of, recipe_name, report_dir
+
+KEY_METRICS = ("train_loss", "rm_heldout_accuracy", "heldout_reward_accuracy", "kl_to_ref", "win_rate_vs_ref",
+               "final_reward", "final_kl", "n_examples")
+
+
+class SummaryConfig(StepConfig):
+    """Print and save a summary of the whole recipe."""
+
+    run_reports: bool = Field(default=True, description="Write each run's HTML report too.")
+    argilla_dataset: str | None = Field(default=None, description="Dataset name used in the "
+                                        "labelling instructions (default: the recipe's name).")
+
+
+def store_counts(engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        def count(table, *where):
+            return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+        roles = dict(conn.execute(select(Response.role, func.count()).group_by(Response.role)).all())
+        return {"prompts": count(Prompt), "responses": count(Response), "responses_by_role": roles,
+                "pairs": count(Pair), "human_judgments": count(Judgment, Judgment.kind == "human"),
+                "ai_judgments": count(Judgment, Judgment.kind == "ai")}
+
+
+def _num(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else ("—" if value is None else str(value))
+
+
+def _ci(estimate: dict | None) -> str:
+    if not estimate or estimate.get("value") is None:
+        return "—"
+    low, high = estimate.get("low"), estimate.get("high")
+    return f"{estimate['value']:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
+
+
+def _write_run_reports(ctx: StepContext, runs: list[dict[str, Any]], folder: Path) -> dict[int, str]:
+    """run id → HTML report path (rewritten only when the run's metrics changed)."""
+    from ..train.report import write_html
+
+    index_path = folder / "run-reports.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    paths = {}
+    for run in runs:
+        path = folder / f"run-{run['run_id']}.html"
+        digest = content_hash(run["metrics"], run["warnings"])
+        if index.get(str(run["run_id"])) != digest or not path.is_file():
+            write_html(ctx.engine, run=run["run_id"], path=path)
+            index[str(run["run_id"])] = digest
+        paths[run["run_id"]] = str(path.resolve())
+    index_path.write_text(json.dumps(index, indent=2))
+    return paths
+
+
+def labelling_commands(ctx: StepContext, dataset: str) -> list[str]:
+    url = ctx.engine.url.render_as_string(hide_password=True)
+    recipe = recipe_name(ctx)
+    return [
+        "accord argilla local start        # or use your team's Argilla server",
+        "export ARGILLA_API_URL=http://127.0.0.1:6900 ARGILLA_API_KEY=argilla.apikey",
+        "accord argilla users create alice --password 'choose-a-password' --workspace labels",
+        f"accord argilla push --dataset {dataset} --workspace labels --min-submitted 2 --db {url}",
+        "# annotators sign in at http://127.0.0.1:6900 and label the dataset",
+        f"accord argilla pull --dataset {dataset} --workspace labels --db {url}",
+        f"accord run {recipe} --db {url}   # human labels now win over AI labels in a new snapshot",
+    ]
+
+
+def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
+    audits = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "audit")]
+    snapshots = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "snapshot")]
+    runs = [run for _, o in outputs_of(ctx, "train") for run in o.figures["runs"]]
+    sweeps = [{"step": n, "sweep": o.figures["sweep"]} for n, o in outputs_of(ctx, "train") if "sweep" in o.figures]
+    exports = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "export")]
+    argilla = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "argilla")]
+    folder = report_dir(ctx)
+    run_reports = _write_run_reports(ctx, runs, folder) if config.run_reports and runs else {}
+    counts = store_counts(ctx.engine)
+    summary = {
+        "recipe": recipe_name(ctx), "job_id": ctx.job_id,
+        "store": ctx.engine.url.render_as_string(hide_password=True), "counts": counts,
+        "steps": {name: out.summary() for name, out in ctx.outputs.items()},
+        "audits": audits, "snapshots": snapshots, "exports": exports, "argilla": argilla,
+        "runs": [{**r, "report": run_reports.get(r["run_id"])} for r in runs], "sweeps": sweeps,
+        "reports": {"folder": str(folder.resolve()),
+                    "audit": [a["html_path"] or a["json_path"] for a in audits],
+                    "runs": list(run_reports.values())},
+    }
+    if counts["human_judgments"] == 0:
+        summary["how_to_label"] = labelling_commands(ctx, config.argilla_dataset or recipe_name(ctx))
+    return summary
+
+
+def _agreement_table(audit: dict[str, Any]) -> Table:
+    table = Table(title=f"Agreement ({audit['scope']['description']})", title_justify="left")
+    for column in ("figure", "source", "value [95% CI]", "n"):
+        table.add_column(column)
+    hh = audit["human_human"]
+    if hh["alpha"] and hh["alpha"].get("value") is not None:
+        table.add_row("human–human α", "annotators", _ci(hh["alpha"]), _num(hh["alpha"].get("n_units")))
+    for row in audit["human_ai"]:
+        table.add_row("human–AI agreement", row["judge"], _ci(row["agreement"]), str(row["n"]))
+        table.add_row("human–AI κ", row["judge"], _ci(row["kappa"]), str(row["n"]))
+    for row in audit["position_consistency"]:
+        table.add_row("same winner, A/B swapped", row["judge"], _ci(row["consistency"]), str(row["n_pairs"]))
+    for row in audit["length_bias"]:  # per label source; the per-principle rows are in the HTML
+        if "·" not in row["source"] and row["longer_wins"] and row["longer_wins"].get("value") is not None:
+            table.add_row("longer response wins", row["source"], _ci(row["longer_wins"]),
+                          _num(row["longer_wins"].get("n_units")))
+    return table
+
+
+def _runs_table(runs: list[dict[str, Any]]) -> Table:
+    table = Table(title="Training runs", title_justify="left")
+    for column in ("step", "kind", "run", "", "key metrics"):
+        table.add_column(column, overflow="fold")
+    for r in runs:
+        m = r["metrics"]
+        figures = " · ".join(f"{k.replace('_', ' ')} {_num(m[k])}" for k in KEY_METRICS if m.get(k) is not None)
+        table.add_row(r["step"] + (f" β={r['label']}" if r["label"] else ""), r["kind"], str(r["run_id"]),
+                      "reused" if r["reused"] else "trained", figures)
+    return table
+
+
+def render(summary: dict[str, Any], console: Console) -> None:
+    c = summary["counts"]
+    roles = ", ".join(f"{n} {role}" for role, n in sorted(c["responses_by_role"].items()))
+    parts: list[Any] = [(f"store [bold]{summary['store']}[/] · job {summary['job_id']}\n"
+                         f"{c['prompts']} prompts · {c['responses']} responses ({roles or 'none'}) · "
+                         f"{c['pairs']} pairs · {c['ai_judgments']} AI judgments · "
+                         f"{c['human_judgments']} human judgments")]
+    for audit in summary["audits"]:
+        parts.append(_agreement_table(audit))
+    if summary["audits"] and not c["human_judgments"]:
+        parts.append("[dim]No human labels yet: agreement with humans is measured once some are collected.[/]")
+    for s in summary["snapshots"]:
+        mix = ", ".join(f"{n} {k}" for k, n in s["source_mix"].items()) or "no labels"
+        parts.append(f"snapshot [bold]{s['name']}[/] ({s['policy']}, {'new' if s['new'] else 'unchanged'}): "
+                     f"{s['n_train']} train / {s['n_test']} test examples ({mix})\n"
+                     f"  content hash {s['content_hash']}")
+    for e in summary["exports"]:
+        parts.append(f"export ({e['format']}): {e['path']}")
+    if summary["runs"]:
+        parts.append(_runs_table(summary["runs"]))
+        parts.append("models:\n" + "\n".join(f"  run {r['run_id']}: {r['artifact_path']}" for r in summary["runs"]))
+    reports = summary["reports"]
+    parts.append("HTML reports:\n" + "\n".join(f"  {p}" for p in [*reports["audit"], *reports["runs"]])
+                 + f"\n  (summary.json and summary.txt in {reports['folder']})")
+    console.print(Panel(Group(*parts), title=f"accord · {summary['recipe']}", title_align="left"))
+    if "how_to_label" in summary:
+        console.print("[bold]No human labels in the store[/] (AI labels are never stored as human ones). "
+                      "To collect human labels in Argilla:")
+        for line in summary["how_to_label"]:
+            console.print(f"  {line}", soft_wrap=True, highlight=False)
+
+
+def run_summary_step(ctx: StepContext, config: SummaryConfig) -> FiguresOutput:
+    task = ctx.progress.add_step(f"{ctx.step_name}: summary", total=1)
+    summary = build_summary(ctx, config)
+    folder = Path(summary["reports"]["folder"])
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str, ensure_ascii=False))
+    render(summary, console_for(ctx))
+    with open(folder / "summary.txt", "w", encoding="utf-8") as f:
+        render(summary, Console(file=f, width=120, no_color=True))
+    ctx.progress.advance(task)
+    return FiguresOutput(kind="summary", figures=summary, brief={"summary": str(folder / "summary.txt")})
