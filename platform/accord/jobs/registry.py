@@ -85,10 +85,13 @@ def load_step_plugins() -> None:
         importlib.import_module(module)
     for area in PLUGIN_AREAS:
         name = f"accord.{area}.recipe_steps"
-        try:
+        try:  # find_spec imports the area's package itself, which may be absent or broken
             found = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:  # the area's package itself is absent
+        except ModuleNotFoundError:
             found = False
+        except Exception as exc:  # noqa: BLE001 - reported by _plugin_failed
+            _plugin_failed(name, exc)
+            continue
         if found:
             _import_plugin(name)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -101,8 +104,12 @@ def _import_plugin(name: str) -> None:
     try:
         importlib.import_module(name)
     except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
-        _PLUGIN_ERRORS[name] = f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"recipe steps from {name} are unavailable: {exc}", stacklevel=2)
+        _plugin_failed(name, exc)
+
+
+def _plugin_failed(name: str, exc: Exception) -> None:
+    _PLUGIN_ERRORS[name] = f"{type(exc).__name__}: {exc}"
+    warnings.warn(f"recipe steps from {name} are unavailable: {exc}", stacklevel=3)
 
 
 def get_step(kind: str) -> StepKind:
