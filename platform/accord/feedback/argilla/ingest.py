@@ -24,7 +24,6 @@ from sqlmodel import Session, select
 
 from ...store.crud.annotators import get_or_create_annotator
 from ...store.crud.judgments import upsert_judgment
-from ...store.keys import judgment_key
 from ...store.models import Annotator, ArgillaRecord, Judgment, Pair
 from . import schema
 
@@ -101,6 +100,12 @@ class IngestTally:
         return asdict(self)
 
 
+def _human_judgments():
+    return select(Judgment.pair_id, Judgment.judge, Judgment.presentation_order, Judgment.meta,
+                  Judgment.status).where(Judgment.kind == "human", Judgment.principle == "",
+                                         Judgment.constitution_hash == "")
+
+
 @dataclass
 class IngestCache:
     """Lookups shared by the sessions of one pull (rows are read, never written, through it)."""
@@ -108,6 +113,9 @@ class IngestCache:
     records: dict[tuple[str, str], ArgillaRecord | None] = field(default_factory=dict)
     pairs: dict[int, Pair | None] = field(default_factory=dict)
     annotators: dict[str, Annotator] = field(default_factory=dict)
+    # (pair id, annotator, shown order) -> (Argilla updated_at it reflects, status) of every
+    # human judgment on the preloaded datasets' pairs: one query instead of one per response.
+    judgments: dict[tuple[int, str, str], tuple[str | None, str]] = field(default_factory=dict)
     preloaded: set[str] = field(default_factory=set)
 
 
@@ -118,7 +126,7 @@ class ResponseIngestor:
                  cache: IngestCache | None = None):
         self.session = session
         self.tally = tally or IngestTally()
-        cache = cache or IngestCache()
+        self.cache = cache = cache or IngestCache()
         self._records, self._pairs = cache.records, cache.pairs
         self._annotators, self._preloaded = cache.annotators, cache.preloaded
 
@@ -128,7 +136,22 @@ class ResponseIngestor:
             return
         for row in self.session.exec(select(ArgillaRecord).where(ArgillaRecord.dataset == dataset)):
             self._records[(dataset, row.record_id)] = row
+        in_dataset = select(ArgillaRecord.pair_id).where(ArgillaRecord.dataset == dataset)
+        for pair in self.session.exec(select(Pair).where(Pair.id.in_(in_dataset))):
+            self._pairs[pair.id] = pair
+        for row in self.session.exec(_human_judgments().where(Judgment.pair_id.in_(in_dataset))):
+            self.cache.judgments[row[:3]] = ((row[3] or {}).get("argilla_updated_at"), row[4])
         self._preloaded.add(dataset)
+
+    def _known(self, dataset: str, key: tuple[int, str, str]) -> tuple[str | None, str] | None:
+        """(updated_at, status) of the judgment a response maps to, or None when there is none
+        (its natural key: pair, annotator, shown order, no principle, no constitution)."""
+        if dataset in self._preloaded:
+            return self.cache.judgments.get(key)
+        row = self.session.exec(_human_judgments().where(
+            Judgment.pair_id == key[0], Judgment.judge == key[1],
+            Judgment.presentation_order == key[2])).first()
+        return None if row is None else ((row[3] or {}).get("argilla_updated_at"), row[4])
 
     def _record(self, dataset: str, external_id: str) -> ArgillaRecord | None:
         key = (dataset, external_id)
@@ -173,16 +196,16 @@ class ResponseIngestor:
         if not event.username:
             tally.problem(f"{where}: response of unknown user {event.user_id}; skipped")
             return "skipped"
-        key = judgment_key(pair.content_hash, event.username, presentation_order=state.shown_order)
-        existing = self.session.exec(select(Judgment).where(Judgment.key_hash == key)).first()
-        seen_at = existing.meta.get("argilla_updated_at") if existing is not None else None
+        key = (pair.id, event.username, state.shown_order)
+        known = self._known(event.dataset, key)
+        seen_at = known[0] if known is not None else None
         if (seen_at and event.updated_at is not None and not event.deleted
                 and parse_time(seen_at) > event.updated_at):
             tally.stale += 1  # an older delivery arriving after a newer pull
             return "stale"
 
         if event.deleted:
-            if existing is None or existing.status == "discarded":
+            if known is None or known[1] == "discarded":
                 tally.unchanged += 1
                 return "unchanged"
             return self._write(event, pair, state, preferred=None, status="discarded",
@@ -227,6 +250,8 @@ class ResponseIngestor:
             rationale=rationale, status=status, source=f"argilla:{event.dataset}",
             external_id=event.response_id, meta=meta, when=event.updated_at,
         )
+        self.cache.judgments[(pair.id, event.username, state.shown_order)] = (
+            (judgment.meta or {}).get("argilla_updated_at"), judgment.status)
         if action == "created" and event.inserted_at is not None:
             judgment.created_at = event.inserted_at
             self.session.add(judgment)
