@@ -56,6 +56,9 @@ def headline_figures(report: dict[str, Any]) -> dict[str, Any]:
                                  for r in report["position_consistency"].get("by_judge", [])],
         "length_bias": [{"source": r["source"], "kind": r["kind"], "longer_wins": _value(r["longer_wins"])}
                         for r in report.get("length_bias", [])],
+        "reward_models": [{"run_id": r.get("run_id"), "name": r.get("name"),
+                           "rm_heldout_accuracy": r.get("rm_heldout_accuracy")}
+                          for r in report.get("reward_models", [])],
     }
 
 

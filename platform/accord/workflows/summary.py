@@ -28,7 +28,9 @@ from ..store.models import Judgment, Pair, Prompt, Response
 from .outputs import FiguresOutput, console_for, outputs_of, recipe_name, report_dir
 
 KEY_METRICS = ("train_loss", "rm_heldout_accuracy", "heldout_reward_accuracy", "kl_to_ref", "win_rate_vs_ref",
-               "final_reward", "final_kl", "n_examples")
+               "final_reward", "final_kl", "final_kl_coef", "n_examples")
+# Instruments of online RL runs, from their last logged step.
+LAST_STEP = ("reward/mean", "kl/measured", "kl/coef", "response/length", "policy/entropy", "policy/clipfrac")
 
 
 class SummaryConfig(StepConfig):
@@ -79,9 +81,26 @@ def _write_run_reports(ctx: StepContext, runs: list[dict[str, Any]], folder: Pat
     return paths
 
 
+def last_step_instruments(ctx: StepContext, runs: list[dict[str, Any]]) -> None:
+    """Add the last logged PPO/RLOO/GRPO instruments to each such run's record."""
+    from ..store.db import session_scope
+    from ..train.runs import list_metrics
+
+    with session_scope(ctx.engine) as session:
+        for run in runs:
+            if run["kind"] in ("ppo", "rloo", "grpo"):
+                steps = list_metrics(session, run_id=run["run_id"])
+                last = steps[-1].values if steps else {}
+                run["last_step"] = {k: last[k] for k in LAST_STEP if k in last}
+
+
 def labelling_commands(ctx: StepContext, dataset: str) -> list[str]:
+    from ..jobs.recipe import bundled_pipelines_dir
+
     url = ctx.engine.url.render_as_string(hide_password=True)
     recipe = recipe_name(ctx)
+    if not (bundled_pipelines_dir() / f"{recipe}.yaml").is_file():
+        recipe = "<your recipe file>"
     return [
         "accord argilla local start        # or use your team's Argilla server",
         "export ARGILLA_API_URL=http://127.0.0.1:6900 ARGILLA_API_KEY=argilla.apikey",
@@ -89,7 +108,7 @@ def labelling_commands(ctx: StepContext, dataset: str) -> list[str]:
         f"accord argilla push --dataset {dataset} --workspace labels --min-submitted 2 --db {url}",
         "# annotators sign in at http://127.0.0.1:6900 and label the dataset",
         f"accord argilla pull --dataset {dataset} --workspace labels --db {url}",
-        f"accord run {recipe} --db {url}   # human labels now win over AI labels in a new snapshot",
+        f"accord run {recipe} --db {url}   # rerun: snapshots resolve the human labels by their policy",
     ]
 
 
@@ -100,6 +119,7 @@ def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
     sweeps = [{"step": n, "sweep": o.figures["sweep"]} for n, o in outputs_of(ctx, "train") if "sweep" in o.figures]
     exports = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "export")]
     argilla = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "argilla")]
+    last_step_instruments(ctx, runs)
     folder = report_dir(ctx)
     run_reports = _write_run_reports(ctx, runs, folder) if config.run_reports and runs else {}
     counts = store_counts(ctx.engine)
@@ -130,6 +150,9 @@ def _agreement_table(audit: dict[str, Any]) -> Table:
         table.add_row("human–AI κ", row["judge"], _ci(row["kappa"]), str(row["n"]))
     for row in audit["position_consistency"]:
         table.add_row("same winner, A/B swapped", row["judge"], _ci(row["consistency"]), str(row["n_pairs"]))
+    for row in audit.get("reward_models", []):
+        table.add_row("reward model held-out accuracy", f"run {row['run_id']}",
+                      _num(row["rm_heldout_accuracy"]), "")
     for row in audit["length_bias"]:  # per label source; the per-principle rows are in the HTML
         if "·" not in row["source"] and row["longer_wins"] and row["longer_wins"].get("value") is not None:
             table.add_row("longer response wins", row["source"], _ci(row["longer_wins"]),
@@ -143,7 +166,8 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         table.add_column(column, overflow="fold")
     for r in runs:
         m = r["metrics"]
-        figures = " · ".join(f"{k.replace('_', ' ')} {_num(m[k])}" for k in KEY_METRICS if m.get(k) is not None)
+        figures = " · ".join([*(f"{k.replace('_', ' ')} {_num(m[k])}" for k in KEY_METRICS if m.get(k) is not None),
+                              *(f"{k} {_num(v)}" for k, v in r.get("last_step", {}).items())])
         table.add_row(r["step"] + (f" β={r['label']}" if r["label"] else ""), r["kind"], str(r["run_id"]),
                       "reused" if r["reused"] else "trained", figures)
     return table
