@@ -100,7 +100,7 @@ def build_store(url: str, n_pairs: int, seed: int = 0) -> None:
                 "pair_id": p + 1, "kind": kind, "judge": jname, "principle": principle,
                 "presentation_order": order, "preferred": lab, "prob_a": pr,
                 "status": "submitted", "is_aggregate": aggregate,
-                "key_hash": judgment_key(pair_hash[p], jname, presentation_order=order,
+                "key_hash": judgment_key(pair_hash[p], jname, kind=kind, presentation_order=order,
                                          principle=principle, constitution_hash=chash),
                 "annotator_id": None if ann is None else ann + 1, "judge_backend": "bench",
                 "constitution_hash": chash, "source": "bench", "meta": {},

@@ -27,10 +27,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from .fast_ingest import FastIngestor, StoreBundle, bundle_from_preference
 from .formats.base import InvalidRecordError, ReadItem
 from .formats.registry import format_name, read_records
+from .store.bundles import StoreBundle, bundle_from_preference
 from .store.db import session_scope
+from .store.ingest import StoreIngestor
 from .store.models._base import utcnow
 
 PROGRESS_EVERY = 500  # rows between progress callbacks
@@ -132,12 +133,12 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
 
     try:
         with session_scope(engine) as session:
-            ingestor = FastIngestor(session, batch_size=batch_size)
+            ingestor = StoreIngestor(session, batch_size=batch_size)
             counts = ingestor.ingest(bundles())
     finally:
         rejects.close()
     report.new.update(prompts=counts.prompts, responses=counts.responses, pairs=counts.pairs,
-                      judgments=counts.judgments, annotators=ingestor.annotators)
+                      judgments=counts.judgments, annotators=counts.annotators)
     report.updated_judgments, report.unchanged_judgments = counts.updated, counts.unchanged
     report.invalid = rejects.count
     report.rejects_path = str(rejects.path) if rejects.count else None

@@ -1,5 +1,5 @@
 """Imports into a real store (SQLite and PostgreSQL): counts, idempotency, all-or-nothing,
-rejects files, label kinds, datasets on disk, and the fast write path's equivalence."""
+rejects files, label kinds, datasets on disk."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 from accord.data import sample_path
-from accord.fast_ingest import FastIngestor, bundle_from_preference
 from accord.formats.base import InvalidRecordError
 from accord.importer import import_file
 from accord.store.crud.stats import store_stats
 from accord.store.db import open_store, session_scope
-from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
-from accord.store.models import Annotator, Judgment, JudgmentRevision, Pair, Prompt, Response
+from accord.store.models import Annotator, Judgment, JudgmentRevision, Prompt
 from sqlalchemy import select
 
 
@@ -162,34 +160,3 @@ def test_hf_bad_row_names_split_and_row(db_url, tmp_path):
     with pytest.raises(InvalidRecordError) as info:
         import_file(open_store(db_url), tmp_path / "d", fmt="hf")
     assert (info.value.file, info.value.line, info.value.field) == (f"{tmp_path / 'd'}[train]", 2, "chosen")
-
-
-def _rows(engine):
-    """Every stored row, without ids and timestamps (comparable across write paths)."""
-    skip = {"id", "created_at", "updated_at", "prompt_id", "response_a_id", "response_b_id",
-            "pair_id", "annotator_id"}
-    out = {}
-    with session_scope(engine) as s:
-        for model in (Prompt, Response, Pair, Judgment, Annotator):
-            out[model.__name__] = sorted(
-                json.dumps({k: v for k, v in row.model_dump().items() if k not in skip},
-                           sort_keys=True, default=str) for row in s.scalars(select(model)))
-    return out
-
-
-def test_fast_write_path_writes_what_preference_ingestor_writes(tmp_path):
-    records = [PreferenceRecord(
-        prompt=f"q{i}", chosen=f"a{i}", rejected=f"b{i}", source="src",
-        prompt_messages=[{"role": "user", "content": f"q{i}"}] if i % 2 else None,
-        chosen_model="m" if i % 3 else "", prompt_meta={"i": i},
-        judgments=[JudgmentSpec(kind="human", judge="ann", annotator="ann", prob_chosen=0.3),
-                   JudgmentSpec(kind="ai", judge="judge-model", presentation_order="rejected_first",
-                                rationale="because", meta={"x": 1}),
-                   JudgmentSpec(kind="ai", judge="tie-model", tie=True)]) for i in range(7)]
-    slow, fast = (open_store(f"sqlite:///{tmp_path / n}.db") for n in ("slow", "fast"))
-    with session_scope(slow) as s:
-        expected = PreferenceIngestor(s, batch_size=3).ingest(records)
-    with session_scope(fast) as s:
-        got = FastIngestor(s, batch_size=3).ingest(bundle_from_preference(r) for r in records)
-    assert got.as_dict() == expected.as_dict()
-    assert _rows(fast) == _rows(slow)

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..fast_ingest import StoreBundle
+from ..store.bundles import StoreBundle
 from ..store.crud.judgments import validate_judgment_values
 from ..store.crud.prompts import prompt_row
 from ..store.keys import canonical_sides, judgment_key, pair_key, response_key
@@ -217,7 +217,7 @@ def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict
     values = _checked_values(j, where, flip, kind=kind, order=order)
     principle = _s(j, "principle", where, MAX_PRINCIPLE_CHARS)
     chash = _s(j, "constitution_hash", where, 64)
-    key = judgment_key(pk, judge, presentation_order=order, principle=principle,
+    key = judgment_key(pk, judge, kind=kind, presentation_order=order, principle=principle,
                        constitution_hash=chash)
     if not flip:
         _check_hash(j.get("key_hash"), key, f"{where}.key_hash")

@@ -6,13 +6,12 @@ one chunk only.
 
 >>> import pathlib, tempfile
 >>> from accord.store.db import open_store, session_scope
->>> from accord.fast_ingest import FastIngestor, bundle_from_preference
->>> from accord.store.ingest import PreferenceRecord
+>>> from accord.store.ingest import PreferenceIngestor, PreferenceRecord
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> engine = open_store(f"sqlite:///{folder}/store.db")
 >>> with session_scope(engine) as s:
-...     _ = FastIngestor(s).ingest([bundle_from_preference(
-...         PreferenceRecord(prompt="2+2?", chosen="4", rejected="5", source="doc"))])
+...     _ = PreferenceIngestor(s).ingest(
+...         [PreferenceRecord(prompt="2+2?", chosen="4", rejected="5", source="doc")])
 >>> write_accord_jsonl(engine, folder / "out.jsonl")
 1
 """

@@ -71,7 +71,7 @@ def upsert_judgment(session: Session, *, pair: Pair, kind: str, judge: str,
     """Create or update one judgment; returns it and 'created' | 'updated' | 'unchanged'."""
     validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
                              presentation_order=presentation_order, status=status)
-    key = judgment_key(pair.content_hash, judge, presentation_order=presentation_order,
+    key = judgment_key(pair.content_hash, judge, kind=kind, presentation_order=presentation_order,
                        principle=principle, constitution_hash=constitution_hash)
     values = {"preferred": preferred, "prob_a": prob_a, "strength": strength,
               "rationale": rationale, "status": status}

@@ -1,0 +1,194 @@
+"""What the store's write path takes: a :class:`StoreBundle` is one pair with everything it
+needs, as rows keyed by content hash — the prompt, both responses and their ancestors
+(critique and revision parents), the judgments with their earlier values, and the
+constitution versions they refer to. Ids are resolved when ``accord.store.ingest`` writes it.
+
+Readers of simple preference data produce a :class:`PreferenceRecord` (a prompt, chosen,
+rejected and the judgments saying so); ``bundle_from_preference`` turns it into a bundle.
+
+>>> rec = PreferenceRecord(prompt="2+2?", chosen="4", rejected="5", source="doc")
+>>> bundle = bundle_from_preference(rec)
+>>> len(bundle.responses), bundle.judgments[0]["judge"], bundle.judgments[0]["kind"]
+(2, 'import:doc', 'human')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .crud.judgments import preferred_from_prob, validate_judgment_values
+from .crud.prompts import prompt_row
+from .keys import judgment_key, pair_key, response_key
+from .models._base import utcnow
+
+# The columns a bundle's rows carry (ids and links are resolved on write).
+PROMPT_FIELDS = ("text", "source", "content_hash", "split_group", "messages", "meta", "created_at")
+RESPONSE_FIELDS = ("text", "role", "model_id", "backend", "content_hash", "sampling_params",
+                   "usage", "messages", "principle", "round", "job_id", "raw_output",
+                   "finish_reason", "cache_key", "created_at")
+JUDGMENT_FIELDS = ("kind", "judge", "principle", "presentation_order", "preferred", "prob_a",
+                   "strength", "rationale", "status", "is_aggregate", "key_hash", "judge_backend",
+                   "constitution_hash", "raw_output", "source", "external_id", "job_id", "meta",
+                   "created_at", "updated_at")
+
+
+@dataclass
+class StoreBundle:
+    """One pair and what it needs, as store rows keyed by content hash.
+
+    - ``prompt``: the ``PROMPT_FIELDS`` of a prompt row;
+    - ``responses``: ``RESPONSE_FIELDS`` plus ``parent_hash`` (``""`` for none) and
+      ``constitution_hash``; parents come before their children;
+    - ``pair``: ``a``, ``b`` (canonical response hashes), ``content_hash``, ``source``,
+      ``job_id``, ``created_at``;
+    - ``judgments``: ``JUDGMENT_FIELDS`` plus ``annotator`` (``{"username", "source",
+      "external_id", "is_gold"}`` or None) and ``history`` (earlier answers, oldest first:
+      ``preferred``, ``prob_a``, ``strength``, ``rationale``, ``status``, ``valid_from``,
+      ``replaced_at``);
+    - ``constitutions``: versions the rows refer to (``name``, ``version``, ``content_hash``,
+      ``text``, ``description``), stored first so that responses and judgments link to them.
+    """
+
+    prompt: dict[str, Any]
+    responses: list[dict[str, Any]]
+    pair: dict[str, Any]
+    judgments: list[dict[str, Any]] = field(default_factory=list)
+    constitutions: list[dict[str, Any]] = field(default_factory=list)
+
+    def text_size(self) -> int:
+        """Characters of text held (what dominates a bundle's memory)."""
+        size = len(self.prompt["text"])
+        for r in self.responses:
+            size += len(r["text"])
+        for j in self.judgments:
+            size += len(j["rationale"] or "") + len(j["raw_output"] or "")
+        return size
+
+
+@dataclass
+class JudgmentSpec:
+    """One label on a pair, with sides given as chosen/rejected of the record (not a/b)."""
+
+    kind: str = "human"
+    judge: str = ""
+    prob_chosen: float | None = None  # P(chosen ≻ rejected); None: a hard label
+    tie: bool = False
+    presentation_order: str = ""  # "" | "chosen_first" | "rejected_first" | "ab" | "ba"
+    principle: str = ""
+    constitution_hash: str = ""
+    strength: int | None = None
+    rationale: str | None = None
+    raw_output: str | None = None
+    status: str = "submitted"
+    is_aggregate: bool = False
+    annotator: str | None = None
+    external_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PreferenceRecord:
+    """A prompt, two responses and the judgments saying which is better."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    prompt_messages: list[dict[str, Any]] | None = None
+    chosen_messages: list[dict[str, Any]] | None = None
+    rejected_messages: list[dict[str, Any]] | None = None
+    chosen_model: str = ""
+    rejected_model: str = ""
+    source: str = ""
+    prompt_meta: dict[str, Any] = field(default_factory=dict)
+    judgments: list[JudgmentSpec] | None = None
+    # Shorthand for one judgment when ``judgments`` is None:
+    kind: str = "human"
+    judge: str = ""
+    prob_chosen: float | None = None
+    tie: bool = False
+
+    def all_judgments(self) -> list[JudgmentSpec]:
+        if self.judgments is not None:
+            return self.judgments
+        return [JudgmentSpec(kind=self.kind, judge=self.judge or f"import:{self.source}",
+                             prob_chosen=self.prob_chosen, tie=self.tie)]
+
+
+def _initial_response(text: str, messages, model: str, prompt_hash: str, job_id: int | None,
+                      now: datetime) -> dict[str, Any]:
+    return {
+        "text": text, "role": "initial", "model_id": model, "backend": "import",
+        "content_hash": response_key(prompt_hash, text, model_id=model), "sampling_params": {},
+        "usage": {}, "messages": messages, "principle": "", "round": 0, "job_id": job_id,
+        "raw_output": None, "finish_reason": None, "cache_key": None, "created_at": now,
+        "parent_hash": "", "constitution_hash": "",
+    }
+
+
+_ORDER_OF_CHOSEN_FIRST = {True: "ab", False: "ba"}
+
+
+def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str, source: str,
+                       job_id: int | None, now: datetime) -> dict[str, Any]:
+    """The judgment row of ``spec`` in canonical sides (ValueError when it is invalid)."""
+    if spec.tie:
+        prob_a, preferred = 0.5, "tie"
+    elif spec.prob_chosen is None:
+        prob_a, preferred = None, ("a" if chosen_is_a else "b")
+    else:
+        prob_a = spec.prob_chosen if chosen_is_a else 1.0 - spec.prob_chosen
+        preferred = preferred_from_prob(prob_a)
+    if spec.status == "discarded":
+        preferred = None
+    order = spec.presentation_order
+    if order == "chosen_first":
+        order = _ORDER_OF_CHOSEN_FIRST[chosen_is_a]
+    elif order == "rejected_first":
+        order = _ORDER_OF_CHOSEN_FIRST[not chosen_is_a]
+    kind = spec.kind
+    validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
+                             presentation_order=order, status=spec.status)
+    judge = spec.judge or spec.annotator or f"import:{source}"
+    return {
+        "kind": kind, "judge": judge, "principle": spec.principle,
+        "presentation_order": order, "preferred": preferred, "prob_a": prob_a,
+        "strength": spec.strength, "rationale": spec.rationale, "status": spec.status,
+        "is_aggregate": spec.is_aggregate,
+        "key_hash": judgment_key(pair_hash, judge, kind=kind, presentation_order=order,
+                                 principle=spec.principle,
+                                 constitution_hash=spec.constitution_hash),
+        "judge_backend": "import" if kind == "ai" else "",
+        "constitution_hash": spec.constitution_hash, "raw_output": spec.raw_output,
+        "source": source, "external_id": spec.external_id, "job_id": job_id, "meta": spec.meta,
+        "created_at": now, "updated_at": now,
+        "annotator": {"username": spec.annotator, "source": "import"} if spec.annotator else None,
+        "history": (),
+    }
+
+
+def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
+                           now: datetime | None = None) -> StoreBundle:
+    """The rows of ``rec`` (ValueError when they are invalid). ``now``: the creation time
+    to record (one shared object per batch is converted once on write)."""
+    now = now or utcnow()
+    prompt = prompt_row(text=rec.prompt, source=rec.source, messages=rec.prompt_messages,
+                        meta=rec.prompt_meta)
+    prompt["created_at"] = now
+    ph = prompt["content_hash"]
+    chosen = _initial_response(rec.chosen, rec.chosen_messages, rec.chosen_model, ph, job_id, now)
+    rejected = _initial_response(rec.rejected, rec.rejected_messages, rec.rejected_model, ph,
+                                 job_id, now)
+    hc, hr = chosen["content_hash"], rejected["content_hash"]
+    if hc == hr:
+        raise ValueError("chosen and rejected are the same response")
+    chosen_is_a = hc < hr
+    pk = pair_key(hc, hr)
+    pair = {"a": hc if chosen_is_a else hr, "b": hr if chosen_is_a else hc, "content_hash": pk,
+            "source": rec.source, "job_id": job_id, "created_at": now}
+    judgments = [judgment_from_spec(spec, chosen_is_a=chosen_is_a, pair_hash=pk,
+                                    source=rec.source, job_id=job_id, now=now)
+                 for spec in rec.all_judgments()]
+    return StoreBundle(prompt=prompt, responses=[chosen, rejected], pair=pair,
+                       judgments=judgments)
