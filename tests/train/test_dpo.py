@@ -125,3 +125,13 @@ def accord_loss(trainer, batch, loss_type):
     return preference_loss(chosen, rejected, beta=trainer.beta, loss_type=loss_type,
                            label_smoothing=trainer.label_smoothing, chosen_lengths=cl, rejected_lengths=rl,
                            discopop_tau=trainer.args.discopop_tau).mean()
+
+
+def test_separate_reference_model_is_freed_after_its_pass(snapshot_export, tiny_model_dir, train_db, tmp_path, empty_home):
+    import shutil
+
+    ref_dir = shutil.copytree(tiny_model_dir, tmp_path / "reference")
+    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=1,
+                                  ref_model=str(ref_dir), evaluate_test=False))
+    assert result.metrics["ref_cache_hit"] is False
+    assert result.metrics["ref_model_loaded"] is False

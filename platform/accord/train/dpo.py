@@ -222,7 +222,7 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         if config.cache_ref_logps and trainer.ref_model is not None:
             # the reference pass is done and its results live in the dataset: free the model
             trainer.ref_model = None
-            del ref_model
+            ref_model = None
             gc.collect()
         quiet(trainer)
         train_output = trainer.train()
