@@ -101,11 +101,11 @@ def run_raw(url: str, n: int, judges: int) -> tuple[float, float, int]:
     engine = fresh_store(url)
     ts = "2025-01-01 00:00:00.000000"
     tag = uuid.uuid4().hex[:8]
-    prompts = [(f"{tag} question {i}", "bench", f"{tag}p{i:058d}", f"g{i:063d}", "{}", ts)
+    prompts = [(f"{tag} question {i}", "bench", f"{tag}p{i:055d}", f"g{i:063d}", "{}", ts)
                for i in range(n)]
-    responses = [(f"answer {k}", "initial", "", "import", f"{tag}r{k:058d}", k // 2 + 1, "{}",
+    responses = [(f"answer {k}", "initial", "", "import", f"{tag}r{k:055d}", k // 2 + 1, "{}",
                   "", 0, "{}", ts) for k in range(2 * n)]
-    pairs = [(i + 1, 2 * i + 1, 2 * i + 2, "bench", f"{tag}q{i:058d}", ts) for i in range(n)]
+    pairs = [(i + 1, 2 * i + 1, 2 * i + 2, "bench", f"{tag}q{i:055d}", ts) for i in range(n)]
     judgments = [(i // judges + 1, "ai", f"judge-{i % judges // 2}", f"p{i % judges // 2}",
                   "ab" if i % 2 == 0 else "ba", "a", 0.7, "submitted", False,
                   uuid.uuid4().hex * 2, "import", "", "bench", "{}", ts, ts)

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from typing import Any
-
-_WS = re.compile(r"\s+")
 
 
 def canonical_json(value: Any) -> str:
@@ -49,4 +46,7 @@ def content_hash(*parts: Any) -> str:
 def normalize_text(text: str) -> str:
     """Lower case, NFKC, collapsed white space: two prompts equal here are the same prompt
     for split purposes (leak-free train/test splits group on this)."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    # str.split() splits on exactly the characters ``\s`` matches, and several times faster.
+    return " ".join(text.split()).lower()

@@ -223,3 +223,17 @@ def test_gc_is_restored_after_an_ingest_even_a_failed_one(engine):
                [bundle_from_preference(r) for r in both])
     assert gc.isenabled()
     assert count(engine, Pair) == 0
+
+
+def test_split_group_normalization_is_the_documented_one():
+    import re
+    import unicodedata
+
+    from accord.hashing import normalize_text
+
+    def reference(text: str) -> str:  # NFKC, white space runs collapsed, stripped, lower case
+        return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+    for text in ("  Hello,\n  WORLD ", "tab\tand\u00a0nbsp\u2003em\u3000ideographic",
+                 "ﬁne Ｆｕｌｌｗｉｄｔｈ", "line\u2028sep\x1cfs\x85nel", "", " \n "):
+        assert normalize_text(text) == reference(text)

@@ -75,6 +75,9 @@ class BulkWriter:
         self.session = session
         self.dialect = session.get_bind().dialect
         self.sqlite = self.dialect.name == "sqlite"
+        # PostgreSQL through psycopg 3 takes many rows best as a pipelined ``executemany``;
+        # SQLite (and any other driver) as multi-row ``VALUES`` statements.
+        self.pipelined = self.dialect.name == "postgresql" and self.dialect.driver == "psycopg"
         self._mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
         self._quote = self.dialect.identifier_preparer.quote
         self._procs: dict[tuple, list] = {}
@@ -120,6 +123,8 @@ class BulkWriter:
             for i, c in convert:
                 cols[i] = c(cols[i])
             rows = list(zip(*cols))
+        if self.pipelined:
+            return self._insert_pipelined(table, columns, rows, key, returning)
         use_returning = returning and (not self.sqlite or _SQLITE_RETURNING)
         before: dict[str, int] = {}
         if returning and not use_returning:
@@ -144,6 +149,26 @@ class BulkWriter:
         if returning and not use_returning and inserted:
             ids = self.ids(table, [r[k] for r in rows if r[k] not in before], key=key)
         return inserted, ids
+
+    def _insert_pipelined(self, table: Table, columns: tuple[str, ...], rows: list, key: str | None,
+                          returning: bool) -> tuple[int, dict[str, int]]:
+        """psycopg 3: one prepared single-row statement, ``executemany`` in pipeline mode (the
+        server parses it once; a statement with tens of thousands of parameters costs more
+        on both sides than the rows themselves)."""
+        sql = self._insert_sql(table, columns, 1, key, returning)
+        ids: dict[str, int] = {}
+        cursor = self._cursor()
+        try:
+            cursor.executemany(sql, rows, returning=returning)
+            if not returning:
+                return max(cursor.rowcount, 0), ids
+            while True:
+                ids.update(cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        finally:
+            cursor.close()
+        return len(ids), ids
 
     def ids(self, table: Table, keys: Iterable[str], *, key: str = "content_hash",
             id_col: str = "id") -> dict[str, int]:

@@ -128,42 +128,41 @@ def _initial_response(text: str, messages, model: str, prompt_hash: str, job_id:
 
 
 _ORDER_OF_CHOSEN_FIRST = {True: "ab", False: "ba"}
+_SPEC_ORDERS = {"chosen_first": True, "rejected_first": False}
 
 
 def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str, source: str,
                        job_id: int | None, now: datetime) -> dict[str, Any]:
     """The judgment row of ``spec`` in canonical sides (ValueError when it is invalid)."""
+    prob = spec.prob_chosen
     if spec.tie:
         prob_a, preferred = 0.5, "tie"
-    elif spec.prob_chosen is None:
+    elif prob is None:
         prob_a, preferred = None, ("a" if chosen_is_a else "b")
     else:
-        prob_a = spec.prob_chosen if chosen_is_a else 1.0 - spec.prob_chosen
+        prob_a = prob if chosen_is_a else 1.0 - prob
         preferred = preferred_from_prob(prob_a)
-    if spec.status == "discarded":
+    status = spec.status
+    if status == "discarded":
         preferred = None
     order = spec.presentation_order
-    if order == "chosen_first":
-        order = _ORDER_OF_CHOSEN_FIRST[chosen_is_a]
-    elif order == "rejected_first":
-        order = _ORDER_OF_CHOSEN_FIRST[not chosen_is_a]
+    if order in _SPEC_ORDERS:
+        order = _ORDER_OF_CHOSEN_FIRST[_SPEC_ORDERS[order] == chosen_is_a]
     kind = spec.kind
     validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
-                             presentation_order=order, status=spec.status)
-    judge = spec.judge or spec.annotator or f"import:{source}"
+                             presentation_order=order, status=status)
+    principle, constitution_hash, annotator = spec.principle, spec.constitution_hash, spec.annotator
+    judge = spec.judge or annotator or f"import:{source}"
     return {
-        "kind": kind, "judge": judge, "principle": spec.principle,
-        "presentation_order": order, "preferred": preferred, "prob_a": prob_a,
-        "strength": spec.strength, "rationale": spec.rationale, "status": spec.status,
-        "is_aggregate": spec.is_aggregate,
+        "kind": kind, "judge": judge, "principle": principle, "presentation_order": order,
+        "preferred": preferred, "prob_a": prob_a, "strength": spec.strength,
+        "rationale": spec.rationale, "status": status, "is_aggregate": spec.is_aggregate,
         "key_hash": judgment_key(pair_hash, judge, kind=kind, presentation_order=order,
-                                 principle=spec.principle,
-                                 constitution_hash=spec.constitution_hash),
-        "judge_backend": "import" if kind == "ai" else "",
-        "constitution_hash": spec.constitution_hash, "raw_output": spec.raw_output,
-        "source": source, "external_id": spec.external_id, "job_id": job_id, "meta": spec.meta,
-        "created_at": now, "updated_at": now,
-        "annotator": {"username": spec.annotator, "source": "import"} if spec.annotator else None,
+                                 principle=principle, constitution_hash=constitution_hash),
+        "judge_backend": "import" if kind == "ai" else "", "constitution_hash": constitution_hash,
+        "raw_output": spec.raw_output, "source": source, "external_id": spec.external_id,
+        "job_id": job_id, "meta": spec.meta, "created_at": now, "updated_at": now,
+        "annotator": {"username": annotator, "source": "import"} if annotator else None,
         "history": (),
     }
 
