@@ -237,3 +237,19 @@ def test_split_group_normalization_is_the_documented_one():
     for text in ("  Hello,\n  WORLD ", "tab\tand\u00a0nbsp\u2003em\u3000ideographic",
                  "ﬁne Ｆｕｌｌｗｉｄｔｈ", "line\u2028sep\x1cfs\x85nel", "", " \n "):
         assert normalize_text(text) == reference(text)
+
+
+def test_store_keys_are_the_content_hashes_of_their_parts():
+    from accord.store.keys import pair_key, prompt_key, response_key
+
+    msgs = [{"role": "user", "content": "Hé"}]
+    for text in ("", "Hi", "é" * 3, "a" * 1000):
+        assert prompt_key(text) == content_hash("prompt", text)
+        assert prompt_key(text, msgs) == content_hash("prompt", msgs)
+        for role, parent, model in (("initial", "", ""), ("revision", "p" * 64, "m/ü")):
+            assert response_key("h" * 64, text, role=role, parent_hash=parent, model_id=model) == \
+                content_hash("response", "h" * 64, role, parent, model, text)
+    assert pair_key("b" * 64, "a" * 64) == content_hash("pair", "a" * 64, "b" * 64)
+    assert judgment_key("p" * 64, "jüdge", kind="ai", presentation_order="ba", principle="x",
+                        constitution_hash="c" * 64) == \
+        content_hash("judgment", "p" * 64, "jüdge", "ai", "ba", "x", "c" * 64)
