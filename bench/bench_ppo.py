@@ -37,7 +37,6 @@ try:
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 except ImportError:
     from trl import PPOConfig, PPOTrainer
-from transformers import TrainerCallback
 
 policy_path, reward_path, prompts_file, steps, batch, mini, epochs, new_tokens, out = sys.argv[1:10]
 steps, batch, mini, epochs, new_tokens = map(int, (steps, batch, mini, epochs, new_tokens))
@@ -55,16 +54,13 @@ policy = AutoModelForCausalLM.from_pretrained(policy_path)
 ref = AutoModelForCausalLM.from_pretrained(policy_path)
 reward = AutoModelForSequenceClassification.from_pretrained(reward_path, num_labels=1)
 value = AutoModelForSequenceClassification.from_pretrained(reward_path, num_labels=1)
-times = []
-class Timer(TrainerCallback):
-    def on_step_begin(self, *a, **k): self.t = time.perf_counter()
-    def on_step_end(self, *a, **k): times.append(time.perf_counter() - self.t)
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 trainer = PPOTrainer(args=args, processing_class=tok, model=policy, ref_model=ref, reward_model=reward,
-                     value_model=value, train_dataset=ds, callbacks=[Timer()])
+                     value_model=value, train_dataset=ds)
 t0 = time.perf_counter()
 trainer.train()
 total = time.perf_counter() - t0
-print(json.dumps({"total_seconds": total, "step_seconds": total / steps,
+print(json.dumps({"total_seconds": total, "step_seconds": total / steps, "baseline_mb": baseline,
                   "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 '''
 
@@ -90,12 +86,19 @@ def accord_child(args) -> dict:
                             max_new_tokens=args.new_tokens, kl_coef=0.05, learning_rate=1e-5, save_model=False,
                             eval_prompts=8, rollout_engine=args.engine, db_url=f"sqlite:///{WORK / 'bench.db'}",
                             output_dir=str(WORK / "out"))
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    # same libraries and the same four models resident as in the trl child, before training
+    models = [AutoModelForCausalLM.from_pretrained(args.policy) for _ in range(2)]
+    models += [AutoModelForSequenceClassification.from_pretrained(args.reward, num_labels=1) for _ in range(2)]
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    del models
     t0 = time.perf_counter()
     result = train_ppo(config)
     total = time.perf_counter() - t0
     steps = [h["time/step_seconds"] for h in result.history]
     rollouts = [h["time/rollout_seconds"] for h in result.history]
-    return {"total_seconds": total, "step_seconds": sum(steps) / len(steps),
+    return {"total_seconds": total, "step_seconds": sum(steps) / len(steps), "baseline_mb": baseline,
             "rollout_seconds": sum(rollouts[1:] or rollouts) / len(rollouts[1:] or rollouts),
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -155,6 +158,11 @@ def main() -> None:
               f"{theirs['step_seconds'] / ours['step_seconds']:12.2f}x")
         print(f"{'peak memory (MB)':26}{ours['peak_memory_mb']:10.0f}{theirs['peak_memory_mb']:10.0f}"
               f"{theirs['peak_memory_mb'] / ours['peak_memory_mb']:12.2f}x")
+        print(f"{'  of which before training':26}{ours['baseline_mb']:10.0f}{theirs['baseline_mb']:10.0f}")
+        grown_ours = ours['peak_memory_mb'] - ours['baseline_mb']
+        grown_theirs = theirs['peak_memory_mb'] - theirs['baseline_mb']
+        print(f"{'  growth while training':26}{grown_ours:10.0f}{grown_theirs:10.0f}"
+              f"{grown_theirs / max(grown_ours, 1.0):12.2f}x")
     try:
         import vllm  # noqa: F401
     except Exception:

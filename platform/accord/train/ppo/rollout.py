@@ -126,8 +126,10 @@ class VLLMRollout:
         )
 
     def sync_weights(self, policy) -> None:
-        state = {k: v.detach().to("cpu") for k, v in policy.state_dict().items()}
-        self.llm.apply_model(lambda model: model.load_weights(state.items()))
+        # vLLM's in-place reload runs the checkpoint loaders again, so weights processed after
+        # loading (fused projections, CPU repacking) are rebuilt from HF-named tensors
+        state = [(k, v.detach().to("cpu")) for k, v in policy.state_dict().items()]
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": state})
 
     @torch.no_grad()
     def generate(self, policy, prompts: list[str]) -> RolloutBatch:
