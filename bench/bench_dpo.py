@@ -30,9 +30,8 @@ WORK = ROOT / "bench" / "results" / "dpo-work"  # gitignored
 def build_model(hidden: int, layers: int) -> Path:
     """A random-weights Qwen2-shaped model with accord's tiny tokenizer (throughput only)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
-
     from accord.models.tiny import ensure_tiny_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
 
     folder = WORK / f"qwen2-h{hidden}-l{layers}"
     if (folder / "config.json").is_file():
@@ -73,9 +72,8 @@ def peak_memory_mb() -> float:
 
 def run_variant(args) -> dict:
     """Inside a child process: train DPO once and report step times and peak memory."""
-    from transformers import TrainerCallback
-
     from accord.train.dpo import DPOTrainConfig, train_dpo
+    from transformers import TrainerCallback
 
     step_times: list[float] = []
 
@@ -117,7 +115,7 @@ def child(variant: str, model: Path, snapshot: Path, args, betas: str, home: str
     env = {**os.environ, "ACCORD_HOME": home}
     cmd = [sys.executable, __file__, "--child", variant, "--model", str(model), "--snapshot", str(snapshot),
            "--steps", str(args.steps), "--batch", str(args.batch), "--betas", betas]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
         raise SystemExit(f"variant {variant} failed")
@@ -158,8 +156,8 @@ def main() -> None:
     print(f"{'DPO step (s, steady state)':34}{r_step:12.4f}{c_step:12.4f}{r_step / c_step:8.2f}x")
     print(f"{'peak memory (MB)':34}{recompute['peak_memory_mb']:12.0f}{cached['peak_memory_mb']:12.0f}"
           f"{recompute['peak_memory_mb'] / cached['peak_memory_mb']:8.2f}x")
-    print(f"{'first cached run: cache hit':34}{'':12}{str(first['runs'][0]['ref_cache_hit']):>12}")
-    print(f"{'second cached run: cache hit':34}{'':12}{str(cached['runs'][0]['ref_cache_hit']):>12}")
+    print(f"{'first cached run: cache hit':34}{'':12}{first['runs'][0]['ref_cache_hit']!s:>12}")
+    print(f"{'second cached run: cache hit':34}{'':12}{cached['runs'][0]['ref_cache_hit']!s:>12}")
     hits = [r["ref_cache_hit"] for r in sweep["runs"]]
     print(f"{'4-beta sweep total (s)':34}{sweep_recompute['total_seconds']:12.1f}{sweep['total_seconds']:12.1f}"
           f"{sweep_recompute['total_seconds'] / sweep['total_seconds']:8.2f}x")

@@ -105,7 +105,7 @@ def accord_child(args) -> dict:
 
 def ensure_trl_venv() -> Path:
     python = TRL_VENV / "bin" / "python"
-    if python.exists() and subprocess.run([python, "-c", "import trl"], capture_output=True).returncode == 0:
+    if python.exists() and subprocess.run([python, "-c", "import trl"], capture_output=True, check=False).returncode == 0:
         return python
     subprocess.run([sys.executable, "-m", "venv", str(TRL_VENV)], check=True)
     subprocess.run([python, "-m", "pip", "install", "-q", "torch==2.13.0"], check=True)
@@ -114,7 +114,7 @@ def ensure_trl_venv() -> Path:
 
 
 def run(cmd: list[str], env=None) -> dict:
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
         raise SystemExit(f"failed: {' '.join(cmd[:4])} …")
@@ -165,7 +165,7 @@ def main() -> None:
               f"{grown_theirs / max(grown_ours, 1.0):12.2f}x")
     try:
         import vllm  # noqa: F401
-    except Exception:
+    except (ImportError, RuntimeError, OSError):
         print("vllm not importable: rollout comparison skipped")
         return
     with_vllm = run(base + ["--engine", "vllm"], {**env, "VLLM_CPU_OMP_THREADS_BIND": "0-1",

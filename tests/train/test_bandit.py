@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from accord.train.bandit import dpo_bandit, optimal_policy, ppo_bandit
 
 CASES = [

@@ -3,7 +3,6 @@ and accord's loss code agrees with trl's DPOTrainer on the same batch."""
 
 import pytest
 import torch
-
 from accord.store.db import open_store, session_scope
 from accord.train.dpo import DPOTrainConfig, SoftLabelDPOTrainer, train_dpo
 from accord.train.losses import preference_loss
@@ -86,10 +85,9 @@ _PARITY = {}
 def parity_trainer(snapshot_export, tiny_model_dir, tmp_path):
     if "trainer" not in _PARITY:
         import datasets
+        from accord.train.data import read_export
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from trl import DPOConfig
-
-        from accord.train.data import read_export
 
         rows = read_export(snapshot_export).train_rows[:4]
         ds = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})

@@ -1,5 +1,4 @@
 import pytest
-
 from accord.train.kl_controller import AdaptiveKLController, FixedKLController, make_kl_controller
 
 

@@ -6,7 +6,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from accord.train.losses import (
     PAIRWISE_LOSS_TYPES,
     gae_advantages,

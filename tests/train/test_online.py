@@ -1,7 +1,6 @@
 """RLOO and GRPO through trl with the tiny reward model: steps run and rewards are recorded."""
 
 import pytest
-
 from accord.train.online import OnlineRLConfig, train_online
 
 

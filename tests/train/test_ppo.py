@@ -1,7 +1,6 @@
 """accord's PPO on the tiny models: instruments recorded per step, adaptive KL, reward goes up."""
 
 import pytest
-
 from accord.store.db import open_store, session_scope
 from accord.train.ppo import PPOTrainConfig, train_ppo
 from accord.train.runs import get_run, list_metrics
@@ -46,3 +45,16 @@ def test_ppo_raises_reward(snapshot_export, tiny_model_dir, tiny_reward_model_di
     result = train_ppo(config)
     rewards = [row["reward/mean"] for row in result.history]
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3
+
+
+@pytest.mark.vllm
+def test_ppo_with_vllm_rollouts(snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path):
+    pytest.importorskip("vllm")
+    config = PPOTrainConfig(
+        snapshot=str(snapshot_export), model=str(tiny_model_dir), reward_model=str(tiny_reward_model_dir),
+        db_url=train_db, output_dir=str(tmp_path / "ppo"), max_steps=2, rollout_batch_size=4, mini_batch_size=4,
+        ppo_epochs=1, max_new_tokens=6, rollout_engine="vllm", eval_prompts=4, save_model=False,
+    )
+    result = train_ppo(config)
+    assert result.metrics["rollout_engine"] == "vllm" and len(result.history) == 2
+    assert all(row["response/length"] >= 1 for row in result.history)

@@ -2,7 +2,6 @@
 to the snapshot (by id and content hash)."""
 
 import pytest
-
 from accord.snapshots import create_snapshot
 from accord.store.db import open_store, session_scope
 from accord.store.ingest import PreferenceIngestor, PreferenceRecord

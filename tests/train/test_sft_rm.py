@@ -1,7 +1,6 @@
 """SFT and reward-model training on a tiny snapshot export: loss goes down, run metrics stored."""
 
 import pytest
-
 from accord.store.db import open_store, session_scope
 from accord.train.rm import RewardTrainConfig, train_rm
 from accord.train.runs import get_run

@@ -3,11 +3,10 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
-
 from accord.cli.runs import app as runs_app
 from accord.cli.train import app as train_app
 from accord.train.instruments import reward_hacking_warnings, win_rate
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

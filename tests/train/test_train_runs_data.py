@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from accord.store.db import open_store, session_scope
 from accord.train.data import SnapshotDataError, read_export, write_export
 from accord.train.runs import RunRecorder, get_run, list_metrics, list_runs

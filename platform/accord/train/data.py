@@ -74,9 +74,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 if not isinstance(value, str | list):
                     raise SnapshotDataError(f"{path}:{lineno}: field {column!r} is missing or not text")
             score = row.get("score")
-            if score is not None:
-                if not isinstance(score, int | float) or not (0.0 <= score <= 1.0) or math.isnan(score):
-                    raise SnapshotDataError(f"{path}:{lineno}: field 'score' must be a probability in [0, 1], got {score!r}")
+            if score is not None and (
+                not isinstance(score, int | float) or math.isnan(score) or not 0.0 <= score <= 1.0
+            ):
+                raise SnapshotDataError(f"{path}:{lineno}: field 'score' must be a probability in [0, 1], got {score!r}")
             rows.append(row)
     return rows
 
@@ -164,8 +165,7 @@ def write_export(folder: str | Path, *, name: str, train: list[dict[str, Any]],
     folder.mkdir(parents=True, exist_ok=True)
     for split, rows in (("train", train), ("test", test or [])):
         with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     digest = content_hash or hash_of(name, train, test or [])
     manifest = {"name": name, "policy": "fixture", "content_hash": digest, "format": "trl",
                 "counts": {"train": len(train), "test": len(test or [])}}

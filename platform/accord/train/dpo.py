@@ -28,7 +28,16 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from accord.hashing import content_hash
 
-from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import (
+    TrainConfig,
+    TrainResult,
+    finish,
+    model_dtype,
+    quiet,
+    recorder_callback,
+    training_run,
+    trl_arguments,
+)
 from .losses import PAIRWISE_LOSS_TYPES, sft_loss, soft_preference_loss
 from .ref_cache import RefLogpCache, model_fingerprint
 

@@ -13,7 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import (
+    TrainConfig,
+    TrainResult,
+    finish,
+    model_dtype,
+    quiet,
+    recorder_callback,
+    training_run,
+    trl_arguments,
+)
 
 ALGORITHMS = ("rloo", "grpo")
 

@@ -18,7 +18,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import (
+    TrainConfig,
+    TrainResult,
+    finish,
+    model_dtype,
+    quiet,
+    recorder_callback,
+    training_run,
+    trl_arguments,
+)
 from .scoring import bt_calibration, score_texts
 
 

@@ -15,7 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import TrainConfig, TrainResult, finish, quiet, model_dtype, recorder_callback, training_run, trl_arguments
+from .common import (
+    TrainConfig,
+    TrainResult,
+    finish,
+    model_dtype,
+    quiet,
+    recorder_callback,
+    training_run,
+    trl_arguments,
+)
 
 SFT_TARGETS = ("chosen", "revisions")
 
