@@ -28,6 +28,11 @@ class RecipeRun:
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def said(self) -> str:
+        """stderr with runs of whitespace collapsed (rich wraps long lines where it likes)."""
+        return " ".join(self.stderr.split())
+
 
 @dataclass
 class RecipeRunner:

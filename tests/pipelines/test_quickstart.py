@@ -46,12 +46,12 @@ def test_quickstart_twice_recomputes_nothing(recipe_runner):
     assert kinds == {"ai"}  # nothing was stored as a human label
 
     for run in (first, second):
-        assert snapshots[0].content_hash in run.stderr  # the full hash, in the summary
+        assert snapshots[0].content_hash in run.said  # the full hash, in the summary
         for r in runs:
-            assert f"run {r.id}:" in run.stderr
-        assert "accord argilla push --dataset quickstart" in run.stderr
-        assert "same winner, A/B swapped" in run.stderr  # position consistency of the judge
-    assert "trained" in first.stderr and "reused" in second.stderr
+            assert f"run {r.id}:" in run.said
+        assert "accord argilla push --dataset quickstart" in run.said
+        assert "same winner, A/B swapped" in run.said  # position consistency of the judge
+    assert "trained" in first.said and "reused" in second.said
     assert "reused=1" in second.stdout and "reused=True" in second.stdout
 
     reports = recipe_runner.home / "reports" / "quickstart"
