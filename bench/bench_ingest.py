@@ -21,6 +21,8 @@ go to PostgreSQL too (wall time only there: the server's CPU is not this process
 
     python bench/bench_ingest.py                      # 20,000 pairs; 5,000 pairs × 8 judges
     python bench/bench_ingest.py --pairs 5000 --heavy-pairs 2000
+    python bench/bench_ingest.py --index-proposal     # + the ceiling without 5 judgment indexes
+    python bench/bench_ingest.py --repeat 3           # best of 3 runs per line (loaded machines)
 """
 
 from __future__ import annotations
@@ -96,19 +98,32 @@ def drop_created_databases(server_url: str) -> None:
     _created_databases.clear()
 
 
-def run_raw(url: str, n: int, judges: int) -> tuple[float, float, int]:
+# Judgment indexes that no query needs for selectivity (two or three distinct values, or a
+# duplicate of another index): a proposal, measured with --index-proposal.
+REDUNDANT_JUDGMENT_INDEXES = ("ix_judgment_kind", "ix_judgment_is_aggregate", "ix_judgment_status",
+                              "ix_judgment_principle", "ix_judgment_constitution_hash")
+
+
+def run_raw(url: str, n: int, judges: int, drop_indexes: tuple[str, ...] = ()
+            ) -> tuple[float, float, int]:
     """The driver alone: ready rows into the four tables, one ``executemany`` each."""
     engine = fresh_store(url)
+    with engine.begin() as conn:
+        for index in drop_indexes:
+            conn.exec_driver_sql(f"DROP INDEX {index}")
     ts = "2025-01-01 00:00:00.000000"
-    tag = uuid.uuid4().hex[:8]
-    prompts = [(f"{tag} question {i}", "bench", f"{tag}p{i:055d}", f"g{i:063d}", "{}", ts)
+
+    def key() -> str:  # random 64-hex keys, as sha256 content hashes are
+        return uuid.uuid4().hex * 2
+
+    prompts = [(f"question {i}: how do I keep basil alive?", "bench", key(), key(), "{}", ts)
                for i in range(n)]
-    responses = [(f"answer {k}", "initial", "", "import", f"{tag}r{k:055d}", k // 2 + 1, "{}",
-                  "", 0, "{}", ts) for k in range(2 * n)]
-    pairs = [(i + 1, 2 * i + 1, 2 * i + 2, "bench", f"{tag}q{i:055d}", ts) for i in range(n)]
+    responses = [(f"Water it when the soil is dry ({k}).", "initial", "", "import", key(),
+                  k // 2 + 1, "{}", "", 0, "{}", ts) for k in range(2 * n)]
+    pairs = [(i + 1, 2 * i + 1, 2 * i + 2, "bench", key(), ts) for i in range(n)]
     judgments = [(i // judges + 1, "ai", f"judge-{i % judges // 2}", f"p{i % judges // 2}",
-                  "ab" if i % 2 == 0 else "ba", "a", 0.7, "submitted", False,
-                  uuid.uuid4().hex * 2, "import", "", "bench", "{}", ts, ts)
+                  "ab" if i % 2 == 0 else "ba", "a", 0.7, "submitted", False, key(), "import",
+                  "", "bench", "{}", ts, ts)
                  for i in range(n * judges)]
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
@@ -193,21 +208,38 @@ def line(label: str, result: tuple[float, float, int], n_records: int,
     return rates
 
 
+def best(runs) -> tuple[float, float, int]:
+    """The fastest wall time and the least CPU time among repeated runs (a shared machine
+    only ever slows a run down)."""
+    runs = list(runs)
+    return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
+
+
 def bench_backend(name: str, make_url, folder: Path, pairs: int, heavy_pairs: int,
-                  judges: int) -> None:
+                  judges: int, index_proposal: bool = False, repeat: int = 1) -> None:
     cpu = not make_url("x").startswith("postgresql")
-    print(f"\n{name}   (ratios: to the raw driver on the same load, same run)")
+    print(f"\n{name}   (ratios: to the raw driver on the same load, same run; "
+          f"best of {repeat})")
     for load, n, per_pair in (("records-heavy", pairs, 1), ("judgments-heavy", heavy_pairs, judges)):
         print(f" {load}: {n:,} pairs × {per_pair} judgment{'s' if per_pair > 1 else ''}")
-        ceiling = line("raw driver (ceiling)", run_raw(make_url("raw"), n, per_pair), n, None, cpu)
-        line("StoreIngestor (bundles)", run_store_ingestor(make_url("store"), n, per_pair), n,
-             ceiling, cpu)
-        first, again = run_preference_ingestor(make_url("pref"), n, per_pair, again=True)
-        line("PreferenceIngestor (records)", first, n, ceiling, cpu)
-        line("  again (all unchanged)", again, n, ceiling, cpu)
+        ceiling = line("raw driver (ceiling)",
+                       best(run_raw(make_url("raw"), n, per_pair) for _ in range(repeat)),
+                       n, None, cpu)
+        if index_proposal:
+            line("raw, 5 judgment indexes fewer",
+                 best(run_raw(make_url("raw"), n, per_pair, REDUNDANT_JUDGMENT_INDEXES)
+                      for _ in range(repeat)), n, ceiling, cpu)
+        line("StoreIngestor (bundles)",
+             best(run_store_ingestor(make_url("store"), n, per_pair) for _ in range(repeat)),
+             n, ceiling, cpu)
+        runs = [run_preference_ingestor(make_url("pref"), n, per_pair, again=True)
+                for _ in range(repeat)]
+        line("PreferenceIngestor (records)", best(r[0] for r in runs), n, ceiling, cpu)
+        line("  again (all unchanged)", best(r[1] for r in runs), n, ceiling, cpu)
         if per_pair == 1:
-            line("accord import (TRL file)", run_import(make_url("import"), n, folder), n,
-                 ceiling, cpu)
+            line("accord import (TRL file)",
+                 best(run_import(make_url("import"), n, folder) for _ in range(repeat)),
+                 n, ceiling, cpu)
 
 
 def main() -> None:
@@ -215,18 +247,22 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=20_000, help="records-heavy load")
     parser.add_argument("--heavy-pairs", type=int, default=5_000, help="judgments-heavy load")
     parser.add_argument("--judges", type=int, default=8, help="AI judgments per pair (heavy load)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each line; the best is printed (for loaded machines)")
+    parser.add_argument("--index-proposal", action="store_true",
+                        help="also measure the raw driver without REDUNDANT_JUDGMENT_INDEXES")
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; "
           f"target: {TARGET:,} judgments/s on SQLite")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         bench_backend("SQLite (file, WAL)", lambda name: f"sqlite:///{folder / uuid.uuid4().hex}.db",
-                      folder, args.pairs, args.heavy_pairs, args.judges)
+                      folder, args.pairs, args.heavy_pairs, args.judges, args.index_proposal, args.repeat)
         pg = os.environ.get("ACCORD_BENCH_POSTGRES_URL")
         if pg:
             try:
                 bench_backend("PostgreSQL", lambda name: pg, folder, args.pairs,
-                              args.heavy_pairs, args.judges)
+                              args.heavy_pairs, args.judges, args.index_proposal, args.repeat)
             finally:
                 drop_created_databases(pg)
         else:

@@ -180,6 +180,12 @@ def test_parents_already_in_the_store_and_missing_parents(engine):
     # The critique does not travel: the revision's parent is found in the store.
     bundle.responses = [r for r in bundle.responses if r["role"] != "critique"]
     assert ingest(engine, [bundle]).unchanged == 2
+    only_children = bundle_from_line(lineage_line(0))  # no response without a parent
+    only_children.responses = [r for r in only_children.responses if r["parent_hash"]]
+    only_children.pair["a"] = only_children.pair["b"] = next(
+        r["content_hash"] for r in only_children.responses if r["role"] == "revision")
+    only_children.judgments = []
+    assert ingest(engine, [only_children]).as_dict()["responses"] == 0
     orphan = bundle_from_line(lineage_line(7))
     orphan.responses = [{**r, "parent_hash": "f" * 64} for r in orphan.responses
                         if r["role"] == "revision"]

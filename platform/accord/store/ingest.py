@@ -218,32 +218,40 @@ class StoreIngestor:
 
     def _write_responses(self, bundles: list[StoreBundle], prompt_ids: dict[str, int],
                          counts: IngestCounts) -> dict[str, int]:
-        pending: dict[str, tuple[dict[str, Any], int]] = {}
+        constitution_id = self._constitution_id
+        rows: dict[str, tuple] = {}  # responses without a parent: written first
+        pending: dict[str, tuple[dict[str, Any], int]] = {}  # the others, level by level
         for b in bundles:
             prompt_id = prompt_ids[b.prompt["content_hash"]]
             for r in b.responses:
-                pending.setdefault(r["content_hash"], (r, prompt_id))
+                h = r["content_hash"]
+                if r["parent_hash"]:
+                    pending.setdefault(h, (r, prompt_id))
+                elif h not in rows:
+                    c = r["constitution_hash"]
+                    rows[h] = (prompt_id, None, constitution_id(c) if c else None) + _RESPONSE(r)
         ids: dict[str, int] = {}
-        # Level by level: a response is written once its parent has an id.
-        while pending:
+        while rows or pending:
+            if rows:
+                inserted, level_ids, _ = self._insert_keyed(Response.__table__, RESPONSE_COLUMNS,
+                                                            rows)
+                counts.responses += inserted
+                ids.update(level_ids)
+            # The next level: responses whose parent now has an id.
             rows = {}
             for h, (r, prompt_id) in pending.items():
                 parent = r["parent_hash"]
-                if not parent or parent in ids:
-                    rows[h] = (prompt_id, ids[parent] if parent else None,
-                               self._constitution_id(r["constitution_hash"])) + _RESPONSE(r)
-            if not rows:
+                if parent in ids:
+                    rows[h] = (prompt_id, ids[parent],
+                               constitution_id(r["constitution_hash"])) + _RESPONSE(r)
+            for h in rows:
+                del pending[h]
+            if pending and not rows:
                 missing = {r["parent_hash"] for r, _ in pending.values()} - set(ids)
                 found = self.writer.ids(Response.__table__, missing)  # stored earlier?
                 if not found:
                     raise ValueError(f"responses whose parents are missing: {sorted(missing)[:3]}")
                 ids.update(found)
-                continue
-            inserted, level_ids, _ = self._insert_keyed(Response.__table__, RESPONSE_COLUMNS, rows)
-            counts.responses += inserted
-            ids.update(level_ids)
-            for h in rows:
-                del pending[h]
         return ids
 
     def _write_pairs(self, bundles: list[StoreBundle], prompt_ids: dict[str, int],
