@@ -217,3 +217,21 @@ def test_audit_aware_policies_exclude_unreliable_annotators_and_weak_principles(
         probs = {r[0] for r in conn.execute(text("select prob from snapshotexample where snapshot_id = :s"),
                                               {"s": snap.id})}
     assert probs == {1.0}
+
+
+def test_empty_snapshot_is_refused_before_writing(engine):
+    ingest(engine, [PreferenceRecord(prompt="q", chosen="x", rejected="y")])
+    with pytest.raises(SnapshotError, match="no examples"):
+        create_snapshot(engine, name="empty", policy="ai-only")
+    from accord.snapshots import list_snapshots
+
+    assert list_snapshots(engine) == []
+    assert create_snapshot(engine, name="empty", policy="ai-only", allow_empty=True).n_train == 0
+
+
+def test_pair_ids_narrow_the_snapshot(mixed_store):
+    from accord.snapshots.build import load_pairs
+
+    ids = sorted(load_pairs(mixed_store).pair_id)[:2]
+    snap = create_snapshot(mixed_store, name="two", policy="human-over-ai", test_fraction=0, pair_ids=ids)
+    assert snap.n_train == 2 and "pair_ids_sha256" in snap.params

@@ -51,7 +51,8 @@ def snapshot_hash(policy: str, params: dict[str, Any], example_hashes: list[str]
     return h.hexdigest()
 
 
-def load_pairs(engine: Engine, *, source: str | None = None, job_id: int | None = None) -> pd.DataFrame:
+def load_pairs(engine: Engine, *, source: str | None = None, job_id: int | None = None,
+               pair_ids: list[int] | None = None) -> pd.DataFrame:
     """Pairs with the hashes the examples are keyed on."""
     p, r_a, r_b, pr = (Pair.__table__, Response.__table__.alias("ra"), Response.__table__.alias("rb"),
                        Prompt.__table__)
@@ -66,7 +67,8 @@ def load_pairs(engine: Engine, *, source: str | None = None, job_id: int | None 
     if job_id is not None:
         q = q.where(p.c.job_id == job_id)
     with engine.connect() as conn:
-        return pd.read_sql(q, conn)
+        df = pd.read_sql(q, conn)
+    return df if pair_ids is None else df[df.pair_id.isin(list(pair_ids))]
 
 
 def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> tuple[pd.DataFrame, dict]:
@@ -98,12 +100,17 @@ def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> 
 
 def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: float = 0.1,
                     seed: int = 0, params: PolicyParams | None = None, source: str | None = None,
-                    job_id: int | None = None) -> Snapshot:
-    """Freeze the current resolution of pairs into a named snapshot (idempotent by content)."""
+                    job_id: int | None = None, pair_ids: list[int] | None = None,
+                    allow_empty: bool = False) -> Snapshot:
+    """Freeze the current resolution of pairs into a named snapshot (idempotent by content).
+
+    ``source`` / ``job_id`` / ``pair_ids`` narrow the pairs considered. A snapshot with no
+    example is refused before anything is written unless ``allow_empty``.
+    """
     params = params or PolicyParams()
     if not name or len(name) > 200:
         raise SnapshotError("a snapshot name must be 1 to 200 characters")
-    pairs = load_pairs(engine, source=source, job_id=job_id)
+    pairs = load_pairs(engine, source=source, job_id=job_id, pair_ids=pair_ids)
     votes = load_votes(engine)
     votes = votes[votes.pair_id.isin(pairs.pair_id)]
     votes, audit_figures = _audit_adjust(engine, votes, params)
@@ -129,8 +136,13 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
         zip(df.prompt_hash, df.chosen_hash, df.rejected_hash, df.prob, df.tie, df.split)
     ]
     df = df.sort_values("example_hash", kind="stable").reset_index(drop=True)
+    if df.empty and not allow_empty:
+        raise SnapshotError(f"snapshot {name!r} would have no examples: no pair has a label under "
+                            f"the {policy!r} policy (label pairs first)")
     recorded = {"test_fraction": test_fraction, "seed": seed, **asdict(params),
                 "source": source, "job_id": job_id}
+    if pair_ids is not None:
+        recorded["pair_ids_sha256"] = sha256_hex(",".join(map(str, sorted(set(pair_ids)))))
     digest = snapshot_hash(policy, recorded, df.example_hash.tolist())
     with Session(engine) as s:
         existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
