@@ -17,8 +17,10 @@ from . import data as data_cli
 from . import db as db_cli
 from . import jobs as jobs_cli
 from . import run as run_cli
+from . import runs as runs_cli
 from . import service as service_cli
 from . import snapshot as snapshot_cli
+from . import train as train_cli
 
 app = typer.Typer(
     name="accord",
@@ -51,6 +53,8 @@ app.add_typer(argilla_cli.app, name="argilla")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(snapshot_cli.app, name="snapshot")
 app.command("export")(snapshot_cli.export)
+app.add_typer(train_cli.app, name="train")
+app.add_typer(runs_cli.app, name="runs")
 app.add_typer(db_cli.app, name="db")
 app.command("serve")(service_cli.serve)
 app.command("worker")(service_cli.worker)
