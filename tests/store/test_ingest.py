@@ -259,3 +259,25 @@ def test_store_keys_are_the_content_hashes_of_their_parts():
     assert judgment_key("p" * 64, "jüdge", kind="ai", presentation_order="ba", principle="x",
                         constitution_hash="c" * 64) == \
         content_hash("judgment", "p" * 64, "jüdge", "ai", "ba", "x", "c" * 64)
+
+
+def test_rekey_brings_judgments_written_with_the_old_key_back_under_their_key(engine):
+    from accord.store.rekey import rekey_judgments
+
+    recs = [PreferenceRecord(prompt=f"q{i}", chosen="a", rejected="b", source="old",
+                             judgments=[JudgmentSpec(kind="ai", judge="m", principle="p",
+                                                     presentation_order="ab")])
+            for i in range(3)]
+    with session_scope(engine) as s:
+        PreferenceIngestor(s).ingest(recs)
+        for j in s.exec(select(Judgment)):  # the key as stores wrote it before it had the kind
+            pair = s.get(Pair, j.pair_id)
+            j.key_hash = content_hash("judgment", pair.content_hash, j.judge, "ab", "p", "")
+            s.add(j)
+    with engine.begin() as conn:
+        assert rekey_judgments(conn) == 3
+    with engine.begin() as conn:
+        assert rekey_judgments(conn) == 0
+    with session_scope(engine) as s:
+        again = PreferenceIngestor(s).ingest(recs)
+    assert (again.judgments, again.unchanged) == (0, 3)
