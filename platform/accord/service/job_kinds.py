@@ -4,8 +4,9 @@ function runs it in the worker.
 - ``recipe``: ``{"recipe": <recipe document> | "<bundled pipeline name>", "retry_errors": false}``
   runs ``accord.jobs.run_recipe`` on the job's own row (its content-addressed cache makes a
   resumed run exact).
-- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo", ...fields of that trainer's config}``
-  runs ``accord.train.<trainer>.train_<trainer>``.
+- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo", "reuse": true, ...fields of that
+  trainer's config}`` runs ``accord.train.<trainer>.train_<trainer>``; like a recipe's training
+  step, a finished run with the same snapshot hash and config is reused unless ``reuse`` is false.
 - ``snapshot``: ``{"name", "policy", "test_fraction", "seed", "source", "params": {...}}`` runs
   ``accord.snapshots.create_snapshot``.
 - ``argilla_pull``: ``{"dataset", "workspace", "page_size", "withdraw_missing"}`` runs
@@ -143,7 +144,10 @@ def _validate_train(config: dict[str, Any]) -> dict[str, Any]:
         config_cls, _ = trainer_for(trainer)
     except (ImportError, AttributeError) as exc:
         raise JobConfigError([("trainer", f"trainer {trainer!r} is not available: {exc}")]) from None
-    fields = {k: v for k, v in config.items() if k != "trainer"}
+    fields = {k: v for k, v in config.items() if k not in ("trainer", "reuse")}
+    reuse = config.get("reuse", True)
+    if not isinstance(reuse, bool):
+        raise JobConfigError([("reuse", "must be true or false")])
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
@@ -154,16 +158,39 @@ def _validate_train(config: dict[str, Any]) -> dict[str, Any]:
         config_cls(**fields)
     except (TypeError, ValueError) as exc:
         raise JobConfigError([("config", str(exc))]) from None
-    return {"trainer": trainer, **fields}
+    return {"trainer": trainer, "reuse": reuse, **fields}
+
+
+def _stored_snapshot_hash(engine, name: str) -> str | None:
+    """The content hash of the store's snapshot ``name`` (None for an export folder)."""
+    from sqlmodel import Session, select
+
+    from ..store.models import Snapshot
+
+    with Session(engine) as session:
+        return session.exec(select(Snapshot.content_hash).where(Snapshot.name == name)).first()
 
 
 def run_train_job(ctx) -> dict[str, Any]:
-    config_cls, train_fn = trainer_for(ctx.config["trainer"])
-    fields = {k: v for k, v in ctx.config.items() if k != "trainer"}
-    ctx.progress(0, 1, f"training {ctx.config['trainer']}")
-    result = train_fn(config_cls(**fields), engine=ctx.engine)
+    from ..workflows.run_reuse import find_finished_run
+
+    trainer = ctx.config["trainer"]
+    config_cls, train_fn = trainer_for(trainer)
+    config = config_cls(**{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")})
+    snapshot_hash = _stored_snapshot_hash(ctx.engine, config.snapshot)
+    if ctx.config.get("reuse", True) and snapshot_hash:
+        # Training is content-addressed, as in a recipe: a job queued again (or retried after
+        # its worker died past the end of training) reuses the finished run, adding no run.
+        run = find_finished_run(ctx.engine, kind=trainer, snapshot_hash=snapshot_hash,
+                                config=config.to_dict())
+        if run is not None:
+            ctx.progress(1, 1, f"reused finished {trainer} run {run.id}")
+            return {"run_id": run.id, "reused": True, "output_dir": run.artifact_path,
+                    "metrics": _jsonable(dict(run.metrics or {}))}
+    ctx.progress(0, 1, f"training {trainer}")
+    result = train_fn(config, engine=ctx.engine)
     ctx.progress(1, 1, "trained")
-    return _jsonable(result)
+    return {**_jsonable(result), "reused": False}
 
 
 def _jsonable(value: Any) -> dict[str, Any]:
