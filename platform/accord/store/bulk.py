@@ -4,9 +4,10 @@ ids of the new rows returned by the same statement.
 Used by imports, jobs and pulls alike, on SQLite and PostgreSQL (``INSERT … VALUES (…), (…)
 ON CONFLICT (key) DO NOTHING RETURNING id, key``).
 
+>>> import tempfile
 >>> from accord.store.db import open_store, session_scope
 >>> from accord.store.models import Prompt
->>> engine = open_store("sqlite://")
+>>> engine = open_store(f"sqlite:///{tempfile.mkdtemp()}/store.db")
 >>> row = {"text": "Hi", "source": "", "content_hash": "h" * 64, "split_group": "g" * 64,
 ...        "meta": {}}
 >>> with session_scope(engine) as s:

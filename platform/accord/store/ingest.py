@@ -19,8 +19,9 @@ by rows and by characters of text) inside the caller's session, one transaction:
 :class:`PreferenceIngestor` takes :class:`PreferenceRecord` s (the shape format readers
 produce) and writes them through the same engine.
 
+>>> import tempfile
 >>> from accord.store.db import open_store, session_scope
->>> engine = open_store("sqlite://")
+>>> engine = open_store(f"sqlite:///{tempfile.mkdtemp()}/store.db")
 >>> rec = PreferenceRecord(prompt="2+2?", chosen="4", rejected="5", source="doc")
 >>> with session_scope(engine) as s:
 ...     first = PreferenceIngestor(s).ingest([rec])
