@@ -1,4 +1,5 @@
-"""Pieces of decoding shared by the local backends: token choice, stop strings, log-prob records.
+"""Pieces of decoding shared by the local backends: token choice, stop strings, log-prob records,
+and batches that fail one row at a time.
 
 Sampling is per row with the row's own seeded ``torch.Generator``, so a request's output
 depends on its own seed and not on which other requests share its batch.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from accord.backends.base import TokenLogprob
+from accord.backends.base import GenerationResult, TokenLogprob
 
 
 def new_generator(seed: int | None, device: Any):
@@ -80,3 +81,19 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+
+
+def run_isolated(run, items: list) -> list[tuple[Any, Any]]:
+    """``(item, result)`` pairs of ``run(items)``; if the batch call fails, its items run one by
+    one so a bad item fails alone, with the error on its own result."""
+    if not items:
+        return []
+    try:
+        return list(zip(items, run(items)))
+    except Exception as err:  # noqa: BLE001 - recorded on the result, never swallowed
+        if len(items) == 1:
+            return [(items[0], GenerationResult(text="", error=f"backend: {err!r}"))]
+        out = []
+        for item in items:
+            out.extend(run_isolated(run, [item]))
+        return out

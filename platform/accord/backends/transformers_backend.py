@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.backends.base import BackendError, GenerationRequest, GenerationResult
-from accord.backends.decoding import cut_at_stop, new_generator, pick_token, token_record, usage
+from accord.backends.decoding import (
+    cut_at_stop,
+    new_generator,
+    pick_token,
+    run_isolated,
+    token_record,
+    usage,
+)
 
 
 @dataclass
@@ -130,10 +137,10 @@ class TransformersBackend:
         with torch.inference_mode():
             decode_rows.sort(key=lambda r: len(r.prompt_ids))
             for batch in _chunks(decode_rows, self.batch_size):
-                for row, result in self._run_safely(self._decode_batch, batch):
+                for row, result in run_isolated(self._decode_batch, batch):
                     results[row.index] = result
             for batch in _chunks(score_rows, max(1, self.batch_size // 2)):
-                for row, result in self._run_safely(self._score_batch, batch):
+                for row, result in run_isolated(self._score_batch, batch):
                     results[row.index] = result
         return [r for r in results if r is not None]
 
@@ -169,18 +176,6 @@ class TransformersBackend:
         return _Row(
             index=index, request=request, prompt_ids=ids, budget=min(request.max_tokens, room)
         )
-
-    def _run_safely(self, step, batch: list[_Row]):
-        """Run a batch; if it fails, run its rows one by one so one bad row fails alone."""
-        try:
-            return list(zip(batch, step(batch)))
-        except Exception as err:  # noqa: BLE001 - recorded on the result, never swallowed
-            if len(batch) == 1:
-                return [(batch[0], GenerationResult(text="", error=f"backend: {err!r}"))]
-            out = []
-            for row in batch:
-                out.extend(self._run_safely(step, [row]))
-            return out
 
     def _left_padded(self, sequences: list[list[int]]):
         import torch

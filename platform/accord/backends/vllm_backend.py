@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.backends.base import BackendError, GenerationRequest, GenerationResult, TokenLogprob
-from accord.backends.decoding import usage
+from accord.backends.decoding import run_isolated, usage
 
 
 @dataclass
@@ -119,10 +119,10 @@ class VLLMBackend:
                     chats.append((index, request))
             except BackendError as err:
                 results[index] = GenerationResult(text="", error=f"{err.cause}: {err}")
-        for (index, _), result in self._isolated(self._run_chats, chats):
+        for (index, _), result in run_isolated(self._run_chats, chats):
             results[index] = result
         scored: dict[int, dict[str, tuple[float, list[TokenLogprob]]]] = {}
-        for prompt, outcome in self._isolated(self._run_prompts, prompts):
+        for prompt, outcome in run_isolated(self._run_prompts, prompts):
             if isinstance(outcome, GenerationResult):
                 results[prompt.index] = outcome  # a continuation, or a failed choice
             else:
@@ -194,21 +194,6 @@ class VLLMBackend:
         return SamplingParams(**fields)
 
     # -- execution --------------------------------------------------------------------
-    @staticmethod
-    def _isolated(run, items: list):
-        """Run items together; if the call fails, run them one by one to isolate the culprit."""
-        if not items:
-            return []
-        try:
-            return list(zip(items, run(items)))
-        except Exception as err:  # noqa: BLE001 - recorded on the result, never swallowed
-            if len(items) == 1:
-                return [(items[0], GenerationResult(text="", error=f"backend: {err!r}"))]
-            out = []
-            for item in items:
-                out.extend(VLLMBackend._isolated(run, [item]))
-            return out
-
     def _run_chats(self, chats: list) -> list[GenerationResult]:
         outputs = self.llm.chat(
             [request.messages for _, request in chats],
