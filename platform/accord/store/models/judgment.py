@@ -1,8 +1,8 @@
 """Judgments: who or what preferred which side of a pair, under which constitution and
 principle, in which presentation order, with soft probability, rationale and raw output.
 
-A judgment is unique per (pair, judge identity, presentation order, principle, constitution
-version); ``key_hash`` holds that natural key so re-ingesting updates instead of duplicating.
+A judgment is unique per (pair, kind, judge identity, presentation order, principle,
+constitution version); ``key_hash`` holds that natural key so re-ingesting updates instead of duplicating.
 Changes to a human answer are kept in ``JudgmentRevision``.
 """
 
@@ -25,18 +25,18 @@ STATUSES = ("submitted", "discarded")
 
 class JudgmentBase(SQLModel):
     pair_id: int = Field(foreign_key="pair.id", index=True)
-    kind: str = Field(max_length=8, index=True, description="human | ai")
+    kind: str = Field(max_length=8, description="human | ai")
     judge: str = Field(
         max_length=300, index=True, description="Annotator username or judge model id."
     )
-    principle: str = Field(default="", max_length=100, index=True)
+    principle: str = Field(default="", max_length=100)
     presentation_order: str = Field(default="", max_length=4)
     preferred: str | None = Field(default=None, max_length=4, description="a | b | tie (canonical)")
     prob_a: float | None = Field(default=None, description="P(response_a preferred), soft label.")
     strength: int | None = Field(default=None, description="Optional preference strength rating.")
     rationale: str | None = text_field(default=None, nullable=True)
-    status: str = Field(default="submitted", max_length=12, index=True)
-    is_aggregate: bool = Field(default=False, index=True)
+    status: str = Field(default="submitted", max_length=12)
+    is_aggregate: bool = Field(default=False)
 
 
 class JudgmentCreate(JudgmentBase):
@@ -54,12 +54,12 @@ class JudgmentCreate(JudgmentBase):
 class Judgment(JudgmentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = hash_field(
-        description="sha256(pair, judge, presentation order, principle, constitution hash)."
+        description="sha256(pair, kind, judge, presentation order, principle, constitution hash)."
     )
     annotator_id: int | None = Field(default=None, foreign_key="annotator.id", index=True)
     judge_backend: str = Field(default="", max_length=32)
     constitution_id: int | None = Field(default=None, foreign_key="constitution.id", index=True)
-    constitution_hash: str = Field(default="", max_length=64, index=True)
+    constitution_hash: str = Field(default="", max_length=64)
     raw_output: str | None = text_field(default=None, nullable=True)
     source: str = Field(default="", max_length=300, index=True)
     external_id: str | None = Field(default=None, max_length=100, index=True)
