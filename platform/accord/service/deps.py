@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ..store.db import session_scope
 from ..store.models import User
 from .auth import Permission
 from .config import ServiceSettings
@@ -37,13 +38,8 @@ def get_engine(request: Request) -> Engine:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns without error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(request.app.state.engine) as session:
+        yield session
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
