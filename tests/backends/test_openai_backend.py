@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import http.server
 import math
-import socket
 import threading
 import time
 import urllib.request
@@ -13,15 +12,11 @@ import urllib.request
 import pytest
 from accord.backends import BackendError, GenerationRequest, make_backend
 
+from tests.fixtures.ports import free_port
+
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 QUESTION = [{"role": "user", "content": "Which response is better? Answer with A or B."}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ask(text: str) -> list[dict[str, str]]:

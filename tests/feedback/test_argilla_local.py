@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -11,18 +10,9 @@ from accord.feedback.argilla.local import LocalArgilla, LocalArgillaConfig
 from typer.testing import CliRunner
 
 from ..fixtures.argilla_server import argilla_venv_dir
+from ..fixtures.ports import free_ports
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def test_start_again_is_a_no_op_and_status_reports_every_component(argilla_server):
@@ -38,7 +28,7 @@ def test_start_again_is_a_no_op_and_status_reports_every_component(argilla_serve
 
 
 def test_a_second_stack_starts_and_stops_by_pid_files(tmp_path, argilla_server):
-    port, search_port, redis_port = _free_ports(3)
+    port, search_port, redis_port = free_ports(3)
     home = tmp_path / "second"
     launcher = LocalArgilla(LocalArgillaConfig(home=home, venv=argilla_venv_dir(), port=port,
                                                search_port=search_port, redis_port=redis_port))

@@ -3,24 +3,19 @@ server (uvicorn on a free port) and a real worker. Screenshots go to test-artifa
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 from accord.service.config import ServiceSettings
 
+from tests.fixtures.ports import free_port
+
 from .conftest import create_role_users, seed_store
 from .workloads import register
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ under uvicorn, and an annotator's answer becomes (then changes) a human judgment
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -25,14 +24,9 @@ from tests.feedback.conftest import (  # noqa: F401 - fixtures used by name
     store,
     unique_name,
 )
+from tests.fixtures.ports import free_port
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RunningService:
