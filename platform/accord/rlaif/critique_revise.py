@@ -123,6 +123,18 @@ def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepO
         return dict(max_tokens=config.max_tokens, temperature=config.temperature,
                     top_p=config.top_p, seed=seed + round_index, stop=list(config.stop))
 
+    def store_output(session: Session, unit: WorkUnit, parsed, *, chain: _Chain, principle,
+                     role: str, parent: Response, round_index: int) -> Response:
+        """A critique or revision with its lineage: parent, principle, round, model, request."""
+        result, out = parsed
+        return upsert_response(
+            session, prompt=chain.prompt, text=out.fields["text"], role=role,
+            parent=parent, model_id=backend.model_id, backend=backend.name,
+            sampling_params=unit.requests[0].sampling(), usage=result.usage,
+            constitution_id=constitution_id, principle=principle.id, round=round_index,
+            job_id=ctx.job_id, raw_output=out.raw, finish_reason=result.finish_reason,
+            cache_key=unit.keys[0], messages=unit.requests[0].messages)
+
     for r in range(1, config.rounds + 1):
         units = []
         for chain in chains:
@@ -133,14 +145,8 @@ def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepO
 
         def write_critique(session: Session, unit: WorkUnit, parsed, r=r) -> Response:
             chain, principle = unit.data
-            result, out = parsed
-            return upsert_response(
-                session, prompt=chain.prompt, text=out.fields["text"], role="critique",
-                parent=chain.current, model_id=backend.model_id, backend=backend.name,
-                sampling_params=unit.requests[0].sampling(), usage=result.usage,
-                constitution_id=constitution_id, principle=principle.id, round=r,
-                job_id=ctx.job_id, raw_output=out.raw, finish_reason=result.finish_reason,
-                cache_key=unit.keys[0], messages=unit.requests[0].messages)
+            return store_output(session, unit, parsed, chain=chain, principle=principle,
+                                role="critique", parent=chain.current, round_index=r)
 
         def parse_with(task: TextTask):
             def parse(unit: WorkUnit, results: list[GenerationResult]):
@@ -159,14 +165,8 @@ def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepO
 
         def write_revision(session: Session, unit: WorkUnit, parsed, r=r) -> Response:
             chain, principle, critique_row = unit.data
-            result, out = parsed
-            revision = upsert_response(
-                session, prompt=chain.prompt, text=out.fields["text"], role="revision",
-                parent=critique_row, model_id=backend.model_id, backend=backend.name,
-                sampling_params=unit.requests[0].sampling(), usage=result.usage,
-                constitution_id=constitution_id, principle=principle.id, round=r,
-                job_id=ctx.job_id, raw_output=out.raw, finish_reason=result.finish_reason,
-                cache_key=unit.keys[0], messages=unit.requests[0].messages)
+            revision = store_output(session, unit, parsed, chain=chain, principle=principle,
+                                    role="revision", parent=critique_row, round_index=r)
             if r == config.rounds and config.make_pairs:
                 pair_id = _pair_revision_over_original(
                     session, chain, revision, principle_ids=chain.principles_used + [principle.id],
