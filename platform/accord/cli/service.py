@@ -115,17 +115,25 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     console.print(table)
 
 
+def _named_user(session, name: str):
+    """The user called ``name``; the command fails when there is none."""
+    from ..service.users import get_user
+
+    user = get_user(session, name=name)
+    if user is None:
+        fail(f"no user named {name!r}")
+    return user
+
+
 @users_app.command("deactivate")
 def users_deactivate(name: Annotated[str, typer.Argument(help="User name.")],
                      db: DbOption = None) -> None:
     """Stop a user's token from working."""
-    from ..service.users import get_user, update_user
+    from ..service.users import update_user
     from ..store.db import session_scope
 
     with session_scope(engine_for(db)) as session:
-        user = get_user(session, name=name)
-        if user is None:
-            fail(f"no user named {name!r}")
+        user = _named_user(session, name)
         update_user(session, user=user, active=False)
     console.print(f"{name} deactivated")
 
@@ -134,13 +142,11 @@ def users_deactivate(name: Annotated[str, typer.Argument(help="User name.")],
 def users_rotate(name: Annotated[str, typer.Argument(help="User name.")],
                  db: DbOption = None) -> None:
     """Give a user a new token (printed once); the old one stops working."""
-    from ..service.users import get_user, rotate_token
+    from ..service.users import rotate_token
     from ..store.db import session_scope
 
     with session_scope(engine_for(db)) as session:
-        user = get_user(session, name=name)
-        if user is None:
-            fail(f"no user named {name!r}")
+        user = _named_user(session, name)
         token = rotate_token(session, user=user)
     console.print(f"new token for {name}, shown only once:")
     typer.echo(token)
