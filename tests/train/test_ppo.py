@@ -47,14 +47,32 @@ def test_ppo_raises_reward(snapshot_export, tiny_model_dir, tiny_reward_model_di
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3
 
 
+_VLLM_PPO = """
+import json, sys
+from accord.train.ppo import PPOTrainConfig, train_ppo
+args = json.loads(sys.argv[1])
+result = train_ppo(PPOTrainConfig(**args))
+print("RESULT " + json.dumps({"engine": result.metrics["rollout_engine"],
+                              "lengths": [row["response/length"] for row in result.history]}))
+"""
+
+
 @pytest.mark.vllm
 def test_ppo_with_vllm_rollouts(snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path):
+    """In its own process: an in-process vLLM engine keeps global state that another engine
+    created earlier in the same test process (the backend tests) would share."""
+    import json
+    import subprocess
+    import sys
+
     pytest.importorskip("vllm")
-    config = PPOTrainConfig(
-        snapshot=str(snapshot_export), model=str(tiny_model_dir), reward_model=str(tiny_reward_model_dir),
-        db_url=train_db, output_dir=str(tmp_path / "ppo"), max_steps=2, rollout_batch_size=4, mini_batch_size=4,
-        ppo_epochs=1, max_new_tokens=6, rollout_engine="vllm", eval_prompts=4, save_model=False,
-    )
-    result = train_ppo(config)
-    assert result.metrics["rollout_engine"] == "vllm" and len(result.history) == 2
-    assert all(row["response/length"] >= 1 for row in result.history)
+    args = dict(snapshot=str(snapshot_export), model=str(tiny_model_dir),
+                reward_model=str(tiny_reward_model_dir), db_url=train_db,
+                output_dir=str(tmp_path / "ppo"), max_steps=2, rollout_batch_size=4, mini_batch_size=4,
+                ppo_epochs=1, max_new_tokens=6, rollout_engine="vllm", eval_prompts=4, save_model=False)
+    out = subprocess.run([sys.executable, "-c", _VLLM_PPO, json.dumps(args)], capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    result = json.loads(out.stdout.split("RESULT ", 1)[1])
+    assert result["engine"] == "vllm" and len(result["lengths"]) == 2
+    assert all(length >= 1 for length in result["lengths"])
