@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from ..store.models import Prompt, Response, SnapshotExample
 
 EXAMPLE_COLUMNS = ("prompt", "chosen", "rejected", "score", "tie", "label_source", "n_labels",
-                   "weight", "pair_id", "example_hash")
+                   "weight", "pair_id", "example_hash", "chosen_role", "rejected_role")
 
 
 def iter_examples(engine: Engine, snapshot_id: int, *, split: str | None = None,
@@ -26,7 +26,8 @@ def iter_examples(engine: Engine, snapshot_id: int, *, split: str | None = None,
     q = (select(e.c.split, e.c.prob, e.c.tie, e.c.label_source, e.c.n_labels, e.c.weight,
                 e.c.pair_id, e.c.example_hash, p.c.text.label("prompt"),
                 p.c.messages.label("prompt_messages"), rc.c.text.label("chosen"),
-                rr.c.text.label("rejected"))
+                rr.c.text.label("rejected"), rc.c.role.label("chosen_role"),
+                rr.c.role.label("rejected_role"))
          .join(p, p.c.id == e.c.prompt_id)
          .join(rc, rc.c.id == e.c.chosen_id)
          .join(rr, rr.c.id == e.c.rejected_id)
@@ -47,5 +48,6 @@ def iter_examples(engine: Engine, snapshot_id: int, *, split: str | None = None,
                 "prompt": prompt, "chosen": chosen, "rejected": rejected,
                 "score": row["prob"], "tie": bool(row["tie"]), "label_source": row["label_source"],
                 "n_labels": row["n_labels"], "weight": row["weight"], "pair_id": row["pair_id"],
-                "example_hash": row["example_hash"], "split": row["split"],
+                "example_hash": row["example_hash"], "chosen_role": row["chosen_role"],
+                "rejected_role": row["rejected_role"], "split": row["split"],
             }

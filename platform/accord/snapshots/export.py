@@ -1,7 +1,8 @@
 """Export a snapshot in the formats trainers read.
 
 - ``trl``: ``DIR/train.jsonl``, ``DIR/test.jsonl`` with ``prompt``, ``chosen``, ``rejected``,
-  ``score`` (P(chosen ≻ rejected)) and provenance columns; loads with
+  ``score`` (P(chosen ≻ rejected)) and provenance columns (``chosen_role`` / ``rejected_role``:
+  initial | critique | revision, so SFT on revisions works from an export folder); loads with
   ``datasets.load_dataset("json", data_files=...)`` and feeds trl's DPOTrainer/RewardTrainer.
 - ``hf``: a ``datasets.DatasetDict`` saved with ``save_to_disk`` (``load_from_disk(DIR)``).
 - ``parquet``: ``DIR/train.parquet``, ``DIR/test.parquet``.
@@ -57,7 +58,8 @@ def _arrow_schema(conversational: bool):
         else pa.string()
     return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), ("score", pa.float64()),
                       ("tie", pa.bool_()), ("label_source", pa.string()), ("n_labels", pa.int64()),
-                      ("weight", pa.float64()), ("pair_id", pa.int64()), ("example_hash", pa.string())])
+                      ("weight", pa.float64()), ("pair_id", pa.int64()), ("example_hash", pa.string()),
+                      ("chosen_role", pa.string()), ("rejected_role", pa.string())])
 
 
 def _write_parquet(engine: Engine, snap_id: int, split: str, path: Path, conversational: bool) -> int:

@@ -55,12 +55,17 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         snap = ctx.snapshot
         rows = snap.train_rows
         if config.target == "revisions":
-            if snap.snapshot_id is None:
-                raise ValueError("target='revisions' needs a snapshot from the store (pass its name, not an export folder)")
-            from accord.store.db import open_store
+            if rows and all("chosen_role" in r for r in rows):
+                # Exports carry each response's role: no store needed.
+                rows = [r for r in rows if r["chosen_role"] == "revision"]
+            elif snap.snapshot_id is None:
+                raise ValueError("target='revisions' needs a snapshot from the store or an export "
+                                 "with a chosen_role column")
+            else:
+                from accord.store.db import open_store
 
-            keep = revision_example_hashes(engine or open_store(config.db_url), snap.snapshot_id)
-            rows = [r for r in rows if r.get("example_hash") in keep]
+                keep = revision_example_hashes(engine or open_store(config.db_url), snap.snapshot_id)
+                rows = [r for r in rows if r.get("example_hash") in keep]
             if not rows:
                 raise ValueError(f"snapshot {snap.name!r} has no examples whose chosen response is a revision")
         dataset = datasets.Dataset.from_dict({
