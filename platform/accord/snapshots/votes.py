@@ -50,9 +50,10 @@ def judgments_to_votes(df: pd.DataFrame) -> pd.DataFrame:
         have_agg = pd.MultiIndex.from_frame(agg[keys])
         indiv = indiv[~pd.MultiIndex.from_frame(indiv[keys]).isin(have_agg)]
     if not indiv.empty:
-        principle = indiv.groupby(keys).principle.agg(lambda s: s.iloc[0] if s.nunique() == 1 else "*ensemble*")
-        indiv = indiv.groupby(keys, as_index=False).value.mean().merge(
-            principle.reset_index(), on=keys)
+        g = indiv.groupby(keys)
+        # One principle → that principle; several → an ensemble (vectorized: no per-group Python).
+        principle = g.principle.first().where(g.principle.nunique() == 1, "*ensemble*")
+        indiv = g.value.mean().to_frame().join(principle).reset_index()
         indiv["kind"] = "ai"
         indiv["annotator_id"] = np.nan
     ai_votes = pd.concat([agg[cols], indiv[cols]], ignore_index=True) if not agg.empty else indiv.reindex(columns=cols)
