@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -131,10 +130,8 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
         tie=tie,
         split=assign_split(df.split_group.tolist(), test_fraction=test_fraction, seed=seed),
     )
-    df["example_hash"] = [
-        example_hash(ph, ch, rh, pr, t, sp) for ph, ch, rh, pr, t, sp in
-        zip(df.prompt_hash, df.chosen_hash, df.rejected_hash, df.prob, df.tie, df.split)
-    ]
+    cols = [df[c].tolist() for c in ("prompt_hash", "chosen_hash", "rejected_hash", "prob", "tie", "split")]
+    df["example_hash"] = [example_hash(*values) for values in zip(*cols)]
     df = df.sort_values("example_hash", kind="stable").reset_index(drop=True)
     if df.empty and not allow_empty:
         raise SnapshotError(f"snapshot {name!r} would have no examples: no pair has a label under "
@@ -177,15 +174,38 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
             rows = df.assign(snapshot_id=snap.id, position=np.arange(len(df)))[
                 ["snapshot_id", "position", "example_hash", "pair_id", "prompt_id", "chosen_id",
                  "rejected_id", "split", "prob", "tie", "label_source", "n_labels", "weight"]]
-            records = rows.to_dict("records")
-            for i in range(0, len(records), 20_000):
-                s.execute(insert(SnapshotExample.__table__), records[i:i + 20_000])
+            _insert_examples(s, rows)
             s.commit()
             s.refresh(snap)
         except BaseException:
             s.rollback()
             raise
     return snap
+
+
+def _insert_examples(session: Session, rows: pd.DataFrame) -> None:
+    """All examples in the snapshot's transaction, straight through the driver's executemany
+    (plain ints, floats and strings: no per-row statement processing)."""
+    cols = list(rows.columns)
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {quote(SnapshotExample.__tablename__)} ({', '.join(quote(c) for c in cols)}) "
+           f"VALUES ({', '.join([mark] * len(cols))})")
+    values = list(zip(*(_plain(rows[c]) for c in cols)))
+    cursor = conn.connection.cursor()
+    try:
+        for i in range(0, len(values), 50_000):
+            cursor.executemany(sql, values[i:i + 50_000])
+    finally:
+        cursor.close()
+
+
+def _plain(column: pd.Series) -> list:
+    """Python scalars for the driver (numpy ints and bools are not accepted everywhere)."""
+    if column.dtype == bool:
+        return [bool(v) for v in column.tolist()]
+    return column.tolist()
 
 
 def get_snapshot(engine: Engine, name: str) -> Snapshot:
