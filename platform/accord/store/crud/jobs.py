@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from ...hashing import content_hash
 from ..models import Job, JobError
 from ..models._base import utcnow
+from .paging import page
 
 
 def create_job(session: Session, *, kind: str, name: str = "", config: dict[str, Any] | None = None,
@@ -32,9 +33,7 @@ def list_jobs(session: Session, *, status: str | None = None, kind: str | None =
         conds.append(Job.status == status)
     if kind is not None:
         conds.append(Job.kind == kind)
-    q = select(Job).where(*conds).order_by(Job.id.desc()).offset(offset).limit(limit)
-    total = session.exec(select(func.count()).select_from(Job).where(*conds)).one()
-    return list(session.exec(q).all()), total
+    return page(session, Job, conds, order_by=Job.id.desc(), offset=offset, limit=limit)
 
 
 def set_progress(session: Session, *, job: Job, done: int | None = None, total: int | None = None,
@@ -113,5 +112,5 @@ def list_errors(session: Session, *, job_id: int | None = None, step: str | None
     if step is not None:
         conds.append(JobError.step == step)
     if unresolved_only:
-        conds.append(JobError.resolved == False)  # noqa: E712
+        conds.append(JobError.resolved == False)
     return list(session.exec(select(JobError).where(*conds).order_by(JobError.id)).all())

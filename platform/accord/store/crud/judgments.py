@@ -24,12 +24,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from ..keys import judgment_key
 from ..models import Judgment, JudgmentRevision, Pair
 from ..models._base import utcnow
 from ..models.judgment import KINDS, ORDERS, SIDES, STATUSES
+from .paging import page
 
 # The fields whose change is a new answer (kept in history); the rest is bookkeeping.
 VALUE_FIELDS = ("preferred", "prob_a", "strength", "rationale", "status")
@@ -126,7 +127,5 @@ def list_judgments(session: Session, *, pair_id: int | None = None, kind: str | 
     }
     conds = [col == v for col, v in filters.items() if v is not None]
     if not include_aggregates:
-        conds.append(Judgment.is_aggregate == False)  # noqa: E712
-    q = select(Judgment).where(*conds).order_by(Judgment.id).offset(offset).limit(limit)
-    total = session.exec(select(func.count()).select_from(Judgment).where(*conds)).one()
-    return list(session.exec(q).all()), total
+        conds.append(Judgment.is_aggregate == False)
+    return page(session, Judgment, conds, order_by=Judgment.id, offset=offset, limit=limit)

@@ -13,10 +13,11 @@ True
 
 from __future__ import annotations
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from ..keys import pair_key
 from ..models import Pair, Response
+from .paging import page
 
 
 def upsert_pair(session: Session, *, response_x: Response, response_y: Response, source: str = "",
@@ -60,6 +61,4 @@ def list_pairs(session: Session, *, prompt_id: int | None = None, job_id: int | 
         conds.append(Pair.job_id == job_id)
     if source is not None:
         conds.append(Pair.source == source)
-    q = select(Pair).where(*conds).order_by(Pair.id).offset(offset).limit(limit)
-    total = session.exec(select(func.count()).select_from(Pair).where(*conds)).one()
-    return list(session.exec(q).all()), total
+    return page(session, Pair, conds, order_by=Pair.id, offset=offset, limit=limit)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from ..keys import prompt_key, split_group
 from ..models import Prompt
+from .paging import page
 
 
 def render_messages(messages: list[dict[str, Any]]) -> str:
@@ -65,9 +66,5 @@ def get_prompt(session: Session, *, prompt_id: int) -> Prompt | None:
 def list_prompts(session: Session, *, source: str | None = None, offset: int = 0,
                  limit: int = 100) -> tuple[list[Prompt], int]:
     """A page of prompts and the total count matching the filter."""
-    q = select(Prompt)
-    c = select(func.count()).select_from(Prompt)
-    if source is not None:
-        q, c = q.where(Prompt.source == source), c.where(Prompt.source == source)
-    rows = session.exec(q.order_by(Prompt.id).offset(offset).limit(limit)).all()
-    return list(rows), session.exec(c).one()
+    conds = [] if source is None else [Prompt.source == source]
+    return page(session, Prompt, conds, order_by=Prompt.id, offset=offset, limit=limit)

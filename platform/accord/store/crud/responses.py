@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from ..keys import response_key
 from ..models import Prompt, Response
 from ..models.response import ROLES
+from .paging import page
 
 
 def response_row(*, prompt_hash: str, prompt_id: int, text: str, role: str = "initial",
@@ -100,6 +101,4 @@ def list_responses(session: Session, *, prompt_id: int | None = None, role: str 
         conds.append(Response.model_id == model_id)
     if job_id is not None:
         conds.append(Response.job_id == job_id)
-    q = select(Response).where(*conds).order_by(Response.id).offset(offset).limit(limit)
-    total = session.exec(select(func.count()).select_from(Response).where(*conds)).one()
-    return list(session.exec(q).all()), total
+    return page(session, Response, conds, order_by=Response.id, offset=offset, limit=limit)
