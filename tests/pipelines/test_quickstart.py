@@ -33,7 +33,8 @@ def test_quickstart_twice_recomputes_nothing(recipe_runner):
     # snapshot, example, run or metric was added.
     assert counts_second.pop("job") == counts_first.pop("job") + 1
     assert counts_second == counts_first
-    assert second.seconds < 0.5 * first.seconds, (first.seconds, second.seconds)
+    # That the rerun did no work is asserted on what it wrote and said (no row above, runs
+    # reused below), not on wall time: speed is measured in bench/bench_quickstart.py.
 
     engine = open_store(recipe_runner.db_url)
     with Session(engine) as session:
