@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from ...hashing import content_hash
 from ..models import Job, JobError
 from ..models._base import utcnow
-from .paging import page
+from .paging import equal_to, page
 
 
 def create_job(session: Session, *, kind: str, name: str = "", config: dict[str, Any] | None = None,
@@ -28,11 +28,7 @@ def get_job(session: Session, *, job_id: int) -> Job | None:
 
 def list_jobs(session: Session, *, status: str | None = None, kind: str | None = None,
               offset: int = 0, limit: int = 100) -> tuple[list[Job], int]:
-    conds = []
-    if status is not None:
-        conds.append(Job.status == status)
-    if kind is not None:
-        conds.append(Job.kind == kind)
+    conds = equal_to({Job.status: status, Job.kind: kind})
     return page(session, Job, conds, order_by=Job.id.desc(), offset=offset, limit=limit)
 
 
@@ -106,11 +102,7 @@ def resolve_error(session: Session, *, step: str, item_key: str) -> None:
 
 def list_errors(session: Session, *, job_id: int | None = None, step: str | None = None,
                 unresolved_only: bool = True) -> list[JobError]:
-    conds = []
-    if job_id is not None:
-        conds.append(JobError.job_id == job_id)
-    if step is not None:
-        conds.append(JobError.step == step)
+    conds = equal_to({JobError.job_id: job_id, JobError.step: step})
     if unresolved_only:
         conds.append(JobError.resolved == False)
     return list(session.exec(select(JobError).where(*conds).order_by(JobError.id)).all())

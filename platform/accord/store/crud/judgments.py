@@ -30,7 +30,7 @@ from ..keys import judgment_key
 from ..models import Judgment, JudgmentRevision, Pair
 from ..models._base import utcnow
 from ..models.judgment import KINDS, ORDERS, SIDES, STATUSES
-from .paging import page
+from .paging import equal_to, page
 
 # The fields whose change is a new answer (kept in history); the rest is bookkeeping.
 VALUE_FIELDS = ("preferred", "prob_a", "strength", "rationale", "status")
@@ -120,12 +120,11 @@ def list_judgments(session: Session, *, pair_id: int | None = None, kind: str | 
                    job_id: int | None = None, include_aggregates: bool = True, offset: int = 0,
                    limit: int = 100) -> tuple[list[Judgment], int]:
     """A filtered page of judgments and the total count."""
-    filters = {
+    conds = equal_to({
         Judgment.pair_id: pair_id, Judgment.kind: kind, Judgment.judge: judge,
         Judgment.annotator_id: annotator_id, Judgment.constitution_hash: constitution_hash,
         Judgment.principle: principle, Judgment.job_id: job_id,
-    }
-    conds = [col == v for col, v in filters.items() if v is not None]
+    })
     if not include_aggregates:
         conds.append(Judgment.is_aggregate == False)
     return page(session, Judgment, conds, order_by=Judgment.id, offset=offset, limit=limit)

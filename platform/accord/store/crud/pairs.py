@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from ..keys import pair_key
 from ..models import Pair, Response
-from .paging import page
+from .paging import equal_to, page
 
 
 def upsert_pair(session: Session, *, response_x: Response, response_y: Response, source: str = "",
@@ -54,11 +54,5 @@ def get_pair(session: Session, *, pair_id: int) -> Pair | None:
 
 def list_pairs(session: Session, *, prompt_id: int | None = None, job_id: int | None = None,
                source: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Pair], int]:
-    conds = []
-    if prompt_id is not None:
-        conds.append(Pair.prompt_id == prompt_id)
-    if job_id is not None:
-        conds.append(Pair.job_id == job_id)
-    if source is not None:
-        conds.append(Pair.source == source)
+    conds = equal_to({Pair.prompt_id: prompt_id, Pair.job_id: job_id, Pair.source: source})
     return page(session, Pair, conds, order_by=Pair.id, offset=offset, limit=limit)

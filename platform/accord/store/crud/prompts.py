@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from ..keys import prompt_key, split_group
 from ..models import Prompt
-from .paging import page
+from .paging import equal_to, page
 
 
 def render_messages(messages: list[dict[str, Any]]) -> str:
@@ -66,5 +66,4 @@ def get_prompt(session: Session, *, prompt_id: int) -> Prompt | None:
 def list_prompts(session: Session, *, source: str | None = None, offset: int = 0,
                  limit: int = 100) -> tuple[list[Prompt], int]:
     """A page of prompts and the total count matching the filter."""
-    conds = [] if source is None else [Prompt.source == source]
-    return page(session, Prompt, conds, order_by=Prompt.id, offset=offset, limit=limit)
+    return page(session, Prompt, equal_to({Prompt.source: source}), order_by=Prompt.id, offset=offset, limit=limit)

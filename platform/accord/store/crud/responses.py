@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from ..keys import response_key
 from ..models import Prompt, Response
 from ..models.response import ROLES
-from .paging import page
+from .paging import equal_to, page
 
 
 def response_row(*, prompt_hash: str, prompt_id: int, text: str, role: str = "initial",
@@ -92,13 +92,6 @@ def lineage(session: Session, *, response_id: int) -> list[Response]:
 def list_responses(session: Session, *, prompt_id: int | None = None, role: str | None = None,
                    model_id: str | None = None, job_id: int | None = None, offset: int = 0,
                    limit: int = 100) -> tuple[list[Response], int]:
-    conds = []
-    if prompt_id is not None:
-        conds.append(Response.prompt_id == prompt_id)
-    if role is not None:
-        conds.append(Response.role == role)
-    if model_id is not None:
-        conds.append(Response.model_id == model_id)
-    if job_id is not None:
-        conds.append(Response.job_id == job_id)
+    conds = equal_to({Response.prompt_id: prompt_id, Response.role: role,
+                      Response.model_id: model_id, Response.job_id: job_id})
     return page(session, Response, conds, order_by=Response.id, offset=offset, limit=limit)
