@@ -56,11 +56,25 @@ def _snapshot(url: str) -> dict:
     return snap
 
 
-def _progress(url: str) -> int:
+def _latest_job_id(url: str) -> int:
     engine = make_engine(url)
     try:
         with Session(engine) as s:
             job = s.exec(select(Job).order_by(Job.id.desc())).scalars().first()
+            return job.id if job else 0
+    except Exception:  # noqa: BLE001 - the store may not be migrated yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _progress(url: str, after_job_id: int = 0) -> int:
+    """Progress of the newest job created after ``after_job_id`` (0 while it does not exist):
+    each run makes its own job row, and the previous run's row must not count."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            job = s.exec(select(Job).where(Job.id > after_job_id).order_by(Job.id.desc())).scalars().first()
             return job.progress_done if job else 0
     except Exception:  # noqa: BLE001 - the store may not be migrated yet
         return 0
@@ -87,10 +101,11 @@ def test_kill_at_random_points_then_rerun(tmp_path, tiny_backend):
     killed_at = []
     for sig in plan:
         target = rng.randint(1, total_units - 2)
+        previous_job = _latest_job_id(url)
         proc = subprocess.Popen([sys.executable, str(runner), url, str(recipe)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 300
-        while proc.poll() is None and _progress(url) < target and time.monotonic() < deadline:
+        while proc.poll() is None and _progress(url, previous_job) < target and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 0.4))  # land anywhere, including inside a transaction
         if proc.poll() is None:
