@@ -39,7 +39,9 @@ class SnapshotExample(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("snapshot_id", "pair_id", name="uq_snapexample_pair"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    snapshot_id: int = Field(foreign_key="snapshot.id", index=True)
+    # No index of its own: the unique (snapshot_id, pair_id) constraint already serves
+    # lookups by snapshot, and a second index slowed every example insert.
+    snapshot_id: int = Field(foreign_key="snapshot.id")
     position: int = Field(description="Order inside the snapshot (sorted by example hash).")
     example_hash: str = Field(max_length=64)
     pair_id: int = Field(foreign_key="pair.id", index=True)
