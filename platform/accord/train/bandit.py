@@ -13,7 +13,7 @@ probabilities, so a test can compare them to ``optimal_policy``:
 
 >>> from accord.train.bandit import dpo_bandit, optimal_policy
 >>> probs = dpo_bandit([0.5, 0.5], [1.0, 0.0], beta=1.0, steps=300)
->>> abs(probs - optimal_policy([0.5, 0.5], [1.0, 0.0], 1.0)).max() < 0.02
+>>> bool(abs(probs - optimal_policy([0.5, 0.5], [1.0, 0.0], 1.0)).max() < 0.02)
 True
 """
 
