@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from ._base import hash_field, json_field, text_field, utcnow
@@ -51,19 +52,34 @@ class JudgmentCreate(JudgmentBase):
     meta: dict[str, Any] = {}
 
 
+def _index_of_set_values(column: str) -> Index:
+    """An index on a nullable link holding only the rows where it is set: lookups are always
+    ``column = value`` (which implies NOT NULL, so both SQLite and PostgreSQL use it), and the
+    rows without the link (most of them: imports have no job, AI judgments no annotator) cost
+    an insert nothing."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(f"ix_judgment_{column}", column, sqlite_where=where, postgresql_where=where)
+
+
 class Judgment(JudgmentBase, table=True):
+    # Every index costs each judgment insert (the store's most written table), so only what a
+    # query filters on is indexed: pair_id, judge, source (Argilla pulls), the natural key,
+    # and annotator_id and job_id where set. No query filters on external_id or
+    # constitution_id.
+    __table_args__ = (_index_of_set_values("annotator_id"), _index_of_set_values("job_id"))
+
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = hash_field(
         description="sha256(pair, kind, judge, presentation order, principle, constitution hash)."
     )
-    annotator_id: int | None = Field(default=None, foreign_key="annotator.id", index=True)
+    annotator_id: int | None = Field(default=None, foreign_key="annotator.id")
     judge_backend: str = Field(default="", max_length=32)
-    constitution_id: int | None = Field(default=None, foreign_key="constitution.id", index=True)
+    constitution_id: int | None = Field(default=None, foreign_key="constitution.id")
     constitution_hash: str = Field(default="", max_length=64)
     raw_output: str | None = text_field(default=None, nullable=True)
     source: str = Field(default="", max_length=300, index=True)
-    external_id: str | None = Field(default=None, max_length=100, index=True)
-    job_id: int | None = Field(default=None, foreign_key="job.id", index=True)
+    external_id: str | None = Field(default=None, max_length=100)
+    job_id: int | None = Field(default=None, foreign_key="job.id")
     meta: dict[str, Any] = json_field()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
