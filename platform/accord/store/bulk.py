@@ -41,8 +41,8 @@ def _column_converter(type_, dialect) -> Callable[[Sequence[Any]], Sequence[Any]
     processor (values are stored exactly as the ORM stores them), or None when the type has
     none. Whole columns, because per-value Python calls cost more than SQLite's insert: JSON
     ``{}`` (most of them) is converted once; timestamps are converted once per distinct value
-    (a batch shares one); floats and bools already are what the driver takes. None stays SQL
-    NULL (a JSON None too), as the ORM stores an unset nullable column."""
+    (a batch shares one); floats already are what the driver takes. None stays SQL NULL (a
+    JSON None too), as the ORM stores an unset nullable column."""
     proc = type_._cached_bind_processor(dialect)
     if proc is None:
         return None
@@ -59,6 +59,15 @@ def _column_converter(type_, dialect) -> Callable[[Sequence[Any]], Sequence[Any]
             converted = {v: None if v is None else proc(v) for v in set(values)}
             return list(map(converted.__getitem__, values))
         return timestamp_column
+    if isinstance(base, Boolean) and dialect.name == "sqlite":
+        # SQLite stores booleans as 0/1, which its bind processor makes of them too; the
+        # sqlite3 driver binds an int several times faster than a bool (which it first
+        # tries to adapt), so bools always become ints here.
+        def int_column(values):
+            if set(map(type, values)) <= {bool}:
+                return list(map(int, values))
+            return [proc(v) for v in values]
+        return int_column
     native = {Float: {float, type(None)}, Boolean: {bool, type(None)}}.get(type(base), set())
 
     def column(values):
@@ -109,21 +118,36 @@ class BulkWriter:
             self._sql[cache_key] = sql
         return sql
 
+    def bind_rows(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                  ) -> tuple[tuple[str, ...], list[tuple]]:
+        """``rows`` as the driver takes them: every column converted by its type's bind
+        processor, and the columns that are None in every row left out (the database stores
+        NULL either way, as no column has a server default; the sqlite3 driver binds None
+        several times slower than a number, and a batch often has a few such columns:
+        links and texts a whole import leaves unset)."""
+        columns = tuple(columns)
+        cols = list(zip(*rows))
+        keep = []
+        for i, convert in enumerate(self.converters(table, columns)):
+            if convert is not None:
+                cols[i] = convert(cols[i])
+            values = cols[i]
+            if values[0] is not None or values.count(None) < len(values):
+                keep.append(i)
+        if len(keep) < len(columns):
+            columns = tuple(columns[i] for i in keep)
+            cols = [cols[i] for i in keep]
+        return columns, list(zip(*cols))
+
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                key: str | None = "content_hash",
                returning: bool = False) -> tuple[int, dict[str, int]]:
         """Insert ``rows`` (tuples of Python values in ``columns`` order), skipping those whose
         ``key`` (a unique column) exists. Returns how many were new and, with ``returning``,
         their ids by key (``{}`` otherwise)."""
-        columns = tuple(columns)
         if not rows:
             return 0, {}
-        convert = [(i, c) for i, c in enumerate(self.converters(table, columns)) if c is not None]
-        if convert:
-            cols = list(zip(*rows))
-            for i, c in convert:
-                cols[i] = c(cols[i])
-            rows = list(zip(*cols))
+        columns, rows = self.bind_rows(table, columns, rows)
         if self.pipelined:
             return self._insert_pipelined(table, columns, rows, key, returning)
         use_returning = returning and (not self.sqlite or _SQLITE_RETURNING)
