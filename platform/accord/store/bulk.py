@@ -118,26 +118,26 @@ class BulkWriter:
             self._sql[cache_key] = sql
         return sql
 
-    def bind_rows(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-                  ) -> tuple[tuple[str, ...], list[tuple]]:
-        """``rows`` as the driver takes them: every column converted by its type's bind
-        processor, and the columns that are None in every row left out (the database stores
-        NULL either way, as no column has a server default; the sqlite3 driver binds None
-        several times slower than a number, and a batch often has a few such columns:
-        links and texts a whole import leaves unset)."""
+    def bind_columns(self, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]
+                     ) -> tuple[tuple[str, ...], list[Sequence[Any]]]:
+        """Columns of values (``values[i]`` holds ``columns[i]`` of every row) as the driver
+        takes them: each converted by its type's bind processor, and those that are None in
+        every row left out (the database stores NULL either way, as no column has a server
+        default; the sqlite3 driver binds None several times slower than a number, and a
+        batch often has a few such columns: links and texts a whole import leaves unset)."""
         columns = tuple(columns)
-        cols = list(zip(*rows))
+        values = list(values)
         keep = []
         for i, convert in enumerate(self.converters(table, columns)):
             if convert is not None:
-                cols[i] = convert(cols[i])
-            values = cols[i]
-            if values[0] is not None or values.count(None) < len(values):
+                values[i] = convert(values[i])
+            column = values[i]
+            if column[0] is not None or column.count(None) < len(column):
                 keep.append(i)
         if len(keep) < len(columns):
             columns = tuple(columns[i] for i in keep)
-            cols = [cols[i] for i in keep]
-        return columns, list(zip(*cols))
+            values = [values[i] for i in keep]
+        return columns, values
 
     def insert(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                key: str | None = "content_hash",
@@ -147,22 +147,36 @@ class BulkWriter:
         their ids by key (``{}`` otherwise)."""
         if not rows:
             return 0, {}
-        columns, rows = self.bind_rows(table, columns, rows)
+        return self.insert_columns(table, columns, list(zip(*rows)), key=key,
+                                   returning=returning)
+
+    def insert_columns(self, table: Table, columns: Sequence[str],
+                       values: Sequence[Sequence[Any]], *, key: str | None = "content_hash",
+                       returning: bool = False) -> tuple[int, dict[str, int]]:
+        """``insert`` of rows given as columns (``values[i]``: ``columns[i]`` of every row,
+        all of one length): what a caller that builds rows column by column saves is a
+        transposition."""
+        if not values or not len(values[0]):
+            return 0, {}
+        columns, values = self.bind_columns(table, columns, values)
         if self.pipelined:
-            return self._insert_pipelined(table, columns, rows, key, returning)
+            return self._insert_pipelined(table, columns, list(zip(*values)), key, returning)
+        n_rows = len(values[0])
         use_returning = returning and (not self.sqlite or _SQLITE_RETURNING)
         before: dict[str, int] = {}
         if returning and not use_returning:
-            k = columns.index(key)
-            before = self.ids(table, [r[k] for r in rows], key=key)
+            keys = values[columns.index(key)]
+            before = self.ids(table, keys, key=key)
         per_statement = max(1, min(MAX_ROWS, MAX_PARAMS // len(columns)))
         inserted, ids = 0, {}
         cursor = self._cursor()
         try:
-            for start in range(0, len(rows), per_statement):
-                chunk = rows[start:start + per_statement]
-                sql = self._insert_sql(table, columns, len(chunk), key, use_returning)
-                cursor.execute(sql, list(chain.from_iterable(chunk)))
+            for start in range(0, n_rows, per_statement):
+                end = min(start + per_statement, n_rows)
+                # Row-major parameters straight from the columns (no list of row tuples).
+                params = list(chain.from_iterable(zip(*[c[start:end] for c in values])))
+                cursor.execute(self._insert_sql(table, columns, end - start, key, use_returning),
+                               params)
                 if use_returning:
                     got = cursor.fetchall()
                     ids.update(got)
@@ -172,7 +186,7 @@ class BulkWriter:
         finally:
             cursor.close()
         if returning and not use_returning and inserted:
-            ids = self.ids(table, [r[k] for r in rows if r[k] not in before], key=key)
+            ids = self.ids(table, [k for k in keys if k not in before], key=key)
         return inserted, ids
 
     def _insert_pipelined(self, table: Table, columns: tuple[str, ...], rows: list, key: str | None,

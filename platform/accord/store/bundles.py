@@ -19,10 +19,17 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from .crud.judgments import preferred_from_prob, validate_judgment_values
+from .crud.judgments import validate_judgment_values
 from .crud.prompts import prompt_row
-from .keys import judgment_key, pair_key, response_key
+from .keys import (
+    judgment_key_head,
+    judgment_key_under,
+    pair_key,
+    response_key_head,
+    response_key_under,
+)
 from .models._base import utcnow
+from .models.judgment import KINDS, ORDERS, SIDES, STATUSES
 
 # The columns a bundle's rows carry (ids and links are resolved on write).
 PROMPT_FIELDS = ("text", "source", "content_hash", "split_group", "messages", "meta", "created_at")
@@ -117,24 +124,36 @@ class PreferenceRecord:
                              prob_chosen=self.prob_chosen, tie=self.tie)]
 
 
-def _initial_response(text: str, messages, model: str, prompt_hash: str, job_id: int | None,
+def _initial_response(text: str, messages, model: str, key_head: bytes, job_id: int | None,
                       now: datetime) -> dict[str, Any]:
     return {
         "text": text, "role": "initial", "model_id": model, "backend": "import",
-        "content_hash": response_key(prompt_hash, text, model_id=model), "sampling_params": {},
-        "usage": {}, "messages": messages, "principle": "", "round": 0, "job_id": job_id,
-        "raw_output": None, "finish_reason": None, "cache_key": None, "created_at": now,
-        "parent_hash": "", "constitution_hash": "",
+        "content_hash": response_key_under(key_head, text, model_id=model),
+        "sampling_params": {}, "usage": {}, "messages": messages, "principle": "", "round": 0,
+        "job_id": job_id, "raw_output": None, "finish_reason": None, "cache_key": None,
+        "created_at": now, "parent_hash": "", "constitution_hash": "",
     }
 
 
 _ORDER_OF_CHOSEN_FIRST = {True: "ab", False: "ba"}
 _SPEC_ORDERS = {"chosen_first": True, "rejected_first": False}
+# The (kind, preferred, presentation order, status) combinations validate_judgment_values
+# accepts: one set look-up per judgment (it fails only on invalid values, and then the full
+# validation says what is wrong).
+_VALID_LABELS = frozenset(
+    (kind, preferred, order, status) for kind in KINDS for preferred in (*SIDES, None)
+    for order in ORDERS for status in STATUSES if not (status == "submitted" and preferred is None))
 
 
 def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str, source: str,
                        job_id: int | None, now: datetime) -> dict[str, Any]:
     """The judgment row of ``spec`` in canonical sides (ValueError when it is invalid)."""
+    return _judgment_row(spec, chosen_is_a, judgment_key_head(pair_hash), source, job_id, now)
+
+
+def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes, source: str,
+                  job_id: int | None, now: datetime) -> dict[str, Any]:
+    """``judgment_from_spec`` with the pair's key head computed once for all its judgments."""
     prob = spec.prob_chosen
     if spec.tie:
         prob_a, preferred = 0.5, "tie"
@@ -142,7 +161,7 @@ def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str,
         prob_a, preferred = None, ("a" if chosen_is_a else "b")
     else:
         prob_a = prob if chosen_is_a else 1.0 - prob
-        preferred = preferred_from_prob(prob_a)
+        preferred = "tie" if prob_a == 0.5 else "a" if prob_a > 0.5 else "b"  # preferred_from_prob
     status = spec.status
     if status == "discarded":
         preferred = None
@@ -150,16 +169,22 @@ def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str,
     if order in _SPEC_ORDERS:
         order = _ORDER_OF_CHOSEN_FIRST[_SPEC_ORDERS[order] == chosen_is_a]
     kind = spec.kind
-    validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
-                             presentation_order=order, status=status)
+    try:
+        valid = (kind, preferred, order, status) in _VALID_LABELS and (
+            prob_a is None or 0.0 <= prob_a <= 1.0)
+    except TypeError:  # an unhashable value: the full validation names it
+        valid = False
+    if not valid:
+        validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
+                                 presentation_order=order, status=status)
     principle, constitution_hash, annotator = spec.principle, spec.constitution_hash, spec.annotator
     judge = spec.judge or annotator or f"import:{source}"
     return {
         "kind": kind, "judge": judge, "principle": principle, "presentation_order": order,
         "preferred": preferred, "prob_a": prob_a, "strength": spec.strength,
         "rationale": spec.rationale, "status": status, "is_aggregate": spec.is_aggregate,
-        "key_hash": judgment_key(pair_hash, judge, kind=kind, presentation_order=order,
-                                 principle=principle, constitution_hash=constitution_hash),
+        "key_hash": judgment_key_under(key_head, judge, kind, order, principle,
+                                       constitution_hash),
         "judge_backend": "import" if kind == "ai" else "", "constitution_hash": constitution_hash,
         "raw_output": spec.raw_output, "source": source, "external_id": spec.external_id,
         "job_id": job_id, "meta": spec.meta, "created_at": now, "updated_at": now,
@@ -176,9 +201,10 @@ def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
     prompt = prompt_row(text=rec.prompt, source=rec.source, messages=rec.prompt_messages,
                         meta=rec.prompt_meta)
     prompt["created_at"] = now
-    ph = prompt["content_hash"]
-    chosen = _initial_response(rec.chosen, rec.chosen_messages, rec.chosen_model, ph, job_id, now)
-    rejected = _initial_response(rec.rejected, rec.rejected_messages, rec.rejected_model, ph,
+    head = response_key_head(prompt["content_hash"])
+    chosen = _initial_response(rec.chosen, rec.chosen_messages, rec.chosen_model, head, job_id,
+                               now)
+    rejected = _initial_response(rec.rejected, rec.rejected_messages, rec.rejected_model, head,
                                  job_id, now)
     hc, hr = chosen["content_hash"], rejected["content_hash"]
     if hc == hr:
@@ -187,8 +213,9 @@ def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
     pk = pair_key(hc, hr)
     pair = {"a": hc if chosen_is_a else hr, "b": hr if chosen_is_a else hc, "content_hash": pk,
             "source": rec.source, "job_id": job_id, "created_at": now}
-    judgments = [judgment_from_spec(spec, chosen_is_a=chosen_is_a, pair_hash=pk,
-                                    source=rec.source, job_id=job_id, now=now)
+    key_head = judgment_key_head(pk)
+    source = rec.source
+    judgments = [_judgment_row(spec, chosen_is_a, key_head, source, job_id, now)
                  for spec in rec.all_judgments()]
     return StoreBundle(prompt=prompt, responses=[chosen, rejected], pair=pair,
                        judgments=judgments)

@@ -37,6 +37,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -67,6 +68,11 @@ _RESPONSE = itemgetter(*RESPONSE_FIELDS)
 _JUDGMENT = itemgetter(*JUDGMENT_FIELDS)
 _VALUES = itemgetter(*VALUE_FIELDS)
 _KIND = itemgetter("kind")
+_KEY = itemgetter("key_hash")
+_ANNOTATOR = itemgetter("annotator")
+_CONSTITUTION = itemgetter("constitution_hash")
+_HISTORY = itemgetter("history")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 RESPONSE_COLUMNS = ("prompt_id", "parent_id", "constitution_id", *RESPONSE_FIELDS)
 PAIR_COLUMNS = ("prompt_id", "response_a_id", "response_b_id", "source", "content_hash", "job_id",
                 "created_at")
@@ -280,22 +286,28 @@ class StoreIngestor:
                 pair_id = pair_ids[pk]
                 if pk not in new_pairs:
                     old_pairs.add(pair_id)
-                for j in judgments:
-                    batch[j["key_hash"]] = (j, pair_id)
+                batch.update(zip(map(_KEY, judgments), zip(judgments, repeat(pair_id))))
                 kinds.update(map(_KIND, judgments))
         if len(kinds) > 1 and not old_pairs:
             _refuse_relabels(batch.values())
         existing = self._existing_judgments(old_pairs, batch)
 
+        # The new rows, column by column (map and zip run per row in C).
+        items = [v for k, v in batch.items() if k not in existing] if existing else \
+            list(batch.values())
+        rows = list(map(_FIRST, items))
+        n = len(rows)
         annotator_id, constitution_id = self._annotator_id, self._constitution_id
-        new_rows = [(pair_id, annotator_id(j["annotator"]) if j["annotator"] else None,
-                     constitution_id(j["constitution_hash"]) if j["constitution_hash"] else None)
-                    + _JUDGMENT(j)
-                    for key, (j, pair_id) in batch.items() if key not in existing]
-        with_history = [k for k, (j, _) in batch.items() if j["history"] and k not in existing]
+        annotators = [annotator_id(a) if a else None for a in map(_ANNOTATOR, rows)] \
+            if any(map(_ANNOTATOR, rows)) else [None] * n
+        constitutions = [constitution_id(c) if c else None for c in map(_CONSTITUTION, rows)] \
+            if any(map(_CONSTITUTION, rows)) else [None] * n
+        values = [list(map(_SECOND, items)), annotators, constitutions,
+                  *zip(*map(_JUDGMENT, rows))] if n else []
+        with_history = list(compress(map(_KEY, rows), map(_HISTORY, rows)))
         t = Judgment.__table__
-        counts.judgments, ids = self.writer.insert(t, JUDGMENT_COLUMNS, new_rows, key="key_hash",
-                                                   returning=bool(with_history))
+        counts.judgments, ids = self.writer.insert_columns(
+            t, JUDGMENT_COLUMNS, values, key="key_hash", returning=bool(with_history))
         revisions = []
         if with_history:
             missing = [k for k in with_history if k not in ids]

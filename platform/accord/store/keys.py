@@ -61,6 +61,18 @@ def split_group(text: str) -> str:
 def response_key(prompt_hash: str, text: str, *, role: str = "initial", parent_hash: str = "",
                  model_id: str = "") -> str:
     """``content_hash("response", prompt_hash, role, parent_hash, model_id, text)``."""
+    return response_key_under(response_key_head(prompt_hash), text, role=role,
+                              parent_hash=parent_hash, model_id=model_id)
+
+
+def response_key_head(prompt_hash: str) -> bytes:
+    """The encoded parts a prompt's responses share (the responses of one record hash it once)."""
+    return _RESPONSE_HEAD + _part(prompt_hash)
+
+
+def response_key_under(head: bytes, text: str, *, role: str = "initial", parent_hash: str = "",
+                       model_id: str = "") -> str:
+    """``response_key`` from the prompt's ``response_key_head``."""
     if parent_hash:
         middle = _part(role) + _part(parent_hash) + _part(model_id)
     else:
@@ -68,7 +80,8 @@ def response_key(prompt_hash: str, text: str, *, role: str = "initial", parent_h
         if middle is None:
             middle = _remember(_response_middles, (role, model_id),
                                _part(role) + _part("") + _part(model_id))
-    return sha256(_RESPONSE_HEAD + _part(prompt_hash) + middle + _part(text)).hexdigest()
+    data = text.encode("utf-8")
+    return sha256(b"%b%b%d:%b" % (head, middle, len(data), data)).hexdigest()
 
 
 def canonical_sides(hash_x: str, hash_y: str) -> tuple[str, str]:
@@ -91,10 +104,23 @@ def judgment_key(pair_hash: str, judge: str, *, kind: str, presentation_order: s
     judge identities (``accord.store.ingest`` refuses to store both on one pair, which would
     relabel one as the other).
     """
+    return judgment_key_under(judgment_key_head(pair_hash), judge, kind, presentation_order,
+                              principle, constitution_hash)
+
+
+def judgment_key_head(pair_hash: str) -> bytes:
+    """The encoded parts the judgments of one pair share (hashed once per pair)."""
+    return _JUDGMENT_HEAD + _part(pair_hash)
+
+
+def judgment_key_under(head: bytes, judge: str, kind: str, presentation_order: str,
+                       principle: str, constitution_hash: str) -> str:
+    """``judgment_key`` from the pair's ``judgment_key_head`` (positional: it runs for every
+    judgment an import writes)."""
     identity = (judge, kind, presentation_order, principle, constitution_hash)
     tail = _identity_tails.get(identity)
     if tail is None:
         if kind not in KINDS:
             raise ValueError(f"judgment kind must be one of {KINDS}, got {kind!r}")
         tail = _remember(_identity_tails, identity, b"".join(map(_part, identity)))
-    return sha256(_JUDGMENT_HEAD + _part(pair_hash) + tail).hexdigest()
+    return sha256(head + tail).hexdigest()
