@@ -107,15 +107,27 @@ def ppo(snapshot: Snapshot, reward_model: RewardModel = "accord/tiny-reward", mo
         ppo_epochs: Annotated[int, typer.Option(help="Epochs per rollout batch.")] = 4,
         max_new_tokens: Annotated[int, typer.Option(help="Longest sampled response.")] = 24,
         rollout_engine: Annotated[str, typer.Option(help="transformers or vllm.")] = "transformers",
+        eval_every: Annotated[int, typer.Option(help="Win-rate vs the reference every N steps (0: only at the end).")] = 0,
+        eval_prompts: Annotated[int, typer.Option(help="Held-out prompts for the win-rate.")] = 16,
+        win_rate_judge: Annotated[str, typer.Option(help="Who judges the win-rate: rm (reward model) or ai (RLAIF pairwise judge).")] = "rm",
+        judge_backend: Annotated[str, typer.Option(help="AI judge backend: transformers, openai or vllm.")] = "transformers",
+        judge_model: Annotated[str | None, typer.Option(help="AI judge model id or folder (accord/tiny offline).")] = None,
+        judge_constitution: Annotated[str, typer.Option(help="Constitution the AI judge asks (bundled name or YAML path).")] = "helpfulness-honesty",
+        judge_principles: Annotated[str | None, typer.Option(help="Principle ids to ensemble over, comma-separated (default: all).")] = None,
+        judge_base_url: Annotated[str | None, typer.Option(help="Server URL for --judge-backend openai.")] = None,
         db: DbOption = None, json_out: JsonOption = False) -> None:
     """PPO with a per-token KL penalty to the reference, value model + GAE, adaptive KL."""
     from ..train.ppo import PPOTrainConfig, train_ppo
 
     common = _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db)
     common["rollout_batch_size"] = common.pop("per_device_train_batch_size")
+    principles = [p.strip() for p in judge_principles.split(",") if p.strip()] if judge_principles else None
     _run(lambda: PPOTrainConfig(**common, reward_model=reward_model, kl_coef=beta, target_kl=target_kl,
                                 mini_batch_size=mini_batch_size, ppo_epochs=ppo_epochs, max_new_tokens=max_new_tokens,
-                                rollout_engine=rollout_engine), train_ppo, json_out)
+                                rollout_engine=rollout_engine, eval_every=eval_every, eval_prompts=eval_prompts,
+                                win_rate_judge=win_rate_judge, judge_backend=judge_backend, judge_model=judge_model,
+                                judge_constitution=judge_constitution, judge_principles=principles,
+                                judge_base_url=judge_base_url), train_ppo, json_out)
 
 
 def _online(algorithm: str):

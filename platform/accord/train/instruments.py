@@ -3,7 +3,9 @@
 Per PPO step accord records the mean reward-model score, the measured KL to the reference
 (Σ_t log π − log π_ref over each sampled response, averaged), the KL coefficient, response
 length, policy entropy, clip fractions, value loss; every ``eval_every`` steps and at the end,
-the win-rate of the policy against the reference on held-out prompts judged by the reward model.
+the win-rate of the policy against the reference on held-out prompts, judged by the reward model
+or by the RLAIF pairwise AI judge (``accord.train.judged_win_rate``); and the process's peak
+memory (``memory/peak_mb``: peak resident set, or peak CUDA allocation on a GPU).
 
 ``reward_hacking_warnings`` reads that history: reward rising while KL explodes, or while the
 response length drifts far from where it started, are the classic signs that the policy is
@@ -17,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,3 +95,27 @@ def win_rate(policy_scores: torch.Tensor, reference_scores: torch.Tensor) -> flo
     """Fraction of prompts where the policy's response outscores the reference's (ties count ½)."""
     wins = (policy_scores > reference_scores).float() + 0.5 * (policy_scores == reference_scores).float()
     return wins.mean().item() if wins.numel() else float("nan")
+
+
+def current_memory_mb() -> float:
+    """Memory in use now: CUDA allocation on a GPU, else the process's resident set (MB)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return torch.cuda.memory_allocated() / 2**20
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_memory_mb()
+
+
+def peak_memory_mb() -> float:
+    """Peak memory so far: peak CUDA allocation on a GPU, else the peak resident set (MB)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux

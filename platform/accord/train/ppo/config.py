@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from accord.backends import BACKEND_NAMES
 from accord.train.common import TrainConfig
+from accord.train.judged_win_rate import WIN_RATE_JUDGES, AIJudgeSettings
 
 
 @dataclass
@@ -40,6 +42,13 @@ class PPOTrainConfig(TrainConfig):
     rollout_engine: str = field(default="transformers", metadata={"help": "transformers or vllm (when installed)."})
     eval_every: int = field(default=0, metadata={"help": "Win-rate vs the reference every N steps (0: only at the end)."})
     eval_prompts: int = field(default=16, metadata={"help": "Held-out prompts for the win-rate."})
+    win_rate_judge: str = field(default="rm", metadata={"help": "Who judges the win-rate: rm (the reward model) or ai (the RLAIF pairwise judge)."})
+    judge_backend: str = field(default="transformers", metadata={"help": "AI judge backend: transformers, openai (any OpenAI-compatible server) or vllm."})
+    judge_model: str | None = field(default=None, metadata={"help": "AI judge model id or folder (required with win_rate_judge='ai')."})
+    judge_constitution: str = field(default="helpfulness-honesty", metadata={"help": "Constitution whose comparison questions the AI judge asks (bundled name or YAML path)."})
+    judge_principles: list[str] | None = field(default=None, metadata={"help": "Principle ids to ensemble over (default: all)."})
+    judge_base_url: str | None = field(default=None, metadata={"help": "Server URL for the openai judge backend."})
+    judge_batch_size: int = field(default=8, metadata={"help": "Prompts per AI judge backend call."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping."})
     max_steps: int = 10
     learning_rate: float = 1e-5
@@ -58,9 +67,26 @@ class PPOTrainConfig(TrainConfig):
             raise ValueError(f"kl_estimator must be k1 or k3, got {self.kl_estimator!r}")
         if self.rollout_engine not in ("transformers", "vllm"):
             raise ValueError(f"rollout_engine must be transformers or vllm, got {self.rollout_engine!r}")
+        if self.win_rate_judge not in WIN_RATE_JUDGES:
+            raise ValueError(f"win_rate_judge must be one of {', '.join(WIN_RATE_JUDGES)}, got {self.win_rate_judge!r}")
+        if self.win_rate_judge == "ai":
+            if not self.judge_model:
+                raise ValueError("win_rate_judge='ai' needs judge_model (e.g. accord/tiny offline, or a served model)")
+            if self.judge_backend not in BACKEND_NAMES:
+                raise ValueError(f"judge_backend must be one of {', '.join(BACKEND_NAMES)}, got {self.judge_backend!r}")
+        if self.judge_batch_size < 1:
+            raise ValueError(f"judge_batch_size must be >= 1, got {self.judge_batch_size}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not (0 < self.cliprange < 1) or self.cliprange_value <= 0:
             raise ValueError("cliprange must be in (0, 1) and cliprange_value > 0")
         if not (0 <= self.lam <= 1) or not (0 <= self.gamma <= 1):
             raise ValueError("gamma and lam must be in [0, 1]")
+
+    def ai_judge_settings(self) -> AIJudgeSettings | None:
+        """The AI judge of the win-rate, or None when the reward model judges it."""
+        if self.win_rate_judge != "ai":
+            return None
+        return AIJudgeSettings(model=self.judge_model, backend=self.judge_backend, constitution=self.judge_constitution,
+                               principles=self.judge_principles, base_url=self.judge_base_url,
+                               batch_size=self.judge_batch_size)

@@ -21,12 +21,17 @@ from typing import Any
 import torch
 
 from accord.train.common import TrainResult, finish, model_dtype, training_run
-from accord.train.instruments import reward_hacking_warnings, rollout_instruments, win_rate
+from accord.train.instruments import (
+    current_memory_mb,
+    peak_memory_mb,
+    reward_hacking_warnings,
+    rollout_instruments,
+    win_rate,
+)
+from accord.train.judged_win_rate import AIWinRateJudge
 from accord.train.kl_controller import make_kl_controller
 from accord.train.losses import (
-    entropy_from_logits,
     gae_advantages,
-    gather_logprobs,
     kl_penalized_rewards,
     masked_mean,
     ppo_policy_loss,
@@ -35,41 +40,23 @@ from accord.train.losses import (
 )
 
 from .config import PPOTrainConfig
-from .rollout import RolloutBatch, SamplingSettings, TransformersRollout, VLLMRollout
-
-
-def position_ids_for(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Positions that skip left padding (generate does the same while sampling)."""
-    return (attention_mask.cumsum(1) - attention_mask).clamp(min=0)
-
-
-def response_logits(model, batch: RolloutBatch, temperature: float) -> torch.Tensor:
-    """Logits predicting each response token, divided by the sampling temperature."""
-    mask = batch.attention_mask
-    out = model(input_ids=batch.input_ids, attention_mask=mask, position_ids=position_ids_for(mask), use_cache=False)
-    q = batch.query_ids.size(1)
-    return out.logits[:, q - 1:-1].float() / temperature
-
-
-def token_scalars(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The scalar head of a sequence-classification model at every position: (B, T)."""
-    backbone = getattr(model, model.base_model_prefix)
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask,
-                      position_ids=position_ids_for(attention_mask), use_cache=False).last_hidden_state
-    return model.score(hidden).squeeze(-1).float()
-
-
-def response_values(value_model, batch: RolloutBatch) -> torch.Tensor:
-    q = batch.query_ids.size(1)
-    return token_scalars(value_model, batch.input_ids, batch.attention_mask)[:, q - 1:-1]
-
-
-@torch.no_grad()
-def end_scores(reward_model, batch: RolloutBatch) -> torch.Tensor:
-    """Reward-model score at each response's last token (its EOS when it has one)."""
-    values = token_scalars(reward_model, batch.input_ids, batch.attention_mask)
-    last = batch.query_ids.size(1) + batch.lengths - 1
-    return values[torch.arange(values.size(0), device=values.device), last]
+from .distributed import (
+    configure_deepspeed,
+    generation_policy,
+    generation_reference,
+    grad_free,
+    prepare_frozen,
+    save_trained,
+)
+from .forward import (  # noqa: F401  (end_scores, response_logits: also used by policy evaluation)
+    PolicyAndValue,
+    end_scores,
+    policy_and_value,
+    response_logits,
+    rollout_logprobs,
+    rollout_policy_and_value,
+)
+from .rollout import SamplingSettings, TransformersRollout, VLLMRollout
 
 
 def _load(config: PPOTrainConfig, engine):
@@ -97,6 +84,11 @@ def _load(config: PPOTrainConfig, engine):
     return tokenizer, policy, ref, reward, value, policy_path, reward_path
 
 
+def _decode(tokenizer, batch) -> list[str]:
+    ids = batch.response_ids.masked_fill(batch.response_mask == 0, tokenizer.pad_token_id)
+    return tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+
 def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -105,17 +97,22 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
 
     engine = engine or open_store(config.db_url)
     accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
+    configure_deepspeed(accelerator, micro_batch_size=config.mini_batch_size, max_grad_norm=config.max_grad_norm)
     set_seed(config.seed)
+    ai_settings = config.ai_judge_settings()
     with training_run(config, kind="ppo", ref_model=config.ref_model or config.model, engine=engine, snapshot=snapshot) as ctx:
         tokenizer, policy, ref, reward, value, policy_path, reward_path = _load(config, engine)
-        ctx.recorder.update(metrics={"reward_model_path": reward_path})
-        params = [p for p in [*policy.parameters(), *value.parameters()] if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, eps=1e-5)
-        policy, value, optimizer = accelerator.prepare(policy, value, optimizer)
-        ref.to(accelerator.device)
-        reward.to(accelerator.device)
+        judge_name = ai_settings.describe() if ai_settings else f"rm:{reward_path}"
+        ctx.recorder.update(metrics={"reward_model_path": reward_path, "win_rate_judge": judge_name})
         if config.gradient_checkpointing:
-            accelerator.unwrap_model(policy).gradient_checkpointing_enable()
+            policy.gradient_checkpointing_enable()
+        trained = PolicyAndValue(policy, value)
+        del policy, value  # only the combined module holds them from here on
+        optimizer = torch.optim.AdamW([p for p in trained.parameters() if p.requires_grad], lr=config.learning_rate, eps=1e-5)
+        trained, optimizer = accelerator.prepare(trained, optimizer)
+        ref, reward = prepare_frozen(accelerator, ref), prepare_frozen(accelerator, reward)
+        ref_module, reward_module = getattr(ref, "module", ref), getattr(reward, "module", reward)
+        memory_after_load = current_memory_mb()
 
         sampling = SamplingSettings(config.max_new_tokens, config.temperature, config.top_k, config.top_p)
         if config.rollout_engine == "vllm":
@@ -123,12 +120,14 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         else:
             rollout = TransformersRollout(tokenizer, sampling, config.max_prompt_length)
         kl_ctl = make_kl_controller(config.kl_coef, target=config.target_kl, horizon=config.kl_horizon)
+        chunk = config.mini_batch_size
 
         prompts = sorted({r["prompt"] for r in ctx.snapshot.train_rows})
         prompts = prompts[accelerator.process_index::accelerator.num_processes] or prompts
         eval_prompts = sorted({r["prompt"] for r in ctx.snapshot.test_rows})[:config.eval_prompts] or prompts[:config.eval_prompts]
         rng = random.Random(config.seed + accelerator.process_index)
         order: list[str] = []
+        ai_judge = AIWinRateJudge(ai_settings) if ai_settings else None
 
         def next_prompts() -> list[str]:
             nonlocal order
@@ -140,27 +139,31 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 out.append(order.pop())
             return out
 
-        def evaluate_win_rate() -> float:
-            unwrapped = accelerator.unwrap_model(policy)
+        def evaluate_win_rate() -> dict[str, float]:
             reference_rollout = TransformersRollout(tokenizer, sampling, config.max_prompt_length)
-            ours = rollout.generate(unwrapped, eval_prompts)
-            theirs = reference_rollout.generate(ref, eval_prompts)
-            return win_rate(end_scores(reward, ours), end_scores(reward, theirs))
+            with generation_policy(trained, accelerator) as policy_now:
+                ours = rollout.generate(policy_now, eval_prompts)
+            with generation_reference(ref, accelerator) as reference:
+                theirs = reference_rollout.generate(reference, eval_prompts)
+            if ai_judge is None:
+                with grad_free(accelerator):
+                    return {"win_rate": win_rate(end_scores(reward_module, ours, chunk_size=chunk),
+                                                 end_scores(reward_module, theirs, chunk_size=chunk))}
+            judged = ai_judge(eval_prompts, _decode(tokenizer, ours), _decode(tokenizer, theirs))
+            return {"win_rate": judged.win_rate, **judged.metrics()}
 
         for step in range(1, config.max_steps + 1):
             started = time.perf_counter()
-            unwrapped = accelerator.unwrap_model(policy)
-            batch = rollout.generate(unwrapped, next_prompts())
+            with generation_policy(trained, accelerator) as policy_now:
+                batch = rollout.generate(policy_now, next_prompts())
             rollout_seconds = time.perf_counter() - started
             mask = batch.response_mask
+            with grad_free(accelerator):
+                logprobs, old_values, entropy = rollout_policy_and_value(trained, batch, config.temperature, chunk_size=chunk)
+                ref_logprobs, _ = rollout_logprobs(ref_module, batch, config.temperature, chunk_size=chunk)
+                scores = end_scores(reward_module, batch, chunk_size=chunk)
             with torch.no_grad():
-                logits = response_logits(policy, batch, config.temperature)
-                logprobs = gather_logprobs(logits, batch.response_ids)
-                entropy = entropy_from_logits(logits)
-                del logits
-                ref_logprobs = gather_logprobs(response_logits(ref, batch, config.temperature), batch.response_ids)
-                old_values = response_values(value, batch) * mask
-                scores = end_scores(reward, batch)
+                old_values = old_values * mask
                 if config.missing_eos_penalty is not None:
                     scores = scores - config.missing_eos_penalty * (~batch.contains_eos).float()
                 token_rewards, kl = kl_penalized_rewards(scores, logprobs, ref_logprobs, mask,
@@ -172,6 +175,9 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             stats = rollout_instruments(scores=scores, logprobs=logprobs, ref_logprobs=ref_logprobs, mask=mask,
                                         entropy=entropy, kl_coef=kl_ctl.value, contains_eos=batch.contains_eos)
             stats["kl/penalty_mean"] = (kl.sum(1)).mean().item()
+            stats["value/mean"] = masked_mean(old_values, mask).item()
+            # only what the optimisation epochs read stays alive through them
+            del ref_logprobs, entropy, scores, token_rewards, kl
 
             epoch_stats: dict[str, list[float]] = {}
             n = config.rollout_batch_size
@@ -179,32 +185,32 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 permutation = torch.randperm(n, device=mask.device)
                 for start in range(0, n, config.mini_batch_size):
                     idx = permutation[start:start + config.mini_batch_size]
-                    mb = batch.select(idx)
                     mb_mask = mask[idx]
-                    new_logprobs = gather_logprobs(response_logits(policy, mb, config.temperature), mb.response_ids)
+                    new_logprobs, new_values = policy_and_value(trained, batch.select(idx), config.temperature)
                     pg_loss, pg_stats = ppo_policy_loss(new_logprobs, logprobs[idx], advantages[idx], mb_mask,
                                                         cliprange=config.cliprange)
-                    new_values = response_values(value, mb)
                     vf_loss, vf_stats = ppo_value_loss(new_values, old_values[idx], returns[idx], mb_mask,
                                                        cliprange_value=config.cliprange_value)
                     loss = pg_loss + config.vf_coef * vf_loss
-                    optimizer.zero_grad()
+                    optimizer.zero_grad(set_to_none=True)
                     accelerator.backward(loss)
-                    if config.max_grad_norm:
-                        accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                    if config.max_grad_norm and accelerator.sync_gradients:
+                        accelerator.clip_grad_norm_(trained.parameters(), config.max_grad_norm)
                     optimizer.step()
                     for key, v in (("loss/policy", pg_loss), ("loss/value", vf_loss), ("policy/clipfrac", pg_stats["clipfrac"]),
                                    ("policy/approxkl", pg_stats["approxkl"]), ("value/clipfrac", vf_stats["vf_clipfrac"]),
                                    ("policy/ratio", pg_stats["ratio"])):
                         epoch_stats.setdefault(key, []).append(float(v.detach()))
+                    del loss, pg_loss, vf_loss, new_logprobs, new_values, pg_stats, vf_stats
+            del batch, logprobs, old_values, advantages, returns, mask
             stats.update({k: sum(v) / len(v) for k, v in epoch_stats.items()})
-            stats["value/mean"] = masked_mean(old_values, mask).item()
             kl_ctl.update(stats["kl/measured"], config.rollout_batch_size * accelerator.num_processes)
             stats["kl/coef_next"] = kl_ctl.value
             stats["time/step_seconds"] = time.perf_counter() - started
             stats["time/rollout_seconds"] = rollout_seconds
             if config.eval_every and step % config.eval_every == 0:
-                stats["eval/win_rate_vs_ref"] = evaluate_win_rate()
+                stats["eval/win_rate_vs_ref"] = evaluate_win_rate()["win_rate"]
+            stats["memory/peak_mb"] = peak_memory_mb()
             stats = {k: accelerator.reduce(torch.tensor(v, device=accelerator.device), "mean").item()
                      if accelerator.num_processes > 1 else v for k, v in stats.items()}
             stats["step"] = step
@@ -212,16 +218,19 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             if accelerator.is_main_process:
                 ctx.recorder.log(step, stats)
 
-        final_win_rate = evaluate_win_rate()
+        final = evaluate_win_rate()
+        if ai_judge is not None:
+            ai_judge.close()
         warnings = reward_hacking_warnings(ctx.history, target_kl=config.target_kl)
         last = ctx.history[-1]
         metrics: dict[str, Any] = {
-            "win_rate_vs_ref": final_win_rate, "final_reward": last["reward/mean"], "final_kl": last["kl/measured"],
+            "win_rate_vs_ref": final.pop("win_rate"), "win_rate_judge": judge_name,
+            **{f"win_rate_{k.removeprefix('win_rate_')}": v for k, v in final.items()},
+            "final_reward": last["reward/mean"], "final_kl": last["kl/measured"],
             "final_kl_coef": kl_ctl.value, "rollout_engine": rollout.name,
             "mean_step_seconds": sum(h["time/step_seconds"] for h in ctx.history) / len(ctx.history),
+            "memory_after_load_mb": memory_after_load, "peak_memory_mb": peak_memory_mb(),
         }
-        if config.save_model and accelerator.is_main_process:
-            accelerator.unwrap_model(policy).save_pretrained(str(ctx.output_dir))
-            tokenizer.save_pretrained(str(ctx.output_dir))
-            accelerator.unwrap_model(value).save_pretrained(str(ctx.output_dir / "value_model"))
+        if config.save_model:
+            save_trained(accelerator, trained, tokenizer, ctx.output_dir)
         return finish(ctx, metrics, warnings)
