@@ -1,9 +1,14 @@
 """Snapshot build + export at scale (target: 1M pairs built and exported in ≤ 30 s).
 
 Why: researchers freeze large stores into snapshots before every training run; building and
-exporting must not be the slow part. Fills a fresh store with N pairs (each with one human and
+exporting must not be the slow part. Fills a store with N pairs (each with one human and
 one AI judgment), then times `create_snapshot` (policy human-over-ai and soft) and the TRL export,
 on SQLite and, with --postgres URL, on PostgreSQL side by side.
+
+Seeding is not part of the target, so the seeded store is kept and reused by later runs with
+the same --pairs (--reseed to make it again): on SQLite a file under bench/results/, copied to
+a scratch file for each run; on PostgreSQL a database `accord_bench_snapshot_seed_N`, the
+template of each run's scratch database (--drop-seed removes it after the run).
 
     python bench/bench_snapshot.py --pairs 1000000
     python bench/bench_snapshot.py --pairs 1000000 --postgres postgresql+psycopg://accord:accord@127.0.0.1:5432/postgres
@@ -12,6 +17,7 @@ on SQLite and, with --postgres URL, on PostgreSQL side by side.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 import uuid
@@ -35,13 +41,21 @@ def records(n: int):
                        JudgmentSpec(kind="ai", judge="judge-model", prob_chosen=0.6 + (i % 4) / 10)])
 
 
-def run(url: str, n: int, label: str) -> dict[str, float]:
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def seed(url: str, n: int) -> dict[str, float]:
     engine = open_store(url)
     t0 = time.perf_counter()
     with session_scope(engine) as s:
         counts = PreferenceIngestor(s, batch_size=10_000).ingest(records(n))
     t_ingest = time.perf_counter() - t0
-    out: dict[str, float] = {"ingest_s": t_ingest, "judgments_per_s": counts.judgments / t_ingest}
+    return {"ingest_s": t_ingest, "judgments_per_s": counts.judgments / t_ingest}
+
+
+def run(url: str, label: str, seeded: dict[str, float]) -> dict[str, float]:
+    engine = open_store(url)
+    out: dict[str, float] = dict(seeded)
     for policy in ("human-over-ai", "soft"):
         t0 = time.perf_counter()
         create_snapshot(engine, name=f"bench-{policy}", policy=policy, test_fraction=0.1)
@@ -57,28 +71,70 @@ def run(url: str, n: int, label: str) -> dict[str, float]:
     return out
 
 
+def run_sqlite(n: int, *, reseed: bool) -> dict[str, float]:
+    from accord.store.db import dispose_all
+
+    RESULTS.mkdir(exist_ok=True)
+    kept = RESULTS / f"snapshot-store-{n}.db"
+    seeded: dict[str, float] = {}
+    if reseed or not kept.exists():
+        for f in RESULTS.glob(f"{kept.name}*"):
+            f.unlink()
+        building = RESULTS / f"snapshot-store-{n}.seeding.db"
+        seeded = seed(f"sqlite:///{building}", n)
+        dispose_all()  # the last connection closing checkpoints the WAL into the file
+        building.rename(kept)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(kept, f"{tmp}/bench.db")
+        try:
+            return run(f"sqlite:///{tmp}/bench.db", "sqlite", seeded)
+        finally:
+            dispose_all()
+
+
+def run_postgres(admin_url: str, n: int, *, reseed: bool, drop_seed: bool) -> dict[str, float]:
+    from accord.store.db import dispose_all
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    seed_db, name = f"accord_bench_snapshot_seed_{n}", f"accord_bench_{uuid.uuid4().hex[:8]}"
+    seeded: dict[str, float] = {}
+    with admin.connect() as c:
+        have = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": seed_db}).first()
+        if reseed or not have:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{seed_db}" WITH (FORCE)'))
+            # Seeded under a scratch name and renamed when complete: an interrupted seed is never reused.
+            c.execute(text(f'DROP DATABASE IF EXISTS "{seed_db}_partial" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{seed_db}_partial"'))
+            seeded = seed(make_url(admin_url).set(database=f"{seed_db}_partial")
+                          .render_as_string(hide_password=False), n)
+            dispose_all()
+            c.execute(text(f'ALTER DATABASE "{seed_db}_partial" RENAME TO "{seed_db}"'))
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{seed_db}"'))
+    try:
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        return run(url, "postgres", seeded)
+    finally:
+        dispose_all()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if drop_seed:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{seed_db}" WITH (FORCE)'))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=1_000_000)
     ap.add_argument("--postgres", help="admin URL of a PostgreSQL server (a scratch database is made)")
+    ap.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
+    ap.add_argument("--reseed", action="store_true", help="seed again instead of reusing the kept store")
+    ap.add_argument("--drop-seed", action="store_true", help="drop the kept PostgreSQL seed database after")
     args = ap.parse_args()
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", args.pairs, "sqlite")
+    if not args.no_sqlite:
+        results["sqlite"] = run_sqlite(args.pairs, reseed=args.reseed)
     if args.postgres:
-        name = f"accord_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-            results["postgres"] = run(url, args.pairs, "postgres")
-        finally:
-            from accord.store.db import dispose_all
-
-            dispose_all()
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        results["postgres"] = run_postgres(args.postgres, args.pairs, reseed=args.reseed,
+                                           drop_seed=args.drop_seed)
     target = 30.0
     for backend, r in results.items():
         t = r["human-over-ai_total_s"]

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from .build import SnapshotError, get_snapshot
-from .examples import iter_examples
+from .examples import iter_example_rows, iter_examples
 
 FORMATS = ("trl", "hf", "parquet")
 SPLITS = ("train", "test")
@@ -41,14 +41,62 @@ def _row(ex: dict[str, Any]) -> dict[str, Any]:
     return ex
 
 
-def _write_jsonl(engine: Engine, snap_id: int, split: str, path: Path, conversational: bool) -> int:
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for ex in iter_examples(engine, snap_id, split=split, conversational=conversational):
-            f.write(json.dumps(_row(ex), ensure_ascii=False))
-            f.write("\n")
-            n += 1
-    return n
+_encode_str = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_number(v: Any) -> str:
+    """``json.dumps(v)`` for a number column (None, NaN and infinities included)."""
+    if type(v) is float and v - v == 0.0:  # finite (v - v is NaN for NaN and ±inf)
+        return float.__repr__(v)
+    if type(v) is int:
+        return int.__repr__(v)
+    return _dumps(v)
+
+
+def _jsonl_line(r: tuple, conversational: bool) -> str:
+    """One row of ``iter_example_rows`` as ``json.dumps(row, ensure_ascii=False)`` would write it
+    (same keys, order and separators), without building a dict per row."""
+    text = _dumps if conversational else _encode_str
+    return (f'{{"prompt": {text(r[0])}, "chosen": {text(r[1])}, "rejected": {text(r[2])}, '
+            f'"score": {_json_number(r[3])}, "tie": {"true" if r[4] else "false"}, '
+            f'"label_source": {_encode_str(r[5])}, "n_labels": {_json_number(r[6])}, '
+            f'"weight": {_json_number(r[7])}, "pair_id": {_json_number(r[8])}, '
+            f'"example_hash": {_encode_str(r[9])}, "chosen_role": {_encode_str(r[10])}, '
+            f'"rejected_role": {_encode_str(r[11])}}}\n')
+
+
+def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational: bool
+                        ) -> dict[str, dict[str, Any]]:
+    """Both split files in one pass over the snapshot; each file's sha256 is taken as it is
+    written, so the files are not read again."""
+    paths = {split: out / f"{split}.jsonl" for split in SPLITS}
+    hashes = {split: hashlib.sha256() for split in SPLITS}
+    counts = dict.fromkeys(SPLITS, 0)
+    pending: dict[str, list[str]] = {split: [] for split in SPLITS}
+    files = {}
+    try:
+        for split in SPLITS:
+            files[split] = open(paths[split], "wb")
+
+        def flush(split: str) -> None:
+            data = "".join(pending[split]).encode("utf-8")
+            hashes[split].update(data)
+            files[split].write(data)
+            counts[split] += len(pending[split])
+            pending[split].clear()
+
+        for r in iter_example_rows(engine, snap_id, conversational=conversational):
+            lines = pending[r[12]]
+            lines.append(_jsonl_line(r, conversational))
+            if len(lines) >= 5_000:
+                flush(r[12])
+        for split in SPLITS:
+            flush(split)
+    finally:
+        for f in files.values():
+            f.close()
+    return {paths[s].name: {"rows": counts[s], "sha256": hashes[s].hexdigest()} for s in SPLITS}
 
 
 def _arrow_schema(conversational: bool):
@@ -111,12 +159,12 @@ def export_snapshot(engine: Engine, *, name: str, fmt: str = "trl", out_dir: str
             files[split] = {"rows": len(dd[split])}
         for f in sorted(out.rglob("*.arrow")):
             files[str(f.relative_to(out))] = {"sha256": file_sha256(f)}
+    elif fmt == "trl":
+        files.update(_write_jsonl_splits(engine, snap.id, out, conversational))
     else:
-        writer = _write_jsonl if fmt == "trl" else _write_parquet
-        ext = "jsonl" if fmt == "trl" else "parquet"
         for split in SPLITS:
-            path = out / f"{split}.{ext}"
-            n = writer(engine, snap.id, split, path, conversational)
+            path = out / f"{split}.parquet"
+            n = _write_parquet(engine, snap.id, split, path, conversational)
             files[path.name] = {"rows": n, "sha256": file_sha256(path)}
     manifest = {**snap.manifest, "format": fmt, "conversational": conversational, "files": files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))

@@ -51,8 +51,8 @@ class PolicyParams:
             raise ValueError("low_agreement_ai must be 'drop' or 'weight'")
 
 
-def _hard(values: pd.Series) -> np.ndarray:
-    v = values.to_numpy(dtype=float)
+def _hard(values: pd.Series | np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
     return np.where(v > 0.5, 1.0, np.where(v < 0.5, 0.0, 0.5))
 
 
@@ -60,38 +60,46 @@ def resolve(votes: pd.DataFrame, policy: str, params: PolicyParams) -> pd.DataFr
     """One row per labelled pair: pair_id, p_a, label_source, n_labels, agreement, weight."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
-    v = votes.copy()
-    if "weight" not in v:
-        v["weight"] = 1.0
-    if policy == "human-only":
-        v = v[v.kind == "human"]
-    elif policy == "ai-only":
-        v = v[v.kind == "ai"]
-    elif policy == "human-over-ai":
-        has_human = v[v.kind == "human"].pair_id.unique()
-        v = v[(v.kind == "human") | ~v.pair_id.isin(has_human)]
     cols = ["pair_id", "p_a", "label_source", "n_labels", "agreement", "weight"]
-    if v.empty:
+    pair_id = votes.pair_id.to_numpy(np.int64) if len(votes) else np.zeros(0, np.int64)
+    is_h = (votes.kind == "human").to_numpy(bool)
+    value = votes.value.to_numpy(float)
+    weight = votes.weight.to_numpy(float) if "weight" in votes else np.ones(len(votes))
+    keep = None
+    if policy == "human-only":
+        keep = is_h
+    elif policy == "ai-only":
+        keep = (votes.kind == "ai").to_numpy(bool)
+    elif policy == "human-over-ai":
+        keep = is_h | ~np.isin(pair_id, pair_id[is_h])
+    if keep is not None:
+        pair_id, is_h, value, weight = pair_id[keep], is_h[keep], value[keep], weight[keep]
+    if len(pair_id) == 0:
         return pd.DataFrame(columns=cols)
     if policy == "soft":
-        w = v.weight.to_numpy(float) * np.where(v.kind.to_numpy() == "human", params.human_weight, 1.0)
-        v = v.assign(x=v.value.to_numpy(float), w=w)
+        x, w = value, weight * np.where(is_h, params.human_weight, 1.0)
     else:
-        v = v.assign(x=_hard(v.value), w=v.weight.to_numpy(float))
-    v = v.assign(wx=v.x * v.w, is_h=(v.kind == "human").astype(int),
-                 side=np.where(v.x > 0.5, "a", np.where(v.x < 0.5, "b", "tie")))
-    g = v.groupby("pair_id")
+        x, w = _hard(value), weight
+    # Float sums and means through pandas' group-by (compensated summation, as labels have
+    # always been computed); counts are exact integers, done with bincount.
+    g = pd.DataFrame({"pair_id": pair_id, "wx": x * w, "w": w}).groupby("pair_id", sort=True)
+    sums = g.sum()
+    ids = sums.index.to_numpy(np.int64)
+    code = np.searchsorted(ids, pair_id)
+    side = np.where(x > 0.5, 0, np.where(x < 0.5, 1, 2))
+    side_counts = np.bincount(code * 3 + side, minlength=3 * len(ids)).reshape(len(ids), 3)
+    n_labels = np.bincount(code, minlength=len(ids))
+    n_human = np.bincount(code, weights=is_h.astype(float), minlength=len(ids)).astype(np.int64)
     out = pd.DataFrame({
-        "p_a": g.wx.sum() / g.w.sum(),
-        "n_labels": g.size(),
-        "n_human": g.is_h.sum(),
-        "weight": g.w.mean(),
+        "pair_id": ids,
+        "p_a": (sums.wx / sums.w).to_numpy(),
+        "label_source": pd.Series(np.where(n_human == n_labels, "human",
+                                           np.where(n_human == 0, "ai", "mixed")), dtype=object),
+        "n_labels": n_labels,
+        "agreement": side_counts.max(axis=1) / side_counts.sum(axis=1),
+        "weight": g.w.mean().to_numpy(),
     })
-    side_counts = v.groupby(["pair_id", "side"]).size().unstack(fill_value=0)
-    out["agreement"] = (side_counts.max(axis=1) / side_counts.sum(axis=1)).reindex(out.index)
-    out["label_source"] = np.where(out.n_human == out.n_labels, "human",
-                                   np.where(out.n_human == 0, "ai", "mixed"))
-    out = out[out.n_labels >= params.min_labels]
+    keep_pairs = out.n_labels.to_numpy() >= params.min_labels
     if policy == "min-agreement":
-        out = out[out.agreement >= params.min_agreement]
-    return out.reset_index()[cols]
+        keep_pairs &= out.agreement.to_numpy() >= params.min_agreement
+    return out[keep_pairs].reset_index(drop=True)[cols]

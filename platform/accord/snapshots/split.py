@@ -11,19 +11,18 @@ import hashlib
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def assign_split(split_groups: Sequence[str], *, test_fraction: float, seed: int = 0) -> np.ndarray:
     """'train' / 'test' per row, decided by the hash of (seed, split group) alone."""
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError("test_fraction must be in [0, 1)")
-    cache: dict[str, bool] = {}
+    # Each distinct group is hashed once; rows take their group's side.
+    codes, groups = pd.factorize(pd.Series(split_groups, dtype=object), sort=False)
     prefix = f"{seed}:".encode()
-    out = np.empty(len(split_groups), dtype=object)
-    for i, g in enumerate(split_groups):
-        is_test = cache.get(g)
-        if is_test is None:
-            h = int.from_bytes(hashlib.sha256(prefix + g.encode()).digest()[:8], "big")
-            is_test = cache[g] = h / 2**64 < test_fraction
-        out[i] = "test" if is_test else "train"
-    return out
+    sha = hashlib.sha256
+    is_test = np.fromiter(
+        (int.from_bytes(sha(prefix + g.encode()).digest()[:8], "big") / 2**64 < test_fraction
+         for g in groups.tolist()), dtype=bool, count=len(groups))
+    return np.where(is_test[codes], "test", "train").astype(object)
