@@ -20,7 +20,7 @@ ON CONFLICT (key) DO NOTHING RETURNING id, key``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -161,22 +161,16 @@ class BulkWriter:
         columns, values = self.bind_columns(table, columns, values)
         if self.pipelined:
             return self._insert_pipelined(table, columns, list(zip(*values)), key, returning)
-        n_rows = len(values[0])
         use_returning = returning and (not self.sqlite or _SQLITE_RETURNING)
         before: dict[str, int] = {}
         if returning and not use_returning:
             keys = values[columns.index(key)]
             before = self.ids(table, keys, key=key)
-        per_statement = max(1, min(MAX_ROWS, MAX_PARAMS // len(columns)))
         inserted, ids = 0, {}
         cursor = self._cursor()
         try:
-            for start in range(0, n_rows, per_statement):
-                end = min(start + per_statement, n_rows)
-                # Row-major parameters straight from the columns (no list of row tuples).
-                params = list(chain.from_iterable(zip(*[c[start:end] for c in values])))
-                cursor.execute(self._insert_sql(table, columns, end - start, key, use_returning),
-                               params)
+            for sql, params in self._statements(table, columns, values, key, use_returning):
+                cursor.execute(sql, params)
                 if use_returning:
                     got = cursor.fetchall()
                     ids.update(got)
@@ -188,6 +182,16 @@ class BulkWriter:
         if returning and not use_returning and inserted:
             ids = self.ids(table, [k for k in keys if k not in before], key=key)
         return inserted, ids
+
+    def _statements(self, table: Table, columns: tuple[str, ...], values: list[Sequence[Any]],
+                    key: str | None, returning: bool) -> Iterator[tuple[str, list]]:
+        """Multi-row statements and their row-major parameters, straight from the columns."""
+        n_rows = len(values[0])
+        per_statement = max(1, min(MAX_ROWS, MAX_PARAMS // len(columns)))
+        for start in range(0, n_rows, per_statement):
+            end = min(start + per_statement, n_rows)
+            yield (self._insert_sql(table, columns, end - start, key, returning),
+                   list(chain.from_iterable(zip(*[c[start:end] for c in values]))))
 
     def _insert_pipelined(self, table: Table, columns: tuple[str, ...], rows: list, key: str | None,
                           returning: bool) -> tuple[int, dict[str, int]]:

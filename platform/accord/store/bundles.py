@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 from .crud.judgments import validate_judgment_values
@@ -40,7 +39,6 @@ JUDGMENT_FIELDS = ("kind", "judge", "principle", "presentation_order", "preferre
                    "strength", "rationale", "status", "is_aggregate", "key_hash", "judge_backend",
                    "constitution_hash", "raw_output", "source", "external_id", "job_id", "meta",
                    "created_at", "updated_at")
-_TEXT = itemgetter("text")
 
 
 @dataclass
@@ -68,7 +66,9 @@ class StoreBundle:
 
     def text_size(self) -> int:
         """Characters of text held (what dominates a bundle's memory)."""
-        size = len(self.prompt["text"]) + sum(map(len, map(_TEXT, self.responses)))
+        size = len(self.prompt["text"])
+        for r in self.responses:
+            size += len(r["text"])
         for j in self.judgments:
             if j["rationale"] or j["raw_output"]:
                 size += len(j["rationale"] or "") + len(j["raw_output"] or "")

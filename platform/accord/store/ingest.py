@@ -37,7 +37,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import compress
 from operator import itemgetter
 from typing import Any
 
@@ -278,7 +278,6 @@ class StoreIngestor:
                          new_pairs: set[str], counts: IngestCounts) -> None:
         batch: dict[str, tuple[dict[str, Any], int]] = {}  # key → (row, pair id); last wins
         old_pairs: set[int] = set()
-        kinds: set[str] = set()
         for b in bundles:
             judgments = b.judgments
             if judgments:
@@ -286,8 +285,9 @@ class StoreIngestor:
                 pair_id = pair_ids[pk]
                 if pk not in new_pairs:
                     old_pairs.add(pair_id)
-                batch.update(zip(map(_KEY, judgments), zip(judgments, repeat(pair_id))))
-                kinds.update(map(_KIND, judgments))
+                for j in judgments:
+                    batch[j["key_hash"]] = (j, pair_id)
+        kinds = set(map(_KIND, map(_FIRST, batch.values())))
         if len(kinds) > 1 and not old_pairs:
             _refuse_relabels(batch.values())
         existing = self._existing_judgments(old_pairs, batch)
