@@ -11,7 +11,7 @@ import pytest
 
 from accord.snapshots import create_snapshot, export_snapshot, verify_export
 from accord.snapshots.examples import iter_examples
-from accord.snapshots.export import _jsonl_line
+from accord.snapshots.export import _jsonl_lines
 from accord.store.db import session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
 
@@ -34,18 +34,21 @@ def test_line_is_json_dumps(values):
     row = dict(zip(("prompt", "chosen", "rejected", "score", "tie", "label_source", "n_labels",
                     "weight", "pair_id", "example_hash", "chosen_role", "rejected_role"), r[:12]))
     row["tie"] = bool(row["tie"])
-    assert _jsonl_line(r, False) == json.dumps(row, ensure_ascii=False) + "\n"
+    assert _jsonl_lines([r], False) == [json.dumps(row, ensure_ascii=False) + "\n"]
+    # A column mixing None, NaN and finite values takes the general path: same text.
+    mixed = [r, _row((0.25, 0, "ai", 1, 2.0, 5, "c" * 64, "initial", "initial", "train"))]
+    assert _jsonl_lines(mixed, False)[0] == _jsonl_lines([r], False)[0]
 
 
 @pytest.mark.parametrize("text", TRICKY)
 def test_line_escapes_text_like_json_dumps(text):
     r = (text, text + "c", text + "r", 0.5, 1, "human", 1, 1.0, 1, "a" * 64, "initial", "initial", "train")
-    line = _jsonl_line(r, False)
+    line = _jsonl_lines([r], False)[0]
     assert json.loads(line)["prompt"] == text
     conv = ([{"role": "user", "content": text}], [{"role": "assistant", "content": text}],
             [{"role": "assistant", "content": text}], *r[3:])
     row = dict(zip(("prompt", "chosen", "rejected"), conv[:3]))
-    assert _jsonl_line(conv, True).startswith(json.dumps(row, ensure_ascii=False)[:-1] + ", ")
+    assert _jsonl_lines([conv], True)[0].startswith(json.dumps(row, ensure_ascii=False)[:-1] + ", ")
 
 
 @pytest.mark.parametrize("conversational", [False, True])

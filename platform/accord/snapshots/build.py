@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,9 @@ def example_hash(prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: f
     return sha256_hex(f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}")
 
 
+_HEXDIGEST = methodcaller("hexdigest")
+
+
 def snapshot_hash(policy: str, params: dict[str, Any], example_hashes: list[str]) -> str:
     h = hashlib.sha256(f"{policy}\n{canonical_json(params)}\n".encode())
     h.update("".join(example_hashes).encode())  # the same bytes as one update per example
@@ -53,9 +57,9 @@ def snapshot_hash(policy: str, params: dict[str, Any], example_hashes: list[str]
 def example_hashes(prompt_hash: list[str], chosen_hash: list[str], rejected_hash: list[str],
                    prob: list[float], tie: list[bool], split: list[str]) -> list[str]:
     """``example_hash`` of every row, in one pass (no per-row call)."""
-    sha = hashlib.sha256
-    return [sha(f"{p}|{c}|{r}|{x:.6f}|{int(t)}|{s}".encode()).hexdigest()
-            for p, c, r, x, t, s in zip(prompt_hash, chosen_hash, rejected_hash, prob, tie, split)]
+    # The same text as example_hash builds ({:d} of a bool is its int), iterated by map in C.
+    texts = map("{}|{}|{}|{:.6f}|{:d}|{}".format, prompt_hash, chosen_hash, rejected_hash, prob, tie, split)
+    return list(map(_HEXDIGEST, map(hashlib.sha256, map(str.encode, texts))))
 
 
 _PAIR_INTS = ("pair_id", "prompt_id", "response_a_id", "response_b_id")
@@ -165,11 +169,13 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     )
     hashes = example_hashes(*(ex[c].tolist() for c in ("prompt_hash", "chosen_hash", "rejected_hash",
                                                         "prob", "tie", "split")))
-    # Snapshot order: by example hash (hex strings compare as fixed-width text).
+    # Snapshot order: by example hash (hex strings compare as fixed-width text). Rows stay
+    # where they are (moving a million-row object column costs seconds); each gets its rank.
     order = np.argsort(np.array(hashes, dtype="U64"), kind="stable")
-    ex = {c: v[order] for c, v in ex.items()}
-    ex["example_hash"] = np.array(hashes, dtype=object)[order]
     n = len(order)
+    ex["example_hash"] = np.array(hashes, dtype=object)
+    ex["position"] = np.empty(n, dtype=np.int64)
+    ex["position"][order] = np.arange(n, dtype=np.int64)
     if n == 0 and not allow_empty:
         raise SnapshotError(f"snapshot {name!r} would have no examples: no pair has a label under "
                             f"the {policy!r} policy (label pairs first)")
@@ -177,7 +183,7 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
                 "source": source, "job_id": job_id}
     if pair_ids is not None:
         recorded["pair_ids_sha256"] = sha256_hex(",".join(map(str, sorted(set(pair_ids)))))
-    ordered_hashes = ex["example_hash"].tolist()
+    ordered_hashes = [hashes[i] for i in order.tolist()]
     digest = snapshot_hash(policy, recorded, ordered_hashes)
     with Session(engine) as s:
         existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
@@ -201,7 +207,7 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:
         from ..audit.policy import audit_summary_for_manifest
 
-        manifest["audit"]["summary"] = audit_summary_for_manifest(engine, pair_ids=ex["pair_id"].tolist())
+        manifest["audit"]["summary"] = audit_summary_for_manifest(engine, pair_ids=ex["pair_id"][order].tolist())
     with Session(engine) as s:
         try:
             snap = Snapshot(name=name, policy=policy, content_hash=digest, n_train=n_train,
@@ -210,7 +216,6 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
             s.add(snap)
             s.flush()
             ex["snapshot_id"] = np.full(n, snap.id, dtype=np.int64)
-            ex["position"] = np.arange(n, dtype=np.int64)
             _insert_examples(s, ex)
             s.commit()
             s.refresh(snap)
@@ -238,9 +243,12 @@ def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
     sql = (f"INSERT INTO {quote(SnapshotExample.__tablename__)} "
            f"({', '.join(quote(c) for c in _EXAMPLE_COLUMNS)}) "
            f"VALUES ({', '.join([mark] * len(_EXAMPLE_COLUMNS))})")
-    by_pair = np.argsort(ex["pair_id"], kind="stable")
+    pair_id = ex["pair_id"]
+    if len(pair_id) and not (np.diff(pair_id) > 0).all():  # pairs are usually read in id order
+        by_pair = np.argsort(pair_id, kind="stable")
+        ex = {c: ex[c][by_pair] for c in _EXAMPLE_COLUMNS}
     # tolist() gives Python ints, floats and bools (numpy scalars are not accepted everywhere).
-    values = list(zip(*(ex[c][by_pair].tolist() for c in _EXAMPLE_COLUMNS)))
+    values = list(zip(*(ex[c].tolist() for c in _EXAMPLE_COLUMNS)))
     cursor = conn.connection.cursor()
     try:
         for i in range(0, len(values), 50_000):

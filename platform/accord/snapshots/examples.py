@@ -23,12 +23,13 @@ def _messages(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def iter_example_rows(engine: Engine, snapshot_id: int, *, split: str | None = None,
-                      conversational: bool = False, chunk: int = 10_000) -> Iterator[tuple]:
-    """Tuples in ``ROW_COLUMNS`` order, by position; plain driver values, no per-row mapping.
+def iter_example_chunks(engine: Engine, snapshot_id: int, *, split: str | None = None,
+                        conversational: bool = False, chunk: int = 10_000) -> Iterator[list[tuple]]:
+    """Lists of up to ``chunk`` tuples in ``ROW_COLUMNS`` order, by position; plain driver
+    values, no per-row mapping.
 
-    Rows come through the driver's cursor in chunks (a server-side cursor on PostgreSQL), so
-    memory holds one chunk whatever the snapshot's size.
+    Rows come through the driver's cursor (a server-side cursor on PostgreSQL), so memory
+    holds one chunk whatever the snapshot's size.
     """
     e, p = SnapshotExample.__table__, Prompt.__table__
     rc, rr = Response.__table__.alias("rc"), Response.__table__.alias("rr")
@@ -57,16 +58,22 @@ def iter_example_rows(engine: Engine, snapshot_id: int, *, split: str | None = N
                 if not rows:
                     break
                 if conversational:
-                    for r in rows:
-                        yield (_messages(r[13]) or [{"role": "user", "content": r[0]}],
-                               [{"role": "assistant", "content": r[1]}],
-                               [{"role": "assistant", "content": r[2]}], *r[3:13])
-                else:
-                    yield from rows
+                    rows = [(_messages(r[13]) or [{"role": "user", "content": r[0]}],
+                             [{"role": "assistant", "content": r[1]}],
+                             [{"role": "assistant", "content": r[2]}], *r[3:13]) for r in rows]
+                yield rows
         finally:
             cursor.close()
             if is_pg:
                 raw.rollback()  # ends the read transaction the named cursor lived in
+
+
+def iter_example_rows(engine: Engine, snapshot_id: int, *, split: str | None = None,
+                      conversational: bool = False, chunk: int = 10_000) -> Iterator[tuple]:
+    """The tuples of ``iter_example_chunks`` one by one."""
+    for rows in iter_example_chunks(engine, snapshot_id, split=split, conversational=conversational,
+                                    chunk=chunk):
+        yield from rows
 
 
 def iter_examples(engine: Engine, snapshot_id: int, *, split: str | None = None,

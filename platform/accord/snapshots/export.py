@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Iterable
+from contextlib import ExitStack
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from .build import SnapshotError, get_snapshot
-from .examples import iter_example_rows, iter_examples
+from .examples import iter_example_chunks, iter_examples
 
 FORMATS = ("trl", "hf", "parquet")
 SPLITS = ("train", "test")
@@ -54,16 +59,37 @@ def _json_number(v: Any) -> str:
     return _dumps(v)
 
 
-def _jsonl_line(r: tuple, conversational: bool) -> str:
-    """One row of ``iter_example_rows`` as ``json.dumps(row, ensure_ascii=False)`` would write it
-    (same keys, order and separators), without building a dict per row."""
+def _json_numbers(values: tuple) -> Iterable[str]:
+    """``json.dumps`` of each value; a column of finite floats or of ints is one C-level map."""
+    kinds = set(map(type, values))
+    if kinds == {float} and all(map(math.isfinite, values)):
+        return map(float.__repr__, values)
+    if kinds == {int}:
+        return map(int.__repr__, values)
+    return map(_json_number, values)
+
+
+_SPLIT_OF = itemgetter(12)  # the split column of a row of iter_example_chunks
+# SQLite gives 0/1, PostgreSQL False/True (equal keys); the old dict rows made None false.
+_JSON_BOOL = {0: "false", 1: "true", None: "false"}
+_LINE = ('{{"prompt": {}, "chosen": {}, "rejected": {}, "score": {}, "tie": {}, "label_source": {}, '
+         '"n_labels": {}, "weight": {}, "pair_id": {}, "example_hash": {}, "chosen_role": {}, '
+         '"rejected_role": {}}}\n').format
+
+
+def _jsonl_lines(rows: list[tuple], conversational: bool) -> list[str]:
+    """Rows of ``iter_example_chunks`` as ``json.dumps(row, ensure_ascii=False)`` would write
+    them (same keys, order and separators), a column at a time: no dict and no Python-level
+    call per row."""
+    if not rows:
+        return []
+    cols = list(zip(*rows))
     text = _dumps if conversational else _encode_str
-    return (f'{{"prompt": {text(r[0])}, "chosen": {text(r[1])}, "rejected": {text(r[2])}, '
-            f'"score": {_json_number(r[3])}, "tie": {"true" if r[4] else "false"}, '
-            f'"label_source": {_encode_str(r[5])}, "n_labels": {_json_number(r[6])}, '
-            f'"weight": {_json_number(r[7])}, "pair_id": {_json_number(r[8])}, '
-            f'"example_hash": {_encode_str(r[9])}, "chosen_role": {_encode_str(r[10])}, '
-            f'"rejected_role": {_encode_str(r[11])}}}\n')
+    return list(map(_LINE, map(text, cols[0]), map(text, cols[1]), map(text, cols[2]),
+                    _json_numbers(cols[3]), map(_JSON_BOOL.__getitem__, cols[4]),
+                    map(_encode_str, cols[5]), _json_numbers(cols[6]), _json_numbers(cols[7]),
+                    _json_numbers(cols[8]), map(_encode_str, cols[9]), map(_encode_str, cols[10]),
+                    map(_encode_str, cols[11])))
 
 
 def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational: bool
@@ -73,29 +99,18 @@ def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational:
     paths = {split: out / f"{split}.jsonl" for split in SPLITS}
     hashes = {split: hashlib.sha256() for split in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)
-    pending: dict[str, list[str]] = {split: [] for split in SPLITS}
-    files = {}
-    try:
-        for split in SPLITS:
-            files[split] = open(paths[split], "wb")
-
-        def flush(split: str) -> None:
-            data = "".join(pending[split]).encode("utf-8")
-            hashes[split].update(data)
-            files[split].write(data)
-            counts[split] += len(pending[split])
-            pending[split].clear()
-
-        for r in iter_example_rows(engine, snap_id, conversational=conversational):
-            lines = pending[r[12]]
-            lines.append(_jsonl_line(r, conversational))
-            if len(lines) >= 5_000:
-                flush(r[12])
-        for split in SPLITS:
-            flush(split)
-    finally:
-        for f in files.values():
-            f.close()
+    with ExitStack() as stack:
+        files = {split: stack.enter_context(open(paths[split], "wb")) for split in SPLITS}
+        for rows in iter_example_chunks(engine, snap_id, conversational=conversational):
+            lines = _jsonl_lines(rows, conversational)
+            splits = list(map(_SPLIT_OF, rows))
+            for split in SPLITS:
+                mine = list(compress(lines, map(split.__eq__, splits)))
+                if mine:
+                    data = "".join(mine).encode("utf-8")
+                    hashes[split].update(data)
+                    files[split].write(data)
+                    counts[split] += len(mine)
     return {paths[s].name: {"rows": counts[s], "sha256": hashes[s].hexdigest()} for s in SPLITS}
 
 
