@@ -53,6 +53,19 @@ def prepare_frozen(accelerator, model):
     return prepare_deepspeed(model, accelerator)
 
 
+def setup_name(accelerator) -> str:
+    """single, ddp, or deepspeed-zero<stage>: recorded on the run."""
+    plugin = deepspeed_plugin(accelerator)
+    if plugin is not None:
+        return f"deepspeed-zero{plugin.zero_stage}"
+    return "ddp" if accelerator.num_processes > 1 else "single"
+
+
+def wrappers(**models) -> str:
+    """What each model is at run time (e.g. ``trained: DeepSpeedEngine``): evidence of the setup."""
+    return "; ".join(f"{name}: {type(model).__name__}" for name, model in models.items())
+
+
 def grad_free(accelerator):
     """``inference_mode`` where it is safe; ``no_grad`` under ZeRO-3, whose parameter gathering
     writes into parameters that must stay ordinary tensors."""

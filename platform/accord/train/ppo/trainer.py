@@ -47,6 +47,8 @@ from .distributed import (
     grad_free,
     prepare_frozen,
     save_trained,
+    setup_name,
+    wrappers,
 )
 from .forward import (  # noqa: F401  (end_scores, response_logits: also used by policy evaluation)
     PolicyAndValue,
@@ -113,6 +115,8 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         ref, reward = prepare_frozen(accelerator, ref), prepare_frozen(accelerator, reward)
         ref_module, reward_module = getattr(ref, "module", ref), getattr(reward, "module", reward)
         memory_after_load = current_memory_mb()
+        ctx.recorder.update(metrics={"distributed": setup_name(accelerator), "num_processes": accelerator.num_processes,
+                                     "model_wrappers": wrappers(trained=trained, reference=ref, reward=reward)})
 
         sampling = SamplingSettings(config.max_new_tokens, config.temperature, config.top_k, config.top_p)
         if config.rollout_engine == "vllm":
@@ -230,6 +234,8 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             "final_kl_coef": kl_ctl.value, "rollout_engine": rollout.name,
             "mean_step_seconds": sum(h["time/step_seconds"] for h in ctx.history) / len(ctx.history),
             "memory_after_load_mb": memory_after_load, "peak_memory_mb": peak_memory_mb(),
+            "distributed": setup_name(accelerator), "num_processes": accelerator.num_processes,
+            "model_wrappers": wrappers(trained=trained, reference=ref, reward=reward),
         }
         if config.save_model:
             save_trained(accelerator, trained, tokenizer, ctx.output_dir)
