@@ -304,7 +304,8 @@ class StoreIngestor:
             if any(map(_CONSTITUTION, rows)) else [None] * n
         values = [list(map(_SECOND, items)), annotators, constitutions,
                   *zip(*map(_JUDGMENT, rows))] if n else []
-        with_history = list(compress(map(_KEY, rows), map(_HISTORY, rows)))
+        with_history = list(compress(map(_KEY, rows), map(_HISTORY, rows))) \
+            if any(map(_HISTORY, rows)) else []
         t = Judgment.__table__
         counts.judgments, ids = self.writer.insert_columns(
             t, JUDGMENT_COLUMNS, values, key="key_hash", returning=bool(with_history))
