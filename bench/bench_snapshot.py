@@ -17,6 +17,7 @@ template of each run's scratch database (--drop-seed removes it after the run).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -57,16 +58,19 @@ def run(url: str, label: str, seeded: dict[str, float]) -> dict[str, float]:
     engine = open_store(url)
     out: dict[str, float] = dict(seeded)
     for policy in ("human-over-ai", "soft"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         create_snapshot(engine, name=f"bench-{policy}", policy=policy, test_fraction=0.1)
-        t_build = time.perf_counter() - t0
+        t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             export_snapshot(engine, name=f"bench-{policy}", fmt="trl", out_dir=Path(tmp))
-            t_export = time.perf_counter() - t0
+            t_export, c_export = time.perf_counter() - t0, time.process_time() - c0
         out[f"{policy}_build_s"] = t_build
         out[f"{policy}_export_s"] = t_export
         out[f"{policy}_total_s"] = t_build + t_export
+        # This process's CPU time: what the run costs when it has a core to itself (the
+        # database server's time is not in it on PostgreSQL).
+        out[f"{policy}_cpu_s"] = c_build + c_export
     print(f"{label:>10}: " + "  ".join(f"{k}={v:,.1f}" for k, v in out.items()), flush=True)
     return out
 
@@ -136,6 +140,7 @@ def main() -> None:
         results["postgres"] = run_postgres(args.postgres, args.pairs, reseed=args.reseed,
                                            drop_seed=args.drop_seed)
     target = 30.0
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     for backend, r in results.items():
         t = r["human-over-ai_total_s"]
         print(f"{backend}: snapshot build+export of {args.pairs:,} pairs: {t:.1f} s "
