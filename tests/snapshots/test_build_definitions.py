@@ -45,3 +45,44 @@ def test_snapshot_digest_equals_one_update_per_example():
     for e in hashes:
         h.update(e.encode())
     assert snapshot_hash("soft", params, hashes) == h.hexdigest()
+
+
+def test_votes_read_by_the_database_equal_votes_from_judgment_rows(engine):
+    """load_votes (values and kinds computed in SQL) gives the votes judgments_to_votes makes
+    from the judgment rows themselves: humans, discarded rows, aggregates, repeated principles."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from accord.snapshots.votes import judgments_to_votes, load_votes
+    from accord.store.db import session_scope
+    from accord.store.ingest import JudgmentSpec as J
+    from accord.store.ingest import PreferenceIngestor, PreferenceRecord
+    from accord.store.models import Judgment
+
+    recs = []
+    for i in range(12):
+        js = [J(kind="human", annotator=f"h{i % 3}", tie=i % 5 == 0, prob_chosen=None if i % 2 else 0.0),
+              J(kind="human", annotator="late", status="discarded")]
+        for pr in ("helpful", "honest")[: 1 + i % 2]:
+            for order in ("ab", "ba"):
+                js.append(J(kind="ai", judge="j1", principle=pr, presentation_order=order,
+                            constitution_hash="c1", prob_chosen=(i + 1) / 14))
+        if i % 3 == 0:
+            js.append(J(kind="ai", judge="j1", presentation_order="agg", constitution_hash="c1",
+                        is_aggregate=True, prob_chosen=0.25))
+        js.append(J(kind="ai", judge="j2", prob_chosen=None, tie=i % 4 == 0))
+        recs.append(PreferenceRecord(prompt=f"p{i}", chosen=f"c{i}", rejected=f"r{i}", judgments=js))
+    with session_scope(engine) as s:
+        PreferenceIngestor(s).ingest(recs)
+    t = Judgment.__table__
+    q = select(t.c.pair_id, t.c.kind, t.c.judge, t.c.annotator_id, t.c.principle, t.c.constitution_hash,
+               t.c.preferred, t.c.prob_a, t.c.is_aggregate).where(t.c.status == "submitted")
+    with engine.connect() as conn:
+        rows = pd.read_sql(q, conn)
+    key = ["pair_id", "kind", "judge", "constitution_hash", "principle"]
+    expected = judgments_to_votes(rows).astype({"annotator_id": float}).sort_values(key).reset_index(drop=True)
+    got = load_votes(engine).sort_values(key).reset_index(drop=True)
+    assert len(got) == len(expected) > 0
+    for c in expected.columns:
+        assert got[c].tolist() == expected[c].tolist() or (
+            c == "annotator_id" and got[c].fillna(-1).tolist() == expected[c].fillna(-1).tolist()), c

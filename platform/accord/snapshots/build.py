@@ -169,9 +169,10 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     )
     hashes = example_hashes(*(ex[c].tolist() for c in ("prompt_hash", "chosen_hash", "rejected_hash",
                                                         "prob", "tie", "split")))
-    # Snapshot order: by example hash (hex strings compare as fixed-width text). Rows stay
+    # Snapshot order: by example hash (64 hex digits each: one fixed-width byte string per
+    # row, sorted by numpy). Rows stay
     # where they are (moving a million-row object column costs seconds); each gets its rank.
-    order = np.argsort(np.array(hashes, dtype="U64"), kind="stable")
+    order = np.argsort(np.frombuffer("".join(hashes).encode("ascii"), dtype="S64"), kind="stable")
     n = len(order)
     ex["example_hash"] = np.array(hashes, dtype=object)
     ex["position"] = np.empty(n, dtype=np.int64)
@@ -247,12 +248,11 @@ def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
     if len(pair_id) and not (np.diff(pair_id) > 0).all():  # pairs are usually read in id order
         by_pair = np.argsort(pair_id, kind="stable")
         ex = {c: ex[c][by_pair] for c in _EXAMPLE_COLUMNS}
-    # tolist() gives Python ints, floats and bools (numpy scalars are not accepted everywhere).
-    values = list(zip(*(ex[c].tolist() for c in _EXAMPLE_COLUMNS)))
     cursor = conn.connection.cursor()
     try:
-        for i in range(0, len(values), 50_000):
-            cursor.executemany(sql, values[i:i + 50_000])
+        for i in range(0, len(pair_id), 50_000):
+            # tolist() gives Python ints, floats and bools (numpy scalars are not accepted everywhere).
+            cursor.executemany(sql, zip(*(ex[c][i:i + 50_000].tolist() for c in _EXAMPLE_COLUMNS)))
     finally:
         cursor.close()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Engine
 
 from ..store.models import Judgment
@@ -21,21 +21,24 @@ from .columns import fetch_columns
 
 _SIDE_VALUE = {"a": 1.0, "b": 0.0, "tie": 0.5}
 VOTE_COLUMNS = ["pair_id", "kind", "judge", "annotator_id", "principle", "constitution_hash", "value"]
-_TEXT_COLUMNS = ("kind", "judge", "principle", "constitution_hash")
+_TEXT_COLUMNS = ("judge", "principle", "constitution_hash")
+_KINDS = np.array(["ai", "human"], dtype=object)  # indexed by is_human
 
 
 def load_votes(engine: Engine, *, pair_ids: list[int] | None = None) -> pd.DataFrame:
     t = Judgment.__table__
-    # The value a judgment votes (its soft probability, else its side) is computed by the
-    # database: no side string per judgment crosses into Python.
+    # The value a judgment votes (its soft probability, else its side) and whether it is a
+    # human's are computed by the database: no side or kind string per judgment crosses into
+    # Python. Kinds other than human and ai never vote.
     hard = case(*((t.c.preferred == side, v) for side, v in _SIDE_VALUE.items()), else_=None)
-    q = select(t.c.pair_id, t.c.kind, t.c.judge, t.c.annotator_id, t.c.principle,
-               t.c.constitution_hash, func.coalesce(t.c.prob_a, hard).label("value"),
-               t.c.is_aggregate).where(t.c.status == "submitted")
+    q = select(t.c.pair_id, (t.c.kind == "human").label("is_human"), t.c.judge, t.c.annotator_id,
+               t.c.principle, t.c.constitution_hash, func.coalesce(t.c.prob_a, hard).label("value"),
+               t.c.is_aggregate).where(t.c.status == "submitted", or_(t.c.kind == "human", t.c.kind == "ai"))
     with engine.connect() as conn:
         cols = fetch_columns(conn, q)
     df = pd.DataFrame({
         "pair_id": np.array(cols["pair_id"], dtype=np.int64),
+        "kind": pd.Series(_KINDS[np.array(cols["is_human"], dtype=bool).astype(np.intp)], dtype=object),
         **{c: pd.Series(cols[c], dtype=object) for c in _TEXT_COLUMNS},
         "annotator_id": np.array(cols["annotator_id"], dtype=float),
         "value": np.array(cols["value"], dtype=float),
