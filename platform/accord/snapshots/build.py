@@ -231,8 +231,9 @@ _EXAMPLE_COLUMNS = ("snapshot_id", "position", "example_hash", "pair_id", "promp
 
 
 def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
-    """All examples in the snapshot's transaction, straight through the driver's executemany
-    (plain ints, floats and strings: no per-row statement processing).
+    """All examples in the snapshot's transaction, straight through the driver (plain ints,
+    floats and strings: no per-row statement processing): COPY on PostgreSQL, executemany
+    elsewhere. Constraints and foreign keys are checked either way.
 
     Rows go in by pair id, not by position: the table's indexes and the foreign-key checks
     then walk the pair, prompt and response tables in order instead of jumping about them
@@ -240,19 +241,26 @@ def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
     """
     conn = session.connection()
     quote = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(SnapshotExample.__tablename__)} "
-           f"({', '.join(quote(c) for c in _EXAMPLE_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(_EXAMPLE_COLUMNS))})")
+    table, columns = quote(SnapshotExample.__tablename__), ", ".join(quote(c) for c in _EXAMPLE_COLUMNS)
     pair_id = ex["pair_id"]
     if len(pair_id) and not (np.diff(pair_id) > 0).all():  # pairs are usually read in id order
         by_pair = np.argsort(pair_id, kind="stable")
         ex = {c: ex[c][by_pair] for c in _EXAMPLE_COLUMNS}
+    # tolist() gives Python ints, floats and bools (numpy scalars are not accepted everywhere).
+    chunks = (zip(*(ex[c][i:i + 50_000].tolist() for c in _EXAMPLE_COLUMNS))
+              for i in range(0, len(pair_id), 50_000))
     cursor = conn.connection.cursor()
     try:
-        for i in range(0, len(pair_id), 50_000):
-            # tolist() gives Python ints, floats and bools (numpy scalars are not accepted everywhere).
-            cursor.executemany(sql, zip(*(ex[c][i:i + 50_000].tolist() for c in _EXAMPLE_COLUMNS)))
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for rows in chunks:
+                    for row in rows:
+                        copy.write_row(row)
+        else:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(_EXAMPLE_COLUMNS))})"
+            for rows in chunks:
+                cursor.executemany(sql, rows)
     finally:
         cursor.close()
 
