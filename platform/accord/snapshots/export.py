@@ -70,6 +70,13 @@ def _json_numbers(values: tuple) -> Iterable[str]:
 
 
 _SPLIT_OF = itemgetter(12)  # the split column of a row of iter_example_chunks
+def _json_labels(values: tuple) -> Iterable[str]:
+    """``json.dumps`` of a column of a few distinct strings (label source, role): each
+    distinct value encoded once."""
+    encoded = {v: _dumps(v) for v in set(values)}
+    return map(encoded.__getitem__, values)
+
+
 # SQLite gives 0/1, PostgreSQL False/True (equal keys); the old dict rows made None false.
 _JSON_BOOL = {0: "false", 1: "true", None: "false"}
 _LINE = ('{{"prompt": {}, "chosen": {}, "rejected": {}, "score": {}, "tie": {}, "label_source": {}, '
@@ -87,9 +94,9 @@ def _jsonl_lines(rows: list[tuple], conversational: bool) -> list[str]:
     text = _dumps if conversational else _encode_str
     return list(map(_LINE, map(text, cols[0]), map(text, cols[1]), map(text, cols[2]),
                     _json_numbers(cols[3]), map(_JSON_BOOL.__getitem__, cols[4]),
-                    map(_encode_str, cols[5]), _json_numbers(cols[6]), _json_numbers(cols[7]),
-                    _json_numbers(cols[8]), map(_encode_str, cols[9]), map(_encode_str, cols[10]),
-                    map(_encode_str, cols[11])))
+                    _json_labels(cols[5]), _json_numbers(cols[6]), _json_numbers(cols[7]),
+                    _json_numbers(cols[8]), map(_encode_str, cols[9]), _json_labels(cols[10]),
+                    _json_labels(cols[11])))
 
 
 def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational: bool
