@@ -148,12 +148,27 @@ _VALID_LABELS = frozenset(
 def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str, source: str,
                        job_id: int | None, now: datetime) -> dict[str, Any]:
     """The judgment row of ``spec`` in canonical sides (ValueError when it is invalid)."""
-    return _judgment_row(spec, chosen_is_a, judgment_key_head(pair_hash), source, job_id, now)
+    return _judgment_row(spec, chosen_is_a, judgment_key_head(pair_hash),
+                         _record_judgment(source, job_id, now))
 
 
-def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes, source: str,
-                  job_id: int | None, now: datetime) -> dict[str, Any]:
-    """``judgment_from_spec`` with the pair's key head computed once for all its judgments."""
+# A judgment row's keys, in order. Rows are copies of a record's template (its source, job
+# and timestamps set once) with the rest filled in: copying a dict costs about half of
+# building one of this size from a literal, for every judgment an import writes.
+_JUDGMENT_KEYS = (*JUDGMENT_FIELDS, "annotator", "history")
+
+
+def _record_judgment(source: str, job_id: int | None, now: datetime) -> dict[str, Any]:
+    """The template of a record's judgment rows: what all of them share."""
+    template = dict.fromkeys(_JUDGMENT_KEYS)
+    template.update(source=source, job_id=job_id, created_at=now, updated_at=now, history=())
+    return template
+
+
+def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
+                  template: dict[str, Any]) -> dict[str, Any]:
+    """``judgment_from_spec`` with the pair's key head and the record's template computed
+    once for all its judgments."""
     prob = spec.prob_chosen
     if spec.tie:
         prob_a, preferred = 0.5, "tie"
@@ -178,19 +193,28 @@ def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes, source
         validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
                                  presentation_order=order, status=status)
     principle, constitution_hash, annotator = spec.principle, spec.constitution_hash, spec.annotator
-    judge = spec.judge or annotator or f"import:{source}"
-    return {
-        "kind": kind, "judge": judge, "principle": principle, "presentation_order": order,
-        "preferred": preferred, "prob_a": prob_a, "strength": spec.strength,
-        "rationale": spec.rationale, "status": status, "is_aggregate": spec.is_aggregate,
-        "key_hash": judgment_key_under(key_head, judge, kind, order, principle,
-                                       constitution_hash),
-        "judge_backend": "import" if kind == "ai" else "", "constitution_hash": constitution_hash,
-        "raw_output": spec.raw_output, "source": source, "external_id": spec.external_id,
-        "job_id": job_id, "meta": spec.meta, "created_at": now, "updated_at": now,
-        "annotator": {"username": annotator, "source": "import"} if annotator else None,
-        "history": (),
-    }
+    judge = spec.judge or annotator or f"import:{template['source']}"
+    row = template.copy()
+    row["kind"] = kind
+    row["judge"] = judge
+    row["principle"] = principle
+    row["presentation_order"] = order
+    row["preferred"] = preferred
+    row["prob_a"] = prob_a
+    row["strength"] = spec.strength
+    row["rationale"] = spec.rationale
+    row["status"] = status
+    row["is_aggregate"] = spec.is_aggregate
+    row["key_hash"] = judgment_key_under(key_head, judge, kind, order, principle,
+                                         constitution_hash)
+    row["judge_backend"] = "import" if kind == "ai" else ""
+    row["constitution_hash"] = constitution_hash
+    row["raw_output"] = spec.raw_output
+    row["external_id"] = spec.external_id
+    row["meta"] = spec.meta
+    if annotator:
+        row["annotator"] = {"username": annotator, "source": "import"}
+    return row
 
 
 def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
@@ -214,8 +238,8 @@ def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
     pair = {"a": hc if chosen_is_a else hr, "b": hr if chosen_is_a else hc, "content_hash": pk,
             "source": rec.source, "job_id": job_id, "created_at": now}
     key_head = judgment_key_head(pk)
-    source = rec.source
-    judgments = [_judgment_row(spec, chosen_is_a, key_head, source, job_id, now)
+    template = _record_judgment(rec.source, job_id, now)
+    judgments = [_judgment_row(spec, chosen_is_a, key_head, template)
                  for spec in rec.all_judgments()]
     return StoreBundle(prompt=prompt, responses=[chosen, rejected], pair=pair,
                        judgments=judgments)
