@@ -122,6 +122,13 @@ class PolicyAndValue(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_ids: torch.Tensor,
                 query_length: int, temperature: float = 1.0, with_entropy: bool = False):
         position_ids = position_ids_for(attention_mask)
+        # value first, policy second: backward runs in reverse, so the policy's gradients (and
+        # the transient of its tied embedding's two gradient paths) come before the value
+        # model's gradients exist, which lowers the peak by about one embedding matrix
+        hidden = _backbone(self.value)(input_ids=input_ids, attention_mask=attention_mask,
+                                       position_ids=position_ids, use_cache=False).last_hidden_state
+        values = self.value.score(hidden[:, query_length - 1:-1]).squeeze(-1).float()
+        del hidden
         keep = response_ids.size(1) + 1
         logits = self.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              use_cache=False, logits_to_keep=keep).logits[:, -keep:-1]
@@ -130,9 +137,6 @@ class PolicyAndValue(torch.nn.Module):
         logprobs = token_logprobs(logits, response_ids)
         entropy = token_entropy(logits) if with_entropy else None
         del logits
-        hidden = _backbone(self.value)(input_ids=input_ids, attention_mask=attention_mask,
-                                       position_ids=position_ids, use_cache=False).last_hidden_state
-        values = self.value.score(hidden[:, query_length - 1:-1]).squeeze(-1).float()
         return (logprobs, values, entropy) if with_entropy else (logprobs, values)
 
 

@@ -14,6 +14,7 @@ policy and value losses over shuffled minibatches → update β (adaptive KL). A
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from typing import Any
@@ -86,6 +87,14 @@ def _load(config: PPOTrainConfig, engine):
     return tokenizer, policy, ref, reward, value, policy_path, reward_path
 
 
+def make_optimizer(params: list[torch.nn.Parameter], lr: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with the fused kernel where torch has one for the device (CPU and CUDA): the
+    per-parameter loop would allocate temporaries the size of the largest parameter (the
+    embedding matrix, twice) at every step, and is slower."""
+    fused = device.type in ("cpu", "cuda") and all(p.dtype in (torch.float32, torch.bfloat16, torch.float16) for p in params)
+    return torch.optim.AdamW(params, lr=lr, eps=1e-5, fused=fused or None)
+
+
 def _decode(tokenizer, batch) -> list[str]:
     ids = batch.response_ids.masked_fill(batch.response_mask == 0, tokenizer.pad_token_id)
     return tokenizer.batch_decode(ids, skip_special_tokens=True)
@@ -110,7 +119,8 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             policy.gradient_checkpointing_enable()
         trained = PolicyAndValue(policy, value)
         del policy, value  # only the combined module holds them from here on
-        optimizer = torch.optim.AdamW([p for p in trained.parameters() if p.requires_grad], lr=config.learning_rate, eps=1e-5)
+        optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config.learning_rate,
+                                   accelerator.device)
         trained, optimizer = accelerator.prepare(trained, optimizer)
         ref, reward = prepare_frozen(accelerator, ref), prepare_frozen(accelerator, reward)
         ref_module, reward_module = getattr(ref, "module", ref), getattr(reward, "module", reward)
@@ -182,6 +192,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             stats["value/mean"] = masked_mean(old_values, mask).item()
             # only what the optimisation epochs read stays alive through them
             del ref_logprobs, entropy, scores, token_rewards, kl
+            gc.collect()  # model outputs of the rollout passes can sit in reference cycles until a collection
 
             epoch_stats: dict[str, list[float]] = {}
             n = config.rollout_batch_size
@@ -196,11 +207,13 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                     vf_loss, vf_stats = ppo_value_loss(new_values, old_values[idx], returns[idx], mb_mask,
                                                        cliprange_value=config.cliprange_value)
                     loss = pg_loss + config.vf_coef * vf_loss
-                    optimizer.zero_grad(set_to_none=True)
                     accelerator.backward(loss)
                     if config.max_grad_norm and accelerator.sync_gradients:
                         accelerator.clip_grad_norm_(trained.parameters(), config.max_grad_norm)
                     optimizer.step()
+                    # gradients freed now, not before the next backward: they never coexist with
+                    # the next minibatch's activations
+                    optimizer.zero_grad(set_to_none=True)
                     for key, v in (("loss/policy", pg_loss), ("loss/value", vf_loss), ("policy/clipfrac", pg_stats["clipfrac"]),
                                    ("policy/approxkl", pg_stats["approxkl"]), ("value/clipfrac", vf_stats["vf_clipfrac"]),
                                    ("policy/ratio", pg_stats["ratio"])):
