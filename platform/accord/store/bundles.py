@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from .crud.judgments import validate_judgment_values
@@ -39,6 +40,7 @@ JUDGMENT_FIELDS = ("kind", "judge", "principle", "presentation_order", "preferre
                    "strength", "rationale", "status", "is_aggregate", "key_hash", "judge_backend",
                    "constitution_hash", "raw_output", "source", "external_id", "job_id", "meta",
                    "created_at", "updated_at")
+_RATIONALE, _RAW_OUTPUT = itemgetter("rationale"), itemgetter("raw_output")
 
 
 @dataclass
@@ -69,9 +71,10 @@ class StoreBundle:
         size = len(self.prompt["text"])
         for r in self.responses:
             size += len(r["text"])
-        for j in self.judgments:
-            if j["rationale"] or j["raw_output"]:
-                size += len(j["rationale"] or "") + len(j["raw_output"] or "")
+        judgments = self.judgments
+        if judgments:  # texts that are set (map, filter and sum run in C)
+            size += sum(map(len, filter(None, map(_RATIONALE, judgments)))) + \
+                sum(map(len, filter(None, map(_RAW_OUTPUT, judgments))))
         return size
 
 
