@@ -18,7 +18,7 @@ import json
 import math
 from collections.abc import Iterable
 from contextlib import ExitStack
-from itertools import compress
+from itertools import compress, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from .build import SnapshotError, get_snapshot
-from .examples import iter_example_chunks, iter_examples
+from .examples import EXAMPLE_COLUMNS, ROW_COLUMNS, iter_example_chunks, iter_examples
 
 FORMATS = ("trl", "hf", "parquet")
 SPLITS = ("train", "test")
@@ -69,7 +69,6 @@ def _json_numbers(values: tuple) -> Iterable[str]:
     return map(_json_number, values)
 
 
-_SPLIT_OF = itemgetter(12)  # the split column of a row of iter_example_chunks
 def _json_labels(values: tuple) -> Iterable[str]:
     """``json.dumps`` of a column of a few distinct strings (label source, role): each
     distinct value encoded once."""
@@ -79,24 +78,33 @@ def _json_labels(values: tuple) -> Iterable[str]:
 
 # SQLite gives 0/1, PostgreSQL False/True (equal keys); the old dict rows made None false.
 _JSON_BOOL = {0: "false", 1: "true", None: "false"}
-_LINE = ('{{"prompt": {}, "chosen": {}, "rejected": {}, "score": {}, "tie": {}, "label_source": {}, '
-         '"n_labels": {}, "weight": {}, "pair_id": {}, "example_hash": {}, "chosen_role": {}, '
-         '"rejected_role": {}}}\n').format
+# The constant text around the values of a line: '{"prompt": ', ', "chosen": ', …, '}\n'.
+_PIECES = ['{"prompt": ', *(f', "{k}": ' for k in EXAMPLE_COLUMNS[1:])]
+_COLUMN = [itemgetter(k) for k in range(len(ROW_COLUMNS))]
+_SPLIT_OF = _COLUMN[ROW_COLUMNS.index("split")]
 
 
 def _jsonl_lines(rows: list[tuple], conversational: bool) -> list[str]:
     """Rows of ``iter_example_chunks`` as ``json.dumps(row, ensure_ascii=False)`` would write
     them (same keys, order and separators), a column at a time: no dict and no Python-level
-    call per row."""
+    call per row; each line is one join of its pieces (no format string parsed per row)."""
     if not rows:
         return []
-    cols = list(zip(*rows))
+
+    def column(k: int) -> tuple:
+        return tuple(map(_COLUMN[k], rows))
+
     text = _dumps if conversational else _encode_str
-    return list(map(_LINE, map(text, cols[0]), map(text, cols[1]), map(text, cols[2]),
-                    _json_numbers(cols[3]), map(_JSON_BOOL.__getitem__, cols[4]),
-                    _json_labels(cols[5]), _json_numbers(cols[6]), _json_numbers(cols[7]),
-                    _json_numbers(cols[8]), map(_encode_str, cols[9]), _json_labels(cols[10]),
-                    _json_labels(cols[11])))
+    values = [map(text, column(0)), map(text, column(1)), map(text, column(2)),
+              _json_numbers(column(3)), map(_JSON_BOOL.__getitem__, column(4)),
+              _json_labels(column(5)), _json_numbers(column(6)), _json_numbers(column(7)),
+              _json_numbers(column(8)), map(_encode_str, column(9)), _json_labels(column(10)),
+              _json_labels(column(11))]
+    parts: list[Iterable[str]] = []
+    for piece, value in zip(_PIECES, values, strict=True):
+        parts += (repeat(piece), value)
+    parts.append(repeat("}\n"))
+    return list(map("".join, zip(*parts)))
 
 
 def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational: bool
