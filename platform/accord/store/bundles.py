@@ -158,13 +158,15 @@ def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str,
 # A judgment row's keys, in order. Rows are copies of a record's template (its source, job
 # and timestamps set once) with the rest filled in: copying a dict costs about half of
 # building one of this size from a literal, for every judgment an import writes.
-_JUDGMENT_KEYS = (*JUDGMENT_FIELDS, "annotator", "history")
+_JUDGMENT_ROW = {**dict.fromkeys(JUDGMENT_FIELDS), "annotator": None, "history": ()}
 
 
 def _record_judgment(source: str, job_id: int | None, now: datetime) -> dict[str, Any]:
     """The template of a record's judgment rows: what all of them share."""
-    template = dict.fromkeys(_JUDGMENT_KEYS)
-    template.update(source=source, job_id=job_id, created_at=now, updated_at=now, history=())
+    template = _JUDGMENT_ROW.copy()
+    template["source"] = source
+    template["job_id"] = job_id
+    template["created_at"] = template["updated_at"] = now
     return template
 
 
