@@ -86,3 +86,14 @@ def test_votes_read_by_the_database_equal_votes_from_judgment_rows(engine):
     for c in expected.columns:
         assert got[c].tolist() == expected[c].tolist() or (
             c == "annotator_id" and got[c].fillna(-1).tolist() == expected[c].fillna(-1).tolist()), c
+    # Without human details only the human votes' name columns differ (left empty).
+    lean = load_votes(engine, human_details=False)
+
+    def rows(frame, names: bool):
+        cols = ["pair_id", "kind", "annotator_id", "value"] + (["judge", "principle", "constitution_hash"] if names else [])
+        return sorted(tuple(str(v) for v in r) for r in frame[cols].itertuples(index=False))
+
+    human = (lean.kind == "human").to_numpy()
+    assert rows(lean[~human], True) == rows(got[(got.kind == "ai").to_numpy()], True)
+    assert rows(lean[human], False) == rows(got[(got.kind == "human").to_numpy()], False)
+    assert lean[human][["judge", "principle", "constitution_hash"]].isna().all().all()

@@ -25,14 +25,23 @@ _TEXT_COLUMNS = ("judge", "principle", "constitution_hash")
 _KINDS = np.array(["ai", "human"], dtype=object)  # indexed by is_human
 
 
-def load_votes(engine: Engine, *, pair_ids: list[int] | None = None) -> pd.DataFrame:
+def load_votes(engine: Engine, *, pair_ids: list[int] | None = None,
+               human_details: bool = True) -> pd.DataFrame:
+    """Votes of every submitted judgment (of ``pair_ids`` only, if given).
+
+    ``human_details=False`` leaves ``judge``, ``principle`` and ``constitution_hash`` empty
+    (None) on human votes: no policy reads them, and a snapshot build then reads a million
+    strings fewer per million human judgments.
+    """
     t = Judgment.__table__
     # The value a judgment votes (its soft probability, else its side) and whether it is a
     # human's are computed by the database: no side or kind string per judgment crosses into
     # Python. Kinds other than human and ai never vote.
     hard = case(*((t.c.preferred == side, v) for side, v in _SIDE_VALUE.items()), else_=None)
-    q = select(t.c.pair_id, (t.c.kind == "human").label("is_human"), t.c.judge, t.c.annotator_id,
-               t.c.principle, t.c.constitution_hash, func.coalesce(t.c.prob_a, hard).label("value"),
+    texts = [t.c[c] if human_details else case((t.c.kind == "ai", t.c[c]), else_=None).label(c)
+             for c in _TEXT_COLUMNS]
+    q = select(t.c.pair_id, (t.c.kind == "human").label("is_human"), t.c.annotator_id, *texts,
+               func.coalesce(t.c.prob_a, hard).label("value"),
                t.c.is_aggregate).where(t.c.status == "submitted", or_(t.c.kind == "human", t.c.kind == "ai"))
     with engine.connect() as conn:
         cols = fetch_columns(conn, q)
