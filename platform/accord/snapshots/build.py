@@ -176,7 +176,10 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     # Snapshot order: by example hash (64 hex digits each: one fixed-width byte string per
     # row, sorted by numpy). Rows stay
     # where they are (moving a million-row object column costs seconds); each gets its rank.
-    order = np.argsort(np.frombuffer("".join(hashes).encode("ascii"), dtype="S64"), kind="stable")
+    keys = np.frombuffer("".join(hashes).encode("ascii"), dtype="S64")
+    order = np.argsort(keys, kind="stable")
+    # Every example hash in snapshot order, concatenated: what both digests cover.
+    ordered = keys[order].tobytes().decode("ascii")
     n = len(order)
     ex["example_hash"] = np.array(hashes, dtype=object)
     ex["position"] = np.empty(n, dtype=np.int64)
@@ -188,8 +191,7 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
                 "source": source, "job_id": job_id}
     if pair_ids is not None:
         recorded["pair_ids_sha256"] = sha256_hex(",".join(map(str, sorted(set(pair_ids)))))
-    ordered_hashes = [hashes[i] for i in order.tolist()]
-    digest = snapshot_hash(policy, recorded, ordered_hashes)
+    digest = snapshot_hash(policy, recorded, [ordered])  # the same bytes as one hash per example
     with Session(engine) as s:
         existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
         if existing is not None:
@@ -205,7 +207,7 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
                    "pairs_considered": len(pairs["pair_id"]), "pairs_labelled": len(resolved),
                    "dropped_ties": dropped_ties, "ties_kept": int(ex["tie"].sum())},
         "source_mix": {k: int(v) for k, v in pd.Series(ex["label_source"], dtype=object).value_counts().items()},
-        "examples_digest": sha256_hex("".join(ordered_hashes)),
+        "examples_digest": sha256_hex(ordered),
         "example_hash": "sha256('prompt|chosen|rejected|prob:.6f|tie|split') over content hashes",
         "audit": audit_figures,
     }
