@@ -6,10 +6,10 @@ insert itself, leaving nothing written."""
 from __future__ import annotations
 
 import pytest
+from accord.store.bundles import bundle_from_preference
 from accord.store.crud.judgments import upsert_judgment
 from accord.store.db import session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord, StoreIngestor
-from accord.store.bundles import bundle_from_preference
 from accord.store.models import Judgment, Pair, Prompt
 from sqlalchemy import text
 from sqlmodel import func, select
@@ -94,16 +94,14 @@ def test_a_failing_record_after_written_batches_leaves_nothing(engine):
         yield from _records(20)
         raise ValueError("line 21: broken")
 
-    with pytest.raises(ValueError, match="line 21"):
-        with session_scope(engine) as s:
-            PreferenceIngestor(s, batch_size=5).ingest(records())
+    with pytest.raises(ValueError, match="line 21"), session_scope(engine) as s:
+        PreferenceIngestor(s, batch_size=5).ingest(records())
     assert _count(engine, Judgment) == 0 and _count(engine, Prompt) == 0
 
 
 def test_a_failing_judgment_insert_is_raised_and_leaves_nothing(engine):
     bundles = [bundle_from_preference(r) for r in _records(12)]
     bundles[6].judgments[0]["status"] = None  # NOT NULL: the insert itself fails
-    with pytest.raises(Exception, match="(?i)not.null"):
-        with session_scope(engine) as s:
-            StoreIngestor(s, batch_size=5).ingest(bundles)
+    with pytest.raises(Exception, match="(?i)not.null"), session_scope(engine) as s:
+        StoreIngestor(s, batch_size=5).ingest(bundles)
     assert _count(engine, Judgment) == 0 and _count(engine, Pair) == 0

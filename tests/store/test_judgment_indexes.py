@@ -2,9 +2,8 @@
 PostgreSQL: annotator_id and job_id partial (rows where set), external_id and constitution_id
 none; the lookups still go through an index, and the migration goes down and up again."""
 
-from sqlalchemy import inspect, text
-
 from accord.store.db import upgrade
+from sqlalchemy import inspect, text
 
 INDEXES = {"ix_judgment_annotator_id", "ix_judgment_job_id", "ix_judgment_judge",
            "ix_judgment_key_hash", "ix_judgment_pair_id", "ix_judgment_source"}
@@ -46,9 +45,8 @@ def test_lookups_by_job_and_annotator_use_the_partial_indexes(engine):
 
 
 def test_migration_0004_goes_down_and_up(engine):
-    from alembic import command
-
     from accord.store.db import alembic_config
+    from alembic import command
 
     cfg = alembic_config(engine)
     with engine.begin() as conn:
