@@ -14,7 +14,6 @@ policy and value losses over shuffled minibatches → update β (adaptive KL). A
 
 from __future__ import annotations
 
-import gc
 import random
 import time
 from typing import Any
@@ -192,7 +191,6 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             stats["value/mean"] = masked_mean(old_values, mask).item()
             # only what the optimisation epochs read stays alive through them
             del ref_logprobs, entropy, scores, token_rewards, kl
-            gc.collect()  # model outputs of the rollout passes can sit in reference cycles until a collection
 
             epoch_stats: dict[str, list[float]] = {}
             n = config.rollout_batch_size
