@@ -1,5 +1,6 @@
-"""PPO under accelerate + DeepSpeed ZeRO-3 for real: `accelerate launch` with accord's CPU ZeRO-3
-config (DeepSpeed's CPU accelerator, one process). Runs only where DeepSpeed is installed."""
+"""PPO across processes for real: DDP over two CPU processes (torchrun, gloo), and accelerate +
+DeepSpeed ZeRO-3 (`accelerate launch` with accord's CPU ZeRO-3 config on DeepSpeed's CPU
+accelerator, one process; only where DeepSpeed is installed)."""
 
 import json
 import os
@@ -12,6 +13,35 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).resolve().parents[2] / "platform" / "accord" / "train" / "accelerate_configs" / "zero3_cpu.yaml"
+
+
+def test_ppo_runs_under_ddp_on_two_processes(snapshot_export, tiny_model_dir, tiny_reward_model_dir, tmp_path):
+    from accord.store.db import open_store
+
+    from tests.fixtures.ports import free_port
+
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    open_store(db).dispose()  # the store exists before the two processes open it
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+               "-m", "accord.cli.main", "train", "ppo", "--snapshot", str(snapshot_export),
+               "--model", str(tiny_model_dir), "--reward-model", str(tiny_reward_model_dir), "--max-steps", "2",
+               "--batch-size", "4", "--mini-batch-size", "2", "--ppo-epochs", "2", "--max-new-tokens", "6",
+               "--eval-prompts", "2", "--db", db, "--output-dir", str(tmp_path / "ppo"),
+               "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    decoder, marker = json.JSONDecoder(), '{\n  "run_id"'
+    starts = [i for i in range(len(done.stdout)) if done.stdout.startswith(marker, i)]
+    outputs = [decoder.raw_decode(done.stdout, i)[0] for i in starts]  # one JSON result per process
+    assert len(outputs) == 2
+    for out in outputs:
+        metrics = out["metrics"]
+        assert metrics["distributed"] == "ddp" and metrics["num_processes"] == 2
+        # policy and value train as one DDP module; the frozen models stay plain
+        assert metrics["model_wrappers"].startswith("trained: DistributedDataParallel; reference: Qwen2ForCausalLM")
+    # instruments are averaged across processes, so both report the same figures
+    assert outputs[0]["metrics"]["final_reward"] == pytest.approx(outputs[1]["metrics"]["final_reward"])
 
 
 def test_ppo_runs_under_deepspeed_zero3(snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path):
