@@ -240,7 +240,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         last = ctx.history[-1]
         metrics: dict[str, Any] = {
             "win_rate_vs_ref": final.pop("win_rate"), "win_rate_judge": judge_name,
-            **{f"win_rate_{k.removeprefix('win_rate_')}": v for k, v in final.items()},
+            **final,  # the AI judge's position consistency and judged / failed counts
             "final_reward": last["reward/mean"], "final_kl": last["kl/measured"],
             "final_kl_coef": kl_ctl.value, "rollout_engine": rollout.name,
             "mean_step_seconds": sum(h["time/step_seconds"] for h in ctx.history) / len(ctx.history),
