@@ -9,8 +9,9 @@ columns come back as tuples of plain Python values, ready for numpy.
 >>> from accord.store.models import Prompt
 >>> engine = open_store("sqlite://")
 >>> with engine.connect() as conn:
-...     fetch_columns(conn, select(Prompt.__table__.c.id, Prompt.__table__.c.text))
-{'id': (), 'text': ()}
+...     cols = fetch_columns(conn, select(Prompt.__table__.c.id, Prompt.__table__.c.text))
+>>> list(cols), len(cols["id"]) == len(cols["text"])
+(['id', 'text'], True)
 """
 
 from __future__ import annotations
