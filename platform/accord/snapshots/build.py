@@ -31,9 +31,9 @@ from sqlmodel import Session, select
 from ..hashing import canonical_json, sha256_hex
 from ..store.models import Pair, Prompt, Response, Snapshot, SnapshotExample
 from ..store.models._base import utcnow
+from .columns import fetch_columns
 from .policies import PolicyParams, resolve
 from .split import assign_split
-from .columns import fetch_columns
 from .votes import load_votes
 
 
