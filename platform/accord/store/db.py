@@ -28,6 +28,7 @@ from . import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_CACHE_KIB = -65_536  # negative: KiB rather than pages
+_MIGRATION_LOCK_KEY = 0x61636_36f7264  # PostgreSQL advisory lock id held while migrating
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -83,6 +84,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        # Several processes may open a new store at once (the ranks of a distributed launch,
+        # a service and its worker): the first takes the store's write lock before reading the
+        # revision, the others wait for it and then find nothing left to apply.
+        if is_sqlite(engine):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -22,7 +22,7 @@ from typing import Any
 from accord.settings import get_settings
 
 from .data import SnapshotData, load_snapshot
-from .runs import RunRecorder
+from .runs import FollowerRunRecorder, RunRecorder, launch_rank
 
 
 @dataclass
@@ -129,7 +129,7 @@ def quiet(trainer):
 
 @dataclass
 class RunContext:
-    recorder: RunRecorder
+    recorder: RunRecorder | FollowerRunRecorder
     snapshot: SnapshotData
     output_dir: Path
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -148,12 +148,20 @@ def training_run(
         if not config.snapshot:
             raise ValueError("no snapshot given: pass a snapshot name or an export folder")
         snapshot = load_snapshot(config.snapshot, engine=engine if not Path(config.snapshot).is_dir() else None)
-    recorder = RunRecorder.start(
-        engine, kind=kind, name=config.run_name, snapshot_hash=snapshot.content_hash,
-        snapshot_id=snapshot.snapshot_id, base_model=config.model, ref_model=ref_model,
-        config={**config.to_dict(), "snapshot_name": snapshot.name},
-    )
-    output_dir = Path(config.output_dir) if config.output_dir else get_settings().runs_dir / f"{kind}-{recorder.run_id}"
+    rank = launch_rank()
+    if rank == 0:
+        recorder = RunRecorder.start(
+            engine, kind=kind, name=config.run_name, snapshot_hash=snapshot.content_hash,
+            snapshot_id=snapshot.snapshot_id, base_model=config.model, ref_model=ref_model,
+            config={**config.to_dict(), "snapshot_name": snapshot.name},
+        )
+        run_folder = f"{kind}-{recorder.run_id}"
+    else:
+        # Only the main process writes the run and the saved model; the others get a folder of
+        # their own for anything a library writes per process.
+        recorder = FollowerRunRecorder(rank=rank)
+        run_folder = f"{kind}-rank{rank}-{time.strftime('%Y%m%d-%H%M%S')}"
+    output_dir = Path(config.output_dir) if config.output_dir else get_settings().runs_dir / run_folder
     output_dir.mkdir(parents=True, exist_ok=True)
     recorder.update(artifact_path=str(output_dir))
     context = RunContext(recorder=recorder, snapshot=snapshot, output_dir=output_dir)

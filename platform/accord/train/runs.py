@@ -183,3 +183,34 @@ class RunRecorder:
     def fail(self, error: BaseException) -> None:
         with session_scope(self.engine) as session:
             finish_run(session, run_id=self.run_id, status="failed", error=f"{type(error).__name__}: {error}")
+
+
+@dataclass
+class FollowerRunRecorder:
+    """The recorder of a non-main process of a multi-process launch (DDP, DeepSpeed).
+
+    One launch is one training run: the main process records it; the other processes compute
+    the same averaged instruments and write nothing, so a launch never leaves a run per process.
+    """
+
+    rank: int
+    run_id: int | None = None
+
+    def log(self, step: int, values: dict[str, Any]) -> None:
+        pass
+
+    def update(self, *, metrics: dict[str, Any] | None = None, artifact_path: str | None = None) -> None:
+        pass
+
+    def finish(self, **kwargs: Any) -> None:
+        pass
+
+    def fail(self, error: BaseException) -> None:
+        pass
+
+
+def launch_rank() -> int:
+    """This process's global rank in a torchrun / accelerate launch (0 when launched alone)."""
+    import os
+
+    return int(os.environ.get("RANK", "0") or 0)
