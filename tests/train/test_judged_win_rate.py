@@ -120,3 +120,35 @@ def test_cli_ppo_with_the_ai_judge(snapshot_export, tiny_model_dir, tiny_reward_
     metrics = json.loads(result.output[result.output.index("{"):])["metrics"]
     assert metrics["win_rate_judge"].startswith("ai:transformers:") and metrics["win_rate_judged"] == 2
     assert (tmp_path / "ppo" / "value_model" / "config.json").is_file()
+
+
+def test_policy_evaluation_win_rate_by_the_ai_judge_and_the_reward_model(tiny_model_dir, tiny_reward_model_dir):
+    """A DPO sweep's evaluation: the AI judge beside the reward model, on the same response pairs."""
+    from accord.workflows.policy_eval import evaluate_policy, evaluation_key
+
+    settings = AIJudgeSettings(model=str(tiny_model_dir), constitution="tiny-test", batch_size=4)
+    both = evaluate_policy(str(tiny_model_dir), str(tiny_model_dir), PROMPTS, reward_model=str(tiny_reward_model_dir),
+                           max_new_tokens=6, ai_judge=settings)
+    assert both["kl_to_ref"] == pytest.approx(0.0, abs=1e-5)  # the policy is its own reference
+    assert 0.0 <= both["win_rate_vs_ref"] <= 1.0 and 0.0 < both["ai_win_rate_vs_ref"] < 1.0
+    assert both["eval_judge"] == f"{tiny_reward_model_dir} + ai:transformers:{tiny_model_dir}:tiny-test"
+    assert both["ai_judge_failed"] == 0 and 0.0 <= both["ai_judge_position_consistency"] <= 1.0
+
+    ai_only = evaluate_policy(str(tiny_model_dir), str(tiny_model_dir), PROMPTS, max_new_tokens=6, ai_judge=settings)
+    # same seed, same samples, same judge: the AI figure does not depend on the reward model's presence
+    assert ai_only["win_rate_vs_ref"] == pytest.approx(both["ai_win_rate_vs_ref"])
+    assert "ai_win_rate_vs_ref" not in ai_only
+
+    common = dict(policy=str(tiny_model_dir), reference=str(tiny_model_dir), reward_model=None, prompts=PROMPTS,
+                  max_new_tokens=6, temperature=1.0, seed=0)
+    assert evaluation_key(**common) != evaluation_key(**common, ai_judge={"model": "judge", "backend": "transformers"})
+
+
+def test_dpo_step_takes_an_ai_judge_and_names_a_bad_field():
+    from accord.train.recipe_steps import DPOStepConfig
+    from pydantic import ValidationError
+
+    step = DPOStepConfig(kind="train_dpo", snapshot="s", base_model="m", eval_ai_judge={"model": "judge-model", "constitution": "tiny-test"})
+    assert step.eval_ai_judge.settings("/models/judge").describe() == "ai:transformers:/models/judge:tiny-test"
+    with pytest.raises(ValidationError, match="backend"):
+        DPOStepConfig(kind="train_dpo", snapshot="s", base_model="m", eval_ai_judge={"model": "j", "backend": "gpt"})

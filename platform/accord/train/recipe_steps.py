@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rich.table import Table
 from sqlmodel import Session
 
@@ -117,6 +117,24 @@ class RMStepConfig(TrainStepConfig):
     trainer: ClassVar = ("rm", "accord.train.rm.RewardTrainConfig", "accord.train.rm.train_rm")
 
 
+class EvalAIJudge(BaseModel):
+    """The RLAIF pairwise AI judge deciding a DPO sweep's win-rate against the reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Judge model: a model id, folder or earlier training step.")
+    backend: Literal["transformers", "openai", "vllm"] = Field(default="transformers")
+    constitution: str = Field(default="helpfulness-honesty", description="Constitution whose principles are judged.")
+    principles: list[str] | None = Field(default=None, description="A subset of its principles (default: all).")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible server URL (backend openai).")
+
+    def settings(self, model_path: str):
+        from .judged_win_rate import AIJudgeSettings
+
+        return AIJudgeSettings(model=model_path, backend=self.backend, constitution=self.constitution,
+                               principles=self.principles, base_url=self.base_url)
+
+
 class DPOStepConfig(TrainStepConfig):
     """DPO (soft labels, cached reference log-probs); a list of β is a sweep."""
 
@@ -127,6 +145,8 @@ class DPOStepConfig(TrainStepConfig):
     evaluate: bool = Field(default=True, description="Measure KL (and win-rate) vs the reference.")
     eval_reward_model: str | None = Field(default=None, description="Reward model judging the "
                                           "win-rate: a train_rm step, run id or folder.")
+    eval_ai_judge: EvalAIJudge | None = Field(default=None, description="RLAIF pairwise AI judge of the "
+                                              "win-rate (beside or instead of eval_reward_model).")
     eval_prompts: int = Field(default=16, ge=1, description="Held-out prompts evaluated.")
     eval_max_new_tokens: int = Field(default=24, ge=1, description="Longest sampled response.")
     eval_temperature: float = Field(default=1.0, gt=0, description="Sampling temperature.")
@@ -260,7 +280,7 @@ def _heldout_prompts(ctx: StepContext, snapshot: str, n: int) -> list[str]:
 
 
 def _evaluate(ctx: StepContext, step: DPOStepConfig, record: dict[str, Any], reference: str,
-              judge: str | None, prompts: list[str]) -> dict[str, Any]:
+              judge: str | None, prompts: list[str], ai_judge=None) -> dict[str, Any]:
     """KL / win-rate of one DPO policy, stored on its run; skipped when already measured."""
     from ..workflows.policy_eval import evaluate_policy, evaluation_key
     from .runs import RunRecorder
@@ -268,13 +288,14 @@ def _evaluate(ctx: StepContext, step: DPOStepConfig, record: dict[str, Any], ref
     seed = ctx.seed if step.seed is None else step.seed
     key = evaluation_key(policy=record["artifact_path"], reference=reference, reward_model=judge,
                          prompts=prompts, max_new_tokens=step.eval_max_new_tokens,
-                         temperature=step.eval_temperature, seed=seed)
+                         temperature=step.eval_temperature, seed=seed,
+                         ai_judge=dataclasses.asdict(ai_judge) if ai_judge else None)
     if record["metrics"].get("eval_key") == key:
         return record
     with library_bars_off():
         figures = evaluate_policy(record["artifact_path"], reference, prompts, reward_model=judge,
                                   max_new_tokens=step.eval_max_new_tokens, temperature=step.eval_temperature,
-                                  seed=seed)
+                                  seed=seed, ai_judge=ai_judge)
     figures["eval_key"] = key
     RunRecorder(engine=ctx.engine, run_id=record["run_id"]).update(metrics=figures)
     record["metrics"].update(figures)
@@ -302,6 +323,8 @@ def run_train_dpo(ctx: StepContext, step: DPOStepConfig) -> FiguresOutput:
     base = model_path_for(ctx, step.base_model)
     reference = model_path_for(ctx, step.ref_model) if step.ref_model else base
     judge = model_path_for(ctx, step.eval_reward_model) if step.eval_reward_model else None
+    ai_judge = (step.eval_ai_judge.settings(model_path_for(ctx, step.eval_ai_judge.model))
+                if step.eval_ai_judge else None)
     betas = step.betas()
     run_name = f"{recipe_name(ctx)}/{ctx.step_name}"
     task = ctx.progress.add_step(f"{ctx.step_name}: train dpo ({len(betas)} β)",
@@ -316,14 +339,15 @@ def run_train_dpo(ctx: StepContext, step: DPOStepConfig) -> FiguresOutput:
         ctx.progress.advance(task)
         if step.evaluate:
             ctx.check_cancel()
-            _evaluate(ctx, step, records[-1], reference, judge, prompts)
+            _evaluate(ctx, step, records[-1], reference, judge, prompts, ai_judge)
             ctx.progress.advance(task)
     if step.evaluate:
-        console_for(ctx).print(sweep_table(records, judged=judge is not None))
+        console_for(ctx).print(sweep_table(records, judged=judge is not None or ai_judge is not None))
     sweep = [{"beta": float(r["label"]), "run_id": r["run_id"], "kl_to_ref": r["metrics"].get("kl_to_ref"),
               "win_rate_vs_ref": r["metrics"].get("win_rate_vs_ref"),
               "heldout_reward_accuracy": r["metrics"].get("heldout_reward_accuracy")} for r in records]
-    return _output(records, "dpo", snapshot=snapshot, snapshot_hash=digest, sweep=sweep, judge=judge or "")
+    judges = [j for j in (judge, ai_judge.describe() if ai_judge else None) if j]
+    return _output(records, "dpo", snapshot=snapshot, snapshot_hash=digest, sweep=sweep, judge=" + ".join(judges))
 
 
 register_step("train_sft", SFTStepConfig, run_train_step)

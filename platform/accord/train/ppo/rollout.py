@@ -146,3 +146,9 @@ class VLLMRollout:
             response[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         ids, mask, eos = response_mask(response.to(device), self.tokenizer.eos_token_id, pad)
         return RolloutBatch(query_ids, query_mask, ids, mask, eos)
+
+
+def decode_responses(tokenizer, batch: RolloutBatch) -> list[str]:
+    """The sampled responses as text, up to and including EOS (the padding after it dropped)."""
+    ids = batch.response_ids.masked_fill(batch.response_mask == 0, tokenizer.pad_token_id)
+    return tokenizer.batch_decode(ids, skip_special_tokens=True)

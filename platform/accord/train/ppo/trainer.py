@@ -58,7 +58,7 @@ from .forward import (  # noqa: F401  (end_scores, response_logits: also used by
     rollout_logprobs,
     rollout_policy_and_value,
 )
-from .rollout import SamplingSettings, TransformersRollout, VLLMRollout
+from .rollout import SamplingSettings, TransformersRollout, VLLMRollout, decode_responses
 
 
 def _load(config: PPOTrainConfig, engine):
@@ -92,11 +92,6 @@ def make_optimizer(params: list[torch.nn.Parameter], lr: float, device: torch.de
     embedding matrix, twice) at every step, and is slower."""
     fused = device.type in ("cpu", "cuda") and all(p.dtype in (torch.float32, torch.bfloat16, torch.float16) for p in params)
     return torch.optim.AdamW(params, lr=lr, eps=1e-5, fused=fused or None)
-
-
-def _decode(tokenizer, batch) -> list[str]:
-    ids = batch.response_ids.masked_fill(batch.response_mask == 0, tokenizer.pad_token_id)
-    return tokenizer.batch_decode(ids, skip_special_tokens=True)
 
 
 def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
@@ -162,7 +157,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 with grad_free(accelerator):
                     return {"win_rate": win_rate(end_scores(reward_module, ours, chunk_size=chunk),
                                                  end_scores(reward_module, theirs, chunk_size=chunk))}
-            judged = ai_judge(eval_prompts, _decode(tokenizer, ours), _decode(tokenizer, theirs))
+            judged = ai_judge(eval_prompts, decode_responses(tokenizer, ours), decode_responses(tokenizer, theirs))
             return {"win_rate": judged.win_rate, **judged.metrics()}
 
         for step in range(1, config.max_steps + 1):
