@@ -19,7 +19,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from .crud.judgments import validate_judgment_values
+from .crud.judgments import preferred_from_prob, validate_judgment_values
 from .crud.prompts import prompt_row
 from .keys import (
     judgment_key_head,
@@ -29,7 +29,6 @@ from .keys import (
     response_key_under,
 )
 from .models._base import utcnow
-from .models.judgment import KINDS, ORDERS, SIDES, STATUSES
 
 # The columns a bundle's rows carry (ids and links are resolved on write).
 PROMPT_FIELDS = ("text", "source", "content_hash", "split_group", "messages", "meta", "created_at")
@@ -140,12 +139,6 @@ def _initial_response(text: str, messages, model: str, key_head: bytes, job_id: 
 
 _ORDER_OF_CHOSEN_FIRST = {True: "ab", False: "ba"}
 _SPEC_ORDERS = {"chosen_first": True, "rejected_first": False}
-# The (kind, preferred, presentation order, status) combinations validate_judgment_values
-# accepts: one set look-up per judgment (it fails only on invalid values, and then the full
-# validation says what is wrong).
-_VALID_LABELS = frozenset(
-    (kind, preferred, order, status) for kind in KINDS for preferred in (*SIDES, None)
-    for order in ORDERS for status in STATUSES if not (status == "submitted" and preferred is None))
 
 
 def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str, source: str,
@@ -181,7 +174,7 @@ def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
         prob_a, preferred = None, ("a" if chosen_is_a else "b")
     else:
         prob_a = prob if chosen_is_a else 1.0 - prob
-        preferred = "tie" if prob_a == 0.5 else "a" if prob_a > 0.5 else "b"  # preferred_from_prob
+        preferred = preferred_from_prob(prob_a)
     status = spec.status
     if status == "discarded":
         preferred = None
@@ -189,14 +182,8 @@ def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
     if order in _SPEC_ORDERS:
         order = _ORDER_OF_CHOSEN_FIRST[_SPEC_ORDERS[order] == chosen_is_a]
     kind = spec.kind
-    try:
-        valid = (kind, preferred, order, status) in _VALID_LABELS and (
-            prob_a is None or 0.0 <= prob_a <= 1.0)
-    except TypeError:  # an unhashable value: the full validation names it
-        valid = False
-    if not valid:
-        validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
-                                 presentation_order=order, status=status)
+    validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a, presentation_order=order,
+                             status=status)
     principle, constitution_hash, annotator = spec.principle, spec.constitution_hash, spec.annotator
     judge = spec.judge or annotator or f"import:{template['source']}"
     row = template.copy()

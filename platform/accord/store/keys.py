@@ -80,8 +80,7 @@ def response_key_under(head: bytes, text: str, *, role: str = "initial", parent_
         if middle is None:
             middle = _remember(_response_middles, (role, model_id),
                                _part(role) + _part("") + _part(model_id))
-    data = text.encode("utf-8")
-    return sha256(b"%b%b%d:%b" % (head, middle, len(data), data)).hexdigest()
+    return sha256(head + middle + _part(text)).hexdigest()
 
 
 def canonical_sides(hash_x: str, hash_y: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ previous value in ``JudgmentRevision``; writing the same value again changes not
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import product
 from typing import Any
 
 from sqlmodel import Session, select
@@ -36,8 +37,8 @@ from .paging import equal_to, page
 VALUE_FIELDS = ("preferred", "prob_a", "strength", "rationale", "status")
 
 
-def validate_judgment_values(*, kind: str, preferred: str | None, prob_a: float | None,
-                             presentation_order: str, status: str) -> None:
+def _check_judgment_values(*, kind: str, preferred: str | None, prob_a: float | None,
+                           presentation_order: str, status: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"judgment kind must be one of {KINDS}, got {kind!r}")
     if preferred is not None and preferred not in SIDES:
@@ -50,6 +51,35 @@ def validate_judgment_values(*, kind: str, preferred: str | None, prob_a: float 
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     if status == "submitted" and preferred is None:
         raise ValueError("a submitted judgment needs preferred = a, b or tie")
+
+
+def _passes(kind: str, preferred: str | None, order: str, status: str) -> bool:
+    try:
+        _check_judgment_values(kind=kind, preferred=preferred, prob_a=None, presentation_order=order,
+                               status=status)
+    except ValueError:
+        return False
+    return True
+
+
+# Every (kind, preferred, presentation order, status) the checks accept, derived from the
+# checks themselves: an import validates each judgment with one set look-up, and only an
+# invalid one runs the checks that say what is wrong.
+_VALID_LABELS = frozenset(
+    labels for labels in product(KINDS, (*SIDES, None), ORDERS, STATUSES) if _passes(*labels))
+
+
+def validate_judgment_values(*, kind: str, preferred: str | None, prob_a: float | None,
+                             presentation_order: str, status: str) -> None:
+    """ValueError naming the first invalid value of a judgment."""
+    try:
+        if (kind, preferred, presentation_order, status) in _VALID_LABELS and (
+                prob_a is None or 0.0 <= prob_a <= 1.0):
+            return
+    except TypeError:  # an unhashable or uncomparable value: the checks name it
+        pass
+    _check_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
+                           presentation_order=presentation_order, status=status)
 
 
 def preferred_from_prob(prob_a: float, *, tie_band: float = 0.0) -> str:
