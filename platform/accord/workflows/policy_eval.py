@@ -35,9 +35,9 @@ def evaluation_key(*, policy: str, reference: str, reward_model: str | None, pro
     from ..train.ref_cache import model_fingerprint
 
     models = [model_fingerprint(m) for m in (policy, reference, reward_model) if m]
-    if ai_judge is None:  # the key evaluations without an AI judge always had
-        return content_hash("policy-eval", 1, models, prompts, max_new_tokens, temperature, seed)
-    return content_hash("policy-eval", 1, models, prompts, max_new_tokens, temperature, seed, ai_judge)
+    # Without an AI judge the key stays the one such evaluations always had.
+    judged_by = () if ai_judge is None else (ai_judge,)
+    return content_hash("policy-eval", 1, models, prompts, max_new_tokens, temperature, seed, *judged_by)
 
 
 def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *,
