@@ -119,8 +119,13 @@ def test_kill_at_random_points_then_rerun(tmp_path, tiny_backend):
         if sig == signal.SIGINT and proc.returncode != 0:
             engine = make_engine(url)
             with Session(engine) as s:
-                assert s.exec(select(Job).order_by(Job.id.desc())).scalars().first().status == "cancelled"
+                job = s.exec(select(Job).order_by(Job.id.desc())).scalars().first()
             engine.dispose()
+            # An interrupt during the work cancels the job. One that lands after the last unit
+            # (the random delay can outlast the remaining units on a fast machine) finds the
+            # job complete and interrupts only the process's exit: the job stays succeeded.
+            finished_before_interrupt = job.status == "succeeded" and job.progress_done == job.progress_total
+            assert job.status == "cancelled" or finished_before_interrupt, (job.status, job.progress_done)
 
     done = subprocess.run([sys.executable, str(runner), url, str(recipe)], env=env,
                           capture_output=True, text=True, timeout=600, check=False)
