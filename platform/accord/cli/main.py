@@ -16,6 +16,7 @@ from . import constitutions as constitutions_cli
 from . import data as data_cli
 from . import db as db_cli
 from . import jobs as jobs_cli
+from . import models as models_cli
 from . import run as run_cli
 from . import runs as runs_cli
 from . import service as service_cli
@@ -49,6 +50,7 @@ app.command("import")(data_cli.import_)
 app.command("stats")(data_cli.stats)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(constitutions_cli.app, name="constitutions")
+app.add_typer(models_cli.app, name="models")
 app.add_typer(argilla_cli.app, name="argilla")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(snapshot_cli.app, name="snapshot")

@@ -1,8 +1,10 @@
 """Model ids to loaded models: the tiny offline ids, hub ids and local folders alike.
 
 ``accord/tiny`` and ``accord/tiny-reward`` name the models accord builds itself (see
-``accord.models.tiny``); any other id is a hub id or a local path and is passed unchanged to
-``from_pretrained``, so real models load through exactly the same functions.
+``accord.models.tiny``); ``accord/NAME`` names a catalogue model installed by
+``accord models pull NAME`` (see ``accord.models.catalogue``; pulled on first use); any other
+id is a hub id or a local path and is passed unchanged to ``from_pretrained``, so real models
+load through exactly the same functions.
 
 >>> from accord.models.loading import resolve_model_path
 >>> resolve_model_path("Qwen/Qwen2.5-0.5B-Instruct")
@@ -28,11 +30,18 @@ def is_tiny_model_id(model_id: str) -> bool:
 def resolve_model_path(model_id: str | Path, *, cache_dir: str | Path | None = None) -> str:
     """What to hand to ``from_pretrained`` (or vLLM) for ``model_id``.
 
-    The tiny ids are built on first use; everything else is returned unchanged.
+    The tiny ids are built and catalogue aliases pulled on first use; everything else is
+    returned unchanged.
     """
     model_id = str(model_id)
     kind = TINY_MODEL_KINDS.get(model_id)
     if kind is None:
+        from accord.models.catalogue import ALIAS_PREFIX, catalogue_name
+
+        if model_id.startswith(ALIAS_PREFIX) and catalogue_name(model_id) is not None:
+            from accord.models.pull import ensure_model
+
+            return str(ensure_model(model_id))
         return model_id
     from accord.models.tiny import ensure_tiny_model
 
