@@ -144,3 +144,42 @@ def test_too_few_human_labels_is_refused(tmp_path):
             upsert_judgment(s, pair=pair, kind="human", judge="ann", preferred="a")
     with pytest.raises(CalibrationDataError, match="5 pairs carry both"):
         calibrate_judge(engine, judge=JUDGE)
+
+
+def test_escalate_certifies_and_lists_uncertain_ai_only_pairs(store, db_url):
+    from accord.audit.escalate import certify_judge
+
+    engine = store["engine"]
+    result = certify_judge(engine, judge=JUDGE, target=0.55, delta=0.2)
+    cert = result.certificate
+    assert cert.n_calibration == N_HUMAN and cert.threshold is not None
+    assert result.n_ai_only == N_PAIRS - N_HUMAN
+    assert len(result.kept_pair_ids) + len(result.escalate_pair_ids) == result.n_ai_only
+    conf = np.maximum(store["p"], 1 - store["p"])
+    ai_only = np.arange(N_HUMAN, N_PAIRS)
+    expected_kept = [store["pair_ids"][i] for i in ai_only if conf[i] >= cert.threshold]
+    assert sorted(result.kept_pair_ids) == sorted(expected_kept) and expected_kept
+    assert result.escalate_confidence == sorted(result.escalate_confidence)
+    # Out of reach: nothing certified, every AI-only pair escalated.
+    none = certify_judge(engine, judge=JUDGE, target=0.99, delta=0.05)
+    assert none.certificate.threshold is None and none.coverage == 0.0
+    assert len(none.escalate_pair_ids) == N_PAIRS - N_HUMAN
+    # With a temperature calibration the certified set is the same (order kept).
+    cal = calibrate_judge(engine, judge=JUDGE, method="temperature", n_resamples=50)
+    calibrated = certify_judge(engine, judge=JUDGE, target=0.55, delta=0.2,
+                               calibration_id=cal.calibration.id)
+    assert calibrated.certificate.n_kept == cert.n_kept
+    runner = CliRunner()
+    out = runner.invoke(app, ["escalate", "--judge", JUDGE, "--target", "0.55", "--delta", "0.2",
+                              "--db", db_url, "--json"])
+    assert out.exit_code == 0, out.output
+    record = json.loads(out.stdout)
+    assert record["n_ai_only"] == N_PAIRS - N_HUMAN and record["target"] == 0.55
+    assert record["threshold"] == cert.threshold and record["kept"] == len(expected_kept)
+    assert record["escalate_pair_ids"] == result.escalate_pair_ids
+    text = runner.invoke(app, ["escalate", "--judge", JUDGE, "--target", "0.99", "--delta",
+                               "0.05", "--db", db_url])
+    assert text.exit_code == 0 and "no threshold can be certified" in text.stdout
+    wrong = runner.invoke(app, ["escalate", "--judge", JUDGE, "--target", "0.7",
+                                "--calibration", "999", "--db", db_url])
+    assert wrong.exit_code == 1 and "no calibration 999" in wrong.stderr
