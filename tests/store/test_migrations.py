@@ -18,3 +18,22 @@ def test_snapshot_examples_have_no_index_duplicating_the_unique_constraint(engin
 
     index_names = {index["name"] for index in inspect(engine).get_indexes("snapshotexample")}
     assert "ix_snapshotexample_snapshot_id" not in index_names
+
+
+def test_snapshot_examples_keep_only_the_pair_and_snapshot_keys_and_migrate_both_ways(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from accord.store.db import alembic_config, current_revision, upgrade
+
+    def keys():
+        return sorted(tuple(fk["constrained_columns"])
+                      for fk in inspect(engine).get_foreign_keys("snapshotexample"))
+
+    assert keys() == [("pair_id",), ("snapshot_id",)]
+    command.downgrade(alembic_config(engine), "0005")
+    assert current_revision(engine) == "0005"
+    assert keys() == [("chosen_id",), ("pair_id",), ("prompt_id",), ("rejected_id",),
+                      ("snapshot_id",)]
+    upgrade(engine)
+    assert keys() == [("pair_id",), ("snapshot_id",)]

@@ -74,7 +74,10 @@ def alembic_config(engine: Engine):
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", str(engine.url).replace("%", "%%"))
+    # str(url) masks the password as "***": render it whole, or a PostgreSQL URL with a
+    # password cannot connect (alembic reads the option when no connection is handed over).
+    url = engine.url.render_as_string(hide_password=False)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

@@ -45,9 +45,12 @@ class SnapshotExample(SQLModel, table=True):
     position: int = Field(description="Order inside the snapshot (sorted by example hash).")
     example_hash: str = Field(max_length=64)
     pair_id: int = Field(foreign_key="pair.id", index=True)
-    prompt_id: int = Field(foreign_key="prompt.id")
-    chosen_id: int = Field(foreign_key="response.id")
-    rejected_id: int = Field(foreign_key="response.id")
+    # The pair implies these three (the build copies them from it; `snapshot verify` checks
+    # they still match): no foreign keys of their own, which cost most of a large build on
+    # PostgreSQL (migration 0006).
+    prompt_id: int
+    chosen_id: int
+    rejected_id: int
     split: str = Field(max_length=8, description="train | test")
     prob: float | None = Field(default=None, description="P(chosen ≻ rejected) when soft.")
     tie: bool = False
