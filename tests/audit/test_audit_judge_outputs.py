@@ -30,10 +30,12 @@ def _build(url: str) -> dict:
                 truncated = i == 0 and order == "ab"
                 upsert_judgment(s, pair=pair, kind="ai", judge="judge-x", preferred="a",
                                 prob_a=0.7, presentation_order=order, principle="helpful",
-                                job_id=job.id, meta={"p_shown_a": 0.7, "truncated_choice": truncated})
+                                job_id=job.id,
+                                meta={"p_shown_a": 0.7, "truncated_choice": truncated})
+            # Aggregates are not individual judgments: not counted.
             upsert_judgment(s, pair=pair, kind="ai", judge="judge-x", preferred="a", prob_a=0.7,
                             presentation_order="agg", principle="helpful", is_aggregate=True,
-                            job_id=job.id, meta={"truncated_choice": True})  # aggregates: not counted
+                            job_id=job.id, meta={"truncated_choice": True})
         upsert_judgment(s, pair=pairs[0], kind="human", judge="alice", preferred="b")
         two_requests = {"model_id": "judge-x", "requests": [{"choices": ["A", "B"]}] * 2}
         record_error(s, job_id=job.id, step="judge", item_key="k1", cause="unparsable",

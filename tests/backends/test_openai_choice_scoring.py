@@ -51,6 +51,15 @@ def test_in_context_scoring_on_the_completions_endpoint(served):
     for result in results[:2]:
         want = ref.p_a(*(ref.in_context(model_dir, result.scored_text, c) for c in OPTIONS))
         assert p_shown_a(result.choice_logprobs) == pytest.approx(want, abs=1e-3)
+    # A prefix without choices is continued from the locally rendered text as well.
+    prefix = GenerationRequest(messages=requests[0].messages, max_tokens=3,
+                               assistant_prefix="Let's think step by step:")
+    [continued] = backend.generate([prefix])
+    text = ref.rendered(model_dir, prefix.messages, prefix.assistant_prefix)
+    _, tokenizer = ref.load(model_dir)
+    assert continued.error is None and continued.raw["endpoint"] == "completions"
+    assert continued.usage["prompt_tokens"] == len(tokenizer(text, add_special_tokens=False)
+                                                   ["input_ids"])
 
 
 def test_chat_endpoint_continues_the_prefix(served):

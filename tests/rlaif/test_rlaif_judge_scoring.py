@@ -47,7 +47,7 @@ def test_judgments_keep_p_shown_a_and_the_scored_text(store, sp_llama_dir):
         pair = s.get(Pair, pair_id)
         a, b = (s.get(Response, i).text for i in (pair.response_a_id, pair.response_b_id))
         singles = s.exec(select(Judgment).where(Judgment.pair_id == pair_id,
-                                                Judgment.is_aggregate == False)).all()  # noqa: E712
+                                                Judgment.is_aggregate == False)).all()
     assert sorted(j.presentation_order for j in singles) == ["ab", "ba"]
     for j in singles:
         first, second = (a, b) if j.presentation_order == "ab" else (b, a)
