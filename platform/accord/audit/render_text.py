@@ -98,6 +98,14 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         t.add_row(row["source"], str(row["n_labels"]), fmt(row["tie_rate"]), fmt_ci(row["longer_wins"]))
     console.print(t)
 
+    if report.get("judge_outputs"):
+        t = _table("Judge outputs", "judge", "judgments", "unparsable", "truncated choice")
+        for row in report["judge_outputs"]:
+            t.add_row(row["judge"], str(row["judgments"]),
+                      f"{row['unparsable']} ({fmt(row['unparsable_share'])})",
+                      f"{row['truncated']} ({fmt(row['truncated_share'])})")
+        console.print(t)
+
     if report["reward_models"]:
         t = _table("Reward models", "run", "snapshot", "held-out accuracy")
         for run in report["reward_models"]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from .bias import length_bias_section, reward_model_section
 from .bootstrap import BootstrapConfig
 from .humans import annotator_section, human_human_section
+from .judge_outputs import judge_output_section
 from .judges import (
     calibration_section,
     human_ai_section,
@@ -58,6 +59,8 @@ class AuditReport:
     length_bias: list[dict[str, Any]]
     reward_models: list[dict[str, Any]]
     config: dict[str, Any]
+    # Per AI judge: shares of unparsable answers and top-k truncated choices (needs the store).
+    judge_outputs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -99,6 +102,7 @@ def build_report(data: AuditData, *, config: AuditConfig | None = None,
         reward_models=reward_model_section(engine, data.scope) if engine is not None else [],
         config={"n_resamples": boot.n_resamples, "confidence_level": boot.confidence_level,
                 "seed": boot.seed, "n_bins": config.n_bins},
+        judge_outputs=judge_output_section(engine, data.scope) if engine is not None else [],
     )
 
 

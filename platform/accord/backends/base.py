@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+# Version of how choice log-probs are read; part of the cache key of every choices request.
+CHOICE_SCORING = "in-context-1"
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -59,7 +62,7 @@ class GenerationRequest:
         }
 
     def cache_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "messages": self.messages,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
@@ -71,6 +74,11 @@ class GenerationRequest:
             "choices": self.choices,
             "assistant_prefix": self.assistant_prefix,
         }
+        if self.choices is not None:
+            # Choices are scored in context (accord.backends.scoring); results cached under the
+            # old reading (a choice tokenized alone) must not be served again.
+            payload["choice_scoring"] = CHOICE_SCORING
+        return payload
 
 
 @dataclass
@@ -92,6 +100,12 @@ class GenerationResult:
     choice_logprobs: dict[str, float] | None = None
     raw: dict[str, Any] | None = None
     error: str | None = None
+    # For requests with ``choices``: the exact text the choices were scored after (chat
+    # template rendered with the assistant prefix), when the backend rendered it itself.
+    scored_text: str | None = None
+    # For requests with ``choices`` read from top-k alternatives: a choice was not listed, so
+    # its log-prob is an upper bound (the least likely listed token's).
+    truncated_choice: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

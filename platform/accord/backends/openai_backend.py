@@ -7,10 +7,24 @@ is a client error and fails its request at once with the server's message. A fai
 yields a result whose ``error`` reads ``"<cause>: <message>"`` (cause: client, rate_limit,
 server, timeout, connection, config); the rest of the batch is unaffected.
 
-``choices`` requests ask for one answer token with ``top_logprobs`` and read each choice's
-log-prob from it (see ``accord.backends.choices`` for the approximation). Against vLLM's
-server the answer is also constrained to the choices with structured outputs, which makes
-the reading exact for choices that differ in their first token.
+``choices`` requests are scored in one of two ways:
+
+- With ``tokenizer=`` (a local folder, hub id or ``accord/NAME`` of the served model's
+  tokenizer), accord renders the chat template with the assistant prefix itself, tokenizes
+  each choice in context (``accord.backends.scoring``) and sends prompt + choice as token ids
+  to the completions endpoint with ``echo`` and ``logprobs``: the server returns the log-prob
+  of every prompt token, so each choice's log-prob is exact, multi-token choices included
+  (vLLM's server does this). ``scored_text`` on the result is the rendered text. Requests
+  with an ``assistant_prefix`` and no choices also go to the completions endpoint, so the
+  answer really continues the prefix on any server.
+- Without it, one answer token is asked for on the chat endpoint with ``top_logprobs`` and
+  each choice's log-prob is read from it (``accord.backends.choices``). On vLLM's server the
+  assistant prefix is continued (``continue_final_message``, ``add_generation_prompt:
+  false``) and the answer is constrained to the choices with structured outputs, which makes
+  the reading exact for choices that differ in their first token. Other servers may treat
+  the prefix as a new turn. A choice missing from the top-k gets the least likely listed
+  log-prob as its bound and the result is flagged ``truncated_choice``; when no listed
+  token starts any choice the request fails with cause ``unparsable`` (never P = 0.5).
 
 The API key comes from ``api_key=`` or ``OPENAI_API_KEY``; a local server without auth
 needs neither (a placeholder key is sent when ``base_url`` is given).
@@ -36,7 +50,9 @@ import openai
 from openai import AsyncOpenAI
 
 from accord.backends.base import BackendError, GenerationRequest, GenerationResult, TokenLogprob
-from accord.backends.choices import choice_logprobs_from_top
+from accord.backends.choices import UnreadableChoices, choice_logprobs_from_top
+from accord.backends.decoding import usage as usage_of
+from accord.backends.scoring import choice_tokens, encode
 
 RETRYABLE_STATUS = {408, 409, 429}
 CONSTRAINT_MODES = ("auto", "structured_outputs", "guided_choice", "none")
@@ -47,7 +63,9 @@ class OpenAIBackend:
     ``max_concurrency`` (requests in flight), ``max_retries``, ``timeout`` (seconds per
     attempt), ``backoff_base`` / ``backoff_max`` (seconds), ``max_top_logprobs`` (the
     server's cap, 20 for OpenAI and vLLM), ``choice_constraint`` (auto, structured_outputs,
-    guided_choice or none), ``missing_choice_logprob`` and ``extra_body`` (sent with every
+    guided_choice or none), ``tokenizer`` (the served model's tokenizer: accord then renders
+    the chat template and scores choices in context on the completions endpoint),
+    ``chat_template`` (overrides the tokenizer's) and ``extra_body`` (sent with every
     request)."""
 
     name = "openai"
@@ -65,7 +83,8 @@ class OpenAIBackend:
         backoff_max: float = 20.0,
         max_top_logprobs: int = 20,
         choice_constraint: str = "auto",
-        missing_choice_logprob: float = -30.0,
+        tokenizer: str | None = None,
+        chat_template: str | None = None,
         extra_body: dict[str, Any] | None = None,
     ):
         if max_concurrency < 1:
@@ -94,7 +113,20 @@ class OpenAIBackend:
         self.backoff_max = backoff_max
         self.max_top_logprobs = max_top_logprobs
         self.choice_constraint = choice_constraint
-        self.missing_choice_logprob = missing_choice_logprob
+        self.tokenizer = None
+        if tokenizer is not None:
+            from accord.models.loading import load_tokenizer, resolve_model_path
+
+            self.tokenizer = load_tokenizer(resolve_model_path(tokenizer))
+            if chat_template is not None:
+                self.tokenizer.chat_template = chat_template
+            if not self.tokenizer.chat_template:
+                raise BackendError(
+                    f"tokenizer {tokenizer} has no chat template; pass chat_template=...",
+                    cause="config",
+                )
+        elif chat_template is not None:
+            raise ValueError("chat_template needs tokenizer= (accord renders it locally)")
         self.extra_body = dict(extra_body or {})
         self._server: dict[str, Any] | None = None  # detected once: {"vllm": bool, "version"}
         self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -137,8 +169,119 @@ class OpenAIBackend:
         client = client or self._loop_state()[0]
         if request.choices is not None and not request.choices:
             raise BackendError("choices must list at least one option", cause="input")
+        if self.tokenizer is not None and request.choices:
+            return await self._score_in_context(request, client)
+        if self.tokenizer is not None and request.assistant_prefix:
+            return await self._continue_rendered(request, client)
         response = await self._with_retries(client, self._chat_kwargs(request))
         return self._result(request, response)
+
+    # -- rendered locally: the completions endpoint --------------------------------------
+    def render(self, request: GenerationRequest) -> str:
+        """The exact prompt text (chat template + assistant prefix); needs ``tokenizer``."""
+        text = self.tokenizer.apply_chat_template(
+            request.messages, tokenize=False, add_generation_prompt=True
+        )
+        return text + (request.assistant_prefix or "")
+
+    async def _score_in_context(self, request: GenerationRequest, client) -> GenerationResult:
+        text = self.render(request)
+        prompt_ids, plans = choice_tokens(self.tokenizer, text, request.choices)
+        top_k = min(request.top_logprobs, self.max_top_logprobs)
+        kwargs = {
+            "model": self.model_id,
+            "prompt": [plan.ids for plan in plans],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "echo": True,
+            "logprobs": max(1, top_k),
+        }
+        if self.extra_body:
+            kwargs["extra_body"] = dict(self.extra_body)
+        response = await self._with_retries(client, kwargs, endpoint="completions")
+        outputs = sorted(response.choices, key=lambda c: c.index)
+        if len(outputs) != len(plans):
+            raise BackendError(
+                f"{self.model_id} returned {len(outputs)} completions for {len(plans)} prompts",
+                cause="server",
+            )
+        scored: dict[str, list[TokenLogprob]] = {}
+        for plan, output in zip(plans, outputs):
+            lp = output.logprobs
+            values = list(lp.token_logprobs or []) if lp is not None else []
+            end = len(plan.ids)
+            if len(values) < end or any(v is None for v in values[plan.start : end]):
+                raise BackendError(
+                    f"{self.model_id} did not echo prompt log-probs (completions endpoint with "
+                    "echo and logprobs); score without tokenizer= on this server",
+                    cause="server",
+                )
+            tops = list(lp.top_logprobs or [])
+            scored[plan.choice] = [
+                TokenLogprob(
+                    token=lp.tokens[k],
+                    logprob=float(values[k]),
+                    top=(dict(tops[k] or {}) if top_k and k < len(tops) else {}),
+                )
+                for k in range(plan.start, end)
+            ]
+        scores = {c: sum(r.logprob for r in records) for c, records in scored.items()}
+        best = max(request.choices, key=scores.get)
+        wants_tokens = request.logprobs or request.top_logprobs
+        return GenerationResult(
+            text=best,
+            finish_reason="stop",
+            usage=usage_of(len(prompt_ids), len(scored[best])),
+            token_logprobs=scored[best] if wants_tokens else None,
+            choice_logprobs=scores,
+            raw={"id": response.id, "model": response.model, "endpoint": "completions"},
+            scored_text=text,
+        )
+
+    async def _continue_rendered(self, request: GenerationRequest, client) -> GenerationResult:
+        kwargs: dict[str, Any] = {
+            "model": self.model_id,
+            "prompt": encode(self.tokenizer, self.render(request)),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+        }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.logprobs or request.top_logprobs:
+            kwargs["logprobs"] = max(1, min(request.top_logprobs, self.max_top_logprobs))
+        if self.extra_body:
+            kwargs["extra_body"] = dict(self.extra_body)
+        response = await self._with_retries(client, kwargs, endpoint="completions")
+        if not response.choices:
+            raise BackendError(f"{self.model_id} returned no choices", cause="server")
+        output = response.choices[0]
+        records = None
+        if (request.logprobs or request.top_logprobs) and output.logprobs is not None:
+            lp = output.logprobs
+            tops = list(lp.top_logprobs or [])
+            records = [
+                TokenLogprob(
+                    token=tok,
+                    logprob=float(value),
+                    top=dict(tops[k] or {}) if request.top_logprobs and k < len(tops) else {},
+                )
+                for k, (tok, value) in enumerate(zip(lp.tokens or [], lp.token_logprobs or []))
+            ]
+        usage = {}
+        if response.usage is not None:
+            usage = response.usage.model_dump(
+                include={"prompt_tokens", "completion_tokens", "total_tokens"}
+            )
+        return GenerationResult(
+            text=output.text,
+            finish_reason=output.finish_reason,
+            usage=usage,
+            token_logprobs=records,
+            raw={"id": response.id, "model": response.model, "endpoint": "completions"},
+        )
 
     async def aclose(self) -> None:
         state = self._per_loop.pop(asyncio.get_running_loop(), None)
@@ -235,11 +378,16 @@ class OpenAIBackend:
             kwargs["extra_body"] = extra
         return kwargs
 
-    async def _with_retries(self, client: AsyncOpenAI, kwargs: dict[str, Any]):
+    async def _with_retries(
+        self, client: AsyncOpenAI, kwargs: dict[str, Any], *, endpoint: str = "chat"
+    ):
         where = f"{client.base_url} (model {self.model_id})"
+        create = client.completions.create if endpoint == "completions" else (
+            client.chat.completions.create
+        )
         for attempt in range(self.max_retries + 1):
             try:
-                return await client.chat.completions.create(**kwargs)
+                return await create(**kwargs)
             except openai.APIStatusError as err:
                 status = err.status_code
                 retryable = status in RETRYABLE_STATUS or status >= 500
@@ -298,6 +446,7 @@ class OpenAIBackend:
             )
         raw = {"id": response.id, "model": response.model}
         choice_scores = None
+        truncated = False
         if request.choices:
             if not records:
                 raise BackendError(
@@ -305,10 +454,15 @@ class OpenAIBackend:
                 )
             first = records[0]
             alternatives = list(first.top.items()) or [(first.token, first.logprob)]
-            choice_scores = choice_logprobs_from_top(
-                list(request.choices), alternatives, missing_logprob=self.missing_choice_logprob
-            )
+            try:
+                reading = choice_logprobs_from_top(list(request.choices), alternatives)
+            except UnreadableChoices as err:
+                raise BackendError(
+                    f"{self.model_id} answered {text!r}: {err}", cause="unparsable"
+                ) from None
+            choice_scores, truncated = reading.scores, bool(reading.truncated)
             raw["generated_text"] = text
+            raw["truncated"] = reading.truncated
             raw["constraint"] = self._constraint()
             text = max(request.choices, key=choice_scores.get)
         wants_tokens = request.logprobs or request.top_logprobs
@@ -319,6 +473,7 @@ class OpenAIBackend:
             token_logprobs=records if wants_tokens else None,
             choice_logprobs=choice_scores,
             raw=raw,
+            truncated_choice=truncated,
         )
 
 

@@ -4,8 +4,9 @@ Requests are rendered with the tokenizer's chat template, sorted by length and r
 left-padded batches through a KV-cached decoding loop. Each row samples with its own
 seeded generator (greedy at temperature 0), stops at its own eos / stop strings /
 ``max_tokens``, and records raw-model token log-probs when asked. ``choices`` requests
-are scored, not generated: every choice is appended to the prompt and its tokens'
-log-probs summed, all choices of all such requests in one forward pass per batch.
+are scored, not generated: every choice is tokenized in context after the rendered prompt
+(``accord.backends.scoring``) and its tokens' log-probs summed, all choices of all such
+requests in one forward pass per batch.
 
 >>> from accord.backends import make_backend
 >>> from accord.backends.base import GenerationRequest
@@ -30,6 +31,7 @@ from accord.backends.decoding import (
     token_record,
     usage,
 )
+from accord.backends.scoring import choice_tokens
 
 
 @dataclass
@@ -45,6 +47,8 @@ class _Row:
     logprobs: list = field(default_factory=list)
     finish_reason: str | None = None
     text: str = ""
+    plans: list = field(default_factory=list)  # ChoiceTokens of a choices request
+    prompt_text: str = ""
 
 
 class TransformersBackend:
@@ -164,17 +168,26 @@ class TransformersBackend:
         return text + (request.assistant_prefix or "")
 
     def _prepare(self, index: int, request: GenerationRequest) -> _Row:
-        ids = self.tokenizer(self.render(request), add_special_tokens=False)["input_ids"]
-        if self.context_length is not None and len(ids) >= self.context_length:
+        text = self.render(request)
+        if request.choices is not None:
+            ids, plans = choice_tokens(self.tokenizer, text, request.choices)
+            longest = max(len(p.ids) for p in plans)
+        else:
+            ids, plans = self.tokenizer(text, add_special_tokens=False)["input_ids"], []
+            longest = len(ids)
+        if self.context_length is not None and longest >= self.context_length:
             raise BackendError(
-                f"prompt has {len(ids)} tokens; {self.model_id} accepts {self.context_length}",
+                f"prompt has {longest} tokens; {self.model_id} accepts {self.context_length}",
                 cause="input",
             )
-        if request.choices is not None and not request.choices:
-            raise BackendError("choices must list at least one option", cause="input")
         room = (self.context_length - len(ids)) if self.context_length else request.max_tokens
         return _Row(
-            index=index, request=request, prompt_ids=ids, budget=min(request.max_tokens, room)
+            index=index,
+            request=request,
+            prompt_ids=ids,
+            budget=min(request.max_tokens, room),
+            plans=plans,
+            prompt_text=text,
         )
 
     def _left_padded(self, sequences: list[list[int]]):
@@ -266,18 +279,13 @@ class TransformersBackend:
     def _score_batch(self, rows: list[_Row]) -> list[GenerationResult]:
         import torch
 
-        pieces = []  # (row, choice, choice token ids)
+        pieces = []  # (row, ChoiceTokens)
         for row in rows:
-            for choice in row.request.choices:
-                ids = self.tokenizer(choice, add_special_tokens=False)["input_ids"]
-                if not ids:
-                    raise BackendError(f"choice {choice!r} encodes to no tokens", cause="input")
-                pieces.append((row, choice, ids))
-        sequences = [row.prompt_ids + ids for row, _, ids in pieces]
-        input_ids, attention, positions = self._left_padded(sequences)
-        # Sequences are right-aligned, so every choice sits in the last `keep` positions;
+            pieces.extend((row, plan) for plan in row.plans)
+        input_ids, attention, positions = self._left_padded([p.ids for _, p in pieces])
+        # Sequences are right-aligned, so every scored token sits in the last `keep` positions;
         # only those logits are materialised (a real vocabulary makes the rest costly).
-        keep = max(len(ids) for _, _, ids in pieces) + 1
+        keep = max(len(p.scored_ids) for _, p in pieces) + 1
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention,
@@ -286,14 +294,17 @@ class TransformersBackend:
         )
         logprobs = torch.log_softmax(out.logits[:, -keep:, :].float(), dim=-1)
         scores: dict[int, dict[str, tuple[float, list]]] = {}
-        for i, (row, choice, ids) in enumerate(pieces):
-            # Position keep-1-len(ids)+j predicts the j-th choice token.
-            start = keep - 1 - len(ids)
+        for i, (row, plan) in enumerate(pieces):
+            # Window position keep-1-n+j predicts the j-th of the n scored tokens.
+            first = keep - 1 - len(plan.scored_ids)
             records = [
-                token_record(self.tokenizer, logprobs[i, start + j], tok, row.request.top_logprobs)
-                for j, tok in enumerate(ids)
+                token_record(self.tokenizer, logprobs[i, first + j], tok, row.request.top_logprobs)
+                for j, tok in enumerate(plan.scored_ids)
             ]
-            scores.setdefault(row.index, {})[choice] = (sum(r.logprob for r in records), records)
+            scores.setdefault(row.index, {})[plan.choice] = (
+                sum(r.logprob for r in records),
+                records,
+            )
         results = []
         for row in rows:
             by_choice = scores[row.index]
@@ -306,6 +317,7 @@ class TransformersBackend:
                     usage=usage(len(row.prompt_ids), len(by_choice[best][1])),
                     token_logprobs=by_choice[best][1] if wants_tokens else None,
                     choice_logprobs={c: v[0] for c, v in by_choice.items()},
+                    scored_text=row.prompt_text,
                 )
             )
         return results

@@ -3,9 +3,11 @@
 Plain chat requests go through ``llm.chat`` (the model's chat template, continuous batching,
 one ``SamplingParams`` per request with its own seed and log-prob count). Requests with an
 ``assistant_prefix`` are rendered with the same template plus the prefix and sent as token
-ids. ``choices`` requests are scored exactly: each choice is appended to the prompt and
-vLLM's ``prompt_logprobs`` give the log-prob of its tokens, so the judge reads the same
-numbers the transformers backend computes (prefix caching shares the prompt's work).
+ids. ``choices`` requests are scored exactly: each choice is tokenized in context after the
+rendered prompt (``accord.backends.scoring``), prompt + choice go in as token ids
+(``TokensPrompt``) and vLLM's ``prompt_logprobs`` give the log-prob of the choice's tokens,
+so the judge reads the same numbers the transformers backend computes (prefix caching
+shares the prompt's work).
 
 On CPU, set ``kv_cache_space_gib`` (or ``VLLM_CPU_KVCACHE_SPACE``) and use ``dtype`` float32
 or bfloat16 and ``enforce_eager=True`` for a fast start; the model's head size must be one
@@ -26,6 +28,7 @@ from typing import Any
 
 from accord.backends.base import BackendError, GenerationRequest, GenerationResult, TokenLogprob
 from accord.backends.decoding import run_isolated, usage
+from accord.backends.scoring import choice_tokens, encode
 
 
 @dataclass
@@ -37,6 +40,8 @@ class _Prompt:
     ids: list[int]
     prompt_tokens: int
     choice: str | None = None
+    start: int = 0  # first scored position of a choice (see accord.backends.scoring)
+    text: str = ""  # the rendered prompt a choice is scored after
 
 
 class VLLMBackend:
@@ -152,27 +157,24 @@ class VLLMBackend:
         )
         return text + (request.assistant_prefix or "")
 
-    def _prompt_ids(self, request: GenerationRequest, extra: int = 0) -> list[int]:
-        ids = self.tokenizer.encode(self._render(request), add_special_tokens=False)
-        if len(ids) + extra >= self.max_model_len:
+    def _check_length(self, n_tokens: int) -> None:
+        if n_tokens >= self.max_model_len:
             raise BackendError(
-                f"prompt has {len(ids) + extra} tokens; {self.model_id} accepts {self.max_model_len}",
+                f"prompt has {n_tokens} tokens; {self.model_id} accepts {self.max_model_len}",
                 cause="input",
             )
+
+    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        ids = encode(self.tokenizer, self._render(request))
+        self._check_length(len(ids))
         return ids
 
     def _choice_prompts(self, index: int, request: GenerationRequest) -> list[_Prompt]:
-        if not request.choices:
-            raise BackendError("choices must list at least one option", cause="input")
-        encoded = []
-        for choice in request.choices:
-            ids = self.tokenizer.encode(choice, add_special_tokens=False)
-            if not ids:
-                raise BackendError(f"choice {choice!r} encodes to no tokens", cause="input")
-            encoded.append((choice, ids))
-        prompt = self._prompt_ids(request, extra=max(len(ids) for _, ids in encoded))
+        text = self._render(request)
+        prompt, plans = choice_tokens(self.tokenizer, text, request.choices)
+        self._check_length(max(len(p.ids) for p in plans))
         return [
-            _Prompt(index, request, prompt + ids, len(prompt), choice) for choice, ids in encoded
+            _Prompt(index, request, p.ids, len(prompt), p.choice, p.start, text) for p in plans
         ]
 
     def _sampling(self, request: GenerationRequest, **overrides: Any):
@@ -261,7 +263,7 @@ class VLLMBackend:
         )
 
     def _choice_score(self, prompt: _Prompt, output) -> tuple[float, list[TokenLogprob]]:
-        start = prompt.prompt_tokens
+        start = prompt.start
         entries = output.prompt_logprobs[start:]
         records = self._records(prompt.ids[start:], entries, prompt.request.top_logprobs)
         return sum(r.logprob for r in records), records
@@ -276,4 +278,5 @@ class VLLMBackend:
             usage=usage(prompt.prompt_tokens, len(by_choice[best][1])),
             token_logprobs=by_choice[best][1] if wants_tokens else None,
             choice_logprobs={c: v[0] for c, v in by_choice.items()},
+            scored_text=prompt.text,
         )

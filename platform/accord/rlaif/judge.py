@@ -8,6 +8,13 @@ P(A) = exp(lp_A) / (exp(lp_A) + exp(lp_B)). A judgment's ``prob_a`` is in canoni
 mean over principles (``principle="*ensemble*"``, or the principle's id when only one is
 used) and its meta records position consistency (same winner in both orders).
 
+Each individual judgment's meta keeps ``p_shown_a`` (P(answer = the response shown as A),
+normalised over the two options), ``choice_logprobs``, ``scored_text`` (the exact text the
+choices were scored after: chat template rendered with the answer prefix; None when an
+OpenAI-compatible server rendered it) and ``truncated_choice`` (a choice was cut off by
+top-k and given the least likely listed log-prob as its bound). A request where neither
+choice can be read fails with cause ``unparsable`` and writes no judgment.
+
 Chain-of-thought mode first asks for a rationale, then scores the answer after it; as the
 rationale makes the model over-confident its probabilities are clamped to ``cot_clamp``.
 
@@ -222,6 +229,8 @@ def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
                 rationale=rationale, raw_output=(f"{COT_PREFIX} {rationale}\n" if rationale else "")
                 + f"{ANSWER_PREFIX}{result.text})",
                 meta={"choice_logprobs": result.choice_logprobs, "p_shown_a": shown_a,
+                      "scored_text": result.scored_text,
+                      "truncated_choice": bool(result.truncated_choice),
                       "cot": config.cot, "cache_key": unit.keys[i],
                       "sampling": unit.requests[i].sampling()}, **common)
             ids.append(j.id)
