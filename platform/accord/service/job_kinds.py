@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..names import NAME_RULE, is_safe_name
+
 
 class JobConfigError(ValueError):
     """A job config that cannot run; ``problems`` lists (field, message) pairs."""
@@ -215,8 +217,8 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
     problems = [(k, f"unknown field (expected {', '.join(SNAPSHOT_FIELDS)})")
                 for k in sorted(set(config) - set(SNAPSHOT_FIELDS))]
     name = config.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 200:
-        problems.append(("name", "a snapshot name of 1 to 200 characters is required"))
+    if not is_safe_name(name):
+        problems.append(("name", f"a snapshot name is required: {NAME_RULE}"))
     policy = config.get("policy")
     if policy not in POLICIES:
         problems.append(("policy", f"must be one of {', '.join(POLICIES)}; got {policy!r}"))
@@ -256,6 +258,7 @@ def run_snapshot_job(ctx) -> dict[str, Any]:
 
 
 # -- argilla pull ---------------------------------------------------------------------------
+MAX_ARGILLA_PAGE_SIZE = 1000
 ARGILLA_PULL_FIELDS = {"dataset": str, "workspace": str, "page_size": int, "withdraw_missing": bool}
 
 
@@ -269,6 +272,14 @@ def _validate_argilla_pull(config: dict[str, Any]) -> dict[str, Any]:
             problems.append((name, f"must be a {kind.__name__}"))
     if not isinstance(config.get("dataset"), str) or not config["dataset"]:
         problems.append(("dataset", "the Argilla dataset to pull is required"))
+    for name in ("dataset", "workspace"):
+        value = config.get(name)
+        if isinstance(value, str) and value and not is_safe_name(value):
+            problems.append((name, f"an Argilla {name} name: {NAME_RULE}"))
+    page_size = config.get("page_size")
+    if isinstance(page_size, int) and not isinstance(page_size, bool) \
+            and not 1 <= page_size <= MAX_ARGILLA_PAGE_SIZE:
+        problems.append(("page_size", f"must be 1 to {MAX_ARGILLA_PAGE_SIZE}; got {page_size}"))
     if problems:
         raise JobConfigError(problems)
     return dict(config)

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..hashing import canonical_json, sha256_hex
+from ..names import InvalidNameError, check_name
 from ..store.models import Pair, Prompt, Response, Snapshot, SnapshotExample
 from ..store.models._base import utcnow
 from .columns import fetch_columns
@@ -140,8 +141,10 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     example is refused before anything is written unless ``allow_empty``.
     """
     params = params or PolicyParams()
-    if not name or len(name) > 200:
-        raise SnapshotError("a snapshot name must be 1 to 200 characters")
+    try:
+        check_name(name, what="snapshot")
+    except InvalidNameError as exc:
+        raise SnapshotError(str(exc)) from None
     pairs = _pair_columns(engine, source=source, job_id=job_id, pair_ids=pair_ids)
     votes = load_votes(engine, human_details=False)  # policies never read a human vote's judge name
     votes = votes[votes.pair_id.isin(pairs["pair_id"])]

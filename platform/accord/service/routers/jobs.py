@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
+from ...names import name_field
 from ...store.crud import jobs as crud
 from ...store.models import Job, JobError, JobPublic, User
 from ..auth import OPERATE, READ_OPS
@@ -31,7 +32,7 @@ Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 class JobSubmit(BaseModel):
     kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull")
-    name: str = Field(default="", max_length=200)
+    name: name_field("job", optional=True) = ""
     config: dict[str, Any] = Field(default_factory=dict)
 
 
