@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from ...names import is_safe_name, name_field
 from ...store.models import JobPublic, Snapshot, SnapshotExample, SnapshotPublic, User
 from ..auth import OPERATE, READ_OPS
-from ..deps import EngineDep, PageDep, SessionDep, allow
+from ..deps import EngineDep, PageDep, SessionDep, SettingsDep, allow
 from ..pages import Page, page_of
 from .jobs import enqueue
 
@@ -79,13 +79,13 @@ def list_snapshots(session: SessionDep, page: PageDep,
 
 
 @router.post("", response_model=JobPublic, status_code=202)
-def create_snapshot(body: SnapshotCreate, session: SessionDep,
+def create_snapshot(body: SnapshotCreate, session: SessionDep, settings: SettingsDep,
                     user: Annotated[User, Depends(allow(OPERATE))]):
     """Queue a ``snapshot`` job; the snapshot appears when the job succeeds."""
     if session.exec(select(Snapshot).where(Snapshot.name == body.name)).first() is not None:
         raise HTTPException(409, f"a snapshot named {body.name!r} already exists")
     return enqueue(session, kind="snapshot", name=body.name,
-                   config=body.model_dump(), user=user)
+                   config=body.model_dump(), user=user, settings=settings)
 
 
 @router.get("/{name}", response_model=SnapshotPublic, dependencies=[Depends(allow(READ_OPS))])

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from ...hashing import content_hash
 from ...names import check_name
+from ...secrets import redact
 from ..models import Job, JobError
 from ..models._base import utcnow
 from .paging import equal_to, page
@@ -17,7 +18,8 @@ def create_job(session: Session, *, kind: str, name: str = "", config: dict[str,
                status: str = "queued", created_by: str | None = None) -> Job:
     if name:
         check_name(name, what="job")
-    config = config or {}
+    # Secrets are never stored: a literal one is redacted (a reference {"env": NAME} is kept).
+    config = redact(config or {})
     job = Job(kind=kind, name=name, config=config, config_hash=content_hash(kind, config),
               status=status, created_by=created_by)
     session.add(job)

@@ -11,7 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import UniqueConstraint
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
+
+from ...secrets import redact
 
 from ._base import hash_field, json_field, text_field, utcnow
 
@@ -56,6 +59,12 @@ class JobPublic(JobBase):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    @field_validator("config", "result")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Rows stored before secrets were redacted on write are redacted when shown.
+        return redact(value)
 
 
 class JobError(SQLModel, table=True):
