@@ -165,3 +165,17 @@ def test_percent_agreement(seed):
     table, _ = aggregate_raters(full.T, n_cat=3)
     per_unit = ((table ** 2).sum(1) - 3) / 6
     assert percent_agreement(full) == pytest.approx(per_unit.mean())
+
+
+def test_alpha_on_sparse_float_data_with_a_domain_matches_the_package():
+    # Many raters, few ratings per unit (the shape of real annotation), and a domain with a
+    # value nobody used: the sparse path must give the package's value.
+    rng = np.random.default_rng(12)
+    data = np.full((40, 3000), np.nan)
+    for _ in range(3):
+        data[rng.integers(0, 40, 3000), np.arange(3000)] = rng.integers(0, 3, 3000)
+    for level in ("nominal", "ordinal", "interval"):
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level,
+                                      value_domain=[0, 1, 2, 3])
+        ours = krippendorff_alpha(data, level_of_measurement=level, value_domain=[0, 1, 2, 3])
+        assert ours == pytest.approx(expected, rel=1e-9, abs=1e-12)

@@ -86,6 +86,19 @@ def encode_labels(values, domain=None) -> tuple[np.ndarray, np.ndarray]:
     return codes, domain_arr
 
 
+def _sparse_value_counts(data: np.ndarray, domain=None) -> tuple[np.ndarray, np.ndarray]:
+    """Units × values counts of a float raters × units matrix, NaN missing, touching the full
+    matrix once: reliability data is mostly missing (each unit has a few of many raters), so
+    everything after finding the present cells works on those cells alone."""
+    n_units = data.shape[1]
+    flat = data.ravel()
+    present = np.flatnonzero(~np.isnan(flat))
+    codes, domain_arr = encode_labels(flat[present], domain)
+    slots = (present % n_units) * len(domain_arr) + codes
+    counts = np.bincount(slots, minlength=n_units * len(domain_arr))
+    return counts.reshape(n_units, len(domain_arr)), domain_arr
+
+
 def value_counts_from_codes(codes: np.ndarray, n_values: int) -> np.ndarray:
     """Units × values counts from a raters × units matrix of codes (−1 missing)."""
     n_units = codes.shape[1]
@@ -303,8 +316,11 @@ def alpha_inputs(reliability_data=None, *, value_counts=None, value_domain=None,
             raise ValueError(f"reliability_data must be 2-D raters × units, got shape {data.shape}")
         if data.dtype.kind in "USO" and value_domain is None and level_of_measurement != "nominal":
             raise ValueError("string labels need an ordered value_domain unless the level is nominal")
-        codes, domain = encode_labels(data, value_domain)
-        vc = value_counts_from_codes(codes, len(domain))
+        if data.dtype.kind == "f":
+            vc, domain = _sparse_value_counts(data, value_domain)
+        else:
+            codes, domain = encode_labels(data, value_domain)
+            vc = value_counts_from_codes(codes, len(domain))
     else:
         vc = np.asarray(value_counts)
         if vc.ndim != 2:

@@ -2,6 +2,7 @@
 
 from .annotator import Annotator, AnnotatorPublic
 from .argilla import ArgillaRecord
+from .calibration import Calibration, CalibrationPublic
 from .constitution import ConstitutionPublic, ConstitutionRow
 from .job import CacheEntry, Job, JobError, JobPublic
 from .judgment import Judgment, JudgmentCreate, JudgmentPublic, JudgmentRevision
@@ -13,7 +14,8 @@ from .snapshot import Snapshot, SnapshotExample, SnapshotPublic
 from .user import User, UserPublic
 
 __all__ = [
-    "Annotator", "AnnotatorPublic", "ArgillaRecord", "CacheEntry", "ConstitutionPublic",
+    "Annotator", "AnnotatorPublic", "ArgillaRecord", "Calibration", "CalibrationPublic",
+    "CacheEntry", "ConstitutionPublic",
     "ConstitutionRow", "Job", "JobError", "JobPublic", "Judgment", "JudgmentCreate",
     "JudgmentPublic", "JudgmentRevision", "Pair", "PairPublic", "Prompt", "PromptCreate",
     "PromptPublic", "Response", "ResponseCreate", "ResponsePublic", "RunMetric", "Snapshot",
