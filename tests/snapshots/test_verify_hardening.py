@@ -9,13 +9,12 @@ import hashlib
 import json
 
 import pytest
-from sqlalchemy import update
-
 from accord.snapshots import create_snapshot, export_snapshot, verify_export, verify_snapshot
 from accord.snapshots.build import HASH_VERSION, example_hash, snapshot_hash
 from accord.store.db import session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
 from accord.store.models import Snapshot, SnapshotExample
+from sqlalchemy import update
 
 
 @pytest.fixture

@@ -109,9 +109,12 @@ def policy_problems(config: Any, policy: ApiJobPolicy, path: str = "") -> list[t
     """Every option of ``config`` (walked through) that ``policy`` refuses."""
     from ..secrets import literal_secrets
 
-    problems = [(p, "a secret in a job config would be stored and shown: set it in the "
-                    "worker's environment (e.g. OPENAI_API_KEY) or send {\"env\": \"NAME\"}")
-                for p in literal_secrets(config, path)]
+    secret = ("a secret in a job config would be stored and shown: set it in the worker's "
+              "environment (e.g. OPENAI_API_KEY) or send {\"env\": \"NAME\"}")
+    problems = [(p, secret) for p in literal_secrets(config, path)]
+
+    remote = ("trust_remote_code runs the model's own code in the worker; the service allows "
+              "it only with ACCORD_ALLOW_TRUST_REMOTE_CODE=true")
 
     def walk(value: Any, where: str, key: str) -> None:
         if isinstance(value, dict):
@@ -120,17 +123,18 @@ def policy_problems(config: Any, policy: ApiJobPolicy, path: str = "") -> list[t
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(v, f"{where}[{i}]", key)
-        elif key == "trust_remote_code" and value is not False and not policy.allow_trust_remote_code:
-            problems.append((where, "trust_remote_code runs the model's own code in the worker; "
-                             "the service allows it only with ACCORD_ALLOW_TRUST_REMOTE_CODE=true"))
-        elif isinstance(value, str) and ("\x00" in value or (
-                (_is_path_option(key) or value.startswith("file:")) and _server_path(value))):
+        elif key == "trust_remote_code" and value is not False \
+                and not policy.allow_trust_remote_code:
+            problems.append((where, remote))
+        elif isinstance(value, str) and (_is_path_option(key) or value.startswith("file:")) \
+                and ("\x00" in value or _server_path(value)):
             target = _server_path(value) if "\x00" not in value else None
             if target is None or not _under_roots(target, policy.roots):
                 roots = ", ".join(map(str, policy.roots)) or "none configured"
-                problems.append((where, f"{value[:200]!r} is a server path outside the folders "
-                                 f"jobs may use (ACCORD_JOB_PATH_ROOTS: {roots}); use bundled "
-                                 "data, the store, or a path under one of them"))
+                message = (f"{value[:200]!r} is a server path outside the folders jobs may use "
+                           f"(ACCORD_JOB_PATH_ROOTS: {roots}); use bundled data, the store, or a "
+                           "path under one of them")
+                problems.append((where, message))
 
     walk(config, path, "")
     return problems
@@ -200,7 +204,6 @@ def _validate_recipe(config: dict[str, Any]) -> dict[str, Any]:
 def run_recipe_job(ctx) -> dict[str, Any]:
     from ..jobs import run_recipe
     from ..jobs.recipe import bundled_pipelines_dir
-
     from ..secrets import resolve_secret_refs
 
     recipe = ctx.config["recipe"]

@@ -27,11 +27,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from ..text import check_store_text
 from ..keys import judgment_key
 from ..models import Judgment, JudgmentRevision, Pair
 from ..models._base import utcnow
 from ..models.judgment import KINDS, ORDERS, SIDES, STATUSES
+from ..text import check_store_text
 from .paging import equal_to, page
 
 # The fields whose change is a new answer (kept in history); the rest is bookkeeping.

@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
 from pydantic import field_validator
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ...secrets import redact
-
 from ._base import hash_field, json_field, text_field, utcnow
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
