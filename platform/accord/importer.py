@@ -6,6 +6,11 @@ field), unless ``skip_invalid`` is set: then each invalid row goes to a rejects 
 (``<file>.rejects.jsonl`` by default, one JSON object per row with the reason) and the rest
 is imported. Importing the same file again adds nothing: every row is keyed by content hash.
 
+The rejects file is never the input file (also through a link) and an existing file is not
+overwritten unless ``force``. Two rows of one file that give the same judgment different
+answers are a conflict, whatever the batch size: the later row is invalid (an error naming
+both lines, or a reject with ``skip_invalid``); repeating a row unchanged is fine.
+
 >>> import tempfile, pathlib
 >>> from accord.store.db import open_store
 >>> from accord.data import sample_path
@@ -29,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from .formats.base import InvalidRecordError, ReadItem
 from .formats.registry import format_name, read_records
-from .store.bundles import StoreBundle, bundle_from_preference
+from .store.bundles import StoreBundle, bundle_from_preference, check_bundle_texts
 from .store.db import session_scope
 from .store.ingest import StoreIngestor
 from .store.models._base import utcnow
@@ -46,6 +51,7 @@ class ImportReport:
     label_kind: str
     records: int = 0
     invalid: int = 0
+    conflicts: int = 0
     rejects_path: str | None = None
     new: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("prompts", "responses", "pairs", "judgments", "annotators"), 0))
@@ -87,15 +93,42 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejects.jsonl")
 
 
+def check_rejects_path(input_path: Path, rejects_path: Path, *, force: bool = False) -> None:
+    """``ValueError`` when writing rejects to ``rejects_path`` would destroy data: it is the
+    input (same file, also through a link) or inside the input folder, or it exists already
+    and ``force`` is not set."""
+    same = rejects_path.resolve() == input_path.resolve()
+    if not same and rejects_path.exists() and input_path.exists():
+        try:
+            same = rejects_path.samefile(input_path)
+        except OSError:
+            same = False
+    if same:
+        raise ValueError(f"{rejects_path}: the rejects file is the input file; choose another "
+                         "--rejects path")
+    if input_path.is_dir() and input_path.resolve() in rejects_path.resolve().parents:
+        raise ValueError(f"{rejects_path}: the rejects file would be written inside the input "
+                         f"folder {input_path}")
+    if rejects_path.exists() and not force:
+        raise ValueError(f"{rejects_path}: the rejects file exists already; remove it, choose "
+                         "another --rejects path, or pass --force to overwrite it")
+
+
+_ANSWER = ("preferred", "prob_a", "strength", "rationale", "status")
+_MASK = (1 << 64) - 1
+
+
 def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str = "human",
                 skip_invalid: bool = False, rejects_path: str | Path | None = None,
                 batch_size: int = 1000, progress: Callable[[int], None] | None = None,
-                source: str | None = None, soft_labels: bool = False) -> ImportReport:
+                source: str | None = None, soft_labels: bool = False,
+                force: bool = False) -> ImportReport:
     """Import ``path`` read as ``fmt``; ``progress(position)`` is called as the reader
     advances (bytes for text files, rows for tables: see ``formats.registry.progress_total``).
 
     Raises ``InvalidRecordError`` (nothing stored) on the first invalid row unless
-    ``skip_invalid``; ``ValueError`` for an unknown format or label kind.
+    ``skip_invalid``; ``ValueError`` for an unknown format or label kind, or a rejects path
+    that is the input or an existing file (without ``force``).
     """
     path = Path(path)
     fmt = format_name(fmt)
@@ -106,6 +139,22 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
     items = read_records(path, fmt, label_kind=label_kind, source=source or "",
                          soft_labels=soft_labels)
     rejects = _Rejects(Path(rejects_path) if rejects_path else default_rejects_path(path))
+    if skip_invalid:
+        check_rejects_path(path, rejects.path, force=force)
+    # Judgment key (its first 64 bits) -> line << 64 | hash of the answer: plain ints, about
+    # 100 bytes a judgment, so a million-row import keeps this in about 100 MB.
+    answers: dict[int, int] = {}
+
+    def conflict(bundle: StoreBundle, line: int | None) -> InvalidRecordError | None:
+        """The error for a judgment this file already gave another answer (else None)."""
+        for j in bundle.judgments:
+            answer = hash(tuple(j.get(k) for k in _ANSWER)) & _MASK
+            first = answers.setdefault(int(j["key_hash"][:16], 16), ((line or 0) << 64) | answer)
+            if first & _MASK != answer:
+                return InvalidRecordError(
+                    path, line, "<record>", f"conflicts with line {first >> 64}: the same "
+                    f"judgment ({j.get('kind')} {j.get('judge')!r}) with another answer; keep one")
+        return None
 
     def bundles() -> Iterator[StoreBundle]:
         now = utcnow()
@@ -117,10 +166,14 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
             error, bundle = item.error, None
             if error is None:
                 try:
-                    bundle = item.value if isinstance(item.value, StoreBundle) \
+                    # Preference records are checked as they become bundles; full bundles here.
+                    bundle = check_bundle_texts(item.value) if isinstance(item.value, StoreBundle) \
                         else bundle_from_preference(item.value, now=now)
                 except ValueError as exc:
                     error = InvalidRecordError(path, item.line, "<record>", str(exc))
+            if error is None:
+                error = conflict(bundle, item.line)
+                report.conflicts += error is not None
             if error is not None:
                 if not skip_invalid:
                     raise error

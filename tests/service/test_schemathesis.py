@@ -40,3 +40,19 @@ def test_no_server_error_on_generated_input(case):
     response = case.call(headers={"Authorization": f"Bearer {APP.state.admin_token}"})
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}")
+
+
+# Invalid input on purpose (schemathesis' negative mode: wrong types, out-of-range numbers,
+# missing fields, NUL characters in strings), every operation: a 4xx, never a 500.
+negative = schemathesis.openapi.from_asgi("/openapi.json", APP)
+negative.config.generation.update(modes=[schemathesis.GenerationMode.NEGATIVE], allow_x00=True)
+
+
+@negative.parametrize()
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large])
+def test_no_server_error_on_invalid_input(case):
+    response = case.call(headers={"Authorization": f"Bearer {APP.state.admin_token}"})
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}")

@@ -49,6 +49,8 @@ def import_(
         help="Write invalid rows to a rejects file and import the rest (default: stop, store nothing)."),
     rejects: Path = typer.Option(
         None, "--rejects", help="Rejects file for --skip-invalid (default: FILE.rejects.jsonl)."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite an existing rejects file."),
     source: str = typer.Option(
         None, "--source", help="Source name on the imported rows; judge is import:SOURCE (default: file name)."),
     soft_labels: bool = typer.Option(
@@ -80,6 +82,7 @@ def import_(
             report = import_file(engine, file, fmt=fmt, label_kind=label_kind,
                                  skip_invalid=skip_invalid, rejects_path=rejects,
                                  batch_size=batch_size, source=source, soft_labels=soft_labels,
+                                 force=force,
                                  progress=lambda pos: bar.update(task, completed=pos))
     except InvalidRecordError as exc:
         fail(f"{exc}\nnothing from {file} was stored (use --skip-invalid to import the valid rows)")
@@ -101,6 +104,9 @@ def import_(
     console.print(line)
     if report.invalid:
         console.print(f"[yellow]{report.invalid} invalid rows skipped[/], see {report.rejects_path}")
+    if report.conflicts:
+        console.print(f"[yellow]{report.conflicts} rows gave a judgment of an earlier row another "
+                      "answer[/] (rejected; the first answer is kept)")
     if report.already_present:
         console.print("[green]already present:[/] 0 new rows, the store had all of it")
 

@@ -2,6 +2,8 @@
 
     accord users create ada --role admin          # prints ada's token, once
     accord users list --json
+    accord users create ci-bot --role engineer --expires 30d
+    accord users set-role ada viewer              # the last active admin stays an admin
     accord serve --host 0.0.0.0 --port 8000 --with-worker
     accord worker --once
 """
@@ -74,16 +76,19 @@ users_app = typer.Typer(help="Service users and their bearer tokens.", no_args_i
 def users_create(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, _ . @ -).")],
     role: Annotated[str, typer.Option("--role", help="admin | engineer | annotator | viewer")],
+    expires: Annotated[str | None, typer.Option(
+        "--expires", help="Token expiry: 30d, 12h, 90m from now, or an ISO date (UTC).")] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Create a user and print its token. The token is shown only now: store it."""
-    from ..service.users import UserError, create_user
+    from ..service.users import UserError, create_user, parse_expiry
     from ..store.db import session_scope
 
     try:
+        expires_at = parse_expiry(expires) if expires else None
         with session_scope(engine_for(db)) as session:
-            user, token = create_user(session, name=name, role=role)
+            user, token = create_user(session, name=name, role=role, expires_at=expires_at)
     except UserError as exc:
         fail(str(exc))
     if json_out:
@@ -104,14 +109,16 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     with session_scope(engine_for(db)) as session:
         users, _ = list_users(session, limit=100_000)
     rows = [{"id": u.id, "name": u.name, "role": u.role, "active": u.active,
-             "created_at": u.created_at.isoformat()} for u in users]
+             "created_at": u.created_at.isoformat(),
+             "token_expires_at": u.token_expires_at.isoformat() if u.token_expires_at else None}
+            for u in users]
     if json_out:
         print_json(rows)
         return
-    table = Table("id", "name", "role", "active", "created")
+    table = Table("id", "name", "role", "active", "created", "token expires")
     for r in rows:
         table.add_row(str(r["id"]), r["name"], r["role"], "yes" if r["active"] else "no",
-                      r["created_at"][:19])
+                      r["created_at"][:19], (r["token_expires_at"] or "never")[:19])
     console.print(table)
 
 
@@ -129,24 +136,58 @@ def _named_user(session, name: str):
 def users_deactivate(name: Annotated[str, typer.Argument(help="User name.")],
                      db: DbOption = None) -> None:
     """Stop a user's token from working."""
-    from ..service.users import update_user
+    from ..service.users import UserError, update_user
     from ..store.db import session_scope
 
-    with session_scope(engine_for(db)) as session:
-        user = _named_user(session, name)
-        update_user(session, user=user, active=False)
+    try:
+        with session_scope(engine_for(db)) as session:
+            user = _named_user(session, name)
+            update_user(session, user=user, active=False)
+    except UserError as exc:
+        fail(str(exc))
     console.print(f"{name} deactivated")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Argument(help="admin | engineer | annotator | viewer")],
+    expires: Annotated[str | None, typer.Option(
+        "--expires", help="Also set the token expiry: 30d, 12h, 90m from now, or an ISO date.")]
+    = None,
+    db: DbOption = None,
+) -> None:
+    """Change a user's role (the last active admin stays an admin)."""
+    from ..service.users import UserError, parse_expiry, update_user
+    from ..store.db import session_scope
+
+    try:
+        expires_at = parse_expiry(expires) if expires else None
+        with session_scope(engine_for(db)) as session:
+            user = _named_user(session, name)
+            update_user(session, user=user, role=role, expires_at=expires_at)
+    except UserError as exc:
+        fail(str(exc))
+    console.print(f"{name} is now {role}" + (f", token expires {expires_at:%Y-%m-%d %H:%M} UTC"
+                                              if expires_at else ""))
 
 
 @users_app.command("rotate-token")
 def users_rotate(name: Annotated[str, typer.Argument(help="User name.")],
+                 expires: Annotated[str | None, typer.Option(
+                     "--expires", help="Expiry of the new token: 30d, 12h, 90m, or an ISO date.")]
+                 = None,
                  db: DbOption = None) -> None:
     """Give a user a new token (printed once); the old one stops working."""
-    from ..service.users import rotate_token
+    from ..service.users import UserError, parse_expiry, rotate_token
     from ..store.db import session_scope
 
-    with session_scope(engine_for(db)) as session:
-        user = _named_user(session, name)
-        token = rotate_token(session, user=user)
+    try:
+        expires_at = parse_expiry(expires) if expires else None
+        with session_scope(engine_for(db)) as session:
+            user = _named_user(session, name)
+            token = rotate_token(session, user=user, expires_at=expires_at)
+    except UserError as exc:
+        fail(str(exc))
     console.print(f"new token for {name}, shown only once:")
     typer.echo(token)

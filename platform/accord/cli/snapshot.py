@@ -135,7 +135,8 @@ def verify(
         if name is not None:
             results["store"] = verify_snapshot(engine_for(db), name).as_dict()
         if export_dir is not None:
-            results["export"] = verify_export(export_dir, engine=engine_for(db) if name else None).as_dict()
+            results["export"] = verify_export(export_dir, engine=engine_for(db) if name else None,
+                                              name=name).as_dict()
     except ValueError as exc:
         fail(str(exc))
     ok = all(r["ok"] for r in results.values())

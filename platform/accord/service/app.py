@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 import accord
 
+from ..store.text import StoreTextError
 from .config import ServiceSettings
 from .limits import BodySizeLimit
 
@@ -81,6 +82,20 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         problems = [{"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
                      "message": err.get("msg", "invalid")} for err in exc.errors()]
         return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(StoreTextError)
+    async def store_text_error(request: Request, exc: StoreTextError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(UnicodeError)
+    async def not_unicode(request: Request, exc: UnicodeError) -> JSONResponse:
+        # A lone surrogate ("\ud800", valid in JSON) reaching a driver or an encoder.
+        return JSONResponse({"detail": "a text of the request is not valid Unicode (a lone "
+                             "surrogate such as \\ud800): send valid UTF-8 text"}, status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return JSONResponse({"detail": "the request body is nested too deeply"}, status_code=400)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:

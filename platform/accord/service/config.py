@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pydantic import Field
 
@@ -52,6 +53,21 @@ class ServiceSettings(Settings):
         if not isinstance(value, dict):
             raise TypeError("ACCORD_ARGILLA_PULL_CONFIG must be a JSON object")
         return value
+
+    job_path_roots: str = Field(
+        default="", description="Folders (separated by ':') that jobs submitted through the API "
+        "may name by absolute path (data files, output folders, local models). Empty: none; "
+        "such jobs then use bundled data, the store, and relative names only.",
+    )
+    allow_trust_remote_code: bool = Field(
+        default=False, description="Let jobs submitted through the API load models with "
+        "trust_remote_code (runs the model repository's Python code in the worker).",
+    )
+
+    def path_roots(self) -> tuple[Path, ...]:
+        """``job_path_roots`` as resolved folders."""
+        return tuple(Path(p).expanduser().resolve()
+                     for p in self.job_path_roots.split(":") if p.strip())
 
     sse_max_seconds: float = Field(
         default=600.0, gt=0, description="Longest a progress event stream stays open."

@@ -19,6 +19,7 @@ from sqlmodel import Session, func, select
 
 from ..store.models import Job, RunMetric, Snapshot, TrainingRun, User
 from .auth import READ_DATA, READ_OPS, Permission
+from .deps import MAX_ID
 from .users import user_for_token
 
 HERE = Path(__file__).parent
@@ -133,7 +134,7 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            job = session.get(Job, job_id)
+            job = session.get(Job, job_id) if 1 <= job_id <= MAX_ID else None
         if job is None:
             return _page(request, "missing.html", {"user": user, "what": f"job {job_id}"}, 404)
         return _page(request, "job.html", {"user": user, "job": job})
@@ -201,7 +202,7 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            run = session.get(TrainingRun, run_id)
+            run = session.get(TrainingRun, run_id) if 1 <= run_id <= MAX_ID else None
             curves = run_curves(session, run_id) if run is not None else {}
         if run is None:
             return _page(request, "missing.html", {"user": user, "what": f"run {run_id}"}, 404)

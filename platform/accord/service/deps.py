@@ -37,14 +37,18 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the handler returns without error."""
+    """One session per request, committed when the handler returns without error.
+
+    Its scope is the route function (``SessionDep``): the commit happens before the response
+    is sent, so a commit that fails answers an error, never a 2xx for lost work.
+    """
     with session_scope(request.app.state.engine) as session:
         yield session
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def token_from_request(request: Request, settings: ServiceSettings) -> str | None:

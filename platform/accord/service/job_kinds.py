@@ -28,7 +28,10 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from ..names import NAME_RULE, is_safe_name
 
 
 class JobConfigError(ValueError):
@@ -66,10 +69,97 @@ def get_kind(name: str) -> JobKind:
         raise JobConfigError([("kind", f"unknown job kind {name!r}; known: {known}")]) from None
 
 
-def validate_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The config as it will be stored, or ``JobConfigError`` naming every bad field."""
+@dataclass(frozen=True)
+class ApiJobPolicy:
+    """What a job submitted through the API may name: absolute paths only under ``roots``,
+    ``trust_remote_code`` only when allowed, no literal secret (see ``accord.secrets``)."""
+
+    roots: tuple[Path, ...] = ()
+    allow_trust_remote_code: bool = False
+
+    @classmethod
+    def from_settings(cls, settings) -> ApiJobPolicy:
+        return cls(roots=settings.path_roots(),
+                   allow_trust_remote_code=settings.allow_trust_remote_code)
+
+
+# Options that name a file, folder or local model (and any option ending in _dir/_path/_file).
+PATH_OPTIONS = frozenset({"file", "path", "base_dir", "out_dir", "output_dir", "model",
+                          "model_path", "base_model", "reward_model", "ref_model", "tokenizer",
+                          "constitution", "snapshot", "chat_template", "resume_from_checkpoint",
+                          "database_url", "db_url"})
+
+
+def _is_path_option(name: str) -> bool:
+    return name in PATH_OPTIONS or name.endswith(("_dir", "_path", "_file", "_folder"))
+
+
+def _server_path(value: str) -> str | None:
+    """The filesystem path ``value`` names on the server when it is absolute, home-relative,
+    ``file:`` or climbs with ``..`` (None for relative names and hub ids)."""
+    text = value.removeprefix("file://").removeprefix("file:") if value.startswith("file:") \
+        else value
+    if value.startswith("file:") or text.startswith(("/", "~", "\\")) or \
+            (len(text) > 1 and text[1] == ":") or ".." in Path(text.replace("\\", "/")).parts:
+        return text
+    return None
+
+
+def policy_problems(config: Any, policy: ApiJobPolicy, path: str = "") -> list[tuple[str, str]]:
+    """Every option of ``config`` (walked through) that ``policy`` refuses."""
+    from ..secrets import literal_secrets
+
+    secret = ("a secret in a job config would be stored and shown: set it in the worker's "
+              "environment (e.g. OPENAI_API_KEY) or send {\"env\": \"NAME\"}")
+    problems = [(p, secret) for p in literal_secrets(config, path)]
+
+    remote = ("trust_remote_code runs the model's own code in the worker; the service allows "
+              "it only with ACCORD_ALLOW_TRUST_REMOTE_CODE=true")
+
+    def walk(value: Any, where: str, key: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}" if where else str(k), str(k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]", key)
+        elif key == "trust_remote_code" and value is not False \
+                and not policy.allow_trust_remote_code:
+            problems.append((where, remote))
+        elif isinstance(value, str) and (_is_path_option(key) or value.startswith("file:")) \
+                and ("\x00" in value or _server_path(value)):
+            target = _server_path(value) if "\x00" not in value else None
+            if target is None or not _under_roots(target, policy.roots):
+                roots = ", ".join(map(str, policy.roots)) or "none configured"
+                message = (f"{value[:200]!r} is a server path outside the folders jobs may use "
+                           f"(ACCORD_JOB_PATH_ROOTS: {roots}); use bundled data, the store, or a "
+                           "path under one of them")
+                problems.append((where, message))
+
+    walk(config, path, "")
+    return problems
+
+
+def _under_roots(text: str, roots: tuple[Path, ...]) -> bool:
+    try:
+        target = Path(text).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return any(target == root or root in target.parents for root in roots)
+
+
+def validate_config(kind: str, config: dict[str, Any], *,
+                    policy: ApiJobPolicy | None = None) -> dict[str, Any]:
+    """The config as it will be stored, or ``JobConfigError`` naming every bad field.
+
+    ``policy``: the config comes from the API; paths, ``trust_remote_code`` and secrets are
+    checked against it (local callers, the CLI, pass none)."""
     if not isinstance(config, dict):
         raise JobConfigError([("config", "must be a JSON object")])
+    if policy is not None:
+        problems = policy_problems(config, policy)
+        if problems:
+            raise JobConfigError(problems)
     return get_kind(kind).validate(config)
 
 
@@ -114,10 +204,13 @@ def _validate_recipe(config: dict[str, Any]) -> dict[str, Any]:
 def run_recipe_job(ctx) -> dict[str, Any]:
     from ..jobs import run_recipe
     from ..jobs.recipe import bundled_pipelines_dir
+    from ..secrets import resolve_secret_refs
 
     recipe = ctx.config["recipe"]
     if isinstance(recipe, str):
         recipe = bundled_pipelines_dir() / f"{recipe}.yaml"
+    else:  # {"env": NAME} secret references become values in this process only
+        recipe = resolve_secret_refs(recipe)
     result = run_recipe(ctx.engine, recipe, job_id=ctx.job_id, progress=False,
                         retry_errors=ctx.config.get("retry_errors", False), worker_id=ctx.worker_id)
     return result.to_dict()
@@ -215,8 +308,8 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
     problems = [(k, f"unknown field (expected {', '.join(SNAPSHOT_FIELDS)})")
                 for k in sorted(set(config) - set(SNAPSHOT_FIELDS))]
     name = config.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 200:
-        problems.append(("name", "a snapshot name of 1 to 200 characters is required"))
+    if not is_safe_name(name):
+        problems.append(("name", f"a snapshot name is required: {NAME_RULE}"))
     policy = config.get("policy")
     if policy not in POLICIES:
         problems.append(("policy", f"must be one of {', '.join(POLICIES)}; got {policy!r}"))
@@ -256,6 +349,7 @@ def run_snapshot_job(ctx) -> dict[str, Any]:
 
 
 # -- argilla pull ---------------------------------------------------------------------------
+MAX_ARGILLA_PAGE_SIZE = 1000
 ARGILLA_PULL_FIELDS = {"dataset": str, "workspace": str, "page_size": int, "withdraw_missing": bool}
 
 
@@ -269,6 +363,14 @@ def _validate_argilla_pull(config: dict[str, Any]) -> dict[str, Any]:
             problems.append((name, f"must be a {kind.__name__}"))
     if not isinstance(config.get("dataset"), str) or not config["dataset"]:
         problems.append(("dataset", "the Argilla dataset to pull is required"))
+    for name in ("dataset", "workspace"):
+        value = config.get(name)
+        if isinstance(value, str) and value and not is_safe_name(value):
+            problems.append((name, f"an Argilla {name} name: {NAME_RULE}"))
+    page_size = config.get("page_size")
+    if isinstance(page_size, int) and not isinstance(page_size, bool) \
+            and not 1 <= page_size <= MAX_ARGILLA_PAGE_SIZE:
+        problems.append(("page_size", f"must be 1 to {MAX_ARGILLA_PAGE_SIZE}; got {page_size}"))
     if problems:
         raise JobConfigError(problems)
     return dict(config)

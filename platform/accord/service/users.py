@@ -14,11 +14,13 @@ Only the SHA-256 of a token is stored, so a lost token cannot be recovered: rota
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
 from ..store.crud.annotators import get_or_create_annotator
 from ..store.models import User
+from ..store.models._base import utcnow
 from ..store.models.user import ROLES
 from .auth import hash_token, new_token
 
@@ -43,7 +45,12 @@ def validate_user(*, name: str, role: str) -> None:
         raise UserError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
 
 
-def create_user(session: Session, *, name: str, role: str) -> tuple[User, str]:
+class LastAdminError(UserError):
+    """The change would leave the service without an active admin."""
+
+
+def create_user(session: Session, *, name: str, role: str,
+                expires_at: datetime | None = None) -> tuple[User, str]:
     """A new active user and its bearer token (shown once; only its hash is kept).
 
     An annotator user is linked to the annotator of the same name, so the judgments it submits
@@ -53,7 +60,8 @@ def create_user(session: Session, *, name: str, role: str) -> tuple[User, str]:
     if get_user(session, name=name) is not None:
         raise UserExists(f"user {name!r} already exists")
     token = new_token()
-    user = User(name=name, role=role, token_hash=hash_token(token))
+    user = User(name=name, role=role, token_hash=hash_token(token),
+                token_expires_at=_future(expires_at))
     if role == "annotator":
         user.annotator_id = get_or_create_annotator(session, username=name, source="api").id
     session.add(user)
@@ -70,7 +78,43 @@ def get_user(session: Session, *, user_id: int | None = None, name: str | None =
 def user_for_token(session: Session, *, token: str) -> User | None:
     """The active user holding ``token``, or None."""
     user = session.exec(select(User).where(User.token_hash == hash_token(token))).first()
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if user.token_expires_at is not None and _aware(user.token_expires_at) <= utcnow():
+        return None
+    return user
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _future(when: datetime | None) -> datetime | None:
+    if when is not None and _aware(when) <= utcnow():
+        raise UserError(f"the expiry {when.isoformat()} is not in the future")
+    return when
+
+
+def parse_expiry(text: str) -> datetime:
+    """An expiry as ``30d``, ``12h``, ``90m`` from now, or an ISO date/time (UTC if no zone).
+
+    >>> parse_expiry("2030-01-02").isoformat()
+    '2030-01-02T00:00:00+00:00'
+    """
+    value = text.strip()
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if value[-1:] in units and value[:-1].isdigit() and int(value[:-1]) > 0:
+        return utcnow() + timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        raise UserError(f"expiry {text!r} is not a duration (30d, 12h, 90m) or an ISO date") \
+            from None
+
+
+def _active_admins(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)
+                        .where(User.role == "admin", User.active == True)).one()
 
 
 def list_users(session: Session, *, role: str | None = None, active: bool | None = None,
@@ -86,7 +130,18 @@ def list_users(session: Session, *, role: str | None = None, active: bool | None
 
 
 def update_user(session: Session, *, user: User, role: str | None = None,
-                active: bool | None = None) -> User:
+                active: bool | None = None, expires_at: datetime | None = None,
+                clear_expiry: bool = False) -> User:
+    """Change role, active flag or token expiry; the last active admin stays an admin."""
+    if role is not None:
+        validate_user(name=user.name, role=role)
+    demoted = (role is not None and role != "admin") or active is False
+    if demoted and user.role == "admin" and user.active and _active_admins(session) <= 1:
+        raise LastAdminError(f"{user.name!r} is the last active admin; make another admin first")
+    if expires_at is not None:
+        user.token_expires_at = _future(expires_at)
+    elif clear_expiry:
+        user.token_expires_at = None
     if role is not None:
         validate_user(name=user.name, role=role)
         user.role = role
@@ -99,10 +154,11 @@ def update_user(session: Session, *, user: User, role: str | None = None,
     return user
 
 
-def rotate_token(session: Session, *, user: User) -> str:
+def rotate_token(session: Session, *, user: User, expires_at: datetime | None = None) -> str:
     """Replace the user's token; the old one stops working at once."""
     token = new_token()
     user.token_hash = hash_token(token)
+    user.token_expires_at = _future(expires_at)
     session.add(user)
     session.flush()
     return token

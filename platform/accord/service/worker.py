@@ -228,7 +228,7 @@ class Worker:
             if pulls is not None and (pulls.status in ("queued", "running") or
                                       pulls.created_at > utcnow() - timedelta(seconds=every)):
                 return None
-            job = create_job(session, kind="argilla_pull", name="scheduled Argilla pull",
+            job = create_job(session, kind="argilla_pull", name="scheduled-argilla-pull",
                              config=self.settings.argilla_pull_options(), created_by="scheduler")
             return job.id
 

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..hashing import canonical_json, sha256_hex
+from ..names import InvalidNameError, check_name
 from ..store.models import Pair, Prompt, Response, Snapshot, SnapshotExample
 from ..store.models._base import utcnow
 from .columns import fetch_columns
@@ -41,9 +42,35 @@ class SnapshotError(ValueError):
     """A snapshot cannot be created or read as asked (clear message for the CLI)."""
 
 
+# Which fields an example hash covers. A snapshot records the definition it was built with
+# (``manifest["hash_version"]``; none recorded: 1), so snapshots built before a change still
+# verify. 1: texts, prob, tie, split. 2: also weight, label_source, n_labels and pair_id, so
+# every exported column is covered.
+HASH_VERSION = 2
+HASH_DEFINITIONS = {
+    1: "sha256('prompt|chosen|rejected|prob:.6f|tie|split') over content hashes",
+    2: "sha256('prompt|chosen|rejected|prob:.6f|tie|split|weight:.6f|label_source|n_labels|"
+       "pair_id') over content hashes",
+}
+
+
 def example_hash(prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: float, tie: bool,
                  split: str) -> str:
+    """Definition 1 (snapshots without ``hash_version`` in their manifest)."""
     return sha256_hex(f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}")
+
+
+def example_hash_v2(prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: float,
+                    tie: bool, split: str, weight: float, label_source: str, n_labels: int,
+                    pair_id: int) -> str:
+    """Definition 2: definition 1's fields plus weight, label_source, n_labels and pair_id."""
+    return sha256_hex(f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}"
+                      f"|{weight:.6f}|{label_source}|{int(n_labels)}|{int(pair_id)}")
+
+
+def hash_version_of(manifest: dict[str, Any]) -> int:
+    """The example-hash definition a snapshot was built with."""
+    return int(manifest.get("hash_version", 1))
 
 
 _HEXDIGEST = methodcaller("hexdigest")
@@ -63,6 +90,21 @@ def example_hashes(prompt_hash: list[str], chosen_hash: list[str], rejected_hash
     probs = map(format, prob, repeat(".6f"))
     ties = map(_TIE_DIGIT.__getitem__, tie)
     texts = map("|".join, zip(prompt_hash, chosen_hash, rejected_hash, probs, ties, split))
+    return list(map(_HEXDIGEST, map(hashlib.sha256, map(str.encode, texts))))
+
+
+def example_hashes_v2(prompt_hash: list[str], chosen_hash: list[str], rejected_hash: list[str],
+                      prob: list[float], tie: list[bool], split: list[str], weight: list[float],
+                      label_source: list[str], n_labels: list[int], pair_id: list[int]
+                      ) -> list[str]:
+    """``example_hash_v2`` of every row, in one pass (no per-row call)."""
+    probs = map(format, prob, repeat(".6f"))
+    ties = map(_TIE_DIGIT.__getitem__, tie)
+    weights = map(format, weight, repeat(".6f"))
+    counts = map(str, map(int, n_labels))
+    pairs = map(str, map(int, pair_id))
+    texts = map("|".join, zip(prompt_hash, chosen_hash, rejected_hash, probs, ties, split, weights,
+                              label_source, counts, pairs))
     return list(map(_HEXDIGEST, map(hashlib.sha256, map(str.encode, texts))))
 
 
@@ -140,8 +182,10 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     example is refused before anything is written unless ``allow_empty``.
     """
     params = params or PolicyParams()
-    if not name or len(name) > 200:
-        raise SnapshotError("a snapshot name must be 1 to 200 characters")
+    try:
+        check_name(name, what="snapshot")
+    except InvalidNameError as exc:
+        raise SnapshotError(str(exc)) from None
     pairs = _pair_columns(engine, source=source, job_id=job_id, pair_ids=pair_ids)
     votes = load_votes(engine, human_details=False)  # policies never read a human vote's judge name
     votes = votes[votes.pair_id.isin(pairs["pair_id"])]
@@ -171,8 +215,9 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
         tie=tie,
         split=assign_split(ex["split_group"], test_fraction=test_fraction, seed=seed),
     )
-    hashes = example_hashes(*(ex[c].tolist() for c in ("prompt_hash", "chosen_hash", "rejected_hash",
-                                                        "prob", "tie", "split")))
+    hashes = example_hashes_v2(*(ex[c].tolist() for c in (
+        "prompt_hash", "chosen_hash", "rejected_hash", "prob", "tie", "split", "weight",
+        "label_source", "n_labels", "pair_id")))
     # Snapshot order: by example hash (64 hex digits each: one fixed-width byte string per
     # row, sorted by numpy). Rows stay
     # where they are (moving a million-row object column costs seconds); each gets its rank.
@@ -208,7 +253,8 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
                    "dropped_ties": dropped_ties, "ties_kept": int(ex["tie"].sum())},
         "source_mix": {k: int(v) for k, v in pd.Series(ex["label_source"], dtype=object).value_counts().items()},
         "examples_digest": sha256_hex(ordered),
-        "example_hash": "sha256('prompt|chosen|rejected|prob:.6f|tie|split') over content hashes",
+        "hash_version": HASH_VERSION,
+        "example_hash": HASH_DEFINITIONS[HASH_VERSION],
         "audit": audit_figures,
     }
     if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:

@@ -29,6 +29,7 @@ from .keys import (
     response_key_under,
 )
 from .models._base import utcnow
+from .text import check_store_json, check_store_text
 
 # The columns a bundle's rows carry (ids and links are resolved on write).
 PROMPT_FIELDS = ("text", "source", "content_hash", "split_group", "messages", "meta", "created_at")
@@ -233,5 +234,23 @@ def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
     template = _record_judgment(rec.source, job_id, now)
     judgments = [_judgment_row(spec, chosen_is_a, key_head, template)
                  for spec in rec.all_judgments()]
-    return StoreBundle(prompt=prompt, responses=[chosen, rejected], pair=pair,
-                       judgments=judgments)
+    bundle = StoreBundle(prompt=prompt, responses=[chosen, rejected], pair=pair,
+                         judgments=judgments)
+    check_bundle_texts(bundle)
+    return bundle
+
+
+def check_bundle_texts(bundle: StoreBundle) -> StoreBundle:
+    """``StoreTextError`` (a ValueError naming the field) when a text of ``bundle`` cannot be
+    stored on every database: a NUL character or a lone surrogate."""
+    check_store_text(bundle.prompt["text"], field="prompt")
+    if bundle.prompt.get("meta"):
+        check_store_json(bundle.prompt["meta"], field="prompt.meta")
+    for r in bundle.responses:
+        check_store_text(r["text"], field=f"{r.get('role') or 'response'} response")
+    for j in bundle.judgments:
+        check_store_text(j.get("rationale"), field="rationale")
+        check_store_text(j.get("raw_output"), field="raw_output")
+        if j.get("meta"):
+            check_store_json(j["meta"], field="judgment.meta")
+    return bundle

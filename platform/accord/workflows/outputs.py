@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from ..jobs.context import StepContext, StepOutput
+from ..names import is_safe_name, path_under
 from ..settings import get_settings
 from ..store.crud.jobs import get_job
 from ..store.db import session_scope
@@ -59,7 +60,10 @@ def recipe_name(ctx: StepContext) -> str:
 
 def report_dir(ctx: StepContext) -> Path:
     """Where a recipe's reports go: ``<home>/reports/<recipe name>``."""
-    folder = get_settings().reports_dir / recipe_name(ctx)
+    name = recipe_name(ctx)
+    # Job names are checked when a job is made; a stored name from before that check still
+    # cannot place reports outside the reports folder.
+    folder = path_under(get_settings().reports_dir, name if is_safe_name(name) else "recipe")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -34,6 +34,10 @@ class WebhookVerificationError(ValueError):
     """The delivery's signature, timestamp or body is not valid: answer 400/401 and drop it."""
 
 
+class WebhookPayloadError(WebhookVerificationError):
+    """A correctly signed delivery whose body does not have the shape of an Argilla event."""
+
+
 @dataclass
 class WebhookOutcome:
     event: str
@@ -58,8 +62,10 @@ def verify_signature(body: bytes, headers: Mapping[str, str], secret: str) -> di
         raise WebhookVerificationError(f"webhook signature rejected: {exc}") from exc
     except (ValueError, TypeError) as exc:  # a secret that is not base64, a body not JSON
         raise WebhookVerificationError(f"webhook delivery not understood: {exc}") from exc
+    except RecursionError:  # signed, but JSON nested deeper than the parser goes
+        raise WebhookPayloadError("webhook body is nested too deeply") from None
     if not isinstance(payload, dict):
-        raise WebhookVerificationError("webhook body is not a JSON object")
+        raise WebhookPayloadError("webhook body is not a JSON object")
     return payload
 
 
@@ -68,17 +74,28 @@ def event_from_payload(payload: Mapping[str, Any]) -> ResponseEvent | None:
     kind = payload.get("type")
     if kind not in RESPONSE_EVENTS:
         return None
-    data = payload.get("data") or {}
-    record = data.get("record") or {}
-    user = data.get("user") or {}
+    data = _object(payload.get("data"), "data")
+    record = _object(data.get("record"), "data.record")
+    user = _object(data.get("user"), "data.user")
+    dataset = _object(record.get("dataset"), "data.record.dataset")
     return ResponseEvent(
-        dataset=str((record.get("dataset") or {}).get("name") or ""),
+        dataset=str(dataset.get("name") or ""),
         record_external_id=record.get("external_id"), record_id=record.get("id"),
         user_id=str(user.get("id") or ""), username=user.get("username"),
         status=str(data.get("status") or ""), values=data.get("values"),
         response_id=data.get("id"), inserted_at=parse_time(data.get("inserted_at")),
         updated_at=parse_time(data.get("updated_at")), deleted=kind == "response.deleted",
     )
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object (None counts as an empty one), else the error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WebhookPayloadError(f"webhook {where} must be a JSON object, not "
+                                  f"{type(value).__name__}")
+    return value
 
 
 def ingest_webhook_event(engine: Engine, payload: Mapping[str, Any]) -> WebhookOutcome:

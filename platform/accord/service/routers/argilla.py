@@ -20,7 +20,11 @@ router = APIRouter(prefix="/argilla", tags=["argilla"])
 async def argilla_webhook(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
     from anyio import to_thread
 
-    from ...feedback.argilla.webhooks import WebhookVerificationError, verify_and_ingest
+    from ...feedback.argilla.webhooks import (
+        WebhookPayloadError,
+        WebhookVerificationError,
+        verify_and_ingest,
+    )
 
     if not settings.webhook_secret:
         raise HTTPException(503, "webhooks are not configured: set ACCORD_WEBHOOK_SECRET")
@@ -29,6 +33,8 @@ async def argilla_webhook(request: Request, engine: EngineDep, settings: Setting
     try:
         outcome = await to_thread.run_sync(
             lambda: verify_and_ingest(engine, body, headers, settings.webhook_secret))
+    except WebhookPayloadError as exc:
+        raise HTTPException(422, str(exc)) from None
     except WebhookVerificationError as exc:
         raise HTTPException(401, str(exc)) from None
     return outcome.to_dict()

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
+from ...names import UnsafePathError, is_safe_name, path_under
 from ..auth import READ_DATA
 from ..deps import EngineDep, IdQuery, SettingsDep, allow
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(allow(READ_DATA))])
 
-REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 SERVED_SUFFIXES = {".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml",
                    ".html": "text/html", ".csv": "text/csv", ".md": "text/markdown"}
 
@@ -70,7 +69,7 @@ def _reports_dir(settings) -> Path:
 
 
 def _report_dir(settings, name: str) -> Path:
-    if not REPORT_NAME.match(name):
+    if not is_safe_name(name):
         raise HTTPException(404, f"no report {name!r}")
     folder = _reports_dir(settings) / name
     if not folder.is_dir():
@@ -99,7 +98,7 @@ def list_reports(settings: SettingsDep) -> list[dict[str, Any]]:
     root = _reports_dir(settings)
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir() if p.is_dir() and REPORT_NAME.match(p.name)]
+    folders = [p for p in root.iterdir() if p.is_dir() and is_safe_name(p.name)]
     return [report_entry(p) for p in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
@@ -111,8 +110,13 @@ def show_report(name: str, settings: SettingsDep) -> dict[str, Any]:
 @router.get("/reports/{name}/files/{path:path}", response_class=FileResponse,
             summary="A file of an audit report (plot, summary, HTML page)")
 def report_file(name: str, path: str, settings: SettingsDep):
-    folder = _report_dir(settings, name).resolve()
-    target = (folder / path).resolve()
-    if folder not in target.parents or not target.is_file() or target.suffix not in SERVED_SUFFIXES:
+    folder = _report_dir(settings, name)
+    try:
+        if "\x00" in path:
+            raise UnsafePathError("a NUL byte in a path")
+        target = path_under(folder, path)
+    except UnsafePathError:
+        raise HTTPException(404, f"no file {path!r} in report {name!r}") from None
+    if target == folder.resolve() or not target.is_file() or target.suffix not in SERVED_SUFFIXES:
         raise HTTPException(404, f"no file {path!r} in report {name!r}")
     return FileResponse(target, media_type=SERVED_SUFFIXES[target.suffix])

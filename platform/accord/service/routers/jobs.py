@@ -15,11 +15,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
+from ...names import name_field
 from ...store.crud import jobs as crud
 from ...store.models import Job, JobError, JobPublic, User
 from ..auth import OPERATE, READ_OPS
 from ..deps import IdPath, PageDep, SessionDep, SettingsDep, allow
-from ..job_kinds import JobConfigError, job_kinds, validate_config
+from ..job_kinds import ApiJobPolicy, JobConfigError, job_kinds, validate_config
 from ..pages import Page, page_of
 from ..worker import request_cancel
 
@@ -31,7 +32,7 @@ Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 class JobSubmit(BaseModel):
     kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull")
-    name: str = Field(default="", max_length=200)
+    name: name_field("job", optional=True) = ""
     config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -82,10 +83,12 @@ def _job_or_404(session: Session, job_id: int) -> Job:
     return job
 
 
-def enqueue(session: Session, *, kind: str, name: str, config: dict[str, Any], user: User) -> Job:
-    """Validate and queue a job (422 naming every bad field)."""
+def enqueue(session: Session, *, kind: str, name: str, config: dict[str, Any], user: User,
+            settings) -> Job:
+    """Validate and queue a job (422 naming every bad field); paths, secrets and
+    ``trust_remote_code`` are held to the service's policy."""
     try:
-        clean = validate_config(kind, config)
+        clean = validate_config(kind, config, policy=ApiJobPolicy.from_settings(settings))
     except JobConfigError as exc:
         raise HTTPException(422, [{"field": f, "message": m} for f, m in exc.problems]) from None
     return crud.create_job(session, kind=kind, name=name or kind, config=clean, created_by=user.name)
@@ -106,10 +109,11 @@ def list_kinds() -> list[str]:
 
 
 @router.post("", response_model=JobPublic, status_code=201)
-def submit_job(body: JobSubmit, session: SessionDep,
+def submit_job(body: JobSubmit, session: SessionDep, settings: SettingsDep,
                user: Annotated[User, Depends(allow(OPERATE))]):
     """Queue a job; a worker (``accord worker``) picks it up."""
-    return enqueue(session, kind=body.kind, name=body.name, config=body.config, user=user)
+    return enqueue(session, kind=body.kind, name=body.name, config=body.config, user=user,
+                   settings=settings)
 
 
 @router.get("/{job_id}", response_model=JobPublic, dependencies=[Depends(allow(READ_OPS))])

@@ -15,7 +15,7 @@ from ...store.crud.constitutions import get_constitution
 from ...store.crud.pairs import get_pair
 from ...store.models import Annotator, Judgment, JudgmentPublic, User
 from ..auth import ANNOTATE, READ_DATA
-from ..deps import IdPath, IdQuery, PageDep, SessionDep, SettingsDep, allow, check_text
+from ..deps import MAX_ID, IdPath, IdQuery, PageDep, SessionDep, SettingsDep, allow, check_text
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/judgments", tags=["judgments"])
@@ -38,7 +38,7 @@ class JudgmentRevisionPublic(BaseModel):
 class JudgmentSubmit(BaseModel):
     """A human label: which canonical side of the pair is better."""
 
-    pair_id: int
+    pair_id: int = Field(ge=1, le=MAX_ID)
     preferred: Literal["a", "b", "tie"]
     presentation_order: Literal["ab", "ba", ""] = Field(
         default="", description="Order the annotator saw: ab (response_a first) or ba.")

@@ -15,15 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, func, select
 from starlette.background import BackgroundTask
 
+from ...names import is_safe_name, name_field
 from ...store.models import JobPublic, Snapshot, SnapshotExample, SnapshotPublic, User
 from ..auth import OPERATE, READ_OPS
-from ..deps import EngineDep, PageDep, SessionDep, allow
+from ..deps import EngineDep, PageDep, SessionDep, SettingsDep, allow
 from ..pages import Page, page_of
 from .jobs import enqueue
 
 router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = name_field("snapshot")
 
 
 class SnapshotCreate(BaseModel):
@@ -78,13 +79,13 @@ def list_snapshots(session: SessionDep, page: PageDep,
 
 
 @router.post("", response_model=JobPublic, status_code=202)
-def create_snapshot(body: SnapshotCreate, session: SessionDep,
+def create_snapshot(body: SnapshotCreate, session: SessionDep, settings: SettingsDep,
                     user: Annotated[User, Depends(allow(OPERATE))]):
     """Queue a ``snapshot`` job; the snapshot appears when the job succeeds."""
     if session.exec(select(Snapshot).where(Snapshot.name == body.name)).first() is not None:
         raise HTTPException(409, f"a snapshot named {body.name!r} already exists")
-    return enqueue(session, kind="snapshot", name=f"snapshot {body.name}",
-                   config=body.model_dump(), user=user)
+    return enqueue(session, kind="snapshot", name=body.name,
+                   config=body.model_dump(), user=user, settings=settings)
 
 
 @router.get("/{name}", response_model=SnapshotPublic, dependencies=[Depends(allow(READ_OPS))])
@@ -141,7 +142,8 @@ def export(name: str, session: SessionDep, engine: EngineDep,
         raise HTTPException(422, f"fmt must be one of {', '.join(FORMATS)}")
     workdir = Path(tempfile.mkdtemp(prefix="accord-export-"))
     try:
-        folder = workdir / name.replace("/", "_")
+        # Stored names are safe; an older free-text one gets a neutral folder name.
+        folder = workdir / (name if is_safe_name(name) else "snapshot")
         export_snapshot(engine, name=name, fmt=fmt, out_dir=folder, conversational=conversational)
         archive = workdir / f"{folder.name}-{fmt}.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:

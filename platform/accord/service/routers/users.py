@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -21,11 +22,13 @@ Role = Literal["admin", "engineer", "annotator", "viewer"]
 class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role
+    expires_at: datetime | None = Field(default=None, description="When the token stops working.")
 
 
 class UserUpdate(BaseModel):
     role: Role | None = None
     active: bool | None = None
+    expires_at: datetime | None = Field(default=None, description="A new token expiry.")
 
 
 class UserWithToken(BaseModel):
@@ -51,7 +54,8 @@ def list_users(session: SessionDep, page: PageDep, role: Annotated[Role | None, 
 @router.post("", response_model=UserWithToken, status_code=201)
 def create_user(body: UserCreate, session: SessionDep):
     try:
-        user, token = crud.create_user(session, name=body.name, role=body.role)
+        user, token = crud.create_user(session, name=body.name, role=body.role,
+                                       expires_at=body.expires_at)
     except crud.UserExists as exc:
         raise HTTPException(409, str(exc)) from None
     except crud.UserError as exc:
@@ -66,9 +70,15 @@ def show_user(user_id: IdPath, session: SessionDep):
 
 @router.patch("/{user_id}", response_model=UserPublic)
 def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep):
-    """Change a user's role or deactivate it (its token stops working)."""
-    return crud.update_user(session, user=_user_or_404(session, user_id), role=body.role,
-                            active=body.active)
+    """Change a user's role, token expiry, or deactivate it (its token stops working). The
+    last active admin cannot be demoted or deactivated (409)."""
+    try:
+        return crud.update_user(session, user=_user_or_404(session, user_id), role=body.role,
+                                active=body.active, expires_at=body.expires_at)
+    except crud.LastAdminError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except crud.UserError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 @router.post("/{user_id}/token", response_model=UserWithToken)

@@ -7,6 +7,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ...hashing import content_hash
+from ...names import check_name
+from ...secrets import redact
 from ..models import Job, JobError
 from ..models._base import utcnow
 from .paging import equal_to, page
@@ -14,7 +16,10 @@ from .paging import equal_to, page
 
 def create_job(session: Session, *, kind: str, name: str = "", config: dict[str, Any] | None = None,
                status: str = "queued", created_by: str | None = None) -> Job:
-    config = config or {}
+    if name:
+        check_name(name, what="job")
+    # Secrets are never stored: a literal one is redacted (a reference {"env": NAME} is kept).
+    config = redact(config or {})
     job = Job(kind=kind, name=name, config=config, config_hash=content_hash(kind, config),
               status=status, created_by=created_by)
     session.add(job)

@@ -31,6 +31,7 @@ from ..keys import judgment_key
 from ..models import Judgment, JudgmentRevision, Pair
 from ..models._base import utcnow
 from ..models.judgment import KINDS, ORDERS, SIDES, STATUSES
+from ..text import check_store_text
 from .paging import equal_to, page
 
 # The fields whose change is a new answer (kept in history); the rest is bookkeeping.
@@ -102,6 +103,8 @@ def upsert_judgment(session: Session, *, pair: Pair, kind: str, judge: str,
     """Create or update one judgment; returns it and 'created' | 'updated' | 'unchanged'."""
     validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a,
                              presentation_order=presentation_order, status=status)
+    check_store_text(rationale, field="rationale")
+    check_store_text(raw_output, field="raw_output")
     key = judgment_key(pair.content_hash, judge, kind=kind, presentation_order=presentation_order,
                        principle=principle, constitution_hash=constitution_hash)
     values = {"preferred": preferred, "prob_a": prob_a, "strength": strength,

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from ..keys import prompt_key, split_group
 from ..models import Prompt
+from ..text import check_store_json, check_store_text
 from .paging import equal_to, page
 
 
@@ -31,6 +32,9 @@ def prompt_row(*, text: str, source: str = "", messages: list[dict[str, Any]] | 
     """The column values of a prompt (for bulk inserts)."""
     if messages and not text:
         text = render_messages(messages)
+    check_store_text(text, field="prompt text")
+    if meta:
+        check_store_json(meta, field="prompt meta")
     return {
         "text": text,
         "source": source,

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from ..keys import response_key
 from ..models import Prompt, Response
 from ..models.response import ROLES
+from ..text import check_store_text
 from .paging import equal_to, page
 
 
@@ -28,6 +29,7 @@ def response_row(*, prompt_hash: str, prompt_id: int, text: str, role: str = "in
                  backend: str = "", **extra: Any) -> dict[str, Any]:
     if role not in ROLES:
         raise ValueError(f"response role must be one of {ROLES}, got {role!r}")
+    check_store_text(text, field="response text")
     row = {
         "text": text,
         "role": role,

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ...secrets import redact
 from ._base import hash_field, json_field, text_field, utcnow
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -56,6 +58,12 @@ class JobPublic(JobBase):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    @field_validator("config", "result")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Rows stored before secrets were redacted on write are redacted when shown.
+        return redact(value)
 
 
 class JobError(SQLModel, table=True):

@@ -15,6 +15,8 @@ class UserBase(SQLModel):
     name: str = Field(max_length=200, unique=True, index=True)
     role: str = Field(max_length=16, description="|".join(ROLES))
     active: bool = True
+    token_expires_at: datetime | None = Field(
+        default=None, description="When the token stops signing in (None: it does not expire).")
 
 
 class User(UserBase, table=True):
