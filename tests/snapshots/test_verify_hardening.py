@@ -120,3 +120,19 @@ def test_snapshots_record_their_hash_definition_and_old_ones_still_verify(store)
         s.execute(update(SnapshotExample).where(SnapshotExample.snapshot_id == snap.id)
                   .values(weight=0.5))
     assert verify_snapshot(store, "a").ok
+
+
+def test_an_example_pointed_at_responses_that_are_not_its_pairs_is_caught(store):
+    # prompt, chosen and rejected carry no foreign keys (the pair implies them): verify checks
+    # them against the pair.
+    with session_scope(store) as s:
+        snap = s.exec(Snapshot.__table__.select().where(Snapshot.name == "a")).first()
+        rows = s.exec(SnapshotExample.__table__.select().where(
+            SnapshotExample.snapshot_id == snap.id).order_by(SnapshotExample.position)).all()
+        first, second = rows[0], rows[1]
+        s.execute(update(SnapshotExample).where(SnapshotExample.id == first.id)
+                  .values(chosen_id=second.chosen_id))
+    report = verify_snapshot(store, "a")
+    assert not report.ok
+    assert any("example 0: its prompt or responses are not its pair's" in p
+               for p in report.problems)

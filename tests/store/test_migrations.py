@@ -31,8 +31,8 @@ def test_snapshot_examples_keep_only_the_pair_and_snapshot_keys_and_migrate_both
                       for fk in inspect(engine).get_foreign_keys("snapshotexample"))
 
     assert keys() == [("pair_id",), ("snapshot_id",)]
-    command.downgrade(alembic_config(engine), "0005")
-    assert current_revision(engine) == "0005"
+    command.downgrade(alembic_config(engine), "0006")
+    assert current_revision(engine) == "0006"
     assert keys() == [("chosen_id",), ("pair_id",), ("prompt_id",), ("rejected_id",),
                       ("snapshot_id",)]
     upgrade(engine)

@@ -17,11 +17,11 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 
 from ..store.keys import prompt_key, response_key
-from ..store.models import Prompt, Response, SnapshotExample
+from ..store.models import Pair, Prompt, Response, SnapshotExample
 from .build import example_hash, example_hash_v2, get_snapshot, hash_version_of, snapshot_hash
 from .examples import ROW_COLUMNS, iter_examples
 from .export import SPLITS, file_sha256
@@ -61,6 +61,20 @@ def _response_hashes(engine: Engine, snapshot_id: int) -> dict[int, str]:
     return out
 
 
+def _detached_examples(engine: Engine, snapshot_id: int) -> list[int]:
+    """Positions of examples whose prompt, chosen and rejected ids are not their pair's (the
+    store keeps no foreign keys for these three: the pair implies them)."""
+    e, pr = SnapshotExample.__table__.c, Pair.__table__.c
+    same_sides = or_(and_(e.chosen_id == pr.response_a_id, e.rejected_id == pr.response_b_id),
+                     and_(e.chosen_id == pr.response_b_id, e.rejected_id == pr.response_a_id))
+    q = (select(e.position).select_from(SnapshotExample.__table__.join(
+            Pair.__table__, pr.id == e.pair_id))
+         .where(e.snapshot_id == snapshot_id, ~and_(e.prompt_id == pr.prompt_id, same_sides))
+         .order_by(e.position).limit(20))
+    with engine.connect() as conn:
+        return [int(x) for x in conn.execute(q).scalars()]
+
+
 def verify_snapshot(engine: Engine, name: str) -> VerifyReport:
     snap = get_snapshot(engine, name)
     report = VerifyReport()
@@ -82,6 +96,8 @@ def verify_snapshot(engine: Engine, name: str) -> VerifyReport:
             if expected != row["example_hash"]:
                 report.fail(f"example {row['position']}: content does not match its hash")
             hashes.append(row["example_hash"])
+    for position in _detached_examples(engine, snap.id):
+        report.fail(f"example {position}: its prompt or responses are not its pair's")
     if report.checked != snap.n_train + snap.n_test:
         report.fail(f"{report.checked} examples stored, manifest says {snap.n_train + snap.n_test}")
     if snapshot_hash(snap.policy, snap.params, hashes) != snap.content_hash:

@@ -47,7 +47,7 @@ class SnapshotExample(SQLModel, table=True):
     pair_id: int = Field(foreign_key="pair.id", index=True)
     # The pair implies these three (the build copies them from it; `snapshot verify` checks
     # they still match): no foreign keys of their own, which cost most of a large build on
-    # PostgreSQL (migration 0006).
+    # PostgreSQL (migration 0007).
     prompt_id: int
     chosen_id: int
     rejected_id: int

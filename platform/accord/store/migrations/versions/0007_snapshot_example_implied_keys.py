@@ -5,8 +5,8 @@ responses (the build copies them from the pair row, and ``snapshot verify`` chec
 match). Checking three more foreign keys on every example row cost most of a 1M-pair snapshot
 build on PostgreSQL; the keys to the pair and the snapshot stay.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 17:30:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
