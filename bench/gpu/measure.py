@@ -42,6 +42,20 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench/gpu (plan, shapes, report)
 from plan import PHASES, PLANS, Plan  # noqa: E402
 
 
+def write_json(path: Path, data: dict) -> None:
+    """Whole or not at all: a phase killed mid-write leaves the previous version."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return {"_unreadable": {"error": f"{path.name}: {exc}"}} if path.exists() else {}
+
+
 class Recorder:
     """Runs one measurement at a time, keeps its figures or its error, rewrites the file."""
 
@@ -59,7 +73,7 @@ class Recorder:
             value = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
         value = {**value, "wall_s": round(time.perf_counter() - t0, 2)}
         self.figures[key] = value
-        self.path.write_text(json.dumps(self.figures, indent=1))
+        write_json(self.path, self.figures)
         print(f"[{key}] {json.dumps(value)[:400]}", flush=True)
         return value
 
@@ -99,7 +113,7 @@ def raw_generate_tokens_per_s(model, tok, plan: Plan, batch: int) -> dict:
 
     texts = [tok.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
              for r in _requests(plan, max(batch, plan.min_requests))]
-    tok.padding_side = "left"
+    side, tok.padding_side = tok.padding_side, "left"
     kwargs = dict(max_new_tokens=plan.new_tokens, min_new_tokens=plan.new_tokens, do_sample=False,
                   pad_token_id=tok.pad_token_id)
 
@@ -109,12 +123,15 @@ def raw_generate_tokens_per_s(model, tok, plan: Plan, batch: int) -> dict:
             out = model.generate(**enc, **kwargs)
         return (out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0]
 
-    run(texts[:2])
-    _sync(plan.device)
-    t0 = time.perf_counter()
-    tokens = sum(run(texts[i:i + batch]) for i in range(0, len(texts), batch))
-    _sync(plan.device)
-    seconds = time.perf_counter() - t0
+    try:
+        run(texts[:2])
+        _sync(plan.device)
+        t0 = time.perf_counter()
+        tokens = sum(run(texts[i:i + batch]) for i in range(0, len(texts), batch))
+        _sync(plan.device)
+        seconds = time.perf_counter() - t0
+    finally:
+        tok.padding_side = side
     return {"batch": batch, "seconds": round(seconds, 3), "completion_tokens": tokens,
             "tokens_per_s": round(tokens / seconds, 1)}
 
@@ -261,8 +278,7 @@ def run_phase(name: str, plan_name: str, out: Path, work: Path, timeout: float) 
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         status = f"killed after its {timeout:.0f} s budget"
-    path = out / f"phase-{name}.json"
-    figures = json.loads(path.read_text()) if path.is_file() else {}
+    figures = read_json(out / f"phase-{name}.json")
     return {"status": status, "seconds": round(time.perf_counter() - t0, 1), "figures": figures}
 
 
@@ -298,10 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== phase {name}: up to {timeout:.0f} s", flush=True)
         figures["phases"][name] = run_phase(name, plan_name, args.out, work, timeout)
         spare = max(0.0, timeout - figures["phases"][name]["seconds"])
-        result.write_text(json.dumps(figures, indent=1))
+        write_json(result, figures)
     figures["total_s"] = round(time.perf_counter() - start, 1)
     figures["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    result.write_text(json.dumps(figures, indent=1))
+    write_json(result, figures)
 
     from report import markdown
 

@@ -61,6 +61,7 @@ PLANS = {
                 judge_rows=4, job_prompts=4, job_n=1, job_max_tokens=4, job_batch=4, job_repeats=1,
                 dpo_steps=2, dpo_batch=2, dpo_examples=8, ppo_steps=1, ppo_batch=4, ppo_mini=2,
                 # bf16 training needs a GPU (transformers refuses it on a CPU); generation stays bf16
-                ppo_epochs=1, ppo_new_tokens=4, bf16=False, budget_s=330.0,
-                phase_caps_s={"generation": 110, "dpo": 110, "ppo": 110}),
+                ppo_epochs=1, ppo_new_tokens=4, bf16=False,
+                # about 2 min on 2 quiet cores; the caps only stop a hang on a busy machine
+                budget_s=720.0, phase_caps_s={"generation": 240, "dpo": 240, "ppo": 240}),
 }

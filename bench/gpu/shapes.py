@@ -77,7 +77,7 @@ def in_memory(shape: Shape, tok, *, device: str, dtype: str = "bfloat16"):
     torch.manual_seed(0)
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(config(shape, tok, dtype), dtype=getattr(torch, dtype))
-    return model.eval()
+    return model.to(device).eval()  # a no-op unless from_config ignored the device context
 
 
 def save_pair(shape: Shape, folder: Path, *, dtype: str = "bfloat16") -> tuple[Path, Path]:

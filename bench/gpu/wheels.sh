@@ -17,6 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DEST="${1:-$ROOT/.whl}"
 PYTHON="${PYTHON:-python3}"
+PYVER="${PYVER:-3.12}"  # the GPU image's; the completeness test fetches the same set for its own
 
 ACCORD_WHEELS=(
   trl==1.16.0
@@ -30,7 +31,7 @@ TRL112_WHEELS=(trl==1.12.0)
 download() {
   local into="$1"; shift
   mkdir -p "$into"
-  "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+  "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --python-version "$PYVER" \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d "$into" "$@"
 }
