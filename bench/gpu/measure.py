@@ -23,6 +23,7 @@ prints the table of bench/gpu/report.py.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -39,7 +40,7 @@ from types import SimpleNamespace
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench/gpu (plan, shapes, report) and bench/
 
-from plan import PHASES, PLANS, Plan  # noqa: E402
+from plan import PHASES, PLANS, Plan
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -114,8 +115,8 @@ def raw_generate_tokens_per_s(model, tok, plan: Plan, batch: int) -> dict:
     texts = [tok.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
              for r in _requests(plan, max(batch, plan.min_requests))]
     side, tok.padding_side = tok.padding_side, "left"
-    kwargs = dict(max_new_tokens=plan.new_tokens, min_new_tokens=plan.new_tokens, do_sample=False,
-                  pad_token_id=tok.pad_token_id)
+    kwargs = {"max_new_tokens": plan.new_tokens, "min_new_tokens": plan.new_tokens, "do_sample": False,
+              "pad_token_id": tok.pad_token_id}
 
     def run(chunk):
         enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
@@ -136,44 +137,47 @@ def raw_generate_tokens_per_s(model, tok, plan: Plan, batch: int) -> dict:
             "tokens_per_s": round(tokens / seconds, 1)}
 
 
-def phase_generation(plan: Plan, work: Path, record: Recorder) -> None:
+def measure_shape(name: str, model, tok, plan: Plan, folder: Path, record: Recorder) -> None:
+    """Tokens/s per batch size, judge pairs/s and job overhead on one loaded model."""
     import torch
     from accord.backends.transformers_backend import TransformersBackend
     from bench_jobs import judge_throughput, overhead
+
+    def backend(rows: int):
+        return TransformersBackend.from_loaded(model, tok, model_id=name, batch_size=rows)
+
+    for batch in plan.batches:
+        record(f"{name}/generate/batch{batch}",
+               lambda b=batch: backend_tokens_per_s(model, tok, plan, b, name))
+        record(f"{name}/raw_generate/batch{batch}",
+               lambda b=batch: raw_generate_tokens_per_s(model, tok, plan, b))
+    folder.mkdir(parents=True, exist_ok=True)
+    judge_args = SimpleNamespace(pairs=plan.judge_pairs, judge_batch=plan.judge_batch)
+    record(f"{name}/judge", lambda: judge_throughput(judge_args, folder, backend=backend(plan.judge_rows)))
+    job_args = SimpleNamespace(prompts=plan.job_prompts, n=plan.job_n, max_tokens=plan.job_max_tokens,
+                               batch_size=plan.job_batch, repeats=plan.job_repeats)
+    record(f"{name}/job_overhead",
+           lambda: overhead("transformers", name, "dummy", job_args, folder, backend=backend(plan.job_batch)))
+    if plan.device.startswith("cuda"):
+        record(f"{name}/gpu_peak", lambda: {"gpu_peak_mb": round(torch.cuda.max_memory_allocated() / 2**20)})
+
+
+def phase_generation(plan: Plan, work: Path, record: Recorder) -> None:
+    import torch
     from shapes import SHAPES, in_memory, tokenizer
 
     tok = tokenizer()
     for name in plan.shapes:
-        shape = SHAPES[name]
         holder = {}
 
-        def load(shape=shape, holder=holder):
+        def load(shape=SHAPES[name], holder=holder):
             holder["model"] = in_memory(shape, tok, device=plan.device)
             params = sum(p.numel() for p in holder["model"].parameters())
             return {"parameters": params, "vocab_size": shape.vocab_size, "tokenizer_size": len(tok)}
 
-        if "error" in record(f"{name}/load", load):
-            continue
-        model = holder["model"]
-        for batch in plan.batches:
-            record(f"{name}/generate/batch{batch}",
-                   lambda b=batch: backend_tokens_per_s(model, tok, plan, b, name))
-            record(f"{name}/raw_generate/batch{batch}",
-                   lambda b=batch: raw_generate_tokens_per_s(model, tok, plan, b))
-        folder = work / name
-        folder.mkdir(parents=True, exist_ok=True)
-        judge_args = SimpleNamespace(pairs=plan.judge_pairs, judge_batch=plan.judge_batch)
-        record(f"{name}/judge", lambda f=folder: judge_throughput(judge_args, f, backend=TransformersBackend.from_loaded(
-            model, tok, model_id=name, batch_size=plan.judge_rows)))
-        job_args = SimpleNamespace(prompts=plan.job_prompts, n=plan.job_n, max_tokens=plan.job_max_tokens,
-                                   batch_size=plan.job_batch, repeats=plan.job_repeats)
-        record(f"{name}/job_overhead", lambda f=folder: overhead("transformers", name, "dummy", job_args, f,
-                                                                 backend=TransformersBackend.from_loaded(
-                                                                     model, tok, model_id=name,
-                                                                     batch_size=plan.job_batch)))
-        if plan.device.startswith("cuda"):
-            record(f"{name}/gpu_peak", lambda: {"gpu_peak_mb": round(torch.cuda.max_memory_allocated() / 2**20)})
-        del model, holder["model"]
+        if "error" not in record(f"{name}/load", load):
+            measure_shape(name, holder.pop("model"), tok, plan, work / name, record)
+        gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
@@ -246,21 +250,26 @@ PHASE_FUNCTIONS = {"generation": phase_generation, "dpo": phase_dpo, "ppo": phas
 # -- the parent -----------------------------------------------------------------------------
 
 def machine() -> dict:
+    """Date, host, versions (from package metadata: the parent imports no heavy module) and
+    the GPU's name from nvidia-smi."""
+    import importlib.metadata as md
+
     info = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "host_cpus": os.cpu_count(),
             "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]}
-    for module in ("torch", "transformers", "accelerate", "trl", "datasets", "sqlmodel"):
+    for dist in ("torch", "transformers", "accelerate", "trl", "datasets", "sqlmodel"):
         try:
-            info[module] = __import__(module).__version__
-        except Exception as exc:  # noqa: BLE001 - recorded, not fatal
-            info[module] = f"not importable: {type(exc).__name__}"
+            info[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            info[dist] = None
+    cuda = (info["torch"] or "").partition("+")[2]
+    info["cuda"] = cuda if cuda.startswith("cu") else None
     try:
-        import torch
-
-        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-        info["cuda"] = torch.version.cuda
-    except Exception as exc:  # noqa: BLE001
-        info["gpu"] = f"unknown: {exc}"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30, check=False)
+        info["gpu"] = smi.stdout.strip().splitlines()[0] if smi.returncode == 0 and smi.stdout.strip() else None
+    except (OSError, subprocess.TimeoutExpired):
+        info["gpu"] = None
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False)
     info["accord_commit"] = commit.stdout.strip() or None
     return info
 

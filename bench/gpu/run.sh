@@ -3,12 +3,12 @@
 # hard time budget and writes figures.json, figures.md, phase-*.json and run.log under $OUT.
 #
 #     bash bench/gpu/wheels.sh                 # beforehand, on a machine with a registry: .whl/
-#     OUT=/some/folder bash bench/gpu/run.sh   # on the GPU machine (≈ 7 min at most)
+#     OUT=/some/folder bash bench/gpu/run.sh   # on the GPU machine (6.5 min at most)
 #     OUT=/tmp/dry bash bench/gpu/run.sh --dry-run   # the same code on a CPU, tiny shapes
 #     python bench/gpu/report.py "$OUT/figures.json" --readme README.md   # the README table
 #
 # Environment: PYTHON (default python3), BENCH_BUDGET_S (seconds for the whole call, default
-# 400 on a GPU), BENCH_WHEELS (default .whl at the repository root), BENCH_WORK (scratch).
+# 390 on a GPU), BENCH_WHEELS (default .whl at the repository root), BENCH_WORK (scratch).
 # accord's wheels are installed only where trl, datasets, sqlmodel, alembic and
 # pydantic_settings do not import already; trl 1.12 always goes to a folder of its own, used
 # only by the trl 1.12 PPOTrainer process.
@@ -53,7 +53,7 @@ fi
 
 ARGS=(--out "$OUT" --work "$WORK")
 if [[ -z "$DRY" || -n "${BENCH_BUDGET_S:-}" ]]; then
-  LEFT=$(( ${BENCH_BUDGET_S:-400} - ($(date +%s) - START) - 15 ))  # 15 s for the table and exit
+  LEFT=$(( ${BENCH_BUDGET_S:-390} - ($(date +%s) - START) - 15 ))  # 15 s for the table and exit
   ARGS+=(--budget "$LEFT")
   LIMIT=$(( LEFT + 30 ))
 else

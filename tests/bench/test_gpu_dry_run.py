@@ -23,8 +23,8 @@ def dry_run(gpu_wheels, tiny_model_dir, tmp_path_factory):
            "BENCH_WORK": str(tmp_path_factory.mktemp("gpu-work")),
            "ACCORD_TINY_MODELS_DIR": str(tiny_model_dir.parent),
            "PYTHONPATH": str(ROOT / "platform")}
-    proc = subprocess.run(["bash", str(GPU / "run.sh"), "--dry-run"], capture_output=True, text=True,
-                          env=env, timeout=900)
+    proc = subprocess.run(["bash", str(GPU / "run.sh"), "--dry-run"], capture_output=True, text=True, check=False,
+                          env=env, timeout=1500)
     return proc, out
 
 
@@ -59,6 +59,6 @@ def test_dry_run_leaves_its_table_and_log(dry_run, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text((ROOT / "README.md").read_text())
     report = subprocess.run([sys.executable, str(GPU / "report.py"), str(out / "figures.json"),
-                             "--readme", str(readme)], capture_output=True, text=True)
+                             "--readme", str(readme)], capture_output=True, text=True, check=False)
     assert report.returncode == 0, report.stderr
     assert table in readme.read_text()
