@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / "results" / "dpo-work"  # gitignored
+# gitignored; BENCH_DPO_WORK moves it (bench/gpu/ keeps its runs in its own folder)
+WORK = Path(os.environ.get("BENCH_DPO_WORK") or ROOT / "bench" / "results" / "dpo-work")
 
 
 def build_model(hidden: int, layers: int) -> Path:
@@ -101,7 +102,8 @@ def run_variant(args) -> dict:
         step_times.clear()
         config = DPOTrainConfig(snapshot=str(args.snapshot), model=str(args.model), max_steps=args.steps, beta=beta,
                                 per_device_train_batch_size=args.batch, cache_ref_logps=args.variant != "recompute",
-                                evaluate_test=False, save_model=False, db_url=f"sqlite:///{WORK / 'bench.db'}",
+                                evaluate_test=False, save_model=False, bf16=args.bf16,
+                                db_url=f"sqlite:///{WORK / 'bench.db'}",
                                 output_dir=str(WORK / "out"), max_length=256)
         result = train_dpo(config)
         steady = step_times[1:] or step_times
@@ -115,6 +117,8 @@ def child(variant: str, model: Path, snapshot: Path, args, betas: str, home: str
     env = {**os.environ, "ACCORD_HOME": home}
     cmd = [sys.executable, __file__, "--child", variant, "--model", str(model), "--snapshot", str(snapshot),
            "--steps", str(args.steps), "--batch", str(args.batch), "--betas", betas]
+    if getattr(args, "bf16", False):
+        cmd.append("--bf16")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
@@ -134,9 +138,11 @@ def main() -> None:
     parser.add_argument("--snapshot")
     parser.add_argument("--betas", default="0.1")
     parser.add_argument("--variant")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 weights and mixed precision")
     args = parser.parse_args()
     if args.child:
         args.variant = args.child
+        WORK.mkdir(parents=True, exist_ok=True)
         print(json.dumps(run_variant(args)))
         return
 

@@ -123,10 +123,14 @@ def job_run(backend, texts, *, n, max_tokens, batch_size, workdir: Path, tag: st
     return seconds, tokens, seconds - timed.seconds
 
 
-def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Path) -> dict:
+def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Path, backend=None) -> dict:
+    """Job vs direct calls on ``backend`` (built here by ``make`` when None, and closed after;
+    one passed in, e.g. a model already on a GPU, stays open)."""
     texts = prompts(args.prompts)
     t_load = time.perf_counter()
-    backend = make(backend_name, folder, load_format, args.batch_size)
+    owned = backend is None
+    if owned:
+        backend = make(backend_name, folder, load_format, args.batch_size)
     load_s = time.perf_counter() - t_load
     direct_run(backend, texts[:2], n=1, max_tokens=4, batch_size=2)  # warm-up
     direct, job, outside, tok_direct, tok_job = [], [], [], 0, 0
@@ -139,7 +143,8 @@ def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Pa
                                        tag=f"{backend_name}-{rep}")
         job.append(s)
         outside.append(accord_s)
-    backend.close()
+    if owned:
+        backend.close()
     # min over interleaved repeats: the least disturbed run of each (shared machines are noisy)
     d, j = min(direct), min(job)
     return {"backend": backend_name, "model": Path(folder).name, "load_s": round(load_s, 1),
@@ -150,8 +155,9 @@ def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Pa
             "direct_tok_s": round(tok_direct / d, 1), "job_tok_s": round(tok_job / j, 1)}
 
 
-def judge_throughput(args, workdir: Path) -> dict:
-    """Pairs/s of the judge step (tiny model, log-prob path) and the one-call-per-batch check."""
+def judge_throughput(args, workdir: Path, backend=None) -> dict:
+    """Pairs/s of the judge step (log-prob path) and the one-call-per-batch check, on the tiny
+    model or on ``backend`` (a model already loaded, e.g. on a GPU; left open)."""
     from accord.backends import make_backend
     from accord.backends.base import GenerationRequest
     from accord.jobs import run_recipe
@@ -174,7 +180,8 @@ def judge_throughput(args, workdir: Path) -> dict:
         def close(self):
             pass
 
-    backend = Recording(make_backend("transformers", "accord/tiny", batch_size=32))
+    owned = backend is None
+    backend = Recording(backend or make_backend("transformers", "accord/tiny", batch_size=32))
     engine = open_store(f"sqlite:///{workdir / 'judge.db'}")
     with session_scope(engine) as s:
         pair_ids = []
@@ -188,7 +195,7 @@ def judge_throughput(args, workdir: Path) -> dict:
         pass
 
     register_step("bench_pairs", BenchPairs, lambda ctx, cfg: StepOutput(pairs=pair_ids))
-    recipe = {"name": "judge-bench", "models": {"judge": {"backend": "transformers", "model": "accord/tiny"}},
+    recipe = {"name": "judge-bench", "models": {"judge": {"backend": "transformers", "model": backend.model_id}},
               "steps": [{"kind": "bench_pairs"},
                         {"kind": "judge", "constitution": "tiny-test", "batch_size": args.judge_batch}]}
     t0 = time.perf_counter()
@@ -203,7 +210,8 @@ def judge_throughput(args, workdir: Path) -> dict:
     for r in sample:
         backend.inner.generate([GenerationRequest(**r.__dict__)])
     one_at_a_time = (time.perf_counter() - t1) / (len(sample) / per_pair)
-    backend.inner.close()
+    if owned:
+        backend.inner.close()
     return {"pairs": len(pair_ids), "requests_per_pair": per_pair, "seconds": round(seconds, 2),
             "pairs_per_s": round(len(pair_ids) / seconds, 2), "backend_calls": len(backend.calls),
             "all_requests_of_a_pair_in_one_call": one_batch,

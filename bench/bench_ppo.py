@@ -19,7 +19,9 @@ Shapes: ``tiny`` = accord/tiny (policy, reference) and accord/tiny-reward (rewar
 4 layers, vocabulary 32,000 (≈ 29M parameters each, tied embeddings), where weights, optimizer
 state, activations and logits dominate. Both trainers: policy = reference, reward = value, rollout
 batch 8, minibatch 4 (trl's ``local_rollout_forward_batch_size`` = 4 as well, its own
-memory-saving setting), 4 PPO epochs, 16 new tokens, fixed KL coefficient 0.05, float32.
+memory-saving setting), 4 PPO epochs, 16 new tokens, fixed KL coefficient 0.05, float32
+(``BENCH_PPO_BF16=1`` in the environment: bf16 for both, as bench/gpu/ runs them; on a GPU the
+children also report peak CUDA allocation, ``gpu_peak_mb``).
 
 Memory is the resident set (``VmRSS``; peak = ``ru_maxrss``) at three points: after the imports a
 training command makes before loading models, after the four models are loaded (accord: also
@@ -51,6 +53,11 @@ def rss_mb():
 def peak_mb():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def gpu_peak_mb():
+    import torch
+    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+import os
+BF16 = os.environ.get("BENCH_PPO_BF16") == "1"
 '''
 
 TRL_CHILD = RSS + r'''
@@ -72,7 +79,7 @@ ds = Dataset.from_dict({"input_ids": [tok(p, add_special_tokens=False)["input_id
 args = PPOConfig(output_dir=out, per_device_train_batch_size=mini, gradient_accumulation_steps=1,
                  num_mini_batches=batch // mini, local_rollout_forward_batch_size=mini,
                  total_episodes=steps * batch, num_ppo_epochs=epochs, response_length=new_tokens,
-                 kl_coef=0.05, learning_rate=1e-5, report_to="none", bf16=False, save_strategy="no",
+                 kl_coef=0.05, learning_rate=1e-5, report_to="none", bf16=BF16, save_strategy="no",
                  dataloader_pin_memory=False, stop_token="eos", missing_eos_penalty=None,
                  logging_steps=1, num_sample_generations=0, seed=0)
 args.batch_size = batch
@@ -87,7 +94,7 @@ t0 = time.perf_counter()
 trainer.train()
 total = time.perf_counter() - t0
 print(json.dumps({"total_seconds": total, "step_seconds": total / steps, "after_imports_mb": after_imports,
-                  "after_load_mb": after_load, "peak_mb": peak_mb()}))
+                  "after_load_mb": after_load, "peak_mb": peak_mb(), "gpu_peak_mb": gpu_peak_mb()}))
 '''
 
 ACCORD_CHILD = RSS + r'''
@@ -103,7 +110,7 @@ folder = write_export(f"{work}/snapshot-{engine}", name="bench-ppo", train=rows,
 config = PPOTrainConfig(snapshot=str(folder), model=policy, reward_model=reward, max_steps=int(steps),
                         rollout_batch_size=int(batch), mini_batch_size=int(mini), ppo_epochs=int(epochs),
                         max_new_tokens=int(new_tokens), kl_coef=0.05, learning_rate=1e-5, save_model=False,
-                        eval_prompts=8, rollout_engine=engine, db_url=f"sqlite:///{work}/bench.db",
+                        eval_prompts=8, rollout_engine=engine, bf16=BF16, db_url=f"sqlite:///{work}/bench.db",
                         output_dir=f"{work}/out")
 t0 = time.perf_counter()
 result = train_ppo(config)
@@ -114,7 +121,7 @@ later = rollouts[1:] or rollouts
 print(json.dumps({"total_seconds": total, "step_seconds": sum(steps_s) / len(steps_s),
                   "rollout_seconds": sum(later) / len(later), "after_imports_mb": after_imports,
                   "after_load_mb": result.metrics["memory_after_load_mb"], "peak_mb": peak_mb(),
-                  "step_peaks_mb": [h["memory/peak_mb"] for h in result.history]}))
+                  "step_peaks_mb": [h["memory/peak_mb"] for h in result.history], "gpu_peak_mb": gpu_peak_mb()}))
 '''
 
 
