@@ -42,7 +42,7 @@ def _value(estimate: dict | None) -> dict[str, Any] | None:
 
 def headline_figures(report: dict[str, Any]) -> dict[str, Any]:
     """The numbers a reader looks at first: counts, human–human agreement, human–AI agreement
-    by judge, AI position consistency by judge, length bias by source."""
+    by judge, AI position consistency by judge, length bias by source, calibration by judge."""
     hh = report["human_human"]
     return {
         "counts": report["counts"],
@@ -56,6 +56,8 @@ def headline_figures(report: dict[str, Any]) -> dict[str, Any]:
                                  for r in report["position_consistency"].get("by_judge", [])],
         "length_bias": [{"source": r["source"], "kind": r["kind"], "longer_wins": _value(r["longer_wins"])}
                         for r in report.get("length_bias", [])],
+        "calibration": [{"judge": r["judge"], "n": r["n"], "ece": r["ece"], "brier": r["brier"]}
+                        for r in report.get("calibration", [])],
         "reward_models": [{"run_id": r.get("run_id"), "name": r.get("name"),
                            "rm_heldout_accuracy": r.get("rm_heldout_accuracy")}
                           for r in report.get("reward_models", [])],
