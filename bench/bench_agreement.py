@@ -137,7 +137,8 @@ def main() -> None:
     figures = {
         "file": str(args.hh), "rows_read": args.limit, "pairs": n_pairs, "invalid_rows": imported.get("invalid", 0),
         "backend": args.backend, "model": args.model, "constitution": args.constitution,
-        "human_ai": head["human_ai"], "calibration": head["calibration"],
+        "human_ai_per_pair": head["human_ai_per_pair"], "human_ai_every_label": head["human_ai"],
+        "calibration": head["calibration"],
         "position_consistency": head["position_consistency"],
         "length_bias": [r for r in head["length_bias"] if "·" not in r["source"]],
         "prompt_tokens_per_label": round(tokens, 1),
@@ -152,9 +153,9 @@ def main() -> None:
         return
     print(f"{n_pairs} HH-RLHF pairs ({figures['invalid_rows']} invalid rows skipped of the first {args.limit}); "
           f"judge {args.model} on {args.backend}, {figures['labels_per_pair']} labels per pair")
-    for row in head["human_ai"]:
+    for row in head["human_ai_per_pair"]:
         a, k = row["agreement"], row["kappa"]
-        print(f"  human–AI agreement {a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]  κ {k['value']:.3f} "
+        print(f"  human–AI agreement per pair {a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]  κ {k['value']:.3f} "
               f"[{k['low']:.3f}, {k['high']:.3f}]  n={row['n']}")
     for row in head["calibration"]:
         print(f"  ECE {row['ece']:.3f}  Brier {row['brier']:.3f}  n={row['n']}")

@@ -73,7 +73,7 @@ def test_quickstart_twice_recomputes_nothing(recipe_runner, tmp_path):
     assert summary["snapshots"][0]["content_hash"] == snapshots[0].content_hash
     assert [r["reused"] for r in summary["runs"]] == [True, True]
     audit = summary["audits"][0]
-    assert audit["human_ai"][0]["n"] == N_HUMAN_PAIRS and audit["calibration"][0]["n"] > 0
+    assert audit["human_ai_per_pair"][0]["n"] == N_HUMAN_PAIRS and audit["calibration"][0]["n"] > 0
     dpo = next(r for r in summary["runs"] if r["kind"] == "dpo")
     assert "kl_to_ref" in dpo["metrics"] and dpo["metrics"]["heldout_reward_accuracy"] is not None
 
@@ -96,7 +96,7 @@ def test_quickstart_on_smollm2_writes_english_and_measures_the_judge(recipe_runn
     assert {j.pair_id for j in judged} and n_pairs > N_HUMAN_PAIRS
 
     summary = json.loads((recipe_runner.home / "reports" / "quickstart" / "summary.json").read_text())
-    human_ai = summary["audits"][0]["human_ai"]
+    human_ai = summary["audits"][0]["human_ai_per_pair"]
     assert human_ai and human_ai[0]["n"] == N_HUMAN_PAIRS
     assert human_ai[0]["agreement"]["value"] is not None and human_ai[0]["kappa"]["value"] is not None
     assert summary["audits"][0]["position_consistency"][0]["n_pairs"] > 0

@@ -11,14 +11,14 @@ again only when the run's metrics changed since the last one was written.
 The agreement figures are also said in plain words, with what they mean for trusting the
 judge's labels (and, for a weak judge, how to point the recipe at a stronger one):
 
->>> audit = {"human_ai": [{"judge": "m", "n": 48, "kappa": {"value": 0.16},
+>>> audit = {"human_ai_per_pair": [{"judge": "m", "n": 48, "kappa": {"value": 0.16},
 ...          "agreement": {"value": 0.58, "low": 0.44, "high": 0.71}}],
 ...          "position_consistency": [{"judge": "m", "n_pairs": 48, "first_position_wins": 0.8,
 ...          "consistency": {"value": 0.5, "low": 0.35, "high": 0.65}}], "calibration": []}
 >>> for line in plain_words(audit):
 ...     print(line)
 The judge m agrees with humans on 58% of 48 pairs [95% CI 44–71%]: not clearly better than a coin flip (κ 0.16, slight agreement beyond chance).
-Half of its labels flip when A/B are swapped (the same winner in both orders on 50% of 48 pairs [35–65%]; the response shown first wins 80% of the time).
+Half of its labels flip when A/B are swapped (the same winner in both orders for 50% of 48 pair–principle labels [35–65%]; the response shown first wins 80% of the time).
 """
 
 from __future__ import annotations
@@ -180,9 +180,10 @@ def _words(value: float, table) -> str:
 
 
 def plain_words(audit: dict[str, Any]) -> list[str]:
-    """The audit's human–AI agreement, position consistency and calibration, in sentences."""
+    """The audit's human–AI agreement (of the judge's final label per pair), position
+    consistency and calibration, in sentences."""
     lines = []
-    for row in audit.get("human_ai", []):
+    for row in audit.get("human_ai_per_pair", []):
         agreement, kappa = row.get("agreement") or {}, (row.get("kappa") or {}).get("value")
         if agreement.get("value") is None:
             continue
@@ -207,7 +208,8 @@ def plain_words(audit: dict[str, Any]) -> list[str]:
         first = row.get("first_position_wins")
         first_words = "" if first is None else f"; the response shown first wins {_pct(first)} of the time"
         lines.append(f"{_words(1 - c, FRACTION_WORDS)} of its labels flip when A/B are swapped (the "
-                     f"same winner in both orders on {_pct(c)} of {row['n_pairs']} pairs{ci}{first_words}).")
+                     f"same winner in both orders for {_pct(c)} of {row['n_pairs']} pair–principle labels{ci}"
+                     f"{first_words}).")
     for row in audit.get("calibration", []):
         if row.get("ece") is not None:
             lines.append(f"When {row['judge']} states a confidence, it is off by {100 * row['ece']:.0f} "
@@ -218,7 +220,7 @@ def plain_words(audit: dict[str, Any]) -> list[str]:
 def weak_judge(audit: dict[str, Any]) -> bool:
     """True when a judge is far from humans or unstable under A/B swaps."""
     far = any((r.get("agreement") or {}).get("value") is not None
-              and r["agreement"]["value"] < WEAK_AGREEMENT for r in audit.get("human_ai", []))
+              and r["agreement"]["value"] < WEAK_AGREEMENT for r in audit.get("human_ai_per_pair", []))
     unstable = any((r.get("consistency") or {}).get("value") is not None
                    and r["consistency"]["value"] < WEAK_CONSISTENCY for r in audit.get("position_consistency", []))
     return far or unstable
@@ -231,9 +233,11 @@ def _agreement_table(audit: dict[str, Any]) -> Table:
     hh = audit["human_human"]
     if hh["alpha"] and hh["alpha"].get("value") is not None:
         table.add_row("human–human α", "annotators", _ci(hh["alpha"]), _num(hh["alpha"].get("n_units")))
+    for row in audit.get("human_ai_per_pair", []):
+        table.add_row("human–AI agreement, per pair", row["judge"], _ci(row["agreement"]), str(row["n"]))
+        table.add_row("human–AI κ, per pair", row["judge"], _ci(row["kappa"]), str(row["n"]))
     for row in audit["human_ai"]:
-        table.add_row("human–AI agreement", row["judge"], _ci(row["agreement"]), str(row["n"]))
-        table.add_row("human–AI κ", row["judge"], _ci(row["kappa"]), str(row["n"]))
+        table.add_row("human–AI agreement, every label", row["judge"], _ci(row["agreement"]), str(row["n"]))
     for row in audit["position_consistency"]:
         table.add_row("same winner, A/B swapped", row["judge"], _ci(row["consistency"]), str(row["n_pairs"]))
     for row in audit.get("reward_models", []):
