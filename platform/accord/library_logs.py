@@ -25,6 +25,11 @@ False
 >>> logging.getLogger("DeepSpeed").warning("no accelerator found")
 >>> "no accelerator found" in log.read_text()
 True
+>>> tf = logging.getLogger("transformers")    # what transformers does when first used:
+>>> tf.addHandler(logging.StreamHandler(sys.stderr)); tf.propagate = False
+>>> logging.getLogger("transformers.modeling_utils").warning("LOAD REPORT: score.weight MISSING")
+>>> "LOAD REPORT" in log.read_text()
+True
 >>> release_libraries()
 """
 
@@ -64,9 +69,24 @@ def _place(logger: logging.Logger, handler: logging.Handler) -> bool:
     return True
 
 
+def _propagating(cls: type) -> type:
+    """A subclass of logger class ``cls`` that keeps propagating while ``quiet_libraries`` is in
+    force, whatever the library sets (transformers sets ``propagate = False`` right after adding
+    its own handler, which would leave its records to Python's last-resort stderr handler)."""
+
+    def get(self) -> bool:
+        return True if _state else self.__dict__.get("propagate", True)
+
+    def set_(self, value: bool) -> None:
+        self.__dict__["propagate"] = value
+
+    return type(f"Propagating{cls.__name__}", (cls,), {"propagate": property(get, set_)})
+
+
 def _claim(logger: logging.Logger) -> None:
     """Apply ``_place`` to the handlers ``logger`` has and to those it gets later."""
     if not getattr(logger, "_accord_claimed", False):
+        logger.__class__ = _propagating(logger.__class__)
         add_handler = logger.addHandler
 
         def add_handler_placed(handler: logging.Handler) -> None:
