@@ -110,6 +110,9 @@ def main() -> None:
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="accord-bench-agreement-"))
     folder.mkdir(parents=True, exist_ok=True)
+    # The pulled model stays where it was installed, not in the fresh home.
+    os.environ.setdefault("ACCORD_MODELS_DIR",
+                          str((Path(os.environ.get("ACCORD_HOME", ".accord")) / "models").resolve()))
     env = {**os.environ, "ACCORD_HOME": str(folder / "home"), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "platform"), env.get("PYTHONPATH")]))
