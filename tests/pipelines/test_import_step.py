@@ -35,7 +35,7 @@ def _inputs(tmp_path, **step):
 
 
 def test_an_invalid_row_stops_the_step_and_names_the_line(recipe_runner, tmp_path):
-    path, data = _inputs(tmp_path)
+    path, _ = _inputs(tmp_path)
     done = recipe_runner.run(path)
     assert done.returncode == 1
     assert "hh.jsonl:2" in done.said and "empty" in done.said
