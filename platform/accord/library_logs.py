@@ -30,7 +30,7 @@ True
 >>> logging.getLogger("transformers.modeling_utils").warning("LOAD REPORT: score.weight MISSING")
 >>> "LOAD REPORT" in log.read_text()
 True
->>> release_libraries()
+>>> release_libraries(); tf.propagate = True
 """
 
 from __future__ import annotations
