@@ -77,3 +77,24 @@ def recipe_runner(tmp_path) -> RecipeRunner:
     for key in ("ARGILLA_API_URL", "ARGILLA_API_KEY"):  # recipes must not reach a server by accident
         env.pop(key, None)
     return RecipeRunner(folder=tmp_path, env=env)
+
+
+def tiny_variant(recipe: str | Path, folder: Path) -> Path:
+    """The shipped recipe with every model replaced by the tiny offline one (mechanics only:
+    same steps, names and options), written to ``folder``; its relative paths still resolve
+    against pipelines/."""
+    import yaml
+
+    path = Path(recipe) if Path(recipe).is_file() else PIPELINES / f"{recipe}.yaml"
+    data = yaml.safe_load(path.read_text())
+    for model in data.get("models", {}).values():
+        model["model"] = "accord/tiny"
+    for step in data["steps"]:
+        if "base_model" in step:
+            step["base_model"] = "accord/tiny"
+        if step["kind"] == "train_dpo":
+            step["learning_rate"] = 5.0e-4
+    data["base_dir"] = str(path.parent)
+    out = folder / path.name
+    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return out

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from .conftest import PIPELINES
 
-RECIPES = ["quickstart", "dpo", "instructgpt", "cai", "rlaif-vs-human"]
+RECIPES = ["quickstart", "hh-agreement", "dpo", "instructgpt", "cai", "rlaif-vs-human"]
 
 
 @pytest.mark.parametrize("name", RECIPES)

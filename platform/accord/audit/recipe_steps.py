@@ -34,6 +34,16 @@ class AuditStepConfig(StepConfig):
     html: bool = Field(default=True, description="Also write the standalone HTML report.")
 
 
+ENSEMBLE = "*ensemble*"  # the judge step's principle name for its ensembled label (rlaif.judge)
+
+
+def _per_pair(by_source: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each judge's final label per pair: its ensemble row, or its only row (one principle)."""
+    judges = [r["judge"] for r in by_source]
+    return [r for r in by_source if r.get("principle") == ENSEMBLE
+            or (judges.count(r["judge"]) == 1 and not r.get("principle", "").startswith("*"))]
+
+
 def _value(estimate: dict | None) -> dict[str, Any] | None:
     if not estimate:
         return None
@@ -42,7 +52,8 @@ def _value(estimate: dict | None) -> dict[str, Any] | None:
 
 def headline_figures(report: dict[str, Any]) -> dict[str, Any]:
     """The numbers a reader looks at first: counts, human–human agreement, human–AI agreement
-    by judge, AI position consistency by judge, length bias by source."""
+    by judge (every label: per principle and ensembled) and per pair (the ensembled label), AI
+    position consistency by judge, length bias by source, calibration by judge."""
     hh = report["human_human"]
     return {
         "counts": report["counts"],
@@ -50,12 +61,18 @@ def headline_figures(report: dict[str, Any]) -> dict[str, Any]:
                         "units_with_several_ratings": hh.get("n_units_multi", 0)},
         "human_ai": [{"judge": r["judge"], "n": r["n"], "agreement": _value(r["agreement"]),
                       "kappa": _value(r["kappa"])} for r in report["human_ai"].get("by_judge", [])],
+        # The judge's final label per pair (its ensemble over principles and orders): n is pairs.
+        "human_ai_per_pair": [{"judge": r["judge"], "n": r["n"], "agreement": _value(r["agreement"]),
+                               "kappa": _value(r["kappa"])}
+                              for r in _per_pair(report["human_ai"].get("by_source", []))],
         "position_consistency": [{"judge": r["judge"], "n_pairs": r["n_pairs"],
                                   "consistency": _value(r["consistency"]),
                                   "first_position_wins": r.get("first_position_wins")}
                                  for r in report["position_consistency"].get("by_judge", [])],
         "length_bias": [{"source": r["source"], "kind": r["kind"], "longer_wins": _value(r["longer_wins"])}
                         for r in report.get("length_bias", [])],
+        "calibration": [{"judge": r["judge"], "n": r["n"], "ece": r["ece"], "brier": r["brier"]}
+                        for r in report.get("calibration", [])],
         "reward_models": [{"run_id": r.get("run_id"), "name": r.get("name"),
                            "rm_heldout_accuracy": r.get("rm_heldout_accuracy")}
                           for r in report.get("reward_models", [])],

@@ -2,11 +2,16 @@
 
 Run ``accord --help``; each command has ``--help`` too. Exit codes: 0 success, 1 bad input or
 failed work (the message names the file, line or field), 2 usage errors.
+
+stdout carries results only (``--json`` for scripts); accord's progress goes to stderr, and the
+libraries' warnings, weight-loading reports and progress bars to ``<home>/logs/accord.log``
+(``accord --verbose ...`` shows them on stderr as well).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -38,7 +43,15 @@ app = typer.Typer(
 @app.callback()
 def _root(
     db: str = typer.Option(None, "--db", help="Store URL for every command (sets ACCORD_DATABASE_URL)."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v",
+        help="Also show library warnings, weight-loading reports and progress bars on stderr "
+        "(they always go to <home>/logs/accord.log)."),
 ) -> None:
+    from ..library_logs import quiet_libraries
+
+    quiet_libraries(verbose=verbose or os.environ.get("ACCORD_VERBOSE") == "1",
+                    command=" ".join(["accord", *sys.argv[1:]]))
     if db:
         from ..settings import get_settings
 

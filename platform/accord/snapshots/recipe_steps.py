@@ -33,7 +33,8 @@ from ..workflows.outputs import FiguresOutput, outputs_of, recipe_name, resolve_
 from .build import SnapshotError, create_snapshot, get_snapshot, list_snapshots
 from .policies import POLICIES, PolicyParams
 
-BUNDLED_PREFERENCES = {"sample": "sample_preferences.jsonl"}
+BUNDLED_PREFERENCES = {"sample": ("sample_preferences.jsonl", "trl"),
+                       "human-pairs": ("human_pairs.jsonl", "accord")}
 
 
 # -- import_preferences ----------------------------------------------------------------------
@@ -44,13 +45,22 @@ class ImportPreferencesConfig(StepConfig):
 
     file: str | None = Field(default=None, description="Preference file (relative to the recipe).")
     bundled: str | None = Field(default=None, description="A bundled file: sample (40 "
-                                "hand-written preferences).")
+                                "hand-written preferences, trl format) or human-pairs (48 "
+                                "pairs with clear right answers and their annotators' labels, "
+                                "accord format; the format is implied).")
     format: str = Field(default="trl", description="trl, hh-rlhf, ultrafeedback-binarized, "
                         "accord, csv or hf.")
     label_kind: Literal["human", "ai"] = Field(default="human", description="Who made the labels.")
     source: str | None = Field(default=None, description="Source label of the rows (default: "
                                "the file name without extension).")
     soft_labels: bool = Field(default=False, description="Read scores as soft labels.")
+    skip_invalid: bool = Field(default=False, description="Write invalid rows (e.g. an HH-RLHF "
+                               "row whose last reply is empty) to a rejects file and import the "
+                               "rest (default: stop, store nothing).")
+    rejects: str | None = Field(default=None, description="Rejects file for skip_invalid, "
+                                "relative to the working folder (default: "
+                                "<home>/rejects/<recipe>/<step>.rejects.jsonl; never beside the "
+                                "input, which may be read-only or shared).")
 
     @model_validator(mode="after")
     def _one_origin(self) -> ImportPreferencesConfig:
@@ -61,7 +71,17 @@ class ImportPreferencesConfig(StepConfig):
         from ..formats.registry import format_name
 
         format_name(self.format)  # an unknown format fails here, before anything runs
+        if self.rejects and not self.skip_invalid:
+            raise ValueError("rejects is only used with skip_invalid: true")
         return self
+
+
+def rejects_path_for(ctx: StepContext, config: ImportPreferencesConfig) -> Path:
+    """Where the step writes invalid rows: ``rejects`` (relative to the working folder) or
+    ``<home>/rejects/<recipe>/<step>.rejects.jsonl``."""
+    if config.rejects:
+        return Path(config.rejects).expanduser().resolve()
+    return (get_settings().home / "rejects" / recipe_name(ctx) / f"{ctx.step_name}.rejects.jsonl").resolve()
 
 
 def run_import_preferences(ctx: StepContext, config: ImportPreferencesConfig) -> FiguresOutput:
@@ -69,22 +89,33 @@ def run_import_preferences(ctx: StepContext, config: ImportPreferencesConfig) ->
     from ..importer import import_file
     from ..store.models import Pair
 
-    path = sample_path(BUNDLED_PREFERENCES[config.bundled]) if config.bundled else resolve_path(ctx, config.file)
+    if config.bundled:
+        name, fmt = BUNDLED_PREFERENCES[config.bundled]
+        path = sample_path(name)
+    else:
+        path, fmt = resolve_path(ctx, config.file), config.format
     source = config.source or path.name.split(".")[0]
+    rejects = rejects_path_for(ctx, config) if config.skip_invalid else None
     task = ctx.progress.add_step(f"{ctx.step_name}: import {path.name}", total=1)
-    report = import_file(ctx.engine, path, fmt=config.format, label_kind=config.label_kind,
-                         source=source, soft_labels=config.soft_labels)
+    report = import_file(ctx.engine, path, fmt=fmt, label_kind=config.label_kind,
+                         source=source, soft_labels=config.soft_labels,
+                         skip_invalid=config.skip_invalid, rejects_path=rejects)
     ctx.progress.advance(task)
+    if report.invalid:
+        ctx.progress.note(f"{ctx.step_name}: {report.invalid} invalid row(s) of {path.name} "
+                          f"skipped, written to {report.rejects_path}")
     p = Pair.__table__
     with ctx.engine.connect() as conn:
         rows = conn.execute(select(p.c.id, p.c.prompt_id, p.c.response_a_id, p.c.response_b_id)
                             .where(p.c.source == source).order_by(p.c.id)).all()
     new = {f"new_{k}": v for k, v in report.new.items() if v}
+    rejected = {"invalid": report.invalid, "rejects": report.rejects_path} if report.invalid else {}
     return FiguresOutput(
         kind="import", prompts=list(dict.fromkeys(r.prompt_id for r in rows)),
         responses=list(dict.fromkeys(x for r in rows for x in (r.response_a_id, r.response_b_id))),
         pairs=[r.id for r in rows], counts={"records": report.records, **new},
         figures={"file": str(path), "source": source, "label_kind": config.label_kind, **report.as_dict()},
+        brief=rejected,
     )
 
 

@@ -7,6 +7,18 @@ same content is written to ``<home>/reports/<recipe>/summary.json`` and ``summar
 
 Each run's HTML report (``accord runs show RUN --html``) is written beside the audit report,
 again only when the run's metrics changed since the last one was written.
+
+The agreement figures are also said in plain words, with what they mean for trusting the
+judge's labels (and, for a weak judge, how to point the recipe at a stronger one):
+
+>>> audit = {"human_ai_per_pair": [{"judge": "m", "n": 48, "kappa": {"value": 0.16},
+...          "agreement": {"value": 0.58, "low": 0.44, "high": 0.71}}],
+...          "position_consistency": [{"judge": "m", "n_pairs": 48, "first_position_wins": 0.8,
+...          "consistency": {"value": 0.5, "low": 0.35, "high": 0.65}}], "calibration": []}
+>>> for line in plain_words(audit):
+...     print(line)
+The judge m agrees with humans on 58% of 48 pairs [95% CI 44–71%]: not clearly better than a coin flip (κ 0.16, slight agreement beyond chance).
+Half of its labels flip when A/B are swapped (the same winner in both orders for 50% of 48 pair–principle labels [35–65%]; the response shown first wins 80% of the time).
 """
 
 from __future__ import annotations
@@ -133,9 +145,85 @@ def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
                     "audit": [a["html_path"] or a["json_path"] for a in audits],
                     "runs": list(run_reports.values())},
     }
+    summary["in_plain_words"] = [line for audit in audits for line in plain_words(audit)]
+    if any(weak_judge(audit) for audit in audits):
+        summary["stronger_judge"] = STRONGER_JUDGE
     if counts["human_judgments"] == 0:
         summary["how_to_label"] = labelling_commands(ctx, config.argilla_dataset or recipe_name(ctx))
     return summary
+
+
+KAPPA_WORDS = ((0.0, "no agreement beyond chance"), (0.2, "slight agreement beyond chance"),
+               (0.4, "fair agreement beyond chance"), (0.6, "moderate agreement beyond chance"),
+               (0.8, "substantial agreement beyond chance"), (1.01, "almost perfect agreement"))
+FRACTION_WORDS = ((0.05, "Almost none"), (0.15, "About one in ten"), (0.3, "About a fifth"),
+                  (0.4, "About a third"), (0.6, "Half"), (0.75, "About two thirds"),
+                  (0.9, "Most"), (1.01, "Almost all"))
+# A judge this far from humans, or this unstable under A/B swaps, is called weak.
+WEAK_AGREEMENT, WEAK_CONSISTENCY = 0.7, 0.8
+STRONGER_JUDGE = [
+    "models:",
+    "  judge:                      # any OpenAI-compatible server (vLLM, llama.cpp, a hosted API)",
+    "    backend: openai",
+    "    model: Qwen/Qwen2.5-7B-Instruct",
+    "    options: {base_url: http://127.0.0.1:8000/v1, max_concurrency: 16}",
+    "# or in-process on a GPU: backend: vllm (see pipelines/rlaif-vllm.yaml)",
+]
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def _words(value: float, table) -> str:
+    return next(words for bound, words in table if value < bound)
+
+
+def plain_words(audit: dict[str, Any]) -> list[str]:
+    """The audit's human–AI agreement (of the judge's final label per pair), position
+    consistency and calibration, in sentences."""
+    lines = []
+    for row in audit.get("human_ai_per_pair", []):
+        agreement, kappa = row.get("agreement") or {}, (row.get("kappa") or {}).get("value")
+        if agreement.get("value") is None:
+            continue
+        low, high = agreement.get("low"), agreement.get("high")
+        ci = f" [95% CI {100 * low:.0f}–{100 * high:.0f}%]" if low is not None and high is not None else ""
+        if low is not None and low > 0.5:
+            verdict = "better than a coin flip"
+        elif high is not None and high < 0.5:
+            verdict = "worse than a coin flip: it tends to prefer the reply humans rejected"
+        else:
+            verdict = "not clearly better than a coin flip"
+        kappa_words = "" if kappa is None else f" (κ {kappa:.2f}, {_words(kappa, KAPPA_WORDS)})"
+        lines.append(f"The judge {row['judge']} agrees with humans on {_pct(agreement['value'])} of "
+                     f"{row['n']} pairs{ci}: {verdict}{kappa_words}.")
+    for row in audit.get("position_consistency", []):
+        consistency = row.get("consistency") or {}
+        if consistency.get("value") is None:
+            continue
+        c = consistency["value"]
+        low, high = consistency.get("low"), consistency.get("high")
+        ci = f" [{100 * low:.0f}–{100 * high:.0f}%]" if low is not None and high is not None else ""
+        first = row.get("first_position_wins")
+        first_words = "" if first is None else f"; the response shown first wins {_pct(first)} of the time"
+        lines.append(f"{_words(1 - c, FRACTION_WORDS)} of its labels flip when A/B are swapped (the "
+                     f"same winner in both orders for {_pct(c)} of {row['n_pairs']} pair–principle labels{ci}"
+                     f"{first_words}).")
+    for row in audit.get("calibration", []):
+        if row.get("ece") is not None:
+            lines.append(f"When {row['judge']} states a confidence, it is off by {100 * row['ece']:.0f} "
+                         f"points on average against the human majority (ECE over {row['n']} labels).")
+    return lines
+
+
+def weak_judge(audit: dict[str, Any]) -> bool:
+    """True when a judge is far from humans or unstable under A/B swaps."""
+    far = any((r.get("agreement") or {}).get("value") is not None
+              and r["agreement"]["value"] < WEAK_AGREEMENT for r in audit.get("human_ai_per_pair", []))
+    unstable = any((r.get("consistency") or {}).get("value") is not None
+                   and r["consistency"]["value"] < WEAK_CONSISTENCY for r in audit.get("position_consistency", []))
+    return far or unstable
 
 
 def _agreement_table(audit: dict[str, Any]) -> Table:
@@ -145,14 +233,18 @@ def _agreement_table(audit: dict[str, Any]) -> Table:
     hh = audit["human_human"]
     if hh["alpha"] and hh["alpha"].get("value") is not None:
         table.add_row("human–human α", "annotators", _ci(hh["alpha"]), _num(hh["alpha"].get("n_units")))
+    for row in audit.get("human_ai_per_pair", []):
+        table.add_row("human–AI agreement, per pair", row["judge"], _ci(row["agreement"]), str(row["n"]))
+        table.add_row("human–AI κ, per pair", row["judge"], _ci(row["kappa"]), str(row["n"]))
     for row in audit["human_ai"]:
-        table.add_row("human–AI agreement", row["judge"], _ci(row["agreement"]), str(row["n"]))
-        table.add_row("human–AI κ", row["judge"], _ci(row["kappa"]), str(row["n"]))
+        table.add_row("human–AI agreement, every label", row["judge"], _ci(row["agreement"]), str(row["n"]))
     for row in audit["position_consistency"]:
         table.add_row("same winner, A/B swapped", row["judge"], _ci(row["consistency"]), str(row["n_pairs"]))
     for row in audit.get("reward_models", []):
         table.add_row("reward model held-out accuracy", f"run {row['run_id']}",
                       _num(row["rm_heldout_accuracy"]), "")
+    for row in audit.get("calibration", []):
+        table.add_row("calibration error (ECE)", row["judge"], _num(row["ece"]), str(row["n"]))
     for row in audit["length_bias"]:  # per label source; the per-principle rows are in the HTML
         if "·" not in row["source"] and row["longer_wins"] and row["longer_wins"].get("value") is not None:
             table.add_row("longer response wins", row["source"], _ci(row["longer_wins"]),
@@ -182,6 +274,13 @@ def render(summary: dict[str, Any], console: Console) -> None:
                          f"{c['human_judgments']} human judgments")]
     for audit in summary["audits"]:
         parts.append(_agreement_table(audit))
+    if summary.get("in_plain_words"):
+        parts.append("In plain words:\n" + "\n".join(f"  {line}" for line in summary["in_plain_words"]))
+    if summary.get("stronger_judge"):
+        parts.append("[bold]This is a weak judge[/] (a small model's labels are close to chance and "
+                     "depend on which reply is shown first): trust its labels only as far as the figures "
+                     "above go. For a real judge, change the recipe's judge model, e.g.\n"
+                     + "\n".join(f"  {line}" for line in summary["stronger_judge"]))
     if summary["audits"] and not c["human_judgments"]:
         parts.append("[dim]No human labels yet: agreement with humans is measured once some are collected.[/]")
     for s in summary["snapshots"]:
