@@ -19,10 +19,9 @@ trl drops pairs whose prompt alone fills ``max_length`` before the reference pas
 stored after that filtering, with the dropped hashes listed, so the next identical run (which
 offers the whole split again) still hits.
 
->>> import tempfile
 >>> from accord.train.ref_cache import RefLogpCache
 >>> cache = RefLogpCache.for_run(snapshot_hash="ab" * 32, model_fingerprint="m",
-...                              settings={"max_length": 512}, cache_dir=tempfile.mkdtemp())
+...                              settings={"max_length": 512}, cache_dir="reflogps")
 >>> cache.load("train") is None
 True
 >>> _ = cache.store("train", ["h1"], [-1.5], [-2.5], dropped=["h2"])
