@@ -221,7 +221,7 @@ def test_reference_cache_hits_after_trl_filtering_and_misses_on_any_change(
     def run(**kw):
         reference_forwards.clear()
         result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=1,
-                                      evaluate_test=False, max_length=max_length, **kw))
+                                      evaluate_test=False, **{"max_length": max_length, **kw}))
         return result, len(reference_forwards)
 
     first, calls = run()
