@@ -6,7 +6,12 @@ import random
 
 import pytest
 
-from tests.fixtures.models import tiny_model_dir, tiny_models_cache, tiny_reward_model_dir  # noqa: F401
+from tests.fixtures.models import (  # noqa: F401
+    sp_llama_dir,
+    tiny_model_dir,
+    tiny_models_cache,
+    tiny_reward_model_dir,
+)
 
 TOPICS = ["photosynthesis", "the water cycle", "compound interest", "black holes", "volcanoes",
           "sleep hygiene", "recycling plastic", "public speaking", "vaccines", "electric cars",

@@ -1,6 +1,8 @@
 """DPO through trl on a tiny snapshot: loss goes down, soft labels, cached reference log-probs,
 and accord's loss code agrees with trl's DPOTrainer on the same batch."""
 
+import json
+
 import pytest
 import torch
 from accord.store.db import open_store, session_scope
@@ -133,3 +135,114 @@ def test_separate_reference_model_is_freed_after_its_pass(snapshot_export, tiny_
                                   ref_model=str(ref_dir), evaluate_test=False))
     assert result.metrics["ref_cache_hit"] is False
     assert result.metrics["ref_model_loaded"] is False
+
+
+# --- the reference log-prob cache key -------------------------------------------------------
+
+
+def test_model_fingerprint_hashes_whole_weight_files_once(tiny_model_dir, tmp_path):
+    import os
+    import shutil
+
+    from accord.train.ref_cache import file_sha256, model_fingerprint
+
+    index = tmp_path / "index"
+    copy = shutil.copytree(tiny_model_dir, tmp_path / "copy")
+    weights = copy / "model.safetensors"
+    assert weights.stat().st_size > 2 * 2**20  # a byte in the middle is outside the first and last MiB
+    before = model_fingerprint(copy, index_dir=index)
+    assert model_fingerprint(copy, index_dir=index) == before == model_fingerprint(tiny_model_dir, index_dir=index)
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert model_fingerprint(copy, index_dir=index) != before
+    # the digest is remembered by path + size + mtime: an unchanged file is not read again
+    stat = weights.stat()
+    remembered = file_sha256(weights, index_dir=index)
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file_sha256(weights, index_dir=index) == remembered
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert model_fingerprint(copy, index_dir=index) == before
+
+
+def test_model_fingerprint_records_the_hub_revision(tiny_model_dir, tmp_path):
+    import shutil
+
+    from accord.train.ref_cache import model_fingerprint
+
+    hub = tmp_path / "hub" / "models--org--tiny" / "snapshots"
+    first = shutil.copytree(tiny_model_dir, hub / ("a" * 40))
+    second = shutil.copytree(tiny_model_dir, hub / ("b" * 40))
+    index = tmp_path / "index"
+    assert model_fingerprint(first, index_dir=index) != model_fingerprint(second, index_dir=index)
+    assert model_fingerprint("org/tiny", revision="main") != model_fingerprint("org/tiny", revision="v2")
+
+
+def test_tokenizer_fingerprint_sees_template_tokens_and_vocab(tiny_model_dir, sp_llama_dir):
+    from accord.train.ref_cache import tokenizer_fingerprint
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    base = tokenizer_fingerprint(tok)
+    assert tokenizer_fingerprint(AutoTokenizer.from_pretrained(tiny_model_dir)) == base
+    assert tokenizer_fingerprint(AutoTokenizer.from_pretrained(sp_llama_dir)) != base
+    tok.chat_template = tok.chat_template + "{# changed #}"
+    assert tokenizer_fingerprint(tok) != base
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.add_special_tokens({"additional_special_tokens": ["<|extra|>"]})
+    assert tokenizer_fingerprint(tok) != base
+
+
+def test_reference_cache_hits_after_trl_filtering_and_misses_on_any_change(
+        snapshot_export, tiny_model_dir, train_db, tmp_path, monkeypatch, empty_home):
+    """Run 1 computes; run 2 (identical) hits although trl drops pairs whose prompt fills
+    max_length; a changed chat template (in the policy's tokenizer) or max length misses."""
+    import shutil
+
+    import trl
+    from accord.train.data import read_export
+    from transformers import AutoTokenizer
+
+    reference_forwards = []
+    original = trl.DPOTrainer.compute_ref_log_probs
+
+    def counted(self, *args, **kwargs):
+        reference_forwards.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(trl.DPOTrainer, "compute_ref_log_probs", counted)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompt_lengths = sorted({len(tok(r["prompt"])["input_ids"]) for r in read_export(snapshot_export).train_rows})
+    max_length = max(8, prompt_lengths[-1])  # the longest prompts fill it: trl drops their pairs
+    assert prompt_lengths[0] < max_length
+
+    def run(**kw):
+        reference_forwards.clear()
+        result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=1,
+                                      evaluate_test=False, **{"max_length": max_length, **kw}))
+        return result, len(reference_forwards)
+
+    first, calls = run()
+    assert first.metrics["ref_cache_hit"] is False and calls > 0
+    stored = [json.loads(p.read_text()) for p in (empty_home / "cache" / "reflogps").glob("*-train.json")]
+    assert len(stored) == 1 and stored[0]["dropped"]  # trl really filtered some pairs out
+    second, calls = run()
+    assert second.metrics["ref_cache_hit"] is True and second.metrics["ref_cache_hits"] == 1 and calls == 0
+
+    templated = shutil.copytree(tiny_model_dir, tmp_path / "templated")
+    template = templated / "chat_template.jinja"
+    template.write_text(template.read_text() + "{# another template #}")
+    third, calls = run(model=str(templated), ref_model=str(tiny_model_dir))
+    assert third.metrics["ref_cache_hit"] is False and calls > 0
+    fourth, calls = run(max_length=max_length + 8)
+    assert fourth.metrics["ref_cache_hit"] is False and calls > 0
+
+
+def test_hinge_refuses_soft_labelled_snapshots(snapshot_export, tiny_model_dir, train_db, tmp_path):
+    with pytest.raises(ValueError, match=r"\['hinge'\] ignore soft labels"):
+        train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, loss_type=["hinge"], max_steps=1))
+    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, loss_type=["hinge"],
+                                  soft_labels=False, max_steps=1, evaluate_test=False))
+    assert result.metrics["soft_labels"] is False

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from accord.train.losses import (
     PAIRWISE_LOSS_TYPES,
+    exact_kl,
     gae_advantages,
     kl_penalized_rewards,
     kl_per_token,
@@ -109,3 +110,36 @@ def test_ppo_value_loss_clips_and_whiten():
     w = whiten(torch.tensor([1.0, 2.0, 3.0, 100.0]), torch.tensor([1, 1, 1, 0]))
     assert w[:3].mean().item() == pytest.approx(0.0, abs=1e-6)
     assert w[:3].std().item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_exact_kl_matches_torch_categorical_kl_and_is_never_negative():
+    generator = torch.Generator().manual_seed(0)
+    logits, ref_logits = torch.randn(3, 5, 11, generator=generator), torch.randn(3, 5, 11, generator=generator)
+    ours = exact_kl(logits, ref_logits)
+    theirs = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=logits),
+                                               torch.distributions.Categorical(logits=ref_logits))
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert (exact_kl(logits, logits) == 0).all()
+    # the sampled k1 of the same distributions can be negative; the exact KL cannot
+    tokens = logits.argmin(-1)  # the policy's least likely token: log π − log π_ref < 0 there, mostly
+    k1 = kl_per_token(torch.log_softmax(logits, -1).gather(-1, tokens[..., None])[..., 0],
+                      torch.log_softmax(ref_logits, -1).gather(-1, tokens[..., None])[..., 0], "k1")
+    assert (k1 < 0).any() and (ours >= 0).all()
+
+
+def test_reward_refuses_k3_with_a_clear_error():
+    logp, ref, mask = torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1, 2)
+    with pytest.raises(ValueError, match="cannot be used in the reward.*k1"):
+        kl_penalized_rewards(torch.zeros(1), logp, ref, mask, kl_coef=0.1, estimator="k3")
+    with pytest.raises(ValueError, match="unknown KL estimator 'k9'"):
+        kl_penalized_rewards(torch.zeros(1), logp, ref, mask, kl_coef=0.1, estimator="k9")
+
+
+def test_hinge_refuses_soft_labels():
+    c, r = torch.tensor([0.5, 0.1]), torch.tensor([-0.5, 0.2])
+    with pytest.raises(ValueError, match="hinge.*ignores soft labels"):
+        soft_preference_loss(c, r, torch.tensor([0.7, 1.0]), beta=0.1, loss_type="hinge")
+    # hard labels (0 or 1) are the plain hinge loss, either way round
+    hard = soft_preference_loss(c, r, torch.tensor([1.0, 0.0]), beta=0.1, loss_type="hinge")
+    torch.testing.assert_close(hard, torch.stack([preference_loss(c, r, beta=0.1, loss_type="hinge")[0],
+                                                  preference_loss(r, c, beta=0.1, loss_type="hinge")[1]]))

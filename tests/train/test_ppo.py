@@ -7,7 +7,7 @@ from accord.train.runs import get_run, list_metrics
 
 pytestmark = pytest.mark.slow
 
-INSTRUMENTS = ["reward/mean", "kl/measured", "kl/coef", "response/length", "policy/entropy",
+INSTRUMENTS = ["reward/mean", "kl/measured", "kl/k1", "kl/coef", "response/length", "policy/entropy",
                "policy/clipfrac", "loss/value", "loss/policy", "value/clipfrac", "policy/approxkl"]
 
 
@@ -25,6 +25,9 @@ def test_ppo_records_instruments_and_adapts_kl(snapshot_export, tiny_model_dir, 
             assert name in row, name
     assert 0.0 <= result.metrics["win_rate_vs_ref"] <= 1.0
     assert "eval/win_rate_vs_ref" in result.history[1]
+    # the recorded KL is the exact one from the logits: never negative, unlike the sampled k1
+    assert all(row["kl/measured"] >= 0.0 for row in result.history)
+    assert result.metrics["final_kl"] >= 0.0 and "final_kl_k1" in result.metrics
     # measured KL far below the target: the coefficient must come down every step
     coefs = [row["kl/coef"] for row in result.history] + [result.metrics["final_kl_coef"]]
     assert all(b < a for a, b in zip(coefs, coefs[1:]))
@@ -76,3 +79,12 @@ def test_ppo_with_vllm_rollouts(snapshot_export, tiny_model_dir, tiny_reward_mod
     result = json.loads(out.stdout.split("RESULT ", 1)[1])
     assert result["engine"] == "vllm" and len(result["lengths"]) == 2
     assert all(length >= 1 for length in result["lengths"])
+
+
+def test_ppo_refuses_k3_in_the_reward():
+    # k3 as a per-token reward penalty converges to the wrong policy (tests/train/test_bandit.py)
+    with pytest.raises(ValueError, match="'k3' cannot be used in the reward"):
+        PPOTrainConfig(snapshot="s", kl_estimator="k3")
+    with pytest.raises(ValueError, match="unknown KL estimator 'k2'"):
+        PPOTrainConfig(snapshot="s", kl_estimator="k2")
+    assert PPOTrainConfig(snapshot="s").kl_estimator == "k1"

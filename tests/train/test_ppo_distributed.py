@@ -1,6 +1,7 @@
 """PPO across processes for real: DDP over two CPU processes (torchrun, gloo), and accelerate +
 DeepSpeed ZeRO-3 (`accelerate launch` with accord's CPU ZeRO-3 config on DeepSpeed's CPU
-accelerator, one process; only where DeepSpeed is installed)."""
+accelerator, one process; only where DeepSpeed is installed). The adaptive β is updated from the
+KL averaged over the ranks, so every rank holds the same β."""
 
 import json
 import os
@@ -27,7 +28,7 @@ def test_ppo_runs_under_ddp_on_two_processes(snapshot_export, tiny_model_dir, ti
                "-m", "accord.cli.main", "train", "ppo", "--snapshot", str(snapshot_export),
                "--model", str(tiny_model_dir), "--reward-model", str(tiny_reward_model_dir), "--max-steps", "2",
                "--batch-size", "4", "--mini-batch-size", "2", "--ppo-epochs", "2", "--max-new-tokens", "6",
-               "--eval-prompts", "2", "--db", db, "--output-dir", str(tmp_path / "ppo"),
+               "--eval-prompts", "2", "--target-kl", "0.01", "--db", db, "--output-dir", str(tmp_path / "ppo"),
                "--json"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -42,6 +43,9 @@ def test_ppo_runs_under_ddp_on_two_processes(snapshot_export, tiny_model_dir, ti
         assert metrics["model_wrappers"].startswith("trained: DistributedDataParallel; reference: Qwen2ForCausalLM")
     # instruments are averaged across processes, so both report the same figures
     assert outputs[0]["metrics"]["final_reward"] == pytest.approx(outputs[1]["metrics"]["final_reward"])
+    # β scales every rank's rewards: both ranks hold exactly the same one
+    assert outputs[0]["metrics"]["final_kl_coef"] == outputs[1]["metrics"]["final_kl_coef"]
+    assert outputs[0]["metrics"]["final_kl"] >= 0.0
     # one launch is one run: the main process records it, the other writes nothing
     from accord.store.db import session_scope
 
@@ -50,6 +54,44 @@ def test_ppo_runs_under_ddp_on_two_processes(snapshot_export, tiny_model_dir, ti
     assert len(runs) == 1 and runs[0].status == "completed"
     assert sorted(outputs, key=lambda out: out["run_id"] is None)[0]["run_id"] == runs[0].id
     assert [out["run_id"] for out in outputs].count(None) == 1
+
+
+_KL_RANKS = """
+import json, pathlib, sys
+import torch.distributed as dist
+from accord.train.kl_controller import AdaptiveKLController, update_across_ranks
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+controller = AdaptiveKLController(init_kl_coef=0.1, target=1.0, horizon=100)
+betas = [update_across_ranks(controller, kl, 8) for kl in json.loads(sys.argv[1])[rank]]
+pathlib.Path(sys.argv[2], f"rank{rank}.json").write_text(json.dumps(betas))
+dist.destroy_process_group()
+"""
+
+
+def test_adaptive_kl_uses_the_cross_rank_mean_on_two_processes(tmp_path):
+    """Two gloo ranks whose own KLs differ (one below, one above the target) end every update
+    with the same β: the one of the KL averaged over both ranks' samples."""
+    from accord.train.kl_controller import AdaptiveKLController
+
+    from tests.fixtures.ports import free_port
+
+    script = tmp_path / "kl_ranks.py"
+    script.write_text(_KL_RANKS, encoding="utf-8")
+    kls = [[0.9, 1.05, 0.95], [1.1, 1.0, 1.15]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+               str(script), json.dumps(kls), str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    by_rank = {rank: json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)}
+    assert by_rank[0] == by_rank[1]
+    expected, own = AdaptiveKLController(0.1, 1.0, 100), AdaptiveKLController(0.1, 1.0, 100)
+    want = [expected.update((a + b) / 2, 16) for a, b in zip(*kls, strict=True)]
+    assert by_rank[0] == pytest.approx(want, rel=1e-12)
+    # what rank 0 would hold from its own KLs (the old update): a different β
+    assert [own.update(kl, 16) for kl in kls[0]][-1] != pytest.approx(want[-1], rel=1e-6)
 
 
 def test_ppo_runs_under_deepspeed_zero3(snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path):

@@ -7,8 +7,11 @@
   ``accord.train.losses`` (the same code the bandit check runs), in ``SoftLabelDPOTrainer``,
   which overrides trl's ``_compute_loss`` hook only for batches that carry probabilities.
 - Reference log-probs are computed once per (snapshot hash, reference model, tokenisation)
-  and cached on disk (``<cache>/reflogps``); trl's ``precompute_ref_log_probs`` path then reads
-  them from the batch, so with a cache hit no reference model is ever loaded.
+  and cached on disk (``<cache>/reflogps``, key in ``accord.train.ref_cache``: whole-file
+  weight hashes, hub revision, tokenizer and chat template, trl's version, max length and
+  truncation); trl's ``precompute_ref_log_probs`` path then reads them from the batch, so with
+  a cache hit no reference model is ever loaded. They are stored after trl's filtering, with
+  the pairs it dropped listed, so the next identical run hits.
 
 >>> from accord.train.dpo import DPOTrainConfig, train_dpo      # doctest: +SKIP
 >>> result = train_dpo(DPOTrainConfig(snapshot="helpful-v1", beta=0.1, max_steps=10))  # doctest: +SKIP
@@ -38,8 +41,8 @@ from .common import (
     training_run,
     trl_arguments,
 )
-from .losses import PAIRWISE_LOSS_TYPES, sft_loss, soft_preference_loss
-from .ref_cache import RefLogpCache, model_fingerprint
+from .losses import HARD_LABEL_ONLY_LOSS_TYPES, PAIRWISE_LOSS_TYPES, sft_loss, soft_preference_loss
+from .ref_cache import RefLogpCache, model_fingerprint, tokenizer_fingerprint
 
 SOFT_LABEL_COLUMN = "preference_prob"
 
@@ -99,8 +102,11 @@ class SoftLabelDPOTrainer(DPOTrainer):
             self._signature_columns = [*self._signature_columns, SOFT_LABEL_COLUMN]
 
     def _precompute_ref_logps(self, dataset, name: str, batch_size: int):
+        # ``dataset`` is after trl's filtering (pairs whose prompt fills max_length are gone)
         if "ref_chosen_logps" in dataset.column_names:
             self.ref_cache_hits[name] = True
+            if self.ref_cache is not None:
+                self.ref_cache.check_no_placeholders(dataset, name)
             return dataset
         self.ref_cache_hits[name] = False
         dataset = super()._precompute_ref_logps(dataset, name, batch_size)
@@ -196,25 +202,17 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         soft = config.soft_labels and snap.has_soft_labels
         if soft and unsupported:
             raise ValueError(f"soft labels cannot be used with loss types {unsupported}; pass soft_labels=False")
+        hard_only = [t for t in config.loss_type if t in HARD_LABEL_ONLY_LOSS_TYPES]
+        if soft and hard_only:
+            raise ValueError(f"loss types {hard_only} ignore soft labels (every P(chosen ≻ rejected) > 0.5 "
+                             f"trains like 1.0) and snapshot {snap.content_hash[:12]} has them: "
+                             "pass soft_labels=False, or use sigmoid")
         train_ds = datasets.Dataset.from_dict(_rows_for(snap.train_rows, soft))
         test_ds = datasets.Dataset.from_dict(_rows_for(snap.test_rows, soft)) if (config.evaluate_test and snap.test_rows) else None
 
-        ref_cache = None
-        if config.cache_ref_logps:
-            ref_cache = RefLogpCache.for_run(
-                snapshot_hash=snap.content_hash, model_fingerprint=model_fingerprint(ref_path),
-                settings={"max_length": config.max_length, "truncation_mode": "keep_start", "bf16": config.bf16},
-            )
-            train_ds = ref_cache.attach(train_ds, "train") or train_ds
-            if test_ds is not None:
-                test_ds = ref_cache.attach(test_ds, "eval") or test_ds
-        cached = "ref_chosen_logps" in train_ds.column_names and (test_ds is None or "ref_chosen_logps" in test_ds.column_names)
+        import trl
 
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=model_dtype(config))
-        ref_model = None
-        if not cached and ref_path != model_path:
-            ref_model = AutoModelForCausalLM.from_pretrained(ref_path, dtype=model_dtype(config))
         args = DPOConfig(
             **trl_arguments(config, ctx.output_dir), beta=config.beta, loss_type=config.loss_type,
             loss_weights=config.loss_weights, label_smoothing=config.label_smoothing,
@@ -222,6 +220,26 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             precompute_ref_batch_size=config.precompute_ref_batch_size,
             per_device_eval_batch_size=config.per_device_train_batch_size,
         )
+        ref_cache = None
+        if config.cache_ref_logps:
+            # everything the reference numbers depend on: weights (whole-file hashes), the
+            # tokenizer that cuts the pairs (it comes from the policy's folder), trl's own
+            # tokenisation and filtering, lengths, truncation and precision
+            ref_cache = RefLogpCache.for_run(
+                snapshot_hash=snap.content_hash, model_fingerprint=model_fingerprint(ref_path),
+                settings={"max_length": args.max_length, "truncation_mode": args.truncation_mode,
+                          "collator_max_length": config.max_length, "bf16": config.bf16,
+                          "tokenizer": tokenizer_fingerprint(tokenizer), "trl": trl.__version__},
+            )
+            train_ds = ref_cache.attach(train_ds, "train") or train_ds
+            if test_ds is not None:
+                test_ds = ref_cache.attach(test_ds, "eval") or test_ds
+        cached = "ref_chosen_logps" in train_ds.column_names and (test_ds is None or "ref_chosen_logps" in test_ds.column_names)
+
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=model_dtype(config))
+        ref_model = None
+        if not cached and ref_path != model_path:
+            ref_model = AutoModelForCausalLM.from_pretrained(ref_path, dtype=model_dtype(config))
         trainer = SoftLabelDPOTrainer(
             model=model, ref_model=ref_model, args=args, train_dataset=train_ds, eval_dataset=test_ds,
             processing_class=tokenizer, ref_cache=ref_cache,
@@ -238,6 +256,7 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         metrics: dict[str, Any] = {
             "train_loss": train_output.training_loss, "soft_labels": soft,
             "ref_cache_hit": all(trainer.ref_cache_hits.values()) if trainer.ref_cache_hits else False,
+            "ref_cache_hits": ref_cache.hits if ref_cache else 0,
             "ref_model_loaded": trainer.ref_model is not None or ref_model is not None,
         }
         if test_ds is not None:

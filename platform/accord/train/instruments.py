@@ -1,7 +1,9 @@
 """Instruments of RLHF runs: what to watch per step, and warnings for reward hacking.
 
-Per PPO step accord records the mean reward-model score, the measured KL to the reference
-(Σ_t log π − log π_ref over each sampled response, averaged), the KL coefficient, response
+Per PPO step accord records the mean reward-model score, the KL to the reference per response
+(``kl/measured``: the exact Σ_t KL(π(·|context_t) ‖ π_ref(·|context_t)) from both models' logits,
+never negative; ``kl/k1``: the sampled Σ_t log π − log π_ref the reward penalises, which can
+be), the KL coefficient, response
 length, policy entropy, clip fractions, value loss; every ``eval_every`` steps and at the end,
 the win-rate of the policy against the reference on held-out prompts, judged by the reward model
 or by the RLAIF pairwise AI judge (``accord.train.judged_win_rate``); and the process's peak
@@ -31,15 +33,19 @@ REWARD, KL, LENGTH = "reward/mean", "kl/measured", "response/length"
 
 
 def rollout_instruments(*, scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor,
-                        mask: torch.Tensor, entropy: torch.Tensor, kl_coef: float,
+                        exact_kl: torch.Tensor, mask: torch.Tensor, entropy: torch.Tensor, kl_coef: float,
                         contains_eos: torch.Tensor) -> dict[str, float]:
-    """Statistics of one rollout batch (before the optimisation epochs)."""
+    """Statistics of one rollout batch (before the optimisation epochs). ``exact_kl`` is the
+    per-token KL from the logits (``losses.exact_kl``), ``logprobs``/``ref_logprobs`` those of
+    the sampled tokens."""
     mask_f = mask.float()
-    kl_sum = ((logprobs - ref_logprobs) * mask_f).sum(1)
+    k1_sum = ((logprobs - ref_logprobs) * mask_f).sum(1)
+    kl_sum = (exact_kl.float() * mask_f).sum(1)
     return {
         REWARD: scores.float().mean().item(),
         "reward/std": scores.float().std().item() if scores.numel() > 1 else 0.0,
         KL: kl_sum.mean().item(),
+        "kl/k1": k1_sum.mean().item(),
         "kl/coef": float(kl_coef),
         "objective/rlhf_reward": (scores.float() - kl_coef * kl_sum).mean().item(),
         LENGTH: mask_f.sum(1).mean().item(),

@@ -5,7 +5,10 @@ Ziegler et al. (2019), "Fine-Tuning Language Models from Human Preferences", §2
 
     e_t = clip(KL_t / KL_target − 1, −0.2, 0.2);   β_{t+1} = β_t · (1 + K_β · e_t),  K_β = n / horizon
 
-so β grows while the measured KL exceeds the target and shrinks while it is below.
+so β grows while the measured KL exceeds the target and shrinks while it is below. Under data
+parallelism every rank must hold the same β (it scales every rank's rewards), so
+``update_across_ranks`` feeds the controller the KL averaged over all ranks' samples
+(``torch.distributed.all_reduce`` when a process group is initialised), never a rank's own.
 
 >>> from accord.train.kl_controller import AdaptiveKLController
 >>> c = AdaptiveKLController(init_kl_coef=0.1, target=6.0, horizon=10_000)
@@ -16,6 +19,8 @@ so β grows while the measured KL exceeds the target and shrinks while it is bel
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import torch
 
 
 @dataclass
@@ -59,3 +64,21 @@ def make_kl_controller(
     if target is None:
         return FixedKLController(kl_coef)
     return AdaptiveKLController(init_kl_coef=kl_coef, target=target, horizon=horizon)
+
+
+def update_across_ranks(controller: FixedKLController | AdaptiveKLController, local_kl: float,
+                        local_samples: int, *, device: torch.device | str | None = None) -> float:
+    """Update β from the KL averaged over every rank's samples; return the new β.
+
+    With an initialised ``torch.distributed`` process group of more than one rank, the
+    sample-weighted sum of ``local_kl`` and the sample counts are all-reduced, so all ranks
+    update with the same KL and the same ``n`` and stay in step. ``device`` is where the
+    reduced tensor lives (the rank's GPU under NCCL). Alone, it is ``controller.update``.
+    """
+    kl, n = float(local_kl), int(local_samples)
+    if torch.distributed.is_available() and torch.distributed.is_initialized() \
+            and torch.distributed.get_world_size() > 1:
+        totals = torch.tensor([kl * n, float(n)], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(totals, op=torch.distributed.ReduceOp.SUM)
+        kl, n = (totals[0] / totals[1]).item(), round(totals[1].item())
+    return controller.update(kl, n)

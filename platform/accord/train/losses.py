@@ -30,6 +30,10 @@ PAIRWISE_LOSS_TYPES = (
     "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
     "apo_zero", "apo_down", "discopop", "sigmoid_norm",
 )
+# Pairwise losses whose soft-label expectation ignores the label's value: for hinge,
+# p·relu(1 − βΔ) + (1 − p)·relu(1 + βΔ) has slope β·(1 − 2p) inside the margin, so every
+# p > 0.5 drives Δ to the same +1/β as p = 1. accord refuses soft labels for them.
+HARD_LABEL_ONLY_LOSS_TYPES = ("hinge",)
 # trl loss types that need more than the pair's log-ratios; accord leaves them to trl itself.
 TRL_ONLY_LOSS_TYPES = ("aot", "aot_unpaired")
 
@@ -108,10 +112,16 @@ def soft_preference_loss(
     """Expected per-sequence loss when chosen ≻ rejected holds with probability ``prob``.
 
     ``p·L(c, r) + (1 − p)·L(r, c)``: a judged 0.7 pulls the policy toward a 0.7 preference instead
-    of pretending the judge was certain. For ``sigmoid`` the minimiser satisfies
+    of pretending the judge was certain (``hinge`` refuses probabilities strictly between 0 and 1:
+    its expectation ignores them). For ``sigmoid`` the minimiser satisfies
     ``β·(Δ log-ratio) = logit(p)``, so Bradley–Terry soft labels recover π ∝ π_ref·exp(R/β).
     """
     prob = prob.to(chosen_logratios.dtype)
+    if loss_type in HARD_LABEL_ONLY_LOSS_TYPES and bool(((prob > 0) & (prob < 1)).any()):
+        raise ValueError(
+            f"loss_type {loss_type!r} ignores soft labels (every p > 0.5 reaches the same optimum as "
+            "p = 1): train it on hard labels (soft_labels=False) or use a loss that uses them (sigmoid)"
+        )
     forward = preference_loss(
         chosen_logratios, rejected_logratios, beta=beta, loss_type=loss_type,
         chosen_lengths=chosen_lengths, rejected_lengths=rejected_lengths, **kwargs,
@@ -159,6 +169,17 @@ def whiten(values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: b
     return out if shift_mean else out + mean
 
 
+# The only per-token KL estimator that may sit in the reward. A reward term gets no gradient of
+# its own: the policy gradient sees it only through E[k·∇log π], which is ∇KL(π‖π_ref) for
+# k1 = log π − log π_ref alone. k3 = (r − 1) − log r (r = π_ref/π) is non-negative and has the
+# right mean, but E[k3·∇log π] ≠ ∇KL: on a 2-arm bandit the policy runs to a corner instead of
+# π* ∝ π_ref·exp(R/β). k3 stays available for diagnostics (``kl_per_token``).
+REWARD_KL_ESTIMATORS = ("k1",)
+KL_ESTIMATORS = ("k1", "k3")
+# GAE λ of the PPO trainer (``PPOTrainConfig.lam``), also the sequence bandit's default.
+DEFAULT_GAE_LAMBDA = 0.95
+
+
 def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k1") -> torch.Tensor:
     """Per-token KL estimate on sampled tokens: ``k1 = log π − log π_ref`` (unbiased, can be
     negative) or ``k3 = (r − 1) − log r`` with ``r = π_ref/π`` (non-negative, lower variance)."""
@@ -167,7 +188,35 @@ def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: 
         return -log_ratio
     if estimator == "k3":
         return torch.expm1(log_ratio) - log_ratio
-    raise ValueError(f"unknown KL estimator {estimator!r}: use 'k1' or 'k3'")
+    raise ValueError(f"unknown KL estimator {estimator!r}: use one of {', '.join(KL_ESTIMATORS)}")
+
+
+def check_reward_kl_estimator(estimator: str) -> str:
+    """``estimator`` if it is correct as a per-token reward penalty, else a ValueError saying why."""
+    if estimator in REWARD_KL_ESTIMATORS:
+        return estimator
+    if estimator in KL_ESTIMATORS:
+        raise ValueError(
+            f"kl_estimator {estimator!r} cannot be used in the reward: a reward term has no gradient "
+            "of its own, and only k1 = log π − log π_ref gives E[k·∇log π] = ∇KL(π‖π_ref); "
+            f"{estimator} in the reward converges to the wrong policy. Use 'k1' (the exact, "
+            "non-negative KL is logged as kl/exact)"
+        )
+    raise ValueError(f"unknown KL estimator {estimator!r}: the reward takes {', '.join(REWARD_KL_ESTIMATORS)}")
+
+
+def exact_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+    """KL(π‖π_ref) = Σ_v π(v)·(log π(v) − log π_ref(v)) per position, from full logits: (..., V)
+    to (...). Exact, so never negative (unlike a sampled k1), in float32.
+
+    Written as Σ_v π(v)·(z(v) − z_ref(v)) − logsumexp(z) + logsumexp(z_ref), so besides the
+    inputs only two vocabulary-sized temporaries exist (π and z − z_ref).
+    """
+    logits, ref_logits = logits.float(), ref_logits.float()
+    probs = torch.softmax(logits, dim=-1)
+    kl = torch.einsum("...v,...v->...", probs, logits - ref_logits)
+    kl = kl - torch.logsumexp(logits, dim=-1) + torch.logsumexp(ref_logits, dim=-1)
+    return kl.clamp(min=0.0)
 
 
 def kl_penalized_rewards(
@@ -182,7 +231,9 @@ def kl_penalized_rewards(
     """Token rewards ``−β·KL_t`` with the sequence score added at each sequence's last token.
 
     Returns ``(rewards, kl)``; both are zero where ``mask`` is 0 (padding after end of sequence).
+    ``estimator`` must be one of ``REWARD_KL_ESTIMATORS`` (k1); others raise ValueError.
     """
+    check_reward_kl_estimator(estimator)
     mask = mask.to(logprobs.dtype)
     kl = kl_per_token(logprobs, ref_logprobs, estimator) * mask
     rewards = -kl_coef * kl

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from accord.backends import BACKEND_NAMES
 from accord.train.common import TrainConfig
 from accord.train.judged_win_rate import WIN_RATE_JUDGES, AIJudgeSettings
+from accord.train.losses import DEFAULT_GAE_LAMBDA, check_reward_kl_estimator
 
 
 @dataclass
@@ -31,9 +32,9 @@ class PPOTrainConfig(TrainConfig):
     kl_coef: float = field(default=0.05, metadata={"help": "Initial KL coefficient β."})
     target_kl: float | None = field(default=None, metadata={"help": "Adaptive KL target (nats per sequence); None keeps β fixed."})
     kl_horizon: int = field(default=10_000, metadata={"help": "Adaptive KL horizon (samples)."})
-    kl_estimator: str = field(default="k1", metadata={"help": "Per-token KL estimator in the reward: k1 or k3."})
+    kl_estimator: str = field(default="k1", metadata={"help": "Per-token KL estimator in the reward: k1 (log π − log π_ref), the only one whose policy gradient is that of the KL; k3 is refused (it converges to the wrong policy in the reward)."})
     gamma: float = field(default=1.0, metadata={"help": "Discount."})
-    lam: float = field(default=0.95, metadata={"help": "GAE λ."})
+    lam: float = field(default=DEFAULT_GAE_LAMBDA, metadata={"help": "GAE λ."})
     cliprange: float = field(default=0.2, metadata={"help": "Policy ratio clip ε."})
     cliprange_value: float = field(default=0.2, metadata={"help": "Value clip ε."})
     vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss."})
@@ -63,8 +64,7 @@ class PPOTrainConfig(TrainConfig):
             raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")
         if self.target_kl is not None and self.target_kl <= 0:
             raise ValueError(f"target_kl must be > 0, got {self.target_kl}")
-        if self.kl_estimator not in ("k1", "k3"):
-            raise ValueError(f"kl_estimator must be k1 or k3, got {self.kl_estimator!r}")
+        check_reward_kl_estimator(self.kl_estimator)
         if self.rollout_engine not in ("transformers", "vllm"):
             raise ValueError(f"rollout_engine must be transformers or vllm, got {self.rollout_engine!r}")
         if self.win_rate_judge not in WIN_RATE_JUDGES:

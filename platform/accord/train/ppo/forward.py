@@ -112,7 +112,8 @@ class PolicyAndValue(torch.nn.Module):
     """The trained modules of PPO as one: ``forward`` returns (response log-probs, values).
 
     One module means one DDP wrapper or one DeepSpeed engine, one optimizer, one backward.
-    ``with_entropy`` (gradient-free calls) also returns the policy's entropy per position.
+    ``with_entropy`` (gradient-free calls) also returns the policy's entropy per position, and
+    ``with_logits`` its response logits after that (for the exact KL to the reference).
     """
 
     def __init__(self, policy, value):
@@ -120,7 +121,8 @@ class PolicyAndValue(torch.nn.Module):
         self.policy, self.value = policy, value
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_ids: torch.Tensor,
-                query_length: int, temperature: float = 1.0, with_entropy: bool = False):
+                query_length: int, temperature: float = 1.0, with_entropy: bool = False,
+                with_logits: bool = False):
         position_ids = position_ids_for(attention_mask)
         # value first, policy second: backward runs in reverse, so the policy's gradients (and
         # the transient of its tied embedding's two gradient paths) come before the value
@@ -136,14 +138,17 @@ class PolicyAndValue(torch.nn.Module):
             logits = logits / temperature
         logprobs = token_logprobs(logits, response_ids)
         entropy = token_entropy(logits) if with_entropy else None
+        if with_logits:
+            return logprobs, values, entropy, logits
         del logits
         return (logprobs, values, entropy) if with_entropy else (logprobs, values)
 
 
-def policy_and_value(trained, batch: RolloutBatch, temperature: float, *, with_entropy: bool = False):
+def policy_and_value(trained, batch: RolloutBatch, temperature: float, *, with_entropy: bool = False,
+                     with_logits: bool = False):
     """Call the (possibly wrapped) ``PolicyAndValue`` on a rollout batch."""
     return trained(batch.input_ids, batch.attention_mask, batch.response_ids, batch.query_ids.size(1),
-                   temperature, with_entropy)
+                   temperature, with_entropy, with_logits)
 
 
 def rollout_policy_and_value(trained, batch: RolloutBatch, temperature: float, *,

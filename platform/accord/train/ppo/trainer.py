@@ -1,10 +1,12 @@
 """accord's PPO trainer (InstructGPT recipe) on torch, transformers and accelerate.
 
 One step: sample responses to a batch of snapshot prompts → score each at its last token with
-the frozen reward model → token rewards ``−β·(log π − log π_ref)`` plus the score at the end →
-values from the value model → GAE, advantage whitening → ``ppo_epochs`` passes of clipped
-policy and value losses over shuffled minibatches → update β (adaptive KL). All loss maths is
-``accord.train.losses`` (the code the tabular bandit check runs).
+the frozen reward model → token rewards ``−β·(log π − log π_ref)`` (k1, the one estimator that
+is correct in the reward) plus the score at the end → values from the value model → GAE,
+advantage whitening → ``ppo_epochs`` passes of clipped policy and value losses over shuffled
+minibatches → update β (adaptive KL) from the KL averaged over all ranks. The KL recorded as
+``kl/measured`` is exact (from the policy's and reference's logits, never negative), beside the
+sampled ``kl/k1``. All loss maths is ``accord.train.losses`` (the code the bandit checks run).
 
 >>> from accord.train.ppo import PPOTrainConfig, train_ppo                     # doctest: +SKIP
 >>> r = train_ppo(PPOTrainConfig(snapshot="helpful-v1", reward_model="12", target_kl=6.0))  # doctest: +SKIP
@@ -29,8 +31,9 @@ from accord.train.instruments import (
     win_rate,
 )
 from accord.train.judged_win_rate import AIWinRateJudge
-from accord.train.kl_controller import make_kl_controller
+from accord.train.kl_controller import make_kl_controller, update_across_ranks
 from accord.train.losses import (
+    exact_kl,
     gae_advantages,
     kl_penalized_rewards,
     masked_mean,
@@ -50,13 +53,13 @@ from .distributed import (
     setup_name,
     wrappers,
 )
-from .forward import (  # noqa: F401  (end_scores, response_logits: also used by policy evaluation)
+from .forward import (  # end_scores, response_logits: also imported from here by policy evaluation
     PolicyAndValue,
+    chunks,
     end_scores,
     policy_and_value,
     response_logits,
-    rollout_logprobs,
-    rollout_policy_and_value,
+    token_logprobs,
 )
 from .rollout import SamplingSettings, TransformersRollout, VLLMRollout, decode_responses
 
@@ -92,6 +95,22 @@ def make_optimizer(params: list[torch.nn.Parameter], lr: float, device: torch.de
     embedding matrix, twice) at every step, and is slower."""
     fused = device.type in ("cpu", "cuda") and all(p.dtype in (torch.float32, torch.bfloat16, torch.float16) for p in params)
     return torch.optim.AdamW(params, lr=lr, eps=1e-5, fused=fused or None)
+
+
+def rollout_pass(trained, reference, batch, temperature: float, *, chunk_size: int):
+    """Gradient-free pass over a rollout batch, ``chunk_size`` rows at a time: the policy's
+    log-probs, values and entropies, the reference's log-probs, and the exact per-token
+    KL(π ‖ π_ref) from the two models' logits (each chunk's logits are used, then freed)."""
+    columns: list[list[torch.Tensor]] = [[], [], [], [], []]
+    for part in chunks(batch, chunk_size):
+        logprobs, values, entropy, logits = policy_and_value(trained, part, temperature, with_entropy=True,
+                                                             with_logits=True)
+        ref_logits = response_logits(reference, part, temperature)
+        parts = (logprobs, values, entropy, token_logprobs(ref_logits, part.response_ids), exact_kl(logits, ref_logits))
+        for column, value in zip(columns, parts, strict=True):
+            column.append(value)
+        del logits, ref_logits
+    return tuple(torch.cat(column) for column in columns)
 
 
 def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
@@ -167,8 +186,8 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             rollout_seconds = time.perf_counter() - started
             mask = batch.response_mask
             with grad_free(accelerator):
-                logprobs, old_values, entropy = rollout_policy_and_value(trained, batch, config.temperature, chunk_size=chunk)
-                ref_logprobs, _ = rollout_logprobs(ref_module, batch, config.temperature, chunk_size=chunk)
+                logprobs, old_values, entropy, ref_logprobs, token_kl = rollout_pass(
+                    trained, ref_module, batch, config.temperature, chunk_size=chunk)
                 scores = end_scores(reward_module, batch, chunk_size=chunk)
             with torch.no_grad():
                 old_values = old_values * mask
@@ -180,12 +199,13 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                     token_rewards = whiten(token_rewards, mask, shift_mean=False) * mask
                 advantages, returns = gae_advantages(token_rewards, old_values, mask, gamma=config.gamma, lam=config.lam)
                 advantages = whiten(advantages, mask) * mask
-            stats = rollout_instruments(scores=scores, logprobs=logprobs, ref_logprobs=ref_logprobs, mask=mask,
-                                        entropy=entropy, kl_coef=kl_ctl.value, contains_eos=batch.contains_eos)
+            stats = rollout_instruments(scores=scores, logprobs=logprobs, ref_logprobs=ref_logprobs,
+                                        exact_kl=token_kl, mask=mask, entropy=entropy, kl_coef=kl_ctl.value,
+                                        contains_eos=batch.contains_eos)
             stats["kl/penalty_mean"] = (kl.sum(1)).mean().item()
             stats["value/mean"] = masked_mean(old_values, mask).item()
             # only what the optimisation epochs read stays alive through them
-            del ref_logprobs, entropy, scores, token_rewards, kl
+            del ref_logprobs, entropy, scores, token_rewards, kl, token_kl
 
             epoch_stats: dict[str, list[float]] = {}
             n = config.rollout_batch_size
@@ -214,7 +234,8 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                     del loss, pg_loss, vf_loss, new_logprobs, new_values, pg_stats, vf_stats
             del batch, logprobs, old_values, advantages, returns, mask
             stats.update({k: sum(v) / len(v) for k, v in epoch_stats.items()})
-            kl_ctl.update(stats["kl/measured"], config.rollout_batch_size * accelerator.num_processes)
+            # every rank updates β from the same all-ranks mean KL, so all ranks keep the same β
+            update_across_ranks(kl_ctl, stats["kl/measured"], config.rollout_batch_size, device=accelerator.device)
             stats["kl/coef_next"] = kl_ctl.value
             stats["time/step_seconds"] = time.perf_counter() - started
             stats["time/rollout_seconds"] = rollout_seconds
@@ -236,7 +257,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         metrics: dict[str, Any] = {
             "win_rate_vs_ref": final.pop("win_rate"), "win_rate_judge": judge_name,
             **final,  # the AI judge's position consistency and judged / failed counts
-            "final_reward": last["reward/mean"], "final_kl": last["kl/measured"],
+            "final_reward": last["reward/mean"], "final_kl": last["kl/measured"], "final_kl_k1": last["kl/k1"],
             "final_kl_coef": kl_ctl.value, "rollout_engine": rollout.name,
             "mean_step_seconds": sum(h["time/step_seconds"] for h in ctx.history) / len(ctx.history),
             "memory_after_load_mb": memory_after_load, "peak_memory_mb": peak_memory_mb(),
