@@ -17,13 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 import accord
 
 from ..store.text import StoreTextError
 from .config import ServiceSettings
-from .limits import BodySizeLimit
+from .limits import BodySizeLimit, RejectNulInUrl
 
 API_PREFIX = "/api"
 
@@ -68,6 +68,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     app.state.settings = settings
     app.state.engine = engine
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RejectNulInUrl)
 
     for module in _routers():
         app.include_router(module.router, prefix=API_PREFIX)
@@ -96,6 +97,13 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     @app.exception_handler(RecursionError)
     async def too_deep(request: Request, exc: RecursionError) -> JSONResponse:
         return JSONResponse({"detail": "the request body is nested too deeply"}, status_code=400)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (PostgreSQL: a NUL character in text, a number out
+        # of range) that no earlier check caught: the client's input, so a 422.
+        return JSONResponse({"detail": "a value of the request cannot be stored or compared: "
+                             f"{str(exc.orig).splitlines()[0][:300]}"}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -1,7 +1,9 @@
-"""A body-size limit enforced before a request reaches any route.
+"""Limits enforced before a request reaches any route: the body size, and no NUL character
+in the URL.
 
 The declared ``Content-Length`` is checked first; bodies sent in chunks are counted as they
-arrive, so a client cannot get past the limit by leaving the header out.
+arrive, so a client cannot get past the limit by leaving the header out. A NUL (``%00``) in the
+path or the query answers 422 on every database (PostgreSQL cannot even compare with one).
 """
 
 from __future__ import annotations
@@ -71,3 +73,23 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await self._reject(send, limit)
+
+
+_NUL_DETAIL = json.dumps({"detail": "the URL holds a NUL character (%00); remove it"}).encode()
+
+
+class RejectNulInUrl:
+    """ASGI middleware answering 422 to a path or query string holding a NUL character."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "")
+                                        or b"%00" in scope.get("query_string", b"")):
+            await send({"type": "http.response.start", "status": 422,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(_NUL_DETAIL)).encode())]})
+            await send({"type": "http.response.body", "body": _NUL_DETAIL})
+            return
+        await self.app(scope, receive, send)
