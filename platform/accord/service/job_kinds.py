@@ -4,9 +4,10 @@ function runs it in the worker.
 - ``recipe``: ``{"recipe": <recipe document> | "<bundled pipeline name>", "retry_errors": false}``
   runs ``accord.jobs.run_recipe`` on the job's own row (its content-addressed cache makes a
   resumed run exact).
-- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo", "reuse": true, ...fields of that
-  trainer's config}`` runs ``accord.train.<trainer>.train_<trainer>``; like a recipe's training
-  step, a finished run with the same snapshot hash and config is reused unless ``reuse`` is false.
+- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo" | "rloo" | "grpo", "reuse": true,
+  ...fields of that trainer's config}`` runs the trainer registered under that name
+  (``accord.train.trainers``); like a recipe's training step, a finished run with the same
+  snapshot hash and config is reused unless ``reuse`` is false.
 - ``snapshot``: ``{"name", "policy", "test_fraction", "seed", "source", "params": {...}}`` runs
   ``accord.snapshots.create_snapshot``.
 - ``argilla_pull``: ``{"dataset", "workspace", "page_size", "withdraw_missing"}`` runs
@@ -24,8 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,24 +123,23 @@ def run_recipe_job(ctx) -> dict[str, Any]:
 
 
 # -- train ----------------------------------------------------------------------------------
-TRAINERS = ("sft", "rm", "dpo", "ppo")
-
-
 def trainer_for(name: str) -> tuple[type, Callable]:
-    """The config dataclass and function of ``accord.train.<name>`` (``train_<name>``)."""
-    module = importlib.import_module(f"accord.train.{name}")
-    train_fn = getattr(module, f"train_{name}")
-    first = next(iter(inspect.signature(train_fn).parameters))
-    config_cls = typing.get_type_hints(train_fn)[first]
-    return config_cls, train_fn
+    """The config dataclass and function of the registered trainer ``name``."""
+    from ..train.trainers import get_trainer
+
+    trainer = get_trainer(name)
+    return trainer.config_class(), trainer.train_function()
 
 
 def _validate_train(config: dict[str, Any]) -> dict[str, Any]:
+    from ..train.trainers import get_trainer, trainers
+
+    names = sorted(trainers())
     trainer = config.get("trainer")
-    if trainer not in TRAINERS:
-        raise JobConfigError([("trainer", f"must be one of {', '.join(TRAINERS)}; got {trainer!r}")])
+    if trainer not in names:
+        raise JobConfigError([("trainer", f"must be one of {', '.join(names)}; got {trainer!r}")])
     try:
-        config_cls, _ = trainer_for(trainer)
+        config_cls = get_trainer(trainer).config_class()
     except (ImportError, AttributeError) as exc:
         raise JobConfigError([("trainer", f"trainer {trainer!r} is not available: {exc}")]) from None
     fields = {k: v for k, v in config.items() if k not in ("trainer", "reuse")}
@@ -174,9 +172,11 @@ def _stored_snapshot_hash(engine, name: str) -> str | None:
 def run_train_job(ctx) -> dict[str, Any]:
     from ..workflows.run_reuse import find_finished_run
 
+    from ..train.trainers import get_trainer
+
     trainer = ctx.config["trainer"]
-    config_cls, train_fn = trainer_for(trainer)
-    config = config_cls(**{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")})
+    spec = get_trainer(trainer)
+    config = spec.config_class()(**{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")})
     snapshot_hash = _stored_snapshot_hash(ctx.engine, config.snapshot)
     if ctx.config.get("reuse", True) and snapshot_hash:
         # Training is content-addressed, as in a recipe: a job queued again (or retried after
@@ -188,7 +188,7 @@ def run_train_job(ctx) -> dict[str, Any]:
             return {"run_id": run.id, "reused": True, "output_dir": run.artifact_path,
                     "metrics": _jsonable(dict(run.metrics or {}))}
     ctx.progress(0, 1, f"training {trainer}")
-    result = train_fn(config, engine=ctx.engine)
+    result = spec.run(config, engine=ctx.engine)
     ctx.progress(1, 1, "trained")
     return {**_jsonable(result), "reused": False}
 

@@ -12,11 +12,9 @@ the snapshot's name in the store, which records each response's role).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .common import (
-    TrainConfig,
     TrainResult,
     finish,
     model_dtype,
@@ -25,22 +23,7 @@ from .common import (
     training_run,
     trl_arguments,
 )
-
-SFT_TARGETS = ("chosen", "revisions")
-
-
-@dataclass
-class SFTTrainConfig(TrainConfig):
-    """SFT on the chosen side of a snapshot's train split."""
-
-    target: str = field(default="chosen", metadata={"help": "chosen: every chosen response; revisions: only critique-revise revisions."})
-    learning_rate: float = 1e-4
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.target not in SFT_TARGETS:
-            raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}")
-
+from .sft_config import SFT_TARGETS, SFTTrainConfig  # noqa: F401 - re-exported
 
 def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
     import datasets
