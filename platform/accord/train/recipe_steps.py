@@ -1,8 +1,12 @@
-"""Recipe steps that train on a snapshot: ``train_sft``, ``train_rm``, ``train_dpo`` (with a β
-sweep) and ``train_ppo`` (imported by ``accord.jobs.registry``).
+"""Recipe steps that train on a snapshot: one ``train_<name>`` step per registered trainer
+(``accord.train.trainers``): ``train_sft``, ``train_rm``, ``train_dpo`` (with a β sweep),
+``train_ppo``, ``train_rloo``, ``train_grpo`` (imported by ``accord.jobs.registry``).
 
-Each step builds the trainer's ``*Config`` (explicit fields below, anything else of that
-config under ``options``) and calls its ``train_*`` function with the recipe's store. Training
+Each step's fields are generated from the trainer's ``*Config``: every config field is a step
+field with the same name, default and help (``options`` still takes any of them, as before);
+the step itself sets ``snapshot``, ``model`` (``base_model``), ``per_device_train_batch_size``
+(``batch_size``), ``seed`` (the recipe's) and the run name. It builds the config and calls
+the trainer with the recipe's store. Training
 is content-addressed: a completed run with the same kind, snapshot hash and config is reused,
 not trained again (``accord.workflows.run_reuse``). Models can be named by an earlier training
 step (``base_model: sft``, ``reward_model: rm``), a run id, a folder or a model id.
@@ -299,7 +303,7 @@ def _heldout_prompts(ctx: StepContext, snapshot: str, n: int) -> list[str]:
     return (prompts or sorted({r["prompt"] for r in data.train_rows if isinstance(r["prompt"], str)}))[:n]
 
 
-def _evaluate(ctx: StepContext, step: DPOStepConfig, record: dict[str, Any], reference: str,
+def _evaluate(ctx: StepContext, step: DPOStepFields, record: dict[str, Any], reference: str,
               judge: str | None, prompts: list[str], ai_judge=None) -> dict[str, Any]:
     """KL / win-rate of one DPO policy, stored on its run; skipped when already measured."""
     from ..workflows.policy_eval import evaluate_policy, evaluation_key
@@ -338,7 +342,7 @@ def sweep_table(records: list[dict[str, Any]], judged: bool) -> Table:
     return table
 
 
-def run_train_dpo(ctx: StepContext, step: DPOStepConfig) -> FiguresOutput:
+def run_train_dpo(ctx: StepContext, step: DPOStepFields) -> FiguresOutput:
     snapshot, digest = snapshot_for(ctx, step.snapshot)
     base = model_path_for(ctx, step.base_model)
     reference = model_path_for(ctx, step.ref_model) if step.ref_model else base
