@@ -12,7 +12,7 @@ from accord.jobs import registry as step_registry
 from accord.jobs.registry import get_step
 from accord.service.job_kinds import JobConfigError, validate_config
 from accord.train import trainers as trainer_registry
-from accord.train.recipe_steps import MANAGED, register_train_steps
+from accord.train.recipe_steps import MANAGED
 from accord.train.trainers import Trainer, config_options, get_trainer, register_trainer, trainers
 from typer.testing import CliRunner
 
@@ -117,7 +117,6 @@ def extra_trainer(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     trainer = register_trainer(Trainer("extra", "extra_trainer:ExtraConfig", "extra_trainer:train_extra",
                                        "A trainer from a plug-in."))
-    register_train_steps()
     yield trainer
     trainer_registry._TRAINERS.pop("extra")
     step_registry._REGISTRY.pop("train_extra")

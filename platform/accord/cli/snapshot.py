@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..snapshots.export_formats import FORMATS as EXPORT_FORMATS
+from ..snapshots.policies import POLICIES
 from .common import DbOption, JsonOption, console, engine_for, fail, print_json
 
 app = typer.Typer(help="Freeze, inspect, compare and verify snapshots.", no_args_is_help=True)
@@ -21,8 +23,7 @@ def _snapshot_error():
 @app.command()
 def create(
     name: str = typer.Argument(..., help="A new, unique snapshot name."),
-    policy: str = typer.Option(..., "--policy", "-p",
-                               help="human-over-ai | majority | human-only | ai-only | min-agreement | soft"),
+    policy: str = typer.Option(..., "--policy", "-p", help=" | ".join(POLICIES)),
     test_fraction: float = typer.Option(0.1, help="Share of prompts (by normalized prompt) in the test split."),
     seed: int = typer.Option(0, help="Seed of the hash-based split."),
     keep_ties: bool = typer.Option(False, "--keep-ties/--drop-ties", help="Keep tied pairs (score 0.5)."),
@@ -153,7 +154,7 @@ def verify(
 
 def export(
     name: str = typer.Argument(..., help="Snapshot to export."),
-    fmt: str = typer.Option("trl", "--format", "-f", help="trl | hf | parquet"),
+    fmt: str = typer.Option("trl", "--format", "-f", help=" | ".join(EXPORT_FORMATS)),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     conversational: bool = typer.Option(False, help="Message lists instead of plain text."),
     db: DbOption = None,

@@ -14,7 +14,9 @@ function runs it in the worker.
   ``accord.feedback.argilla.pull.pull_judgments`` (the worker also queues it on a schedule).
 
 A handler takes a ``JobContext`` (``accord.service.jobrun``) and returns the job's result
-(a JSON-able dict). Other kinds can be added with ``register_kind``.
+(a JSON-able dict). Other kinds are added with ``register_kind`` from a plug-in module, the same
+mechanism as recipe steps (``accord.jobs.registry.load_plugins``: an ``accord.<area>.recipe_steps``
+module or an ``accord.recipe_steps`` entry point).
 
 >>> from accord.service.job_kinds import validate_config
 >>> validate_config("snapshot", {"name": "s1", "policy": "majority"})["name"]
@@ -50,14 +52,27 @@ _KINDS: dict[str, JobKind] = {}
 
 def register_kind(name: str, *, validate: Callable[[dict[str, Any]], dict[str, Any]],
                   handler: str) -> None:
-    _KINDS[name] = JobKind(name, validate, handler)
+    """Make ``name`` a job kind: ``validate`` checks a submitted config, ``handler`` is the
+    ``"module:function"`` the worker runs. The same registration twice is fine; another is not."""
+    kind = JobKind(name, validate, handler)
+    existing = _KINDS.get(name)
+    if existing is not None and existing != kind:
+        raise ValueError(f"job kind {name!r} is already registered (handler {existing.handler})")
+    _KINDS[name] = kind
 
 
 def job_kinds() -> dict[str, JobKind]:
+    from ..jobs.registry import load_plugins
+
+    load_plugins()
     return dict(_KINDS)
 
 
 def get_kind(name: str) -> JobKind:
+    if name not in _KINDS:
+        from ..jobs.registry import load_plugins
+
+        load_plugins()
     try:
         return _KINDS[name]
     except KeyError:

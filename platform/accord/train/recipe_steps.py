@@ -36,7 +36,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from ..jobs.context import StepContext
-from ..jobs.registry import StepConfig, register_step
+from ..jobs.registry import StepConfig, is_registered, register_step
 from ..store.models import TrainingRun
 from ..workflows.outputs import FiguresOutput, console_for, recipe_name, step_output
 from ..workflows.run_reuse import find_finished_run, run_record
@@ -383,10 +383,12 @@ STEP_BASES: dict[str, tuple[type[TrainStepConfig], Any]] = {
 
 
 def register_train_steps() -> None:
-    """One ``train_<name>`` recipe step per registered trainer."""
+    """One ``train_<name>`` recipe step per registered trainer (those without one yet)."""
     from .trainers import trainers
 
     for name, trainer in trainers().items():
+        if is_registered(f"train_{name}"):
+            continue
         base, run = STEP_BASES.get(name, (TrainStepConfig, run_train_step))
         model = train_step_model(trainer, base)
         globals()[model.__name__] = model  # SFTStepConfig, DPOStepConfig, GRPOStepConfig, …

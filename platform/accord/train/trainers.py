@@ -8,8 +8,10 @@ validation):
 - the recipe step ``train_<name>``: one step field per field (``accord.train.recipe_steps``);
 - the API job kind ``train`` with ``{"trainer": "<name>", ...}`` (``accord.service.job_kinds``).
 
-A new trainer is one ``register_trainer`` call (below, or in a plug-in module) and appears in
-all three. A new option is one field of its config.
+A new trainer is one ``register_trainer`` call and appears in all three (one registered from a
+plug-in module, ``accord.jobs.registry.load_plugins``, appears as a recipe step and an API
+trainer; ``accord.cli.train.make_command`` builds its command). A new option is one field of
+its config.
 
 >>> from accord.train.trainers import get_trainer, trainers
 >>> sorted(trainers())
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +88,9 @@ def register_trainer(trainer: Trainer) -> Trainer:
     if existing is not None and existing != trainer:
         raise ValueError(f"trainer {trainer.name!r} is already registered ({existing.train})")
     _TRAINERS[trainer.name] = trainer
+    steps = sys.modules.get("accord.train.recipe_steps")
+    if steps is not None and hasattr(steps, "register_train_steps"):  # a plug-in, after accord's
+        steps.register_train_steps()
     return trainer
 
 
