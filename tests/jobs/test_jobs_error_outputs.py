@@ -27,14 +27,29 @@ def _expect_a_number(unit, results):
 def test_unparsable_output_is_kept_beside_the_request(store, tiny_backend, tmp_path):
     with session_scope(store) as session:
         job_id = create_job(session, kind="recipe", name="numbers").id
-    ctx = StepContext(engine=store, job_id=job_id, seed=0, base_dir=tmp_path, retry_errors=True,
-                      progress=JobProgress(show=False), models={})
+    ctx = StepContext(
+        engine=store,
+        job_id=job_id,
+        seed=0,
+        base_dir=tmp_path,
+        retry_errors=True,
+        progress=JobProgress(show=False),
+        models={},
+    )
     question = "How many legs has a cat? Answer with a number."
-    request = GenerationRequest(messages=[{"role": "user", "content": question}], max_tokens=8,
-                                temperature=1.0, seed=3)
+    request = GenerationRequest(
+        messages=[{"role": "user", "content": question}], max_tokens=8, temperature=1.0, seed=3
+    )
     for attempt in (1, 2):
-        done = run_units(ctx, step="count", backend=tiny_backend, units=[WorkUnit([request])],
-                         batch_size=1, parse=_expect_a_number, write=lambda s, u, parsed: parsed)
+        done = run_units(
+            ctx,
+            step="count",
+            backend=tiny_backend,
+            units=[WorkUnit([request])],
+            batch_size=1,
+            parse=_expect_a_number,
+            write=lambda s, u, parsed: parsed,
+        )
         assert done == []
         with Session(store) as session:
             (error,) = session.execute(select(JobError)).scalars().all()

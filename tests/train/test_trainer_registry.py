@@ -63,7 +63,11 @@ def test_option_names_from_before_the_generation_still_work():
     assert _parse("rm", "--no-margin")["margin_from_score"] is False
     assert _parse("rm", "--no-margin-from-score")["margin_from_score"] is False
     dpo = _parse("dpo", "--hard-labels", "--no-ref-cache", "--loss-type", "sigmoid,sft")
-    assert (dpo["soft_labels"], dpo["cache_ref_logps"], dpo["loss_type"]) == (False, False, "sigmoid,sft")
+    assert (dpo["soft_labels"], dpo["cache_ref_logps"], dpo["loss_type"]) == (
+        False,
+        False,
+        "sigmoid,sft",
+    )
     grpo = _parse("grpo", "--vllm")
     assert grpo["use_vllm"] is True and (grpo["max_steps"], grpo["num_generations"]) == (10, 2)
     # options the hand-written commands lacked now exist, from the config
@@ -81,7 +85,9 @@ def test_bad_option_values_name_the_field(tmp_path):
 def test_recipe_steps_take_config_fields_as_fields_or_options():
     ppo = get_step("train_ppo").config_model
     by_field = ppo(kind="train_ppo", reward_model="rm", kl_estimator="k3", ppo_epochs=2)
-    by_option = ppo(kind="train_ppo", reward_model="rm", options={"kl_estimator": "k3", "ppo_epochs": 2})
+    by_option = ppo(
+        kind="train_ppo", reward_model="rm", options={"kl_estimator": "k3", "ppo_epochs": 2}
+    )
     kwargs = {"snapshot": "s", "model": "m", "run_name": "r"}
     assert by_field.build_kwargs(**kwargs) == by_option.build_kwargs(**kwargs)
     assert by_field.build_kwargs(**kwargs)["kl_estimator"] == "k3"
@@ -92,19 +98,22 @@ def test_recipe_steps_take_config_fields_as_fields_or_options():
     grpo = get_step("train_grpo").config_model
     with pytest.raises(ValueError, match="multiple of num_generations"):
         grpo(kind="train_grpo", num_generations=3)
-    assert grpo(kind="train_grpo", num_generations=2).trainer_spec().train_kwargs == {"algorithm": "grpo"}
+    assert grpo(kind="train_grpo", num_generations=2).trainer_spec().train_kwargs == {
+        "algorithm": "grpo"
+    }
 
 
 @pytest.fixture
 def extra_trainer(tmp_path, monkeypatch):
     """A trainer registered once from a plug-in module, removed again afterwards."""
-    (tmp_path / "extra_trainer.py").write_text(textwrap.dedent('''
+    (tmp_path / "extra_trainer.py").write_text(
+        textwrap.dedent("""
         from dataclasses import dataclass, field
         from accord.train.sft_config import SFTTrainConfig
 
         @dataclass
         class ExtraConfig(SFTTrainConfig):
-            warmup_ratio: float = field(default=0.0, metadata={"help": "Share of steps warming up."})
+            warmup_ratio: float = field(default=0.0, metadata={"help": "Share of warm-up steps."})
 
             def __post_init__(self):
                 super().__post_init__()
@@ -113,10 +122,17 @@ def extra_trainer(tmp_path, monkeypatch):
 
         def train_extra(config, *, engine=None, snapshot=None):
             raise LookupError(f"extra trainer got warmup_ratio={config.warmup_ratio}")
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    trainer = register_trainer(Trainer("extra", "extra_trainer:ExtraConfig", "extra_trainer:train_extra",
-                                       "A trainer from a plug-in."))
+    trainer = register_trainer(
+        Trainer(
+            "extra",
+            "extra_trainer:ExtraConfig",
+            "extra_trainer:train_extra",
+            "A trainer from a plug-in.",
+        )
+    )
     yield trainer
     trainer_registry._TRAINERS.pop("extra")
     step_registry._REGISTRY.pop("train_extra")
@@ -139,15 +155,37 @@ def test_a_trainer_and_a_field_registered_once_appear_everywhere(extra_trainer, 
 
 
 @pytest.mark.slow
-def test_grpo_from_the_cli_records_the_generated_options(snapshot_export, tiny_model_dir, tiny_reward_model_dir,
-                                                        train_db, tmp_path):
-    result = runner.invoke(train_app, [
-        "grpo", "--snapshot", str(snapshot_export), "--model", str(tiny_model_dir), "--reward-model",
-        str(tiny_reward_model_dir), "--max-steps", "1", "--batch-size", "4", "--max-completion-length", "4",
-        "--temperature", "0.7", "--no-save-model", "--db", train_db, "--output-dir", str(tmp_path / "g"),
-        "--json"])
+def test_grpo_from_the_cli_records_the_generated_options(
+    snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path
+):
+    result = runner.invoke(
+        train_app,
+        [
+            "grpo",
+            "--snapshot",
+            str(snapshot_export),
+            "--model",
+            str(tiny_model_dir),
+            "--reward-model",
+            str(tiny_reward_model_dir),
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--max-completion-length",
+            "4",
+            "--temperature",
+            "0.7",
+            "--no-save-model",
+            "--db",
+            train_db,
+            "--output-dir",
+            str(tmp_path / "g"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    run_id = json.loads(result.output[result.output.index("{"):])["run_id"]
+    run_id = json.loads(result.output[result.output.index("{") :])["run_id"]
     from accord.store.db import open_store
     from accord.train.runs import get_run
     from sqlmodel import Session
@@ -155,4 +193,8 @@ def test_grpo_from_the_cli_records_the_generated_options(snapshot_export, tiny_m
     with Session(open_store(train_db)) as session:
         run = get_run(session, run=run_id)
     assert run.kind == "grpo"
-    assert (run.config["temperature"], run.config["num_generations"], run.config["max_steps"]) == (0.7, 2, 1)
+    assert (run.config["temperature"], run.config["num_generations"], run.config["max_steps"]) == (
+        0.7,
+        2,
+        1,
+    )

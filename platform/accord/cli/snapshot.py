@@ -1,4 +1,17 @@
-"""``accord snapshot`` and ``accord export``: curated, immutable preference datasets."""
+"""``accord snapshot`` and ``accord export``: curated, immutable preference datasets.
+
+Why: a trainer must see a frozen, content-hashed dataset (labels resolved by a named policy,
+a leak-free split), never the live store, so a run can be traced to exactly what it learnt from.
+
+    accord snapshot create helpful-v1 --policy human-over-ai --test-fraction 0.1
+    accord snapshot diff helpful-v1 helpful-v2
+    accord export helpful-v1 --format trl --out exports/helpful-v1
+    accord snapshot verify helpful-v1 --export exports/helpful-v1
+
+The policies (``--policy``) and export formats (``--format``) are the registries
+``accord.snapshots.policies.POLICIES`` and ``accord.snapshots.export_formats.FORMATS``; the
+help lists them.
+"""
 
 from __future__ import annotations
 

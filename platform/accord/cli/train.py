@@ -34,7 +34,9 @@ import typer
 from ..train.trainers import ConfigOption, Trainer, config_options, trainers
 from .common import DbOption, JsonOption, console, fail, print_json
 
-app = typer.Typer(help="Train on a curated snapshot; runs are recorded in the store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Train on a curated snapshot; runs are recorded in the store.", no_args_is_help=True
+)
 
 # Option names of the fields every trainer shares (``TrainConfig``), beside ``--field-name``.
 COMMON_NAMES: dict[str, tuple[str, ...]] = {
@@ -78,9 +80,12 @@ def _parameter(trainer: Trainer, option: ConfigOption) -> inspect.Parameter | No
     help_text = option.help + (" (comma-separated)" if option.item_type else "")
     info = typer.Option(*option_names(trainer, option), help=help_text)
     required = option.name in REQUIRED or default is inspect.Parameter.empty
-    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY,
-                             default=inspect.Parameter.empty if required else default,
-                             annotation=Annotated[kind, info])
+    return inspect.Parameter(
+        option.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=inspect.Parameter.empty if required else default,
+        annotation=Annotated[kind, info],
+    )
 
 
 def _split(option: ConfigOption, value: str | None) -> list[Any] | None:
@@ -90,8 +95,11 @@ def _split(option: ConfigOption, value: str | None) -> list[Any] | None:
     try:
         return [option.item_type(v) for v in items]
     except ValueError:
-        fail(f"bad option: --{option.name.replace('_', '-')}: {value!r} is not a comma-separated "
-             f"list of {option.item_type.__name__}", code=2)
+        fail(
+            f"bad option: --{option.name.replace('_', '-')}: {value!r} is not a comma-separated "
+            f"list of {option.item_type.__name__}",
+            code=2,
+        )
 
 
 def _run(make_config, trainer: Trainer, json_out: bool) -> None:
@@ -104,8 +112,12 @@ def _run(make_config, trainer: Trainer, json_out: bool) -> None:
             result = trainer.run(config)
         except (ValueError, LookupError, FileNotFoundError) as e:
             fail(str(e))
-    out = {"run_id": result.run_id, "output_dir": str(result.output_dir), "metrics": result.metrics,
-           "warnings": result.warnings}
+    out = {
+        "run_id": result.run_id,
+        "output_dir": str(result.output_dir),
+        "metrics": result.metrics,
+        "warnings": result.warnings,
+    }
     if json_out:
         print_json(out)
         return
@@ -125,9 +137,12 @@ def make_command(trainer: Trainer):
     options = {o.name: o for o in config_options(config_cls) if o.name not in NOT_OPTIONS}
     params = [p for o in options.values() if (p := _parameter(trainer, o)) is not None]
     params.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # required ones first
-    params += [inspect.Parameter("db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOption),
-               inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, default=False,
-                                 annotation=JsonOption)]
+    params += [
+        inspect.Parameter("db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOption),
+        inspect.Parameter(
+            "json_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption
+        ),
+    ]
 
     def command(**values: Any) -> None:
         json_out = values.pop("json_out")

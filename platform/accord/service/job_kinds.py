@@ -185,9 +185,8 @@ def _stored_snapshot_hash(engine, name: str) -> str | None:
 
 
 def run_train_job(ctx) -> dict[str, Any]:
-    from ..workflows.run_reuse import find_finished_run
-
     from ..train.trainers import get_trainer
+    from ..workflows.run_reuse import find_finished_run
 
     trainer = ctx.config["trainer"]
     spec = get_trainer(trainer)

@@ -41,14 +41,23 @@ def register_export_format(name: str, writer: str, *, help: str) -> ExportFormat
     if existing is not None and existing != fmt:
         raise ValueError(f"export format {name!r} is already registered ({existing.writer})")
     if ":" not in writer:
-        raise ValueError(f"export format {name!r}: writer {writer!r} is not a 'module:function' path")
+        raise ValueError(
+            f"export format {name!r}: writer {writer!r} is not a 'module:function' path"
+        )
     FORMATS[name] = fmt
     return fmt
 
 
-register_export_format("trl", "accord.snapshots.export:write_trl",
-                       help="train.jsonl / test.jsonl (prompt, chosen, rejected, score, provenance columns)")
-register_export_format("hf", "accord.snapshots.export:write_hf",
-                       help="a datasets.DatasetDict saved with save_to_disk (load_from_disk)")
-register_export_format("parquet", "accord.snapshots.export:write_parquet",
-                       help="train.parquet / test.parquet")
+register_export_format(
+    "trl",
+    "accord.snapshots.export:write_trl",
+    help="train.jsonl / test.jsonl (prompt, chosen, rejected, score, provenance columns)",
+)
+register_export_format(
+    "hf",
+    "accord.snapshots.export:write_hf",
+    help="a datasets.DatasetDict saved with save_to_disk (load_from_disk)",
+)
+register_export_format(
+    "parquet", "accord.snapshots.export:write_parquet", help="train.parquet / test.parquet"
+)

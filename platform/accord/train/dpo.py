@@ -10,6 +10,26 @@
   and cached on disk (``<cache>/reflogps``); trl's ``precompute_ref_log_probs`` path then reads
   them from the batch, so with a cache hit no reference model is ever loaded.
 
+Why: preference training without a reward model, on AI-judged labels that are probabilities,
+not certainties.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train dpo --snapshot helpful-v1 --model accord/tiny --beta 0.1
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train dpo --snapshot helpful-v1 --model accord/tiny --beta 0.1 --bf16
+
+Departures from trl's DPO (``scripts/dpo.py``, ``DPOTrainer``): batches with soft labels use
+accord's expected loss instead of trl's; it honours trl's ``loss_type`` list, ``loss_weights``,
+``beta``, ``label_smoothing`` and ``discopop_tau``, and does NOT implement trl's f-divergence
+(``f_divergence_type``), LD-DPO (``ld_alpha``), WPO weighting (``use_weighting``) or the MoE
+router auxiliary loss (``DPOTrainConfig`` does not expose them, so they stay at trl's
+defaults, where the two losses agree at p = 1); ``--hard-labels`` is trl's loss unchanged.
+With the cache on (the default) the reference log-probs come through trl's precompute path;
+``--no-ref-cache`` restores trl's reference forward at every step.
+
 >>> from accord.train.dpo import DPOTrainConfig, train_dpo      # doctest: +SKIP
 >>> result = train_dpo(DPOTrainConfig(snapshot="helpful-v1", beta=0.1, max_steps=10))  # doctest: +SKIP
 >>> result.metrics["ref_cache_hit"]                                  # doctest: +SKIP

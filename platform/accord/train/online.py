@@ -4,6 +4,23 @@ Both sample ``num_generations`` completions per prompt and use the group as the 
 (RLOO: leave-one-out mean; GRPO: group-normalised advantages), so no value model is needed;
 ``beta`` is the KL coefficient to the reference (trl adds it to the loss when > 0).
 
+Why: on-policy RL against a reward model without PPO's value model, with the trl
+implementations as they are.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train grpo --snapshot helpful-v1 --reward-model 12 --num-generations 4
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train grpo --snapshot helpful-v1 --reward-model 12 --num-generations 4 --bf16
+
+Departures from trl's ``scripts/rloo.py`` / ``grpo.py``: the prompts are the snapshot's
+(train split, de-duplicated) and the reward function is one frozen sequence-classification
+reward model (an ``accord train rm`` run, a folder or a model id); vLLM generation
+(``--vllm``) is trl's colocate mode; the options are ``OnlineRLConfig``
+(``accord.train.online_config``); the CLI defaults to 10 steps and groups of 2.
+
 >>> from accord.train.online import OnlineRLConfig, train_online     # doctest: +SKIP
 >>> train_online(OnlineRLConfig(snapshot="helpful-v1", reward_model="12"), algorithm="grpo")  # doctest: +SKIP
 """

@@ -25,8 +25,8 @@ of win-rate vs KL per β is printed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal

@@ -6,6 +6,22 @@ exceed the log-odds the judges gave (a 0.55 preference asks for almost nothing, 
 σ(r_c − r_r) against the labels are stored on the run (``rm_heldout_accuracy``, ``rm_heldout_brier``,
 ``rm_heldout_ece``, …).
 
+Why: a reward model for PPO/RLOO/GRPO, and a judge of DPO policies' win-rates, trained on the
+same curated snapshot the policy sees.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train rm --snapshot helpful-v1 --model accord/tiny --max-steps 50
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train rm --snapshot helpful-v1 --model accord/tiny --max-steps 50 --bf16
+
+Departures from trl's ``scripts/reward.py``: the per-pair ``margin`` column is derived from the
+snapshot's soft labels (``margin_from_score``; trl only reads a margin the data already has);
+the held-out calibration figures are accord's; the options are ``RewardTrainConfig``
+(``accord.train.rm_config``), other ``RewardConfig`` arguments keep trl's defaults.
+
 >>> from accord.train.rm import RewardTrainConfig, train_rm          # doctest: +SKIP
 >>> result = train_rm(RewardTrainConfig(snapshot="helpful-v1", max_steps=50))  # doctest: +SKIP
 >>> result.metrics["rm_heldout_accuracy"]                            # doctest: +SKIP

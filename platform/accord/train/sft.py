@@ -1,9 +1,25 @@
 """Supervised fine-tuning on a snapshot's chosen responses, or on critique-revise revisions
 (the supervised phase of Constitutional AI), with trl's SFTTrainer.
 
+Why: the supervised phase before preference training, and Constitutional AI's SL phase
+(fine-tuning on the model's own revised answers).
+
 Examples are (prompt, completion) pairs; the loss covers completion tokens only. With
 ``target="revisions"`` only examples whose chosen response is a revision are kept (this needs
 the snapshot's name in the store, which records each response's role).
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train sft --snapshot helpful-v1 --model accord/tiny --max-steps 20
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train sft --snapshot helpful-v1 --model accord/tiny --max-steps 20 --bf16
+
+Departures from trl's ``scripts/sft.py``: data come from a snapshot (its chosen side, or the
+revisions), never from the Hub; ``completion_only_loss`` is always on; no packing; the options
+are ``SFTTrainConfig`` (``accord.train.sft_config``), other ``SFTConfig`` arguments keep trl's
+defaults.
 
 >>> from accord.train.sft import SFTTrainConfig, train_sft           # doctest: +SKIP
 >>> train_sft(SFTTrainConfig(snapshot="cai-revisions", target="revisions")).metrics["n_examples"]  # doctest: +SKIP

@@ -65,7 +65,9 @@ class Trainer:
             raise ValueError(f"trainer name must be a lower-case identifier, got {self.name!r}")
         for path in (self.config, self.train):
             if ":" not in path:
-                raise ValueError(f"trainer {self.name!r}: {path!r} is not a 'module:attribute' path")
+                raise ValueError(
+                    f"trainer {self.name!r}: {path!r} is not a 'module:attribute' path"
+                )
         object.__setattr__(self, "train_kwargs", MappingProxyType(dict(self.train_kwargs)))
 
     def config_class(self) -> type:
@@ -75,7 +77,7 @@ class Trainer:
         return _load(self.train)
 
     def run(self, config: Any, **kwargs: Any) -> Any:
-        """Train: ``train_x(config, **train_kwargs, **kwargs)`` (kwargs: ``engine``, ``snapshot``)."""
+        """Train: ``train_x(config, **train_kwargs, **kwargs)`` (``engine``, ``snapshot``)."""
         return self.train_function()(config, **self.train_kwargs, **kwargs)
 
 
@@ -106,6 +108,7 @@ def get_trainer(name: str) -> Trainer:
 
 
 # -- the fields of a config, as the faces see them ------------------------------------------
+
 
 @dataclass(frozen=True)
 class ConfigOption:
@@ -168,25 +171,53 @@ def config_options(cls: type) -> list[ConfigOption]:
 
 # -- accord's trainers -----------------------------------------------------------------------
 
-register_trainer(Trainer(
-    "sft", "accord.train.sft_config:SFTTrainConfig", "accord.train.sft:train_sft",
-    "Supervised fine-tuning on chosen responses (or critique-revise revisions)."))
-register_trainer(Trainer(
-    "rm", "accord.train.rm_config:RewardTrainConfig", "accord.train.rm:train_rm",
-    "Bradley–Terry reward model; held-out accuracy and calibration stored on the run.",
-    cli_names={"margin_from_score": ("--margin/--no-margin",)}))
-register_trainer(Trainer(
-    "dpo", "accord.train.dpo_config:DPOTrainConfig", "accord.train.dpo:train_dpo",
-    "DPO (trl loss types, β) with soft labels and cached reference log-probs.",
-    cli_names={"soft_labels": ("--soft-labels/--hard-labels",),
-               "cache_ref_logps": ("--ref-cache/--no-ref-cache",)}))
-register_trainer(Trainer(
-    "ppo", "accord.train.ppo.config:PPOTrainConfig", "accord.train.ppo.trainer:train_ppo",
-    "PPO with a per-token KL penalty to the reference, value model + GAE, adaptive KL.",
-    cli_names={"rollout_batch_size": ("--batch-size",), "kl_coef": ("--beta", "--kl-coef")}))
+register_trainer(
+    Trainer(
+        "sft",
+        "accord.train.sft_config:SFTTrainConfig",
+        "accord.train.sft:train_sft",
+        "Supervised fine-tuning on chosen responses (or critique-revise revisions).",
+    )
+)
+register_trainer(
+    Trainer(
+        "rm",
+        "accord.train.rm_config:RewardTrainConfig",
+        "accord.train.rm:train_rm",
+        "Bradley–Terry reward model; held-out accuracy and calibration stored on the run.",
+        cli_names={"margin_from_score": ("--margin/--no-margin",)},
+    )
+)
+register_trainer(
+    Trainer(
+        "dpo",
+        "accord.train.dpo_config:DPOTrainConfig",
+        "accord.train.dpo:train_dpo",
+        "DPO (trl loss types, β) with soft labels and cached reference log-probs.",
+        cli_names={
+            "soft_labels": ("--soft-labels/--hard-labels",),
+            "cache_ref_logps": ("--ref-cache/--no-ref-cache",),
+        },
+    )
+)
+register_trainer(
+    Trainer(
+        "ppo",
+        "accord.train.ppo.config:PPOTrainConfig",
+        "accord.train.ppo.trainer:train_ppo",
+        "PPO with a per-token KL penalty to the reference, value model + GAE, adaptive KL.",
+        cli_names={"rollout_batch_size": ("--batch-size",), "kl_coef": ("--beta", "--kl-coef")},
+    )
+)
 for _algorithm in ("rloo", "grpo"):
-    register_trainer(Trainer(
-        _algorithm, "accord.train.online_config:OnlineRLConfig", "accord.train.online:train_online",
-        f"{_algorithm.upper()} through trl with the reward model as reward function.",
-        train_kwargs={"algorithm": _algorithm}, cli_names={"use_vllm": ("--vllm/--no-vllm",)},
-        cli_defaults={"max_steps": 10, "num_generations": 2}))
+    register_trainer(
+        Trainer(
+            _algorithm,
+            "accord.train.online_config:OnlineRLConfig",
+            "accord.train.online:train_online",
+            f"{_algorithm.upper()} through trl with the reward model as reward function.",
+            train_kwargs={"algorithm": _algorithm},
+            cli_names={"use_vllm": ("--vllm/--no-vllm",)},
+            cli_defaults={"max_steps": 10, "num_generations": 2},
+        )
+    )
