@@ -1,4 +1,11 @@
-"""``accord db``: migrations of the preference store."""
+"""``accord db``: migrations of the preference store.
+
+Why: the store's schema is versioned with alembic; every command migrates a store it opens,
+and these commands do it (or report it) explicitly, e.g. before a deployment.
+
+    accord db upgrade --db postgresql+psycopg://accord@localhost/accord
+    accord db current --json
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""``accord runs``: training runs recorded in the store (list, show, HTML report with curves)."""
+"""``accord runs``: training runs recorded in the store (list, show, HTML report with curves).
+
+Why: every ``accord train`` run (and every recipe's training step) is recorded with its
+snapshot hash, models, config, git revision and per-step instruments; this is how to read them.
+
+    accord runs list --kind dpo --json
+    accord runs show 12 --html run-12.html
+"""
 
 from __future__ import annotations
 

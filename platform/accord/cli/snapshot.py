@@ -1,4 +1,17 @@
-"""``accord snapshot`` and ``accord export``: curated, immutable preference datasets."""
+"""``accord snapshot`` and ``accord export``: curated, immutable preference datasets.
+
+Why: a trainer must see a frozen, content-hashed dataset (labels resolved by a named policy,
+a leak-free split), never the live store, so a run can be traced to exactly what it learnt from.
+
+    accord snapshot create helpful-v1 --policy human-over-ai --test-fraction 0.1
+    accord snapshot diff helpful-v1 helpful-v2
+    accord export helpful-v1 --format trl --out exports/helpful-v1
+    accord snapshot verify helpful-v1 --export exports/helpful-v1
+
+The policies (``--policy``) and export formats (``--format``) are the registries
+``accord.snapshots.policies.POLICIES`` and ``accord.snapshots.export_formats.FORMATS``; the
+help lists them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +20,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from ..snapshots.export_formats import FORMATS as EXPORT_FORMATS
+from ..snapshots.policies import POLICIES
 from .common import DbOption, JsonOption, console, engine_for, fail, print_json
 
 app = typer.Typer(help="Freeze, inspect, compare and verify snapshots.", no_args_is_help=True)
@@ -21,8 +36,7 @@ def _snapshot_error():
 @app.command()
 def create(
     name: str = typer.Argument(..., help="A new, unique snapshot name."),
-    policy: str = typer.Option(..., "--policy", "-p",
-                               help="human-over-ai | majority | human-only | ai-only | min-agreement | soft"),
+    policy: str = typer.Option(..., "--policy", "-p", help=" | ".join(POLICIES)),
     test_fraction: float = typer.Option(0.1, help="Share of prompts (by normalized prompt) in the test split."),
     seed: int = typer.Option(0, help="Seed of the hash-based split."),
     keep_ties: bool = typer.Option(False, "--keep-ties/--drop-ties", help="Keep tied pairs (score 0.5)."),
@@ -154,7 +168,7 @@ def verify(
 
 def export(
     name: str = typer.Argument(..., help="Snapshot to export."),
-    fmt: str = typer.Option("trl", "--format", "-f", help="trl | hf | parquet"),
+    fmt: str = typer.Option("trl", "--format", "-f", help=" | ".join(EXPORT_FORMATS)),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     conversational: bool = typer.Option(False, help="Message lists instead of plain text."),
     db: DbOption = None,

@@ -1,50 +1,123 @@
 """``accord train``: train on a snapshot (sft, rm, dpo, ppo, rloo, grpo); every run is recorded.
 
-The commands only parse options into the trainer's ``*Config`` and call ``train_*``.
+Why: one command per trainer, so a run is reproducible from its command line alone. The
+commands are generated from the trainer registry (``accord.train.trainers``): every field of
+the trainer's ``*Config`` dataclass is an option (``--field-name``, its help text and default
+from the field), so a new field is a new option with no edit here. List fields take
+comma-separated values (``--loss-type sigmoid,sft``). Fields of other types are set through
+recipes or the API only.
+
+Single process (CPU or one GPU)::
+
+    accord train dpo --snapshot helpful-v1 --model accord/tiny --max-steps 20 --beta 0.1
+
+Several GPUs (one process per device; the main process records the run)::
+
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        -m accord.cli.main train dpo --snapshot helpful-v1 --model Qwen/Qwen2.5-0.5B-Instruct
+
+Departures from trl's scripts (``trl/scripts/dpo.py`` …): options are accord's config fields,
+not ``TrainingArguments`` (trl arguments accord does not set keep trl's defaults, see
+``accord.train.common.trl_arguments``); the snapshot comes from the store or a ``--format trl``
+export, never from the Hub; names kept from before the generation are aliases (``--batch-size``,
+``--lr``, ``--margin``, ``--ref-cache``, ``--hard-labels``, ``--beta`` for PPO's ``kl_coef``,
+``--vllm``), and RLOO/GRPO default to 10 steps and groups of 2.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 import typer
 
+from ..train.trainers import ConfigOption, Trainer, config_options, trainers
 from .common import DbOption, JsonOption, console, fail, print_json
 
-app = typer.Typer(help="Train on a curated snapshot; runs are recorded in the store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Train on a curated snapshot; runs are recorded in the store.", no_args_is_help=True
+)
 
-Snapshot = Annotated[str, typer.Option("--snapshot", "-s", help="Snapshot name in the store, or a `--format trl` export folder.")]
-Model = Annotated[str, typer.Option("--model", help="Starting model id or folder (accord/tiny works offline).")]
-MaxSteps = Annotated[int, typer.Option("--max-steps", help="Optimizer (or PPO) steps.")]
-LearningRate = Annotated[float | None, typer.Option("--learning-rate", "--lr", help="Peak learning rate (default: the trainer's).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Per-device batch size (PPO: prompts per rollout).")]
-OutputDir = Annotated[str | None, typer.Option("--output-dir", "-o", help="Artifact folder (default: <home>/runs/<kind>-<id>).")]
-RunName = Annotated[str, typer.Option("--run-name", help="Name of the run in the store.")]
-Bf16 = Annotated[bool, typer.Option("--bf16/--no-bf16", help="bfloat16 mixed precision (GPU).")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
-RewardModel = Annotated[str, typer.Option("--reward-model", help="Reward model: an rm run id/name, a folder or a model id.")]
-
-
-def _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db) -> dict[str, Any]:
-    values = dict(snapshot=snapshot, model=model, max_steps=max_steps, per_device_train_batch_size=batch_size,
-                  output_dir=output_dir, run_name=run_name, bf16=bf16, seed=seed, db_url=db)
-    if learning_rate is not None:
-        values["learning_rate"] = learning_rate
-    return values
+# Option names of the fields every trainer shares (``TrainConfig``), beside ``--field-name``.
+COMMON_NAMES: dict[str, tuple[str, ...]] = {
+    "snapshot": ("--snapshot", "-s"),
+    "learning_rate": ("--learning-rate", "--lr"),
+    "per_device_train_batch_size": ("--batch-size",),
+    "output_dir": ("--output-dir", "-o"),
+}
+REQUIRED = ("snapshot",)
+# Set by the command itself (``--db``), not generated.
+NOT_OPTIONS = ("db_url",)
 
 
-def _run(make_config, train, json_out: bool, **train_kwargs) -> None:
+def _flag(name: str, bool_flag: bool) -> str:
+    dashed = name.replace("_", "-")
+    return f"--{dashed}/--no-{dashed}" if bool_flag else f"--{dashed}"
+
+
+def option_names(trainer: Trainer, option: ConfigOption) -> tuple[str, ...]:
+    """The option's names: the trainer's or the shared ones first, then ``--field-name``."""
+    bool_flag = option.scalar_type is bool
+    taken = {n.split("/")[0] for names in trainer.cli_names.values() for n in names}
+    names = [*trainer.cli_names.get(option.name, ())]
+    if not names:
+        names = [n for n in COMMON_NAMES.get(option.name, ()) if n not in taken]
+    own = _flag(option.name, bool_flag)
+    if own.split("/")[0] not in {n.split("/")[0] for n in names}:
+        names.append(own)
+    return tuple(names)
+
+
+def _parameter(trainer: Trainer, option: ConfigOption) -> inspect.Parameter | None:
+    default = trainer.cli_defaults.get(option.name, option.default)
+    if option.scalar_type is not None:
+        kind: Any = option.scalar_type | None if option.optional else option.scalar_type
+    elif option.item_type in (str, int, float):
+        kind = str | None
+        default = None if default is None else ",".join(str(v) for v in default)
+    else:
+        return None
+    help_text = option.help + (" (comma-separated)" if option.item_type else "")
+    info = typer.Option(*option_names(trainer, option), help=help_text)
+    required = option.name in REQUIRED or default is inspect.Parameter.empty
+    return inspect.Parameter(
+        option.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=inspect.Parameter.empty if required else default,
+        annotation=Annotated[kind, info],
+    )
+
+
+def _split(option: ConfigOption, value: str | None) -> list[Any] | None:
+    if value is None:
+        return None if option.optional else []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    try:
+        return [option.item_type(v) for v in items]
+    except ValueError:
+        fail(
+            f"bad option: --{option.name.replace('_', '-')}: {value!r} is not a comma-separated "
+            f"list of {option.item_type.__name__}",
+            code=2,
+        )
+
+
+def _run(make_config, trainer: Trainer, json_out: bool) -> None:
     try:
         config = make_config()
     except (TypeError, ValueError) as e:
         fail(f"bad option: {e}", code=2)
     with console.status(f"training ({type(config).__name__}) …", spinner="dots"):
         try:
-            result = train(config, **train_kwargs)
+            result = trainer.run(config)
         except (ValueError, LookupError, FileNotFoundError) as e:
             fail(str(e))
-    out = {"run_id": result.run_id, "output_dir": str(result.output_dir), "metrics": result.metrics,
-           "warnings": result.warnings}
+    out = {
+        "run_id": result.run_id,
+        "output_dir": str(result.output_dir),
+        "metrics": result.metrics,
+        "warnings": result.warnings,
+    }
     if json_out:
         print_json(out)
         return
@@ -58,100 +131,33 @@ def _run(make_config, train, json_out: bool, **train_kwargs) -> None:
         console.print(f"[yellow]warning:[/] {w}")
 
 
-@app.command()
-def sft(snapshot: Snapshot, model: Model = "accord/tiny", max_steps: MaxSteps = 20, learning_rate: LearningRate = None,
-        batch_size: BatchSize = 4, output_dir: OutputDir = None, run_name: RunName = "", bf16: Bf16 = False,
-        seed: Seed = 0, target: Annotated[str, typer.Option(help="chosen or revisions.")] = "chosen",
-        db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Supervised fine-tuning on chosen responses (or critique-revise revisions)."""
-    from ..train.sft import SFTTrainConfig, train_sft
+def make_command(trainer: Trainer):
+    """The ``accord train <name>`` command of ``trainer``, its options from the config's fields."""
+    config_cls = trainer.config_class()
+    options = {o.name: o for o in config_options(config_cls) if o.name not in NOT_OPTIONS}
+    params = [p for o in options.values() if (p := _parameter(trainer, o)) is not None]
+    params.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # required ones first
+    params += [
+        inspect.Parameter("db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOption),
+        inspect.Parameter(
+            "json_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption
+        ),
+    ]
 
-    common = _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db)
-    _run(lambda: SFTTrainConfig(**common, target=target), train_sft, json_out)
+    def command(**values: Any) -> None:
+        json_out = values.pop("json_out")
+        kwargs: dict[str, Any] = {"db_url": values.pop("db")}
+        for name, value in values.items():
+            option = options[name]
+            kwargs[name] = _split(option, value) if option.item_type else value
+        _run(lambda: config_cls(**kwargs), trainer, json_out)
 
-
-@app.command()
-def rm(snapshot: Snapshot, model: Model = "accord/tiny", max_steps: MaxSteps = 20, learning_rate: LearningRate = None,
-       batch_size: BatchSize = 4, output_dir: OutputDir = None, run_name: RunName = "", bf16: Bf16 = False,
-       seed: Seed = 0, margin: Annotated[bool, typer.Option("--margin/--no-margin", help="Margin = logit(score) from soft labels.")] = True,
-       db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Bradley–Terry reward model; held-out accuracy and calibration stored on the run."""
-    from ..train.rm import RewardTrainConfig, train_rm
-
-    common = _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db)
-    _run(lambda: RewardTrainConfig(**common, margin_from_score=margin), train_rm, json_out)
-
-
-@app.command()
-def dpo(snapshot: Snapshot, model: Model = "accord/tiny", max_steps: MaxSteps = 20, learning_rate: LearningRate = None,
-        batch_size: BatchSize = 4, output_dir: OutputDir = None, run_name: RunName = "", bf16: Bf16 = False,
-        seed: Seed = 0, beta: Annotated[float, typer.Option(help="KL strength β.")] = 0.1,
-        loss_type: Annotated[str, typer.Option("--loss-type", help="trl loss type(s), comma-separated (RPO: sigmoid,sft).")] = "sigmoid",
-        soft_labels: Annotated[bool, typer.Option("--soft-labels/--hard-labels", help="Use the snapshot's scores as soft labels.")] = True,
-        ref_model: Annotated[str | None, typer.Option("--ref-model", help="Reference model (default: --model).")] = None,
-        ref_cache: Annotated[bool, typer.Option("--ref-cache/--no-ref-cache", help="Reuse cached reference log-probs.")] = True,
-        label_smoothing: Annotated[float, typer.Option(help="ε for robust / exo_pair.")] = 0.0,
-        db: DbOption = None, json_out: JsonOption = False) -> None:
-    """DPO (trl loss types, β) with soft labels and cached reference log-probs."""
-    from ..train.dpo import DPOTrainConfig, train_dpo
-
-    common = _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db)
-    _run(lambda: DPOTrainConfig(**common, beta=beta, loss_type=loss_type, soft_labels=soft_labels, ref_model=ref_model,
-                                cache_ref_logps=ref_cache, label_smoothing=label_smoothing), train_dpo, json_out)
-
-
-@app.command()
-def ppo(snapshot: Snapshot, reward_model: RewardModel = "accord/tiny-reward", model: Model = "accord/tiny",
-        max_steps: MaxSteps = 10, learning_rate: LearningRate = None, batch_size: BatchSize = 8,
-        output_dir: OutputDir = None, run_name: RunName = "", bf16: Bf16 = False, seed: Seed = 0,
-        beta: Annotated[float, typer.Option("--beta", "--kl-coef", help="Initial KL coefficient.")] = 0.05,
-        target_kl: Annotated[float | None, typer.Option(help="Adaptive KL target in nats (omit for a fixed β).")] = None,
-        mini_batch_size: Annotated[int, typer.Option(help="Rollouts per gradient step.")] = 4,
-        ppo_epochs: Annotated[int, typer.Option(help="Epochs per rollout batch.")] = 4,
-        max_new_tokens: Annotated[int, typer.Option(help="Longest sampled response.")] = 24,
-        rollout_engine: Annotated[str, typer.Option(help="transformers or vllm.")] = "transformers",
-        eval_every: Annotated[int, typer.Option(help="Win-rate vs the reference every N steps (0: only at the end).")] = 0,
-        eval_prompts: Annotated[int, typer.Option(help="Held-out prompts for the win-rate.")] = 16,
-        win_rate_judge: Annotated[str, typer.Option(help="Who judges the win-rate: rm (reward model) or ai (RLAIF pairwise judge).")] = "rm",
-        judge_backend: Annotated[str, typer.Option(help="AI judge backend: transformers, openai or vllm.")] = "transformers",
-        judge_model: Annotated[str | None, typer.Option(help="AI judge model id or folder (accord/tiny offline).")] = None,
-        judge_constitution: Annotated[str, typer.Option(help="Constitution the AI judge asks (bundled name or YAML path).")] = "helpfulness-honesty",
-        judge_principles: Annotated[str | None, typer.Option(help="Principle ids to ensemble over, comma-separated (default: all).")] = None,
-        judge_base_url: Annotated[str | None, typer.Option(help="Server URL for --judge-backend openai.")] = None,
-        db: DbOption = None, json_out: JsonOption = False) -> None:
-    """PPO with a per-token KL penalty to the reference, value model + GAE, adaptive KL."""
-    from ..train.ppo import PPOTrainConfig, train_ppo
-
-    common = _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db)
-    common["rollout_batch_size"] = common.pop("per_device_train_batch_size")
-    principles = [p.strip() for p in judge_principles.split(",") if p.strip()] if judge_principles else None
-    _run(lambda: PPOTrainConfig(**common, reward_model=reward_model, kl_coef=beta, target_kl=target_kl,
-                                mini_batch_size=mini_batch_size, ppo_epochs=ppo_epochs, max_new_tokens=max_new_tokens,
-                                rollout_engine=rollout_engine, eval_every=eval_every, eval_prompts=eval_prompts,
-                                win_rate_judge=win_rate_judge, judge_backend=judge_backend, judge_model=judge_model,
-                                judge_constitution=judge_constitution, judge_principles=principles,
-                                judge_base_url=judge_base_url), train_ppo, json_out)
-
-
-def _online(algorithm: str):
-    def command(snapshot: Snapshot, reward_model: RewardModel = "accord/tiny-reward", model: Model = "accord/tiny",
-                max_steps: MaxSteps = 10, learning_rate: LearningRate = None, batch_size: BatchSize = 4,
-                output_dir: OutputDir = None, run_name: RunName = "", bf16: Bf16 = False, seed: Seed = 0,
-                beta: Annotated[float, typer.Option(help="KL coefficient to the reference.")] = 0.05,
-                num_generations: Annotated[int, typer.Option(help="Completions per prompt (the group).")] = 2,
-                max_completion_length: Annotated[int, typer.Option(help="Longest completion.")] = 24,
-                use_vllm: Annotated[bool, typer.Option("--vllm/--no-vllm", help="Generate with vLLM.")] = False,
-                db: DbOption = None, json_out: JsonOption = False) -> None:
-        from ..train.online import OnlineRLConfig, train_online
-
-        common = _common(snapshot, model, max_steps, learning_rate, batch_size, output_dir, run_name, bf16, seed, db)
-        _run(lambda: OnlineRLConfig(**common, reward_model=reward_model, beta=beta, num_generations=num_generations,
-                                    max_completion_length=max_completion_length, use_vllm=use_vllm),
-             train_online, json_out, algorithm=algorithm)
-
-    command.__doc__ = f"{algorithm.upper()} through trl with the reward model as reward function."
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = trainer.summary
+    command.__name__ = command.__qualname__ = trainer.name
     return command
 
 
-app.command("rloo")(_online("rloo"))
-app.command("grpo")(_online("grpo"))
+for _trainer in trainers().values():
+    app.command(_trainer.name)(make_command(_trainer))

@@ -7,6 +7,9 @@ backend in one call, then writes — in ONE transaction — the rows each unit p
 entries of its requests, its error records and the job's progress. A process killed at any
 instant therefore leaves each batch either entirely written or not at all, and a rerun
 (which finds the same batches, since the order is fixed) recomputes only the missing ones.
+
+A unit that fails becomes a ``JobError`` whose payload keeps its requests and, beside them,
+what the model said (``outputs``: raw text, finish reason, answer log-probs, backend error).
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ def error_cause(message: str) -> str:
     if "refus" in low or "content_filter" in low or "content filter" in low:
         return "refusal"
     return "backend"
+
+
+def what_the_model_said(result: GenerationResult | None) -> dict[str, Any] | None:
+    """A result as an error record keeps it beside its request, so a bad prompt or parser can be
+    diagnosed: the raw text, why it stopped, the answer log-probs and the backend's error
+    (None: the request was never answered, e.g. the whole batch failed)."""
+    if result is None:
+        return None
+    return {"text": result.text, "finish_reason": result.finish_reason,
+            "choice_logprobs": result.choice_logprobs, "error": result.error}
 
 
 def _unresolved(session: Session, step: str, keys: list[str]) -> set[str]:
@@ -136,6 +149,7 @@ def run_units(ctx: StepContext, *, step: str, backend: Backend, units: list[Work
                     record_error(session, job_id=ctx.job_id, step=step, item_key=unit.key,
                                  cause=failure.cause, message=failure.message[:4000],
                                  payload={"requests": [r.cache_payload() for r in unit.requests],
+                                          "outputs": [what_the_model_said(r) for r in results[ui]],
                                           "model_id": model_id, "backend": backend_name})
                     ctx.errors_recorded += 1
                     continue

@@ -1,10 +1,17 @@
-"""Step kinds a recipe can use: ``register_step(kind, config_model, run_fn)``.
+"""Step kinds a recipe can use: ``register_step(kind, config_model, run_fn)``; and the one
+plug-in mechanism for every kind of thing accord has.
 
 accord's own steps (import_prompts, generate, critique_revise, make_pairs, judge) register
 themselves from ``accord.rlaif``. Other packages add kinds without touching this module:
 either call ``register_step`` in a module named ``accord.<area>.recipe_steps`` (imported
 automatically when a recipe is loaded), or expose it through the ``accord.recipe_steps``
 entry-point group (the entry point names a module to import).
+
+``load_plugins`` imports those modules once; a plug-in module may register any kind there:
+recipe steps (``register_step``), queued job kinds (``accord.service.job_kinds.register_kind``,
+whose lookups load plug-ins too), trainers (``accord.train.trainers.register_trainer``: a recipe
+step and an API trainer), snapshot policies (``accord.snapshots.policies.register_policy``)
+and export formats (``accord.snapshots.export_formats.register_export_format``).
 
 >>> from accord.jobs.registry import StepConfig, register_step, step_kinds
 >>> class EchoConfig(StepConfig):
@@ -75,7 +82,12 @@ def register_step(kind: str, config_model: type[StepConfig], run_fn: Callable[[A
     _REGISTRY[kind] = StepKind(kind, config_model, run_fn, description or (config_model.__doc__ or "").strip())
 
 
-def load_step_plugins() -> None:
+def is_registered(kind: str) -> bool:
+    """Whether ``kind`` is registered now (loads no plug-ins)."""
+    return kind in _REGISTRY
+
+
+def load_plugins() -> None:
     """Import the built-in steps, ``accord.<area>.recipe_steps`` modules and entry points."""
     global _loaded
     if _loaded:
@@ -96,6 +108,9 @@ def load_step_plugins() -> None:
             _import_plugin(name)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _import_plugin(ep.value.split(":")[0])
+
+
+load_step_plugins = load_plugins  # the name recipes' callers have used
 
 
 def _import_plugin(name: str) -> None:

@@ -4,16 +4,19 @@ function runs it in the worker.
 - ``recipe``: ``{"recipe": <recipe document> | "<bundled pipeline name>", "retry_errors": false}``
   runs ``accord.jobs.run_recipe`` on the job's own row (its content-addressed cache makes a
   resumed run exact).
-- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo", "reuse": true, ...fields of that
-  trainer's config}`` runs ``accord.train.<trainer>.train_<trainer>``; like a recipe's training
-  step, a finished run with the same snapshot hash and config is reused unless ``reuse`` is false.
+- ``train``: ``{"trainer": "sft" | "rm" | "dpo" | "ppo" | "rloo" | "grpo", "reuse": true,
+  ...fields of that trainer's config}`` runs the trainer registered under that name
+  (``accord.train.trainers``); like a recipe's training step, a finished run with the same
+  snapshot hash and config is reused unless ``reuse`` is false.
 - ``snapshot``: ``{"name", "policy", "test_fraction", "seed", "source", "params": {...}}`` runs
   ``accord.snapshots.create_snapshot``.
 - ``argilla_pull``: ``{"dataset", "workspace", "page_size", "withdraw_missing"}`` runs
   ``accord.feedback.argilla.pull.pull_judgments`` (the worker also queues it on a schedule).
 
 A handler takes a ``JobContext`` (``accord.service.jobrun``) and returns the job's result
-(a JSON-able dict). Other kinds can be added with ``register_kind``.
+(a JSON-able dict). Other kinds are added with ``register_kind`` from a plug-in module, the same
+mechanism as recipe steps (``accord.jobs.registry.load_plugins``: an ``accord.<area>.recipe_steps``
+module or an ``accord.recipe_steps`` entry point).
 
 >>> from accord.service.job_kinds import validate_config
 >>> validate_config("snapshot", {"name": "s1", "policy": "majority"})["name"]
@@ -24,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +55,27 @@ _KINDS: dict[str, JobKind] = {}
 
 def register_kind(name: str, *, validate: Callable[[dict[str, Any]], dict[str, Any]],
                   handler: str) -> None:
-    _KINDS[name] = JobKind(name, validate, handler)
+    """Make ``name`` a job kind: ``validate`` checks a submitted config, ``handler`` is the
+    ``"module:function"`` the worker runs. The same registration twice is fine; another is not."""
+    kind = JobKind(name, validate, handler)
+    existing = _KINDS.get(name)
+    if existing is not None and existing != kind:
+        raise ValueError(f"job kind {name!r} is already registered (handler {existing.handler})")
+    _KINDS[name] = kind
 
 
 def job_kinds() -> dict[str, JobKind]:
+    from ..jobs.registry import load_plugins
+
+    load_plugins()
     return dict(_KINDS)
 
 
 def get_kind(name: str) -> JobKind:
+    if name not in _KINDS:
+        from ..jobs.registry import load_plugins
+
+        load_plugins()
     try:
         return _KINDS[name]
     except KeyError:
@@ -217,24 +231,23 @@ def run_recipe_job(ctx) -> dict[str, Any]:
 
 
 # -- train ----------------------------------------------------------------------------------
-TRAINERS = ("sft", "rm", "dpo", "ppo")
-
-
 def trainer_for(name: str) -> tuple[type, Callable]:
-    """The config dataclass and function of ``accord.train.<name>`` (``train_<name>``)."""
-    module = importlib.import_module(f"accord.train.{name}")
-    train_fn = getattr(module, f"train_{name}")
-    first = next(iter(inspect.signature(train_fn).parameters))
-    config_cls = typing.get_type_hints(train_fn)[first]
-    return config_cls, train_fn
+    """The config dataclass and function of the registered trainer ``name``."""
+    from ..train.trainers import get_trainer
+
+    trainer = get_trainer(name)
+    return trainer.config_class(), trainer.train_function()
 
 
 def _validate_train(config: dict[str, Any]) -> dict[str, Any]:
+    from ..train.trainers import get_trainer, trainers
+
+    names = sorted(trainers())
     trainer = config.get("trainer")
-    if trainer not in TRAINERS:
-        raise JobConfigError([("trainer", f"must be one of {', '.join(TRAINERS)}; got {trainer!r}")])
+    if trainer not in names:
+        raise JobConfigError([("trainer", f"must be one of {', '.join(names)}; got {trainer!r}")])
     try:
-        config_cls, _ = trainer_for(trainer)
+        config_cls = get_trainer(trainer).config_class()
     except (ImportError, AttributeError) as exc:
         raise JobConfigError([("trainer", f"trainer {trainer!r} is not available: {exc}")]) from None
     fields = {k: v for k, v in config.items() if k not in ("trainer", "reuse")}
@@ -265,11 +278,12 @@ def _stored_snapshot_hash(engine, name: str) -> str | None:
 
 
 def run_train_job(ctx) -> dict[str, Any]:
+    from ..train.trainers import get_trainer
     from ..workflows.run_reuse import find_finished_run
 
     trainer = ctx.config["trainer"]
-    config_cls, train_fn = trainer_for(trainer)
-    config = config_cls(**{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")})
+    spec = get_trainer(trainer)
+    config = spec.config_class()(**{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")})
     snapshot_hash = _stored_snapshot_hash(ctx.engine, config.snapshot)
     if ctx.config.get("reuse", True) and snapshot_hash:
         # Training is content-addressed, as in a recipe: a job queued again (or retried after
@@ -281,7 +295,7 @@ def run_train_job(ctx) -> dict[str, Any]:
             return {"run_id": run.id, "reused": True, "output_dir": run.artifact_path,
                     "metrics": _jsonable(dict(run.metrics or {}))}
     ctx.progress(0, 1, f"training {trainer}")
-    result = train_fn(config, engine=ctx.engine)
+    result = spec.run(config, engine=ctx.engine)
     ctx.progress(1, 1, "trained")
     return {**_jsonable(result), "reused": False}
 

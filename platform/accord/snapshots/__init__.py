@@ -1,11 +1,22 @@
-"""Curated snapshots: immutable, content-hashed, leak-free preference datasets."""
+"""Curated snapshots: immutable, content-hashed, leak-free preference datasets.
 
-from .build import SnapshotError, create_snapshot, get_snapshot, list_snapshots
-from .diff import diff_snapshots
-from .export import FORMATS, export_snapshot
-from .policies import POLICIES, PolicyParams
-from .verify import VerifyReport, verify_export, verify_snapshot
+The names below are imported on first use, so reading the registries (``POLICIES``,
+``FORMATS``) does not load the store or pandas.
+"""
 
-__all__ = ["FORMATS", "POLICIES", "PolicyParams", "SnapshotError", "VerifyReport", "create_snapshot",
-           "diff_snapshots", "export_snapshot", "get_snapshot", "list_snapshots", "verify_export",
-           "verify_snapshot"]
+import importlib
+
+_WHERE = {
+    "SnapshotError": "build", "create_snapshot": "build", "get_snapshot": "build",
+    "list_snapshots": "build", "diff_snapshots": "diff", "export_snapshot": "export",
+    "FORMATS": "export_formats", "POLICIES": "policies", "PolicyParams": "policies",
+    "VerifyReport": "verify", "verify_export": "verify", "verify_snapshot": "verify",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

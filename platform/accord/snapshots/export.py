@@ -7,6 +7,9 @@
 - ``hf``: a ``datasets.DatasetDict`` saved with ``save_to_disk`` (``load_from_disk(DIR)``).
 - ``parquet``: ``DIR/train.parquet``, ``DIR/test.parquet``.
 
+The formats are one registry, ``accord.snapshots.export_formats.FORMATS``; the CLI help, the
+API and the recipe ``export`` step read it.
+
 Every export writes ``DIR/manifest.json``: the snapshot manifest plus the sha256 and row count
 of each file, which ``accord snapshot verify --export DIR`` checks.
 """
@@ -27,8 +30,8 @@ from sqlalchemy.engine import Engine
 
 from .build import SnapshotError, get_snapshot
 from .examples import EXAMPLE_COLUMNS, ROW_COLUMNS, iter_example_chunks, iter_examples
+from .export_formats import FORMATS
 
-FORMATS = ("trl", "hf", "parquet")
 SPLITS = ("train", "test")
 
 
@@ -158,6 +161,45 @@ def _write_parquet(engine: Engine, snap_id: int, split: str, path: Path, convers
     return n
 
 
+def write_hf(engine: Engine, snapshot_id: int, out: Path, conversational: bool) -> dict[str, Any]:
+    import tempfile
+
+    import datasets
+
+    files: dict[str, dict[str, Any]] = {}
+    # Stream through parquet, then let datasets convert: no split is held in memory.
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        parts = {}
+        for split in SPLITS:
+            path = Path(tmp) / f"{split}.parquet"
+            if _write_parquet(engine, snapshot_id, split, path, conversational):
+                parts[split] = datasets.Dataset.from_parquet(str(path),
+                                                             cache_dir=str(Path(tmp) / "cache"))
+            else:
+                parts[split] = datasets.Dataset.from_dict({c: [] for c in ("prompt", "chosen", "rejected")})
+        dd = datasets.DatasetDict(parts)
+        # An empty split gets one (empty) shard so load_from_disk can read it back.
+        dd.save_to_disk(str(out), num_shards={k: 1 for k, v in parts.items() if len(v) == 0} or None)
+    for split in SPLITS:
+        files[split] = {"rows": len(dd[split])}
+    for f in sorted(out.rglob("*.arrow")):
+        files[str(f.relative_to(out))] = {"sha256": file_sha256(f)}
+    return files
+
+
+def write_trl(engine: Engine, snapshot_id: int, out: Path, conversational: bool) -> dict[str, Any]:
+    return _write_jsonl_splits(engine, snapshot_id, out, conversational)
+
+
+def write_parquet(engine: Engine, snapshot_id: int, out: Path, conversational: bool) -> dict[str, Any]:
+    files: dict[str, dict[str, Any]] = {}
+    for split in SPLITS:
+        path = out / f"{split}.parquet"
+        n = _write_parquet(engine, snapshot_id, split, path, conversational)
+        files[path.name] = {"rows": n, "sha256": file_sha256(path)}
+    return files
+
+
 def export_snapshot(engine: Engine, *, name: str, fmt: str = "trl", out_dir: str | Path,
                     conversational: bool = False) -> dict[str, Any]:
     """Write the snapshot ``name`` to ``out_dir``; returns the export manifest."""
@@ -166,36 +208,7 @@ def export_snapshot(engine: Engine, *, name: str, fmt: str = "trl", out_dir: str
     snap = get_snapshot(engine, name)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, dict[str, Any]] = {}
-    if fmt == "hf":
-        import tempfile
-
-        import datasets
-
-        # Stream through parquet, then let datasets convert: no split is held in memory.
-        with tempfile.TemporaryDirectory(dir=out) as tmp:
-            parts = {}
-            for split in SPLITS:
-                path = Path(tmp) / f"{split}.parquet"
-                if _write_parquet(engine, snap.id, split, path, conversational):
-                    parts[split] = datasets.Dataset.from_parquet(str(path),
-                                                                 cache_dir=str(Path(tmp) / "cache"))
-                else:
-                    parts[split] = datasets.Dataset.from_dict({c: [] for c in ("prompt", "chosen", "rejected")})
-            dd = datasets.DatasetDict(parts)
-            # An empty split gets one (empty) shard so load_from_disk can read it back.
-            dd.save_to_disk(str(out), num_shards={k: 1 for k, v in parts.items() if len(v) == 0} or None)
-        for split in SPLITS:
-            files[split] = {"rows": len(dd[split])}
-        for f in sorted(out.rglob("*.arrow")):
-            files[str(f.relative_to(out))] = {"sha256": file_sha256(f)}
-    elif fmt == "trl":
-        files.update(_write_jsonl_splits(engine, snap.id, out, conversational))
-    else:
-        for split in SPLITS:
-            path = out / f"{split}.parquet"
-            n = _write_parquet(engine, snap.id, split, path, conversational)
-            files[path.name] = {"rows": n, "sha256": file_sha256(path)}
+    files = FORMATS[fmt].write_function()(engine, snap.id, out, conversational)
     manifest = {**snap.manifest, "format": fmt, "conversational": conversational, "files": files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     return manifest

@@ -4,11 +4,19 @@ Each policy takes the votes frame of ``accord.snapshots.votes`` (one row per pai
 ``value`` = P(response_a ≻ response_b), ``weight``) and returns one row per pair with ``p_a``,
 ``label_source`` (human | ai | mixed), ``n_labels`` and ``agreement``.
 
-- ``human-over-ai``: a human label wins; AI labels only where no human label exists.
-- ``majority``: every vote counts once (as a hard a / b / tie).
-- ``human-only`` / ``ai-only``: only that source's votes.
-- ``min-agreement``: majority, then drop pairs whose votes agree less than ``min_agreement``.
-- ``soft``: keep the weighted mean preference probability as a soft label.
+The policies are one registry, ``POLICIES`` (``register_policy``): the CLI help, the API, the
+recipe ``snapshot`` step and the docs read it. A policy is which votes count (``keep``),
+whether they count as hard sides or soft probabilities (``soft``), and which resolved pairs
+are dropped (``drop``):
+
+>>> for policy in POLICIES.values():
+...     print(f"{policy.name}: {policy.help}")
+human-over-ai: a human label wins; AI labels only where no human label exists
+majority: every vote counts once (as a hard a / b / tie)
+human-only: only human votes
+ai-only: only AI votes
+min-agreement: majority, then drop pairs whose votes agree less than min_agreement
+soft: keep the weighted mean preference probability as a soft label
 
 Hard policies turn each vote into a side first (> 0.5 → a, < 0.5 → b, = 0.5 → tie), so
 ``p_a`` is the (weighted) share of votes for side a, ties counting half.
@@ -16,12 +24,13 @@ Hard policies turn each vote into a side first (> 0.5 → a, < 0.5 → b, = 0.5 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-POLICIES = ("human-over-ai", "majority", "human-only", "ai-only", "min-agreement", "soft")
+if TYPE_CHECKING:  # numpy and pandas load when a snapshot is resolved, not with the registry
+    import numpy as np
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -51,32 +60,79 @@ class PolicyParams:
             raise ValueError("low_agreement_ai must be 'drop' or 'weight'")
 
 
+@dataclass(frozen=True)
+class Policy:
+    """A resolution policy.
+
+    ``keep(kind, pair_id)`` gets each vote's kind ("human" | "ai") and pair id (numpy arrays)
+    and returns the mask of votes that count (None: all). ``drop(resolved, params)`` gets the
+    resolved pairs (columns of ``resolve``) and returns the mask of pairs kept (None: all).
+    """
+
+    name: str
+    help: str
+    keep: Callable[[Any, Any], Any] | None = None
+    soft: bool = False
+    drop: Callable[[Any, PolicyParams], Any] | None = None
+
+
+POLICIES: dict[str, Policy] = {}
+
+
+def register_policy(policy: Policy) -> Policy:
+    """Make ``policy`` usable everywhere a policy is named; the same one twice is fine."""
+    existing = POLICIES.get(policy.name)
+    if existing is not None and existing != policy:
+        raise ValueError(f"snapshot policy {policy.name!r} is already registered")
+    POLICIES[policy.name] = policy
+    return policy
+
+
+def _human_over_ai(kind, pair_id):
+    import numpy as np
+
+    is_h = kind == "human"
+    return is_h | ~np.isin(pair_id, pair_id[is_h])
+
+
+register_policy(Policy("human-over-ai", "a human label wins; AI labels only where no human label exists",
+                       keep=_human_over_ai))
+register_policy(Policy("majority", "every vote counts once (as a hard a / b / tie)"))
+register_policy(Policy("human-only", "only human votes", keep=lambda kind, pair_id: kind == "human"))
+register_policy(Policy("ai-only", "only AI votes", keep=lambda kind, pair_id: kind == "ai"))
+register_policy(Policy("min-agreement",
+                       "majority, then drop pairs whose votes agree less than min_agreement",
+                       drop=lambda out, params: out.agreement.to_numpy() >= params.min_agreement))
+register_policy(Policy("soft", "keep the weighted mean preference probability as a soft label",
+                       soft=True))
+
+
 def _hard(values: pd.Series | np.ndarray) -> np.ndarray:
+    import numpy as np
+
     v = np.asarray(values, dtype=float)
     return np.where(v > 0.5, 1.0, np.where(v < 0.5, 0.0, 0.5))
 
 
 def resolve(votes: pd.DataFrame, policy: str, params: PolicyParams) -> pd.DataFrame:
     """One row per labelled pair: pair_id, p_a, label_source, n_labels, agreement, weight."""
+    import numpy as np
+    import pandas as pd
+
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    rule = POLICIES[policy]
     cols = ["pair_id", "p_a", "label_source", "n_labels", "agreement", "weight"]
     pair_id = votes.pair_id.to_numpy(np.int64) if len(votes) else np.zeros(0, np.int64)
     is_h = (votes.kind == "human").to_numpy(bool)
     value = votes.value.to_numpy(float)
     weight = votes.weight.to_numpy(float) if "weight" in votes else np.ones(len(votes))
-    keep = None
-    if policy == "human-only":
-        keep = is_h
-    elif policy == "ai-only":
-        keep = (votes.kind == "ai").to_numpy(bool)
-    elif policy == "human-over-ai":
-        keep = is_h | ~np.isin(pair_id, pair_id[is_h])
+    keep = None if rule.keep is None else np.asarray(rule.keep(votes.kind.to_numpy(), pair_id), bool)
     if keep is not None:
         pair_id, is_h, value, weight = pair_id[keep], is_h[keep], value[keep], weight[keep]
     if len(pair_id) == 0:
         return pd.DataFrame(columns=cols)
-    if policy == "soft":
+    if rule.soft:
         x, w = value, weight * np.where(is_h, params.human_weight, 1.0)
     else:
         x, w = _hard(value), weight
@@ -100,6 +156,6 @@ def resolve(votes: pd.DataFrame, policy: str, params: PolicyParams) -> pd.DataFr
         "weight": g.w.mean().to_numpy(),
     })
     keep_pairs = out.n_labels.to_numpy() >= params.min_labels
-    if policy == "min-agreement":
-        keep_pairs &= out.agreement.to_numpy() >= params.min_agreement
+    if rule.drop is not None:
+        keep_pairs &= np.asarray(rule.drop(out, params), bool)
     return out[keep_pairs].reset_index(drop=True)[cols]

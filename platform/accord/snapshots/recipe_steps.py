@@ -31,6 +31,7 @@ from ..jobs.registry import StepConfig, register_step
 from ..settings import get_settings
 from ..workflows.outputs import FiguresOutput, outputs_of, recipe_name, resolve_path, step_output
 from .build import SnapshotError, create_snapshot, get_snapshot, list_snapshots
+from .export_formats import FORMATS
 from .policies import POLICIES, PolicyParams
 
 BUNDLED_PREFERENCES = {"sample": ("sample_preferences.jsonl", "trl"),
@@ -207,10 +208,16 @@ class ExportStepConfig(StepConfig):
 
     snapshot: str | None = Field(default=None, description="Snapshot step or snapshot name "
                                  "(default: the nearest earlier snapshot step).")
-    format: Literal["trl", "hf", "parquet"] = Field(default="trl", description="Export format.")
+    format: str = Field(default="trl", description=f"Export format: {', '.join(FORMATS)}.")
     out_dir: str | None = Field(default=None, description="Folder (default: "
                                 "<home>/exports/<snapshot>-<format>).")
     conversational: bool = Field(default=False, description="Chat-message columns instead of text.")
+
+    @model_validator(mode="after")
+    def _known_format(self) -> ExportStepConfig:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown export format {self.format!r}; choose one of {', '.join(FORMATS)}")
+        return self
 
 
 def run_export(ctx: StepContext, config: ExportStepConfig) -> FiguresOutput:

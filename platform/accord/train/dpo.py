@@ -13,6 +13,26 @@
   a cache hit no reference model is ever loaded. They are stored after trl's filtering, with
   the pairs it dropped listed, so the next identical run hits.
 
+Why: preference training without a reward model, on AI-judged labels that are probabilities,
+not certainties.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train dpo --snapshot helpful-v1 --model accord/tiny --beta 0.1
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train dpo --snapshot helpful-v1 --model accord/tiny --beta 0.1 --bf16
+
+Departures from trl's DPO (``scripts/dpo.py``, ``DPOTrainer``): batches with soft labels use
+accord's expected loss instead of trl's; it honours trl's ``loss_type`` list, ``loss_weights``,
+``beta``, ``label_smoothing`` and ``discopop_tau``, and does NOT implement trl's f-divergence
+(``f_divergence_type``), LD-DPO (``ld_alpha``), WPO weighting (``use_weighting``) or the MoE
+router auxiliary loss (``DPOTrainConfig`` does not expose them, so they stay at trl's
+defaults, where the two losses agree at p = 1); ``--hard-labels`` is trl's loss unchanged.
+With the cache on (the default) the reference log-probs come through trl's precompute path;
+``--no-ref-cache`` restores trl's reference forward at every step.
+
 >>> from accord.train.dpo import DPOTrainConfig, train_dpo      # doctest: +SKIP
 >>> result = train_dpo(DPOTrainConfig(snapshot="helpful-v1", beta=0.1, max_steps=10))  # doctest: +SKIP
 >>> result.metrics["ref_cache_hit"]                                  # doctest: +SKIP
@@ -22,7 +42,6 @@ False
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -32,7 +51,6 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 from accord.hashing import content_hash
 
 from .common import (
-    TrainConfig,
     TrainResult,
     finish,
     model_dtype,
@@ -41,39 +59,11 @@ from .common import (
     training_run,
     trl_arguments,
 )
+from .dpo_config import DPOTrainConfig
 from .losses import HARD_LABEL_ONLY_LOSS_TYPES, PAIRWISE_LOSS_TYPES, sft_loss, soft_preference_loss
 from .ref_cache import RefLogpCache, model_fingerprint, tokenizer_fingerprint
 
 SOFT_LABEL_COLUMN = "preference_prob"
-
-
-@dataclass
-class DPOTrainConfig(TrainConfig):
-    """DPO on a snapshot's train split; held-out reward accuracy on its test split."""
-
-    beta: float = field(default=0.1, metadata={"help": "KL strength β (IPO: τ)."})
-    loss_type: list[str] = field(default_factory=lambda: ["sigmoid"], metadata={"help": "trl loss types; several are summed (RPO: sigmoid,sft)."})
-    loss_weights: list[float] | None = field(default=None, metadata={"help": "Weight per loss type (default 1 each)."})
-    label_smoothing: float = field(default=0.0, metadata={"help": "ε for robust / exo_pair."})
-    soft_labels: bool = field(default=True, metadata={"help": "Use the snapshot's score P(chosen ≻ rejected) as a soft label when present."})
-    ref_model: str | None = field(default=None, metadata={"help": "Frozen reference model (default: the starting model)."})
-    cache_ref_logps: bool = field(default=True, metadata={"help": "Compute reference log-probs once and reuse them from disk."})
-    precompute_ref_batch_size: int | None = field(default=None, metadata={"help": "Batch size of the reference pass."})
-    evaluate_test: bool = field(default=True, metadata={"help": "Report reward accuracy on the snapshot's test split."})
-    learning_rate: float = 5e-6
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if isinstance(self.loss_type, str):
-            self.loss_type = [t.strip() for t in self.loss_type.split(",") if t.strip()]
-        if not self.loss_type:
-            raise ValueError("loss_type must name at least one loss")
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
-            raise ValueError(f"loss_weights has {len(self.loss_weights)} entries for {len(self.loss_type)} loss types")
-        if not 0.0 <= self.label_smoothing < 0.5:
-            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
 
 
 class SoftLabelCollator(DataCollatorForPreference):

@@ -4,17 +4,32 @@ Both sample ``num_generations`` completions per prompt and use the group as the 
 (RLOO: leave-one-out mean; GRPO: group-normalised advantages), so no value model is needed;
 ``beta`` is the KL coefficient to the reference (trl adds it to the loss when > 0).
 
+Why: on-policy RL against a reward model without PPO's value model, with the trl
+implementations as they are.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train grpo --snapshot helpful-v1 --reward-model 12 --num-generations 4
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train grpo --snapshot helpful-v1 --reward-model 12 --num-generations 4 --bf16
+
+Departures from trl's ``scripts/rloo.py`` / ``grpo.py``: the prompts are the snapshot's
+(train split, de-duplicated) and the reward function is one frozen sequence-classification
+reward model (an ``accord train rm`` run, a folder or a model id); vLLM generation
+(``--vllm``) is trl's colocate mode; the options are ``OnlineRLConfig``
+(``accord.train.online_config``); the CLI defaults to 10 steps and groups of 2.
+
 >>> from accord.train.online import OnlineRLConfig, train_online     # doctest: +SKIP
 >>> train_online(OnlineRLConfig(snapshot="helpful-v1", reward_model="12"), algorithm="grpo")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .common import (
-    TrainConfig,
     TrainResult,
     finish,
     model_dtype,
@@ -23,32 +38,7 @@ from .common import (
     training_run,
     trl_arguments,
 )
-
-ALGORITHMS = ("rloo", "grpo")
-
-
-@dataclass
-class OnlineRLConfig(TrainConfig):
-    """Group-baseline policy-gradient training (trl's RLOOTrainer / GRPOTrainer)."""
-
-    reward_model: str = field(default="accord/tiny-reward", metadata={"help": "Reward model: an rm run id/name, a folder or a model id."})
-    num_generations: int = field(default=4, metadata={"help": "Completions sampled per prompt (the group)."})
-    max_completion_length: int = field(default=24, metadata={"help": "Longest sampled completion."})
-    beta: float = field(default=0.05, metadata={"help": "KL coefficient to the reference policy."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
-    use_vllm: bool = field(default=False, metadata={"help": "Generate with vLLM (trl's colocate mode)."})
-    learning_rate: float = 1e-5
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.num_generations < 2:
-            raise ValueError(f"num_generations must be >= 2 (the group is the baseline), got {self.num_generations}")
-        if self.per_device_train_batch_size % self.num_generations:
-            raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must be a multiple "
-                             f"of num_generations ({self.num_generations})")
-        if self.beta < 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
-
+from .online_config import ALGORITHMS, OnlineRLConfig
 
 def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapshot=None) -> TrainResult:
     import datasets

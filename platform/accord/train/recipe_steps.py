@@ -1,8 +1,12 @@
-"""Recipe steps that train on a snapshot: ``train_sft``, ``train_rm``, ``train_dpo`` (with a β
-sweep) and ``train_ppo`` (imported by ``accord.jobs.registry``).
+"""Recipe steps that train on a snapshot: one ``train_<name>`` step per registered trainer
+(``accord.train.trainers``): ``train_sft``, ``train_rm``, ``train_dpo`` (with a β sweep),
+``train_ppo``, ``train_rloo``, ``train_grpo`` (imported by ``accord.jobs.registry``).
 
-Each step builds the trainer's ``*Config`` (explicit fields below, anything else of that
-config under ``options``) and calls its ``train_*`` function with the recipe's store. Training
+Each step's fields are generated from the trainer's ``*Config``: every config field is a step
+field with the same name, default and help (``options`` still takes any of them, as before);
+the step itself sets ``snapshot``, ``model`` (``base_model``), ``per_device_train_batch_size``
+(``batch_size``), ``seed`` (the recipe's) and the run name. It builds the config and calls
+the trainer with the recipe's store. Training
 is content-addressed: a completed run with the same kind, snapshot hash and config is reused,
 not trained again (``accord.workflows.run_reuse``). Models can be named by an earlier training
 step (``base_model: sft``, ``reward_model: rm``), a run id, a folder or a model id.
@@ -21,18 +25,18 @@ of win-rate vs KL per β is printed.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
-import importlib
 import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from rich.table import Table
 from sqlmodel import Session
 
 from ..jobs.context import StepContext
-from ..jobs.registry import StepConfig, register_step
+from ..jobs.registry import StepConfig, is_registered, register_step
 from ..store.models import TrainingRun
 from ..workflows.outputs import FiguresOutput, console_for, recipe_name, step_output
 from ..workflows.run_reuse import find_finished_run, run_record
@@ -43,9 +47,11 @@ MANAGED = ("snapshot", "model", "max_steps", "learning_rate", "per_device_train_
 
 
 class TrainStepConfig(StepConfig):
-    """Fields every training step has."""
+    """Fields every training step has; ``train_step_model`` adds one per field of the trainer's
+    config (its default and help text) that the step does not declare itself."""
 
-    trainer: ClassVar[tuple[str, str, str]] = ("", "", "")  # run kind, config class, train function
+    trainer: ClassVar[str] = ""  # name in accord.train.trainers
+    generated: ClassVar[tuple[str, ...]] = ()  # config fields added as step fields
 
     snapshot: str | None = Field(default=None, description="Snapshot step, snapshot name or trl "
                                  "export folder (default: the nearest earlier snapshot step).")
@@ -61,31 +67,39 @@ class TrainStepConfig(StepConfig):
     reuse: bool = Field(default=True, description="Reuse a finished run with the same snapshot "
                         "hash and config instead of training again.")
     options: dict[str, Any] = Field(default_factory=dict, description="Any other field of the "
-                                    "trainer's config (see `accord train <kind> --help`).")
+                                    "trainer's config (see `accord train <kind> --help`); "
+                                    "the same as giving it as a step field.")
 
     def specific(self) -> dict[str, Any]:
-        """This trainer's own explicit fields, as config keyword arguments."""
+        """Config keyword arguments from the fields this step class declares itself."""
         return {}
 
-    def config_class(self):
-        return getattr(importlib.import_module(self.trainer[1].rsplit(".", 1)[0]), self.trainer[1].rsplit(".", 1)[1])
+    def config_kwargs(self) -> dict[str, Any]:
+        """The generated fields (those ``options`` does not set) and the declared ones."""
+        values = {n: getattr(self, n) for n in self.generated if n not in self.options}
+        return {**values, **self.specific()}
 
-    def train_function(self):
-        module, name = self.trainer[2].rsplit(".", 1)
-        return getattr(importlib.import_module(module), name)
+    def trainer_spec(self):
+        from .trainers import get_trainer
+
+        return get_trainer(self.trainer)
+
+    def config_class(self):
+        return self.trainer_spec().config_class()
 
     @model_validator(mode="after")
     def _check_options(self) -> TrainStepConfig:
-        clash = sorted(set(self.options) & (set(MANAGED) | set(self.specific())))
+        given = {n for n in self.generated if n in self.model_fields_set}
+        clash = sorted(set(self.options) & (set(MANAGED) | set(self.specific()) | given))
         if clash:
             raise ValueError(f"options: {', '.join(clash)} must be given as step fields, not options")
-        if self.options:  # validated now (importing the trainer) so nothing runs on a bad recipe
-            cls = self.config_class()
-            known = {f.name for f in dataclasses.fields(cls)}
-            unknown = sorted(set(self.options) - known)
-            if unknown:
-                raise ValueError(f"options: {cls.__name__} has no field {', '.join(unknown)}")
-            cls(**self.build_kwargs(snapshot="-", model=self.base_model, run_name=""))
+        cls = self.config_class()
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(self.options) - known)
+        if unknown:
+            raise ValueError(f"options: {cls.__name__} has no field {', '.join(unknown)}")
+        # The trainer's own validation, now, so nothing runs on a bad recipe.
+        cls(**self.build_kwargs(snapshot="-", model=self.base_model, run_name=""))
         return self
 
     def build_kwargs(self, *, snapshot: str, model: str, run_name: str, seed: int = 0,
@@ -93,28 +107,37 @@ class TrainStepConfig(StepConfig):
         kwargs = dict(snapshot=snapshot, model=model, max_steps=self.max_steps,
                       per_device_train_batch_size=self.batch_size, max_length=self.max_length,
                       seed=seed if self.seed is None else self.seed, bf16=self.bf16, run_name=run_name,
-                      **self.specific(), **self.options)
+                      **self.config_kwargs(), **self.options)
         if self.learning_rate is not None:
             kwargs["learning_rate"] = self.learning_rate
         kwargs.update(resolved)
         return kwargs
 
 
-class SFTStepConfig(TrainStepConfig):
-    """Supervised fine-tuning on chosen responses or on critique-revise revisions."""
-
-    trainer: ClassVar = ("sft", "accord.train.sft.SFTTrainConfig", "accord.train.sft.train_sft")
-    target: Literal["chosen", "revisions"] = Field(default="chosen", description="chosen, or "
-                                                   "revisions (Constitutional AI's SL phase).")
-
-    def specific(self) -> dict[str, Any]:
-        return {"target": self.target}
+def _step_field(option) -> tuple[Any, Any]:
+    if option.default is dataclasses.MISSING:
+        return option.type, Field(description=option.help)
+    if isinstance(option.default, list | dict):
+        value = option.default
+        return option.type, Field(default_factory=lambda: copy.deepcopy(value), description=option.help)
+    return option.type, Field(default=option.default, description=option.help)
 
 
-class RMStepConfig(TrainStepConfig):
-    """Bradley–Terry reward model; held-out accuracy and calibration on the test split."""
+def train_step_model(trainer, base: type[TrainStepConfig] | None = None) -> type[TrainStepConfig]:
+    """The recipe step model of ``trainer``: ``base`` plus one field per config field it lacks."""
+    from .trainers import config_options
 
-    trainer: ClassVar = ("rm", "accord.train.rm.RewardTrainConfig", "accord.train.rm.train_rm")
+    base = base or TrainStepConfig
+    fields = {o.name: _step_field(o) for o in config_options(trainer.config_class())
+              if o.name not in MANAGED and o.name not in base.model_fields}
+    generic = base is TrainStepConfig
+    model = create_model(f"{trainer.name.upper()}StepConfig" if generic
+                         else base.__name__.replace("StepFields", "StepConfig"),
+                         __base__=base, __module__=__name__,
+                         __doc__=trainer.summary if generic else base.__doc__, **fields)
+    model.trainer = trainer.name
+    model.generated = tuple(fields)
+    return model
 
 
 class EvalAIJudge(BaseModel):
@@ -135,10 +158,10 @@ class EvalAIJudge(BaseModel):
                                principles=self.principles, base_url=self.base_url)
 
 
-class DPOStepConfig(TrainStepConfig):
+class DPOStepFields(TrainStepConfig):
     """DPO (soft labels, cached reference log-probs); a list of β is a sweep."""
 
-    trainer: ClassVar = ("dpo", "accord.train.dpo.DPOTrainConfig", "accord.train.dpo.train_dpo")
+    trainer: ClassVar[str] = "dpo"
     beta: float | list[float] = Field(default=0.1, description="β, or a list of β to sweep.")
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"], description="trl loss types.")
     ref_model: str | None = Field(default=None, description="Reference policy (default: base_model).")
@@ -152,7 +175,7 @@ class DPOStepConfig(TrainStepConfig):
     eval_temperature: float = Field(default=1.0, gt=0, description="Sampling temperature.")
 
     @model_validator(mode="after")
-    def _betas(self) -> DPOStepConfig:
+    def _betas(self) -> DPOStepFields:
         if not self.betas() or any(b <= 0 for b in self.betas()):
             raise ValueError("beta must be a positive number or a non-empty list of them")
         return self
@@ -164,10 +187,10 @@ class DPOStepConfig(TrainStepConfig):
         return {"loss_type": list(self.loss_type)}
 
 
-class PPOStepConfig(TrainStepConfig):
+class PPOStepFields(TrainStepConfig):
     """PPO with a per-token KL penalty to the reference, scored by a frozen reward model."""
 
-    trainer: ClassVar = ("ppo", "accord.train.ppo.config.PPOTrainConfig", "accord.train.ppo.trainer.train_ppo")
+    trainer: ClassVar[str] = "ppo"
     reward_model: str = Field(description="Reward model: a train_rm step, run id or folder.")
     ref_model: str | None = Field(default=None, description="Reference policy (default: base_model).")
     kl_coef: float = Field(default=0.05, ge=0, description="Initial KL coefficient β.")
@@ -237,15 +260,16 @@ def library_bars_off():
 def train_or_reuse(ctx: StepContext, step: TrainStepConfig, kwargs: dict[str, Any], snapshot_hash: str,
                    label: str = "") -> dict[str, Any]:
     """Reuse the finished run with the same (snapshot hash, config), else train one."""
-    config = step.config_class()(**kwargs)
-    kind = step.trainer[0]
+    trainer = step.trainer_spec()
+    config = trainer.config_class()(**kwargs)
+    kind = trainer.name
     if step.reuse:
         run = find_finished_run(ctx.engine, kind=kind, snapshot_hash=snapshot_hash, config=config.to_dict())
         if run is not None:
             return run_record(run, reused=True, step=ctx.step_name, label=label)
     ctx.check_cancel()
     with library_bars_off():
-        result = step.train_function()(config, engine=ctx.engine)
+        result = trainer.run(config, engine=ctx.engine)
     with Session(ctx.engine) as session:
         run = session.get(TrainingRun, result.run_id)
         return run_record(run, reused=False, step=ctx.step_name, label=label)
@@ -265,10 +289,10 @@ def run_train_step(ctx: StepContext, step: TrainStepConfig) -> FiguresOutput:
             resolved[name] = model_path_for(ctx, getattr(step, name))
     kwargs = step.build_kwargs(snapshot=snapshot, model=model_path_for(ctx, step.base_model),
                                run_name=f"{recipe_name(ctx)}/{ctx.step_name}", seed=ctx.seed, **resolved)
-    task = ctx.progress.add_step(f"{ctx.step_name}: train {step.trainer[0]}", total=1)
+    task = ctx.progress.add_step(f"{ctx.step_name}: train {step.trainer}", total=1)
     record = train_or_reuse(ctx, step, kwargs, digest)
     ctx.progress.advance(task)
-    return _output([record], step.trainer[0], snapshot=snapshot, snapshot_hash=digest)
+    return _output([record], step.trainer, snapshot=snapshot, snapshot_hash=digest)
 
 
 def _heldout_prompts(ctx: StepContext, snapshot: str, n: int) -> list[str]:
@@ -279,7 +303,7 @@ def _heldout_prompts(ctx: StepContext, snapshot: str, n: int) -> list[str]:
     return (prompts or sorted({r["prompt"] for r in data.train_rows if isinstance(r["prompt"], str)}))[:n]
 
 
-def _evaluate(ctx: StepContext, step: DPOStepConfig, record: dict[str, Any], reference: str,
+def _evaluate(ctx: StepContext, step: DPOStepFields, record: dict[str, Any], reference: str,
               judge: str | None, prompts: list[str], ai_judge=None) -> dict[str, Any]:
     """KL / win-rate of one DPO policy, stored on its run; skipped when already measured."""
     from ..workflows.policy_eval import evaluate_policy, evaluation_key
@@ -318,7 +342,7 @@ def sweep_table(records: list[dict[str, Any]], judged: bool) -> Table:
     return table
 
 
-def run_train_dpo(ctx: StepContext, step: DPOStepConfig) -> FiguresOutput:
+def run_train_dpo(ctx: StepContext, step: DPOStepFields) -> FiguresOutput:
     snapshot, digest = snapshot_for(ctx, step.snapshot)
     base = model_path_for(ctx, step.base_model)
     reference = model_path_for(ctx, step.ref_model) if step.ref_model else base
@@ -350,7 +374,25 @@ def run_train_dpo(ctx: StepContext, step: DPOStepConfig) -> FiguresOutput:
     return _output(records, "dpo", snapshot=snapshot, snapshot_hash=digest, sweep=sweep, judge=" + ".join(judges))
 
 
-register_step("train_sft", SFTStepConfig, run_train_step)
-register_step("train_rm", RMStepConfig, run_train_step)
-register_step("train_dpo", DPOStepConfig, run_train_dpo)
-register_step("train_ppo", PPOStepConfig, run_train_step)
+# A trainer's step is generated (``train_step_model``); these trainers add recipe-only fields
+# (a β sweep, win-rate evaluation, step references) and their own run function.
+STEP_BASES: dict[str, tuple[type[TrainStepConfig], Any]] = {
+    "dpo": (DPOStepFields, run_train_dpo),
+    "ppo": (PPOStepFields, run_train_step),
+}
+
+
+def register_train_steps() -> None:
+    """One ``train_<name>`` recipe step per registered trainer (those without one yet)."""
+    from .trainers import trainers
+
+    for name, trainer in trainers().items():
+        if is_registered(f"train_{name}"):
+            continue
+        base, run = STEP_BASES.get(name, (TrainStepConfig, run_train_step))
+        model = train_step_model(trainer, base)
+        globals()[model.__name__] = model  # SFTStepConfig, DPOStepConfig, GRPOStepConfig, …
+        register_step(f"train_{name}", model, run)
+
+
+register_train_steps()

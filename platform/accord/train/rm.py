@@ -6,6 +6,22 @@ exceed the log-odds the judges gave (a 0.55 preference asks for almost nothing, 
 σ(r_c − r_r) against the labels are stored on the run (``rm_heldout_accuracy``, ``rm_heldout_brier``,
 ``rm_heldout_ece``, …).
 
+Why: a reward model for PPO/RLOO/GRPO, and a judge of DPO policies' win-rates, trained on the
+same curated snapshot the policy sees.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train rm --snapshot helpful-v1 --model accord/tiny --max-steps 50
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train rm --snapshot helpful-v1 --model accord/tiny --max-steps 50 --bf16
+
+Departures from trl's ``scripts/reward.py``: the per-pair ``margin`` column is derived from the
+snapshot's soft labels (``margin_from_score``; trl only reads a margin the data already has);
+the held-out calibration figures are accord's; the options are ``RewardTrainConfig``
+(``accord.train.rm_config``), other ``RewardConfig`` arguments keep trl's defaults.
+
 >>> from accord.train.rm import RewardTrainConfig, train_rm          # doctest: +SKIP
 >>> result = train_rm(RewardTrainConfig(snapshot="helpful-v1", max_steps=50))  # doctest: +SKIP
 >>> result.metrics["rm_heldout_accuracy"]                            # doctest: +SKIP
@@ -15,11 +31,9 @@ exceed the log-odds the judges gave (a 0.55 preference asks for almost nothing, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from .common import (
-    TrainConfig,
     TrainResult,
     finish,
     model_dtype,
@@ -28,25 +42,8 @@ from .common import (
     training_run,
     trl_arguments,
 )
+from .rm_config import RewardTrainConfig
 from .scoring import bt_calibration, score_texts
-
-
-@dataclass
-class RewardTrainConfig(TrainConfig):
-    """Reward model training (pairwise Bradley–Terry loss) on a snapshot's train split."""
-
-    margin_from_score: bool = field(default=True, metadata={"help": "Use margin = scale·logit(score) when the snapshot has soft labels."})
-    margin_scale: float = field(default=1.0, metadata={"help": "Multiplier of the log-odds margin."})
-    max_margin_prob: float = field(default=0.99, metadata={"help": "Scores are clipped to [0.5, this] before the logit."})
-    center_rewards_coefficient: float | None = field(default=None, metadata={"help": "Penalty pulling rewards toward 0 (trl)."})
-    learning_rate: float = 1e-4
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.5 < self.max_margin_prob < 1.0:
-            raise ValueError(f"max_margin_prob must be in (0.5, 1), got {self.max_margin_prob}")
-        if self.margin_scale < 0:
-            raise ValueError(f"margin_scale must be >= 0, got {self.margin_scale}")
 
 
 def margin_for(score: float | None, config: RewardTrainConfig) -> float:

@@ -1,9 +1,25 @@
 """Supervised fine-tuning on a snapshot's chosen responses, or on critique-revise revisions
 (the supervised phase of Constitutional AI), with trl's SFTTrainer.
 
+Why: the supervised phase before preference training, and Constitutional AI's SL phase
+(fine-tuning on the model's own revised answers).
+
 Examples are (prompt, completion) pairs; the loss covers completion tokens only. With
 ``target="revisions"`` only examples whose chosen response is a revision are kept (this needs
 the snapshot's name in the store, which records each response's role).
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train sft --snapshot helpful-v1 --model accord/tiny --max-steps 20
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train sft --snapshot helpful-v1 --model accord/tiny --max-steps 20 --bf16
+
+Departures from trl's ``scripts/sft.py``: data come from a snapshot (its chosen side, or the
+revisions), never from the Hub; ``completion_only_loss`` is always on; no packing; the options
+are ``SFTTrainConfig`` (``accord.train.sft_config``), other ``SFTConfig`` arguments keep trl's
+defaults.
 
 >>> from accord.train.sft import SFTTrainConfig, train_sft           # doctest: +SKIP
 >>> train_sft(SFTTrainConfig(snapshot="cai-revisions", target="revisions")).metrics["n_examples"]  # doctest: +SKIP
@@ -12,11 +28,9 @@ the snapshot's name in the store, which records each response's role).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .common import (
-    TrainConfig,
     TrainResult,
     finish,
     model_dtype,
@@ -25,22 +39,7 @@ from .common import (
     training_run,
     trl_arguments,
 )
-
-SFT_TARGETS = ("chosen", "revisions")
-
-
-@dataclass
-class SFTTrainConfig(TrainConfig):
-    """SFT on the chosen side of a snapshot's train split."""
-
-    target: str = field(default="chosen", metadata={"help": "chosen: every chosen response; revisions: only critique-revise revisions."})
-    learning_rate: float = 1e-4
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.target not in SFT_TARGETS:
-            raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}")
-
+from .sft_config import SFT_TARGETS, SFTTrainConfig  # noqa: F401 - re-exported
 
 def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
     import datasets

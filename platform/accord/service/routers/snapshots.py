@@ -16,6 +16,7 @@ from sqlmodel import Session, func, select
 from starlette.background import BackgroundTask
 
 from ...names import is_safe_name, name_field
+from ...snapshots.policies import POLICIES
 from ...store.models import JobPublic, Snapshot, SnapshotExample, SnapshotPublic, User
 from ..auth import OPERATE, READ_OPS
 from ..deps import EngineDep, PageDep, SessionDep, SettingsDep, allow
@@ -29,8 +30,7 @@ Name = name_field("snapshot")
 
 class SnapshotCreate(BaseModel):
     name: Name
-    policy: str = Field(max_length=50, description="human-over-ai | majority | human-only | "
-                        "ai-only | min-agreement | soft")
+    policy: str = Field(max_length=50, description=" | ".join(POLICIES))
     test_fraction: float = Field(default=0.1, ge=0, lt=1)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     source: str | None = Field(default=None, max_length=200, description="Only pairs from this source.")

@@ -88,6 +88,7 @@ def record_error(session: Session, *, job_id: int | None, step: str, item_key: s
         err.attempts += 1
         err.cause, err.message, err.resolved = cause, message, False
         err.job_id = job_id or err.job_id
+        err.payload = payload or err.payload  # what the model said this time
         err.updated_at = utcnow()
     session.add(err)
     session.flush()

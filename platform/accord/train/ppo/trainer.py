@@ -8,6 +8,25 @@ minibatches → update β (adaptive KL) from the KL averaged over all ranks. The
 ``kl/measured`` is exact (from the policy's and reference's logits, never negative), beside the
 sampled ``kl/k1``. All loss maths is ``accord.train.losses`` (the code the bandit checks run).
 
+Why: trl ≥ 1.13 has no PPO trainer; RLHF with a learned reward model still needs one, with the
+KL to the reference under control and every step's instruments recorded.
+
+Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
+records the run; ``zero3.yaml`` for models that do not fit one GPU)::
+
+    accord train ppo --snapshot helpful-v1 --reward-model 12 --target-kl 6
+    accelerate launch --config_file platform/accord/train/accelerate_configs/ddp.yaml \\
+        --num_processes 8 -m accord.cli.main \\
+        train ppo --snapshot helpful-v1 --reward-model 12 --target-kl 6 --bf16
+
+Departures from trl's former ``PPOTrainer`` (≤ 1.12), the reference here: β can be adaptive
+(Ziegler et al.'s controller, ``target_kl``; trl kept it fixed); rollouts may come from an
+in-process vLLM engine refreshed from the policy; log-probs are computed on the response
+positions only (``logits_to_keep``, logit − logsumexp); the options are ``PPOTrainConfig``
+(``accord.train.ppo.config``; ``rollout_batch_size`` and ``mini_batch_size`` instead of trl's
+batch-count names); the win-rate against the reference is measured on held-out prompts, by the
+reward model or an AI judge.
+
 >>> from accord.train.ppo import PPOTrainConfig, train_ppo                     # doctest: +SKIP
 >>> r = train_ppo(PPOTrainConfig(snapshot="helpful-v1", reward_model="12", target_kl=6.0))  # doctest: +SKIP
 >>> r.metrics["win_rate_vs_ref"]                                               # doctest: +SKIP
