@@ -4,7 +4,11 @@ Soft labels become trl's per-pair ``margin``: ``margin = scale·logit(p)`` asks 
 exceed the log-odds the judges gave (a 0.55 preference asks for almost nothing, a 0.95 one for
 ≈ 3 nats). After training, the test split is scored: pairwise accuracy and the calibration of
 σ(r_c − r_r) against the labels are stored on the run (``rm_heldout_accuracy``, ``rm_heldout_brier``,
-``rm_heldout_ece``, …).
+``rm_heldout_ece``, …). Held-out rewards are read by ``accord.train.reward_read`` exactly as the
+head was trained; pairs over ``max_length`` are dropped as trl drops them in training
+(``rm_heldout_dropped``), exact reward ties count ½ (``rm_heldout_reward_ties``) and labels within
+``heldout_label_band`` of 0.5 are left out of the accuracy (``rm_heldout_undecided_labels``).
+Conversational snapshots are rendered with the model's chat template (trl does it; BOS once).
 
 >>> from accord.train.rm import RewardTrainConfig, train_rm          # doctest: +SKIP
 >>> result = train_rm(RewardTrainConfig(snapshot="helpful-v1", max_steps=50))  # doctest: +SKIP
@@ -28,6 +32,7 @@ from .common import (
     training_run,
     trl_arguments,
 )
+from .data import preference_columns
 from .scoring import bt_calibration, score_texts
 
 
@@ -39,10 +44,13 @@ class RewardTrainConfig(TrainConfig):
     margin_scale: float = field(default=1.0, metadata={"help": "Multiplier of the log-odds margin."})
     max_margin_prob: float = field(default=0.99, metadata={"help": "Scores are clipped to [0.5, this] before the logit."})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "Penalty pulling rewards toward 0 (trl)."})
+    heldout_label_band: float = field(default=0.05, metadata={"help": "Held-out labels within this of 0.5 state no preference: left out of rm_heldout_accuracy and counted."})
     learning_rate: float = 1e-4
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not 0.0 <= self.heldout_label_band < 0.5:
+            raise ValueError(f"heldout_label_band must be in [0, 0.5), got {self.heldout_label_band}")
         if not 0.5 < self.max_margin_prob < 1.0:
             raise ValueError(f"max_margin_prob must be in (0.5, 1), got {self.max_margin_prob}")
         if self.margin_scale < 0:
@@ -75,11 +83,7 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
     with training_run(config, kind="rm", engine=engine, snapshot=snapshot) as ctx:
         snap = ctx.snapshot
         use_margin = config.margin_from_score and snap.has_soft_labels
-        columns: dict[str, list[Any]] = {
-            "prompt": [r["prompt"] for r in snap.train_rows],
-            "chosen": [r["chosen"] for r in snap.train_rows],
-            "rejected": [r["rejected"] for r in snap.train_rows],
-        }
+        columns: dict[str, list[Any]] = preference_columns(snap.train_rows)
         if use_margin:
             columns["margin"] = [margin_for(r.get("score"), config) for r in snap.train_rows]
         model, tokenizer = load_reward_model(resolve_model_path(config.model), dtype=model_dtype(config))
@@ -93,10 +97,11 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
         if snap.test_rows:
             model.eval()
             rows = snap.test_rows
-            prompts = [r["prompt"] for r in rows]
-            rc = score_texts(model, tokenizer, prompts, [r["chosen"] for r in rows], max_length=config.max_length)
-            rr = score_texts(model, tokenizer, prompts, [r["rejected"] for r in rows], max_length=config.max_length)
-            calibration = bt_calibration(rc.tolist(), rr.tolist(), [r.get("score") for r in rows])
+            test = preference_columns(rows)
+            rc = score_texts(model, tokenizer, test["prompt"], test["chosen"], max_length=config.max_length)
+            rr = score_texts(model, tokenizer, test["prompt"], test["rejected"], max_length=config.max_length)
+            calibration = bt_calibration(rc.tolist(), rr.tolist(), [r.get("score") for r in rows],
+                                         label_band=config.heldout_label_band)
             metrics.update({f"rm_heldout_{k}": v for k, v in calibration.items()})
         if config.save_model:
             trainer.save_model(str(ctx.output_dir))
