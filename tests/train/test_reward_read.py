@@ -82,6 +82,15 @@ def test_reward_rendering_is_trls(sp_reward):
     assert chat == list(expected) and chat.count(tokenizer.bos_token_id) == 1
 
 
+def test_unfinished_completions_are_not_closed(sp_reward):
+    """A completion cut at the length limit gets no EOS and no closed turn."""
+    _, tokenizer = sp_reward
+    assert reward_token_ids(tokenizer, PROMPTS[0], ANSWERS[0], finished=False) == tokenizer(PROMPTS[0] + ANSWERS[0])["input_ids"]
+    open_turn = reward_token_ids(tokenizer, CONVERSATIONS[0], "Paris", finished=False)
+    assert open_turn[-1] != tokenizer.eos_token_id
+    assert reward_token_ids(tokenizer, CONVERSATIONS[0], "Paris")[:-1] == open_turn
+
+
 def test_conversational_read_equals_head_pooling(sp_reward):
     model, tokenizer = sp_reward
     answers = [a.strip() for a in ANSWERS]
@@ -115,9 +124,12 @@ def test_ppo_and_group_trainers_score_the_same_rows_the_same(conversational, sp_
     texts = tokenizer.batch_decode(batch.response_ids.masked_fill(batch.response_mask == 0, tokenizer.pad_token_id),
                                    skip_special_tokens=True)
     completions = [[{"role": "assistant", "content": t}] for t in texts] if conversational else texts
-    group = reader.as_reward_function()(prompts=prompts, completions=completions, completion_ids=None)
+    completion_ids = [ids[m.bool()].tolist() for ids, m in zip(batch.response_ids, batch.response_mask)]
+    group = reader.as_reward_function(tokenizer.eos_token_id)(prompts=prompts, completions=completions,
+                                                              completion_ids=completion_ids)
     assert ppo.tolist() == group
-    sequences = [reward_token_ids(reward_tokenizer, p, c) for p, c in zip(prompts, completions)]
+    sequences = [reward_token_ids(reward_tokenizer, p, c, finished=f)
+                 for p, c, f in zip(prompts, completions, batch.contains_eos.tolist())]
     torch.testing.assert_close(ppo, head_pooling(model, reward_tokenizer, sequences), atol=1e-5, rtol=1e-5)
 
 

@@ -87,17 +87,23 @@ def prompt_token_ids(tokenizer, prompt: str | Messages) -> list[int]:
     return tokenizer(prompt)["input_ids"]
 
 
-def reward_token_ids(tokenizer, prompt: str | Messages, completion: str | Messages) -> list[int]:
+def reward_token_ids(tokenizer, prompt: str | Messages, completion: str | Messages, *,
+                     finished: bool = True) -> list[int]:
     """The tokens a reward model was trained on for (prompt, completion), as trl's RewardTrainer
     builds them: the whole conversation through the chat template for messages; for text,
-    ``prompt + completion`` with EOS appended (once) and the tokenizer's special tokens."""
+    ``prompt + completion`` with EOS appended (once) and the tokenizer's special tokens.
+
+    An unfinished completion (cut at the length limit) is not passed off as finished: no EOS is
+    appended, and a conversation's last turn is left open (``continue_final_message``).
+    """
     if is_conversational(prompt):
         _require_template(tokenizer)
-        text = tokenizer.apply_chat_template([*prompt, *completion_messages(completion)], tokenize=False)
+        text = tokenizer.apply_chat_template([*prompt, *completion_messages(completion)], tokenize=False,
+                                             continue_final_message=not finished)
         return tokenizer(text, add_special_tokens=False)["input_ids"]
     text = prompt + completion_text(completion)
     eos = tokenizer.eos_token
-    if eos and not text.endswith(eos):
+    if finished and eos and not text.endswith(eos):
         text += eos
     return tokenizer(text)["input_ids"]
 

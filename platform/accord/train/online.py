@@ -78,11 +78,14 @@ def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapsho
         reward_path = resolve_reward_model(config.reward_model, engine=engine)
         reward_model, reward_tokenizer = load_reward_model(reward_path, dtype=model_dtype(config))
         reward_model.eval().requires_grad_(False)
-        reward = RewardReader(reward_model, reward_tokenizer).as_reward_function()
         prompts = training_prompts(ctx.snapshot.train_rows)
         path = resolve_model_path(config.model)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(config))
+        # trl stops sampling at the tokenizer's EOS and the generation config's: both end an answer
+        stops = model.generation_config.eos_token_id
+        stops = [tokenizer.eos_token_id, *([stops] if isinstance(stops, int) else stops or [])]
+        reward = RewardReader(reward_model, reward_tokenizer).as_reward_function(stops)
         trl_args = trl_arguments(config, ctx.output_dir)
         args = TrlConfig(**trl_args, num_generations=config.num_generations, max_completion_length=config.max_completion_length,
                          beta=config.beta, temperature=config.temperature, use_vllm=config.use_vllm,

@@ -94,12 +94,17 @@ def read_reward_ids(model, sequences: Sequence[Sequence[int]], *, pad_token_id: 
 
 
 def read_rewards(model, tokenizer, prompts: Sequence[Any], completions: Sequence[Any], *,
-                 max_length: int | None = None, batch_size: int = 16) -> torch.Tensor:
+                 finished: Sequence[bool] | None = None, max_length: int | None = None,
+                 batch_size: int = 16) -> torch.Tensor:
     """Reward of each (prompt, completion): text or messages, rendered as in RM training.
 
-    Pairs longer than ``max_length`` tokens get NaN (never truncated).
+    ``finished`` says which completions ended (with EOS) rather than hit the length limit
+    (default: all); unfinished ones get no EOS / closed turn. Pairs longer than ``max_length``
+    tokens get NaN (never truncated).
     """
-    sequences = [reward_token_ids(tokenizer, p, c) for p, c in zip(prompts, completions, strict=True)]
+    finished = [True] * len(prompts) if finished is None else list(finished)
+    sequences = [reward_token_ids(tokenizer, p, c, finished=bool(f))
+                 for p, c, f in zip(prompts, completions, finished, strict=True)]
     keep = [i for i, s in enumerate(sequences) if max_length is None or len(s) <= max_length]
     rewards = torch.full((len(sequences),), math.nan)
     if keep:
@@ -120,14 +125,23 @@ class RewardReader:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_length = batch_size, max_length
 
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any]) -> torch.Tensor:
-        return read_rewards(self.model, self.tokenizer, prompts, completions, max_length=self.max_length,
-                            batch_size=self.batch_size)
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], *,
+                 finished: Sequence[bool] | None = None) -> torch.Tensor:
+        return read_rewards(self.model, self.tokenizer, prompts, completions, finished=finished,
+                            max_length=self.max_length, batch_size=self.batch_size)
 
-    def as_reward_function(self):
-        """The reader as a trl reward function (``prompts``, ``completions`` → list of floats)."""
+    def as_reward_function(self, eos_token_ids: int | Sequence[int] | None = None):
+        """The reader as a trl reward function (``prompts``, ``completions`` → list of floats).
 
-        def reward_model(prompts, completions, **_: Any) -> list[float]:
-            return self(prompts, completions).tolist()
+        A completion is finished when its ``completion_ids`` (from trl) hold one of the policy's
+        ``eos_token_ids``, as a PPO rollout is when it contains EOS.
+        """
+        eos = {eos_token_ids} if isinstance(eos_token_ids, int) else set(eos_token_ids or ())
+
+        def reward_model(prompts, completions, completion_ids=None, **_: Any) -> list[float]:
+            finished = None
+            if eos and completion_ids is not None:
+                finished = [any(t in eos for t in ids) for ids in completion_ids]
+            return self(prompts, completions, finished=finished).tolist()
 
         return reward_model

@@ -100,11 +100,12 @@ def rollout_logprobs(model, batch: RolloutBatch, temperature: float, *, chunk_si
 def rollout_scores(reader, tokenizer, prompts: list, batch: RolloutBatch) -> torch.Tensor:
     """Reward of each rollout: the decoded response after its prompt, read by ``reader`` (an
     ``accord.train.reward_read.RewardReader``) exactly as the reward model was trained and as
-    RLOO/GRPO score completions."""
+    RLOO/GRPO score completions (a response without EOS is scored as unfinished)."""
     from .rollout import decode_responses
 
     device = batch.response_ids.device
-    return reader(prompts, decode_responses(tokenizer, batch)).to(device)
+    finished = batch.contains_eos.tolist()
+    return reader(prompts, decode_responses(tokenizer, batch), finished=finished).to(device)
 
 
 class PolicyAndValue(torch.nn.Module):
