@@ -5,6 +5,13 @@
 which is exported once into ``<cache>/exports/<content hash>`` and read from there. Every row
 is checked; a bad one fails with the file, line and field.
 
+Rows are plain text or *conversational*: a prompt given as chat messages
+(``[{"role": "user", "content": "..."}]``), with answers as strings or assistant messages. A
+snapshot is one or the other; ``preference_columns`` and ``training_prompts`` hand trainers the
+columns in the shape trl expects (answers of conversational rows as assistant messages), and
+every trainer renders conversational rows with the model's own chat template
+(``accord.train.chat``).
+
 >>> from accord.train.data import load_snapshot          # doctest: +SKIP
 >>> snap = load_snapshot("helpful-v1", db_url="sqlite:///accord.db")  # doctest: +SKIP
 >>> snap.content_hash[:12], len(snap.train), snap.has_soft_labels  # doctest: +SKIP
@@ -22,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from accord.settings import get_settings
+
+from .chat import completion_messages, is_conversational, message_errors
 
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -42,6 +51,11 @@ class SnapshotData:
     test_rows: list[dict[str, Any]]
     snapshot_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_conversational(self) -> bool:
+        """Whether the prompts are chat messages (rendered with the model's chat template)."""
+        return bool(self.train_rows) and is_conversational(self.train_rows[0]["prompt"])
 
     @property
     def has_soft_labels(self) -> bool:
@@ -73,6 +87,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 value = row.get(column)
                 if not isinstance(value, str | list):
                     raise SnapshotDataError(f"{path}:{lineno}: field {column!r} is missing or not text")
+                if isinstance(value, list) and (problem := message_errors(value)):
+                    raise SnapshotDataError(f"{path}:{lineno}: field {column!r}: {problem}")
+            if not isinstance(row["prompt"], list) and (isinstance(row["chosen"], list) or isinstance(row["rejected"], list)):
+                raise SnapshotDataError(f"{path}:{lineno}: field 'prompt' is text but the answers are messages; "
+                                        "give the prompt as messages too")
+            if rows and isinstance(rows[0]["prompt"], list) != isinstance(row["prompt"], list):
+                raise SnapshotDataError(f"{path}:{lineno}: field 'prompt' mixes plain-text and conversational rows "
+                                        "in one file")
             score = row.get("score")
             if score is not None and (
                 not isinstance(score, int | float) or math.isnan(score) or not 0.0 <= score <= 1.0
@@ -141,6 +163,26 @@ def load_snapshot(source: str | Path, *, engine=None, db_url: str | None = None)
         raise SnapshotDataError(f"{folder}: export hash {data.content_hash[:12]} ≠ snapshot {snap.content_hash[:12]}")
     data.name, data.snapshot_id = snap.name, snap.id
     return data
+
+
+def preference_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """``prompt`` / ``chosen`` / ``rejected`` columns as trl takes them: text as is; for
+    conversational rows the answers as assistant messages (a string becomes one turn)."""
+    columns: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": []}
+    for row in rows:
+        conversational = is_conversational(row["prompt"])
+        columns["prompt"].append(row["prompt"])
+        for side in ("chosen", "rejected"):
+            columns[side].append(completion_messages(row[side]) if conversational else row[side])
+    return columns
+
+
+def training_prompts(rows: list[dict[str, Any]]) -> list[Any]:
+    """The distinct prompts of ``rows`` (text or messages), in a fixed order."""
+    if all(isinstance(r["prompt"], str) for r in rows):
+        return sorted({r["prompt"] for r in rows})
+    unique = {json.dumps(r["prompt"], sort_keys=True, ensure_ascii=False): r["prompt"] for r in rows}
+    return [unique[key] for key in sorted(unique)]
 
 
 def revision_example_hashes(engine, snapshot_id: int) -> set[str]:

@@ -50,6 +50,7 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from accord.hashing import content_hash
 
+from .chat import completion_messages, is_conversational
 from .common import (
     TrainResult,
     finish,
@@ -167,8 +168,10 @@ def _rows_for(snapshot_rows: list[dict[str, Any]], soft: bool) -> dict[str, list
         columns[SOFT_LABEL_COLUMN] = []
     for row in snapshot_rows:
         columns["prompt"].append(row["prompt"])
-        columns["chosen"].append(row["chosen"])
-        columns["rejected"].append(row["rejected"])
+        # conversational rows: answers as assistant messages, as trl's DPOTrainer takes them
+        chat = is_conversational(row["prompt"])
+        columns["chosen"].append(completion_messages(row["chosen"]) if chat else row["chosen"])
+        columns["rejected"].append(completion_messages(row["rejected"]) if chat else row["rejected"])
         columns["example_hash"].append(row.get("example_hash") or content_hash(row["prompt"], row["chosen"], row["rejected"]))
         if soft:
             score = row.get("score")

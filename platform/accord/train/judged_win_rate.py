@@ -117,6 +117,7 @@ class AIWinRateJudge:
             p_shown_a,
         )
         from accord.rlaif.templates import UnparsableOutput
+        from accord.train.chat import prompt_text
 
         if not (len(prompts) == len(policy_responses) == len(reference_responses)):
             raise ValueError("prompts, policy_responses and reference_responses must have the same length")
@@ -126,7 +127,7 @@ class AIWinRateJudge:
             for slot in slots:  # canonical A is the policy; "ba" shows the reference first
                 first, second = (ours, theirs) if slot.order == "ab" else (theirs, ours)
                 requests.append(GenerationRequest(
-                    messages=judge_messages(prompt=prompt, principle=slot.principle, first=first, second=second,
+                    messages=judge_messages(prompt=prompt_text(prompt), principle=slot.principle, first=first, second=second,
                                             cot=False),
                     max_tokens=1, temperature=0.0, seed=0, choices=list(OPTIONS), assistant_prefix=ANSWER_PREFIX))
         results = []

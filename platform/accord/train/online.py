@@ -4,6 +4,11 @@ Both sample ``num_generations`` completions per prompt and use the group as the 
 (RLOO: leave-one-out mean; GRPO: group-normalised advantages), so no value model is needed;
 ``beta`` is the KL coefficient to the reference (trl adds it to the loss when > 0).
 
+The reward is ``accord.train.reward_read.RewardReader`` handed to trl as a reward function, so
+completions are scored exactly as PPO scores its rollouts (same rendering, BOS/EOS and pooled
+position as RM training). Conversational snapshots (prompts as messages) are generated from with
+the policy's chat template, by trl.
+
 Why: on-policy RL against a reward model without PPO's value model, with the trl
 implementations as they are.
 
@@ -46,6 +51,8 @@ def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapsho
 
     from accord.models.loading import resolve_model_path
 
+    from .data import training_prompts
+    from .reward_read import RewardReader
     from .rm import load_reward_model
     from .scoring import resolve_reward_model
 
@@ -60,18 +67,23 @@ def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapsho
     with training_run(config, kind=algorithm, ref_model=config.model, engine=engine, snapshot=snapshot) as ctx:
         reward_path = resolve_reward_model(config.reward_model, engine=engine)
         reward_model, reward_tokenizer = load_reward_model(reward_path, dtype=model_dtype(config))
-        prompts = sorted({r["prompt"] for r in ctx.snapshot.train_rows})
+        reward_model.eval().requires_grad_(False)
+        prompts = training_prompts(ctx.snapshot.train_rows)
         path = resolve_model_path(config.model)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(config))
+        # trl stops sampling at the tokenizer's EOS and the generation config's: both end an answer
+        stops = model.generation_config.eos_token_id
+        stops = [tokenizer.eos_token_id, *([stops] if isinstance(stops, int) else stops or [])]
+        reward = RewardReader(reward_model, reward_tokenizer).as_reward_function(stops)
         trl_args = trl_arguments(config, ctx.output_dir)
         args = TrlConfig(**trl_args, num_generations=config.num_generations, max_completion_length=config.max_completion_length,
                          beta=config.beta, temperature=config.temperature, use_vllm=config.use_vllm,
                          vllm_mode="colocate")
-        trainer = TrlTrainer(model=model, reward_funcs=reward_model, args=args,
+        trainer = TrlTrainer(model=model, reward_funcs=reward, args=args,
                              train_dataset=datasets.Dataset.from_dict({"prompt": prompts}),
-                             processing_class=tokenizer, reward_processing_classes=reward_tokenizer,
-                             callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+                             processing_class=tokenizer, callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        reward_model.to(trainer.accelerator.device)
         quiet(trainer)
         output = trainer.train()
         rewards = [h["reward"] for h in ctx.history if "reward" in h]

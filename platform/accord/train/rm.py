@@ -4,7 +4,11 @@ Soft labels become trl's per-pair ``margin``: ``margin = scale·logit(p)`` asks 
 exceed the log-odds the judges gave (a 0.55 preference asks for almost nothing, a 0.95 one for
 ≈ 3 nats). After training, the test split is scored: pairwise accuracy and the calibration of
 σ(r_c − r_r) against the labels are stored on the run (``rm_heldout_accuracy``, ``rm_heldout_brier``,
-``rm_heldout_ece``, …).
+``rm_heldout_ece``, …). Held-out rewards are read by ``accord.train.reward_read`` exactly as the
+head was trained; pairs over ``max_length`` are dropped as trl drops them in training
+(``rm_heldout_dropped``), exact reward ties count ½ (``rm_heldout_reward_ties``) and labels within
+``heldout_label_band`` of 0.5 are left out of the accuracy (``rm_heldout_undecided_labels``).
+Conversational snapshots are rendered with the model's chat template (trl does it; BOS once).
 
 Why: a reward model for PPO/RLOO/GRPO, and a judge of DPO policies' win-rates, trained on the
 same curated snapshot the policy sees.
@@ -42,6 +46,7 @@ from .common import (
     training_run,
     trl_arguments,
 )
+from .data import preference_columns
 from .rm_config import RewardTrainConfig
 from .scoring import bt_calibration, score_texts
 
@@ -72,11 +77,7 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
     with training_run(config, kind="rm", engine=engine, snapshot=snapshot) as ctx:
         snap = ctx.snapshot
         use_margin = config.margin_from_score and snap.has_soft_labels
-        columns: dict[str, list[Any]] = {
-            "prompt": [r["prompt"] for r in snap.train_rows],
-            "chosen": [r["chosen"] for r in snap.train_rows],
-            "rejected": [r["rejected"] for r in snap.train_rows],
-        }
+        columns: dict[str, list[Any]] = preference_columns(snap.train_rows)
         if use_margin:
             columns["margin"] = [margin_for(r.get("score"), config) for r in snap.train_rows]
         model, tokenizer = load_reward_model(resolve_model_path(config.model), dtype=model_dtype(config))
@@ -90,10 +91,11 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
         if snap.test_rows:
             model.eval()
             rows = snap.test_rows
-            prompts = [r["prompt"] for r in rows]
-            rc = score_texts(model, tokenizer, prompts, [r["chosen"] for r in rows], max_length=config.max_length)
-            rr = score_texts(model, tokenizer, prompts, [r["rejected"] for r in rows], max_length=config.max_length)
-            calibration = bt_calibration(rc.tolist(), rr.tolist(), [r.get("score") for r in rows])
+            test = preference_columns(rows)
+            rc = score_texts(model, tokenizer, test["prompt"], test["chosen"], max_length=config.max_length)
+            rr = score_texts(model, tokenizer, test["prompt"], test["rejected"], max_length=config.max_length)
+            calibration = bt_calibration(rc.tolist(), rr.tolist(), [r.get("score") for r in rows],
+                                         label_band=config.heldout_label_band)
             metrics.update({f"rm_heldout_{k}": v for k, v in calibration.items()})
         if config.save_model:
             trainer.save_model(str(ctx.output_dir))

@@ -6,7 +6,8 @@ Why: the supervised phase before preference training, and Constitutional AI's SL
 
 Examples are (prompt, completion) pairs; the loss covers completion tokens only. With
 ``target="revisions"`` only examples whose chosen response is a revision are kept (this needs
-the snapshot's name in the store, which records each response's role).
+the snapshot's name in the store, which records each response's role). Conversational snapshots
+(prompts as messages) are rendered with the model's chat template by trl, BOS once.
 
 Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
 records the run; ``zero3.yaml`` for models that do not fit one GPU)::
@@ -48,7 +49,7 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
 
     from accord.models.loading import resolve_model_path
 
-    from .data import revision_example_hashes
+    from .data import preference_columns, revision_example_hashes
 
     with training_run(config, kind="sft", engine=engine, snapshot=snapshot) as ctx:
         snap = ctx.snapshot
@@ -67,9 +68,8 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 rows = [r for r in rows if r.get("example_hash") in keep]
             if not rows:
                 raise ValueError(f"snapshot {snap.name!r} has no examples whose chosen response is a revision")
-        dataset = datasets.Dataset.from_dict({
-            "prompt": [r["prompt"] for r in rows], "completion": [r["chosen"] for r in rows],
-        })
+        columns = preference_columns(rows)
+        dataset = datasets.Dataset.from_dict({"prompt": columns["prompt"], "completion": columns["chosen"]})
         path = resolve_model_path(config.model)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(config))

