@@ -19,7 +19,7 @@ def _build(url: str) -> dict:
     engine = open_store(url)
     with session_scope(engine) as s:
         job = create_job(s, kind="recipe", name="judge")
-        other = create_job(s, kind="recipe", name="judge again")
+        other = create_job(s, kind="recipe", name="judge-again")
         pairs = []
         for i in range(5):
             p = upsert_prompt(s, text=f"question {i}")

@@ -79,7 +79,7 @@ def test_sign_in_watch_a_job_move_and_open_a_snapshot(live_service, browser, art
     seed_store(engine, prompts=6)
     create_snapshot(engine, name="second", policy="human-over-ai", test_fraction=0.25)
     with session_scope(engine) as s:
-        job_id = create_job(s, kind="count", name="browser count",
+        job_id = create_job(s, kind="count", name="browser-count",
                             config={"n": 25, "delay": 0.25, "tag": "browser"}).id
         run = TrainingRun(name="dpo-demo", kind="dpo", status="succeeded")
         s.add(run)
