@@ -44,7 +44,7 @@ def run_worker_once(url: str, tmp_path) -> subprocess.CompletedProcess:
 def queue(engine, kind: str, config: dict) -> int:
     """Queue a job the way ``POST /api/jobs`` does: validate its config, then store it."""
     with session_scope(engine) as session:
-        return create_job(session, kind=kind, name=f"e2e {kind}",
+        return create_job(session, kind=kind, name=f"e2e-{kind}",
                           config=validate_config(kind, config), created_by="e2e").id
 
 
