@@ -86,7 +86,7 @@ def get_kind(name: str) -> JobKind:
 @dataclass(frozen=True)
 class ApiJobPolicy:
     """What a job submitted through the API may name: absolute paths only under ``roots``,
-    ``trust_remote_code`` only when allowed, no literal secret (see ``accord.secrets``)."""
+    ``trust_remote_code`` only when allowed, no literal secret (see ``accord.secret_values``)."""
 
     roots: tuple[Path, ...] = ()
     allow_trust_remote_code: bool = False
@@ -121,7 +121,7 @@ def _server_path(value: str) -> str | None:
 
 def policy_problems(config: Any, policy: ApiJobPolicy, path: str = "") -> list[tuple[str, str]]:
     """Every option of ``config`` (walked through) that ``policy`` refuses."""
-    from ..secrets import literal_secrets
+    from ..secret_values import literal_secrets
 
     secret = ("a secret in a job config would be stored and shown: set it in the worker's "
               "environment (e.g. OPENAI_API_KEY) or send {\"env\": \"NAME\"}")
@@ -218,7 +218,7 @@ def _validate_recipe(config: dict[str, Any]) -> dict[str, Any]:
 def run_recipe_job(ctx) -> dict[str, Any]:
     from ..jobs import run_recipe
     from ..jobs.recipe import bundled_pipelines_dir
-    from ..secrets import resolve_secret_refs
+    from ..secret_values import resolve_secret_refs
 
     recipe = ctx.config["recipe"]
     if isinstance(recipe, str):

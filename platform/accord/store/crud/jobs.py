@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from ...hashing import content_hash
 from ...names import check_name
-from ...secrets import redact
+from ...secret_values import redact
 from ..models import Job, JobError
 from ..models._base import utcnow
 from .paging import equal_to, page

@@ -14,7 +14,7 @@ from pydantic import field_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ...secrets import redact
+from ...secret_values import redact
 from ._base import hash_field, json_field, text_field, utcnow
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
