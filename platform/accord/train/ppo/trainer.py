@@ -267,7 +267,7 @@ def train_ppo(config: PPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             if config.eval_every and step % config.eval_every == 0:
                 stats["eval/win_rate_vs_ref"] = evaluate_win_rate()["win_rate"]
             stats["memory/peak_mb"] = peak_memory_mb()
-            stats = {k: accelerator.reduce(torch.tensor(v, device=accelerator.device), "mean").item()
+            stats = {k: accelerator.reduce(torch.tensor(float(v), device=accelerator.device), "mean").item()
                      if accelerator.num_processes > 1 else v for k, v in stats.items()}
             stats["step"] = step
             ctx.history.append(stats)
