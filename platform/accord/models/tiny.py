@@ -212,18 +212,28 @@ def ensure_tiny_model(
         cache_dir = default_cache_dir()
     cache_dir = Path(cache_dir).expanduser().resolve()
     final = tiny_model_folder(kind, cache_dir)
-    if (final / MARKER_FILE).is_file():
+    return build_folder_once(final, MARKER_FILE, lambda staging: _build_into(staging, kind))
+
+
+def build_folder_once(final: Path, marker: str, build) -> Path:
+    """``final``, built by ``build(staging)`` unless ``final/marker`` exists already.
+
+    Safe when several processes call it at once: each builds in a private temporary folder
+    beside ``final`` (``build`` writes ``marker`` last) and renames it into place atomically;
+    a loser of the race discards its copy.
+    """
+    if (final / marker).is_file():
         return final
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache_dir))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any model folder
     try:
-        _build_into(staging, kind)
+        build(staging)
         try:
             os.rename(staging, final)
         except OSError:
             # Another process finished first (the target exists and is not empty).
-            if not (final / MARKER_FILE).is_file():
+            if not (final / marker).is_file():
                 raise
     finally:
         if staging.exists():
