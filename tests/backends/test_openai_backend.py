@@ -121,20 +121,36 @@ def test_closed_port_is_retried_then_reported():
 
 
 def test_timeouts_are_retried_then_reported(backend, vllm_openai_server):
-    hasty = make_backend(
-        "openai", backend.model_id, base_url=vllm_openai_server, timeout=0.001, max_retries=1,
-        backoff_base=0.01,
-    )  # fmt: skip
-    [result] = hasty.generate([GenerationRequest(messages=QUESTION, max_tokens=200)])
-    assert result.error.startswith("timeout: timed out after 0.001s")
-    assert "gave up after 2 attempts" in result.error
+    # A real server that answers slower than the client waits: the vLLM server behind a proxy
+    # that holds each request for a second (a 1 ms timeout on the bare server is a race).
+    proxy = _FlakyProxy(vllm_openai_server, failures=[], delay=1.0)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        hasty = make_backend(
+            "openai", backend.model_id, base_url=f"http://127.0.0.1:{proxy.server_port}/v1",
+            timeout=0.2, max_retries=1, backoff_base=0.01,
+        )  # fmt: skip
+        [result] = hasty.generate([GenerationRequest(messages=QUESTION, max_tokens=2)])
+        assert result.error is not None
+        assert result.error.startswith("timeout: timed out after 0.2s")
+        assert "gave up after 2 attempts" in result.error
+        assert len(proxy.seen) == 2
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 class _FlakyProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the real server, after answering the first requests with 503 and 429."""
+    """Forwards to the real server, after answering the first requests with 503 and 429.
 
-    def __init__(self, upstream: str, failures: list[int]):
+    ``delay`` holds every request that many seconds first: a server slower than a client's
+    timeout.
+    """
+
+    def __init__(self, upstream: str, failures: list[int], delay: float = 0.0):
         self.upstream, self.failures, self.seen = upstream, list(failures), []
+        self.delay = delay
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
 
 
@@ -145,6 +161,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.seen.append(self.path)
+        if self.server.delay:
+            time.sleep(self.server.delay)
         if self.server.failures:
             status = self.server.failures.pop(0)
             self.send_response(status)
