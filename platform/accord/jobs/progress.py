@@ -77,6 +77,7 @@ class JobProgress:
         return self._show and self._bars is None
 
     def add_step(self, description: str, *, total: int) -> int:
+        description = _without_repeated_step_name(description)
         self.total += total
         if self._bars is not None:
             return self._bars.add_task(description, total=total)
@@ -110,3 +111,15 @@ class JobProgress:
 
     def _line(self, text: str) -> None:
         self.console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+def _without_repeated_step_name(description: str) -> str:
+    """``"generate: generate"`` → ``"generate"``: a step named after its activity says it once.
+
+    >>> _without_repeated_step_name("prompts: prompts"), _without_repeated_step_name("dpo: train dpo")
+    ('prompts', 'dpo: train dpo')
+    """
+    head, sep, tail = description.partition(": ")
+    if sep and (tail == head or tail.startswith(head + " ")):
+        return tail
+    return description
