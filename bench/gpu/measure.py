@@ -333,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(figures)
     (args.out / "figures.md").write_text(table)
     print("\n" + table, flush=True)
-    return 0
+    # figures are kept either way; a phase that did not finish is said in the exit status too
+    return 0 if all(p["status"] == "exit 0" for p in figures["phases"].values()) else 3
 
 
 if __name__ == "__main__":
