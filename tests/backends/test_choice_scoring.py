@@ -101,3 +101,16 @@ def test_a_token_merging_across_the_boundary_is_scored_whole(smollm2_dir):
     for choice in ("Yes", "No"):
         assert result.choice_logprobs[choice] == pytest.approx(
             ref.in_context(model_dir, text, choice), abs=1e-3)
+
+
+def test_one_batch_mixing_shared_context_and_multi_token_choices(backend, model_dir):
+    # Single-token choices run the prompt once for all choices; multi-token ones run once per
+    # choice; one batch holds both kinds and every figure still equals its own forward pass.
+    multi = judge_request("ba")
+    multi.choices = list(MULTI)
+    results = backend.generate([judge_request("ab"), multi, judge_request("ba")])
+    for request, result in zip(("ab", "ba", "ba"), results):
+        text = ref.rendered(model_dir, ref.judge_request_messages(request))
+        for choice, got in result.choice_logprobs.items():
+            assert got == pytest.approx(ref.in_context(model_dir, text, choice), abs=1e-3), choice
+    assert set(results[1].choice_logprobs) == set(MULTI)

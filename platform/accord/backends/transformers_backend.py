@@ -143,7 +143,8 @@ class TransformersBackend:
             for batch in _chunks(decode_rows, self.batch_size):
                 for row, result in run_isolated(self._decode_batch, batch):
                     results[row.index] = result
-            for batch in _chunks(score_rows, max(1, self.batch_size // 2)):
+            score_rows.sort(key=lambda r: max(len(p.ids) for p in r.plans))  # less padding
+            for batch in _score_batches(score_rows, self.batch_size):
                 for row, result in run_isolated(self._score_batch, batch):
                     results[row.index] = result
         return [r for r in results if r is not None]
@@ -279,13 +280,20 @@ class TransformersBackend:
     def _score_batch(self, rows: list[_Row]) -> list[GenerationResult]:
         import torch
 
-        pieces = []  # (row, ChoiceTokens)
+        # One sequence per row when every choice is one token after the same context (the
+        # usual "(A" / "(B" judge): the context's last position predicts each choice, so the
+        # prompt runs once instead of once per choice. Otherwise one sequence per choice.
+        pieces = []  # (row, plans scored on this sequence, the sequence, ids of a plan past it)
         for row in rows:
-            pieces.extend((row, plan) for plan in row.plans)
-        input_ids, attention, positions = self._left_padded([p.ids for _, p in pieces])
+            if _one_token_after_shared_context(row.plans):
+                pieces.append((row, row.plans, row.plans[0].ids[:-1], 1))
+            else:
+                pieces.extend((row, [plan], plan.ids, 0) for plan in row.plans)
+        input_ids, attention, positions = self._left_padded([seq for _, _, seq, _ in pieces])
         # Sequences are right-aligned, so every scored token sits in the last `keep` positions;
         # only those logits are materialised (a real vocabulary makes the rest costly).
-        keep = max(len(p.scored_ids) for _, p in pieces) + 1
+        keep = max(len(plan.scored_ids) - past for _, plans, _, past in pieces for plan in plans)
+        keep += 1
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention,
@@ -294,17 +302,18 @@ class TransformersBackend:
         )
         logprobs = torch.log_softmax(out.logits[:, -keep:, :].float(), dim=-1)
         scores: dict[int, dict[str, tuple[float, list]]] = {}
-        for i, (row, plan) in enumerate(pieces):
-            # Window position keep-1-n+j predicts the j-th of the n scored tokens.
-            first = keep - 1 - len(plan.scored_ids)
-            records = [
-                token_record(self.tokenizer, logprobs[i, first + j], tok, row.request.top_logprobs)
-                for j, tok in enumerate(plan.scored_ids)
-            ]
-            scores.setdefault(row.index, {})[plan.choice] = (
-                sum(r.logprob for r in records),
-                records,
-            )
+        for i, (row, plans, _, past) in enumerate(pieces):
+            for plan in plans:
+                # Window position keep-1-n+past+j predicts the j-th of the n scored tokens.
+                first = keep - 1 - len(plan.scored_ids) + past
+                records = [
+                    token_record(self.tokenizer, logprobs[i, first + j], tok, row.request.top_logprobs)
+                    for j, tok in enumerate(plan.scored_ids)
+                ]
+                scores.setdefault(row.index, {})[plan.choice] = (
+                    sum(r.logprob for r in records),
+                    records,
+                )
         results = []
         for row in rows:
             by_choice = scores[row.index]
@@ -321,6 +330,26 @@ class TransformersBackend:
                 )
             )
         return results
+
+
+def _one_token_after_shared_context(plans: list) -> bool:
+    """True when every choice is a single token after one and the same context."""
+    context = plans[0].ids[:-1]
+    return all(len(p.scored_ids) == 1 and p.ids[:-1] == context for p in plans)
+
+
+def _score_batches(rows: list, size: int):
+    """Rows in batches of at most ``size`` sequences (a row is one, or one per choice)."""
+    batch, sequences = [], 0
+    for row in rows:
+        n = 1 if _one_token_after_shared_context(row.plans) else len(row.plans)
+        if batch and sequences + n > size:
+            yield batch
+            batch, sequences = [], 0
+        batch.append(row)
+        sequences += n
+    if batch:
+        yield batch
 
 
 def _chunks(items: list, size: int):
