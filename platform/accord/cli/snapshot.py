@@ -49,6 +49,8 @@ def create(
     min_principle_agreement: float = typer.Option(
         None, help="AI labels of principles whose human agreement is below this are dropped/weighted."),
     low_agreement_ai: str = typer.Option("drop", help="drop | weight (with --min-principle-agreement)."),
+    min_gold_accuracy: float = typer.Option(
+        None, help="Drop the labels of annotators whose accuracy on gold pairs is below this."),
     source: str = typer.Option(None, help="Only pairs from this source."),
     job: int = typer.Option(None, help="Only pairs made by this job."),
     db: DbOption = None,
@@ -65,7 +67,8 @@ def create(
                               low_agreement_ai=low_agreement_ai)
         with console.status(f"building snapshot {name}…"):
             snap = create_snapshot(engine_for(db), name=name, policy=policy, test_fraction=test_fraction,
-                                   seed=seed, params=params, source=source, job_id=job)
+                                   seed=seed, params=params, source=source, job_id=job,
+                                   min_gold_accuracy=min_gold_accuracy)
     except ValueError as exc:
         fail(str(exc))
     if json_out:

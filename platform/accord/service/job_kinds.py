@@ -343,10 +343,15 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
             PolicyParams(**params)
         except (TypeError, ValueError) as exc:
             problems.append(("params", str(exc)))
+    gold = config.get("min_gold_accuracy")
+    if gold is not None and (isinstance(gold, bool) or not isinstance(gold, (int, float))
+                             or not 0 <= gold <= 1):
+        problems.append(("min_gold_accuracy", "must be a number in [0, 1]"))
     if problems:
         raise JobConfigError(problems)
     return {"name": name, "policy": policy, "test_fraction": float(fraction), "seed": seed,
-            "source": config.get("source"), "params": params}
+            "source": config.get("source"), "params": params,
+            **({"min_gold_accuracy": float(gold)} if gold is not None else {})}
 
 
 def run_snapshot_job(ctx) -> dict[str, Any]:
@@ -356,7 +361,8 @@ def run_snapshot_job(ctx) -> dict[str, Any]:
     ctx.progress(0, 1, f"building snapshot {c['name']}")
     snap = create_snapshot(ctx.engine, name=c["name"], policy=c["policy"],
                            test_fraction=c["test_fraction"], seed=c["seed"], source=c.get("source"),
-                           params=PolicyParams(**c.get("params", {})))
+                           params=PolicyParams(**c.get("params", {})),
+                           min_gold_accuracy=c.get("min_gold_accuracy"))
     ctx.progress(1, 1, "snapshot ready")
     return {"snapshot_id": snap.id, "name": snap.name, "content_hash": snap.content_hash,
             "n_train": snap.n_train, "n_test": snap.n_test}

@@ -137,6 +137,8 @@ class SnapshotStepConfig(StepConfig):
                                    "keep_ties, tie_band, min_agreement, min_labels, human_weight, "
                                    "min_annotator_reliability, min_principle_agreement, low_agreement_ai.")
     max_name_variants: int = Field(default=100, ge=1, description="Numbered default names tried.")
+    min_gold_accuracy: float | None = Field(default=None, ge=0.0, le=1.0, description="Drop the "
+                                            "labels of annotators below this accuracy on gold pairs.")
 
     @model_validator(mode="after")
     def _check(self) -> SnapshotStepConfig:
@@ -153,6 +155,8 @@ def _create_named(ctx: StepContext, config: SnapshotStepConfig, params: PolicyPa
     recipe = recipe_name(ctx)
     kwargs = {"policy": config.policy, "test_fraction": config.test_fraction, "seed": seed,
               "params": params, "source": config.pair_source}
+    if config.min_gold_accuracy is not None:
+        kwargs["min_gold_accuracy"] = config.min_gold_accuracy
     if config.snapshot is not None:
         name = config.snapshot.format(recipe=recipe, policy=config.policy)
         return create_snapshot(ctx.engine, name=name, **kwargs)
