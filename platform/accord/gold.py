@@ -104,6 +104,17 @@ def _pair_exists(session: Session, x, y) -> bool:
     return session.exec(select(Pair.id).where(Pair.content_hash == key)).first() is not None
 
 
+def add_gold_rows(engine: Engine, rows: list[Any], *, origin: str, source: str) -> GoldAddResult:
+    """Store parsed rows as gold pairs, all or nothing; errors name ``origin`` and the row
+    (1-based) like a file line."""
+    result = GoldAddResult(file=origin)
+    with session_scope(engine) as session:
+        for line, row in enumerate(rows, start=1):
+            _gold_row(session, row, path=Path(origin), line=line, source=source, result=result)
+            result.rows += 1
+    return result
+
+
 def add_gold_file(engine: Engine, path: str | Path, *, source: str | None = None) -> GoldAddResult:
     """Store every line of ``path`` as a gold pair (all or nothing; see the module)."""
     path = Path(path)

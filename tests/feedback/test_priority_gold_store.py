@@ -178,3 +178,14 @@ def test_cli_gold_add_and_push_option_errors(sqlite_url, tmp_path):
     push = runner.invoke(app, ["argilla", "push", "--dataset", "d", "--priority", "loud",
                                "--db", sqlite_url])
     assert push.exit_code == 2 and "--priority must be one of" in push.output
+
+
+def test_recipe_push_step_takes_priority_and_gold_rate():
+    from accord.workflows.argilla_steps import ArgillaPushConfig
+    from pydantic import ValidationError
+
+    step = ArgillaPushConfig(kind="argilla_push", priority="disagreement", gold_rate=0.2)
+    assert (step.priority, step.gold_rate) == ("disagreement", 0.2)
+    for bad in ({"priority": "loudest"}, {"gold_rate": 1.0}):
+        with pytest.raises(ValidationError):
+            ArgillaPushConfig(kind="argilla_push", **bad)
