@@ -174,16 +174,20 @@ def export(
     fmt: str = typer.Option("trl", "--format", "-f", help=" | ".join(EXPORT_FORMATS)),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     conversational: bool = typer.Option(False, help="Message lists instead of plain text."),
+    price_table: Path = typer.Option(
+        None, "--price-table", help="YAML/JSON: model id → {input, output} dollars per 1M tokens "
+        "(a dollar figure in the dataset card of hf/trl exports)."),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Write a snapshot as train/test files plus manifest.json for trainers."""
+    """Write a snapshot as train/test files plus manifest.json (and README.md, a dataset card,
+    for hf and trl) for trainers."""
     from ..snapshots import export_snapshot
 
     try:
         with console.status(f"exporting {name}…"):
             manifest = export_snapshot(engine_for(db), name=name, fmt=fmt, out_dir=out,
-                                       conversational=conversational)
+                                       conversational=conversational, price_table=price_table)
     except ValueError as exc:
         fail(str(exc))
     if json_out:

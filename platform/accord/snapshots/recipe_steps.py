@@ -216,6 +216,8 @@ class ExportStepConfig(StepConfig):
     out_dir: str | None = Field(default=None, description="Folder (default: "
                                 "<home>/exports/<snapshot>-<format>).")
     conversational: bool = Field(default=False, description="Chat-message columns instead of text.")
+    price_table: str | None = Field(default=None, description="YAML/JSON price table (model → "
+                                    "$ per 1M input/output tokens) for the dataset card's cost.")
 
     @model_validator(mode="after")
     def _known_format(self) -> ExportStepConfig:
@@ -241,7 +243,9 @@ def run_export(ctx: StepContext, config: ExportStepConfig) -> FiguresOutput:
     task = ctx.progress.add_step(f"{ctx.step_name}: export {snap.name} ({config.format})", total=1)
     if not reused:
         export_snapshot(ctx.engine, name=snap.name, fmt=config.format, out_dir=out,
-                        conversational=config.conversational)
+                        conversational=config.conversational,
+                        price_table=resolve_path(ctx, config.price_table) if config.price_table
+                        else None)
     ctx.progress.advance(task)
     return FiguresOutput(kind="export", figures={"snapshot": snap.name, "content_hash": snap.content_hash,
                                                  "path": str(Path(out).resolve()), "format": config.format,
