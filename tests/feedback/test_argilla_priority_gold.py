@@ -156,3 +156,49 @@ def test_gold_pairs_are_mixed_in_unrecognisably_and_measure_annotators(
     assert snap.manifest["params"]["min_gold_accuracy"] == 0.8
     # Only the careful annotator's labels remain: every regular pair is labelled a by one vote.
     assert snap.n_train == 12 and snap.manifest["source_mix"] == {"human": 12}
+
+
+def test_argilla_push_job_runs_through_the_worker(store, connection, unique_name, argilla_server,
+                                                  monkeypatch):
+    from accord.service.config import ServiceSettings
+    from accord.service.worker import Worker
+    from accord.store.crud.jobs import create_job
+    from accord.store.models import Job
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)
+    pair_ids = seed_pairs(store, 4, tag="job")
+    for pid, p in zip(pair_ids, (0.9, 0.55, 0.2, 0.65)):
+        _ai(store, pid, p)
+    with session_scope(store) as s:
+        job_id = create_job(s, kind="argilla_push", name="push", config={
+            "dataset": unique_name, "workspace": unique_name, "priority": "uncertainty"}).id
+    assert Worker(store, settings=ServiceSettings(), poll_interval=0.1).run_once() is True
+    with Session(store) as s:
+        done = s.get(Job, job_id)
+    assert done.status == "succeeded", done.error
+    assert (done.result["created"], done.result["priority"]) == (4, "uncertainty")
+    server_order = [r["metadata"]["accord_pair_id"]
+                    for r in _sorted_by_priority(connection.http, done.result["dataset_id"])]
+    assert server_order == [pair_ids[1], pair_ids[3], pair_ids[2], pair_ids[0]]
+
+
+def test_cli_push_with_priority_and_gold_rate(store, connection, unique_name, argilla_server,
+                                              monkeypatch, tmp_path):
+    from accord.cli.main import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)
+    seed_pairs(store, 9, tag="cli-mix")
+    db = str(store.url)
+    runner = CliRunner()
+    added = runner.invoke(app, ["gold", "add", _gold_file(tmp_path, 3), "--db", db])
+    assert added.exit_code == 0, added.output
+    pushed = runner.invoke(app, ["argilla", "push", "--dataset", unique_name, "--workspace",
+                                 unique_name, "--priority", "disagreement", "--gold-rate", "0.25",
+                                 "--db", db, "--json"])
+    assert pushed.exit_code == 0, pushed.output
+    result = json.loads(pushed.output)
+    assert (result["selected"], result["gold"], result["created"]) == (9, 3, 12)
+    assert len(_sorted_by_priority(connection.http, result["dataset_id"])) == 12
