@@ -65,3 +65,11 @@ def test_judge_output_shares_sqlite(tmp_path):
 
 def test_judge_output_shares_postgres(pg_url):
     _check(_build(pg_url))
+
+
+def test_judge_output_shares_in_the_html_report(tmp_path):
+    from accord.audit.html_report import render_html
+
+    html = render_html(run_audit(_build(f"sqlite:///{tmp_path / 'store.db'}")["engine"]).to_dict())
+    section = html[html.index("<h2>Judge outputs</h2>"):html.index("<h2>Length bias</h2>")]
+    assert "<td class=\"l\">judge-x</td><td>8</td><td>4</td><td>0.333</td><td>1</td><td>0.125</td>" in section

@@ -97,6 +97,13 @@ resamples, {{ (r.config.confidence_level * 100)|round|int }}% intervals, seed {{
 {% for g in r.gold_accuracy %}<tr><td class="l">{{ g.annotator }}</td><td>{{ g.n_gold }}</td><td>{{ g.correct }}</td><td>{{ num(g.accuracy) }}</td><td>[{{ num(g.ci_low) }}, {{ num(g.ci_high) }}] at {{ (g.confidence_level * 100)|round|int }}%</td></tr>{% endfor %}
 </table>{% else %}<p class="muted">No human label on a gold pair (accord gold add, then push with --gold-rate).</p>{% endif %}
 
+<h2>Judge outputs</h2>
+{% if r.judge_outputs %}<table><tr><th class="l">judge</th><th>judgments</th><th>unparsable</th><th>unparsable share</th><th>truncated choice</th><th>truncated share</th></tr>
+{% for row in r.judge_outputs %}<tr><td class="l">{{ row.judge }}</td><td>{{ row.judgments }}</td><td>{{ row.unparsable }}</td><td>{{ num(row.unparsable_share) }}</td><td>{{ row.truncated }}</td><td>{{ num(row.truncated_share) }}</td></tr>{% endfor %}
+</table>
+<p class="muted">Unparsable: answers from which neither choice could be read (recorded as errors, never as 0.5). Truncated choice: a choice missing from the server's top-k log-probs, bounded by the lowest listed one.</p>
+{% else %}<p class="muted">No AI judge outputs in scope.</p>{% endif %}
+
 <h2>Length bias</h2>
 <table><tr><th class="l">label source</th><th>labels</th><th>ties</th><th>longer response wins</th></tr>
 {% for row in r.length_bias %}<tr><td class="l">{{ row.source }}</td><td>{{ row.n_labels }}</td><td>{{ num(row.tie_rate) }}</td><td>{{ ci(row.longer_wins) }}</td></tr>{% endfor %}
