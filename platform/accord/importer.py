@@ -58,6 +58,7 @@ class ImportReport:
     updated_judgments: int = 0
     unchanged_judgments: int = 0
     seconds: float = 0.0
+    gold: int = 0  # pairs stored as gold (import with ``gold=True``)
 
     @property
     def already_present(self) -> bool:
@@ -114,6 +115,20 @@ def check_rejects_path(input_path: Path, rejects_path: Path, *, force: bool = Fa
                          "another --rejects path, or pass --force to overwrite it")
 
 
+def _store_gold(session, answers: dict[str, str], *, source: str) -> int:
+    from sqlmodel import select
+
+    from .store.crud.gold import set_gold
+    from .store.models import Pair
+
+    keys = list(answers)
+    for start in range(0, len(keys), 500):
+        pairs = session.exec(select(Pair).where(Pair.content_hash.in_(keys[start:start + 500])))
+        for pair in pairs.all():
+            set_gold(session, pair=pair, answer=answers[pair.content_hash], source=source)
+    return len(answers)
+
+
 _ANSWER = ("preferred", "prob_a", "strength", "rationale", "status")
 _MASK = (1 << 64) - 1
 
@@ -122,13 +137,17 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
                 skip_invalid: bool = False, rejects_path: str | Path | None = None,
                 batch_size: int = 1000, progress: Callable[[int], None] | None = None,
                 source: str | None = None, soft_labels: bool = False,
-                force: bool = False) -> ImportReport:
+                force: bool = False, gold: bool = False) -> ImportReport:
     """Import ``path`` read as ``fmt``; ``progress(position)`` is called as the reader
     advances (bytes for text files, rows for tables: see ``formats.registry.progress_total``).
 
     Raises ``InvalidRecordError`` (nothing stored) on the first invalid row unless
     ``skip_invalid``; ``ValueError`` for an unknown format or label kind, or a rejects path
     that is the input or an existing file (without ``force``).
+
+    ``gold``: the file's labels are known answers: each row's pair becomes a gold pair
+    (``accord.gold``) with its label as the answer, and no judgment is stored for it. A row
+    without a decisive label (a tie, or none) is then invalid.
     """
     path = Path(path)
     fmt = format_name(fmt)
@@ -144,6 +163,16 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
     # Judgment key (its first 64 bits) -> line << 64 | hash of the answer: plain ints, about
     # 100 bytes a judgment, so a million-row import keeps this in about 100 MB.
     answers: dict[int, int] = {}
+    gold_answers: dict[str, str] = {}  # pair content hash -> canonical side (gold imports)
+
+    def take_gold(bundle: StoreBundle, line: int | None) -> InvalidRecordError | None:
+        sides = {j.get("preferred") for j in bundle.judgments} - {None}
+        if len(sides) != 1 or not sides <= {"a", "b"}:
+            return InvalidRecordError(path, line or 0, "<record>", "a gold pair needs one decisive "
+                                      f"label (chosen better than rejected), got {sorted(sides)}")
+        gold_answers[bundle.pair["content_hash"]] = sides.pop()
+        bundle.judgments = []
+        return None
 
     def conflict(bundle: StoreBundle, line: int | None) -> InvalidRecordError | None:
         """The error for a judgment this file already gave another answer (else None)."""
@@ -174,6 +203,8 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
             if error is None:
                 error = conflict(bundle, item.line)
                 report.conflicts += error is not None
+            if error is None and gold:
+                error = take_gold(bundle, item.line)
             if error is not None:
                 if not skip_invalid:
                     raise error
@@ -188,6 +219,8 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
         with session_scope(engine) as session:
             ingestor = StoreIngestor(session, batch_size=batch_size)
             counts = ingestor.ingest(bundles())
+            if gold:
+                report.gold = _store_gold(session, gold_answers, source=f"import:{path.name}")
     finally:
         rejects.close()
     report.new.update(prompts=counts.prompts, responses=counts.responses, pairs=counts.pairs,

@@ -61,6 +61,8 @@ EXPECTED = {
     ("GET", "/api/audit/reports/{name}"): READ_DATA,
     ("GET", "/api/audit/reports/{name}/files/{path:path}"): READ_DATA,
     ("POST", "/api/argilla/webhook"): PUBLIC,
+    ("GET", "/api/gold"): READ_OPS,
+    ("POST", "/api/gold"): OPERATE,
     ("GET", "/api/users"): ADMIN,
     ("POST", "/api/users"): ADMIN,
     ("GET", "/api/users/{user_id}"): ADMIN,

@@ -37,3 +37,18 @@ def test_snapshot_examples_keep_only_the_pair_and_snapshot_keys_and_migrate_both
                       ("snapshot_id",)]
     upgrade(engine)
     assert keys() == [("pair_id",), ("snapshot_id",)]
+
+
+def test_gold_pair_table_migrates_both_ways(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from accord.store.db import alembic_config, current_revision, upgrade
+
+    assert "gold_pair" in inspect(engine).get_table_names()
+    command.downgrade(alembic_config(engine), "0007")
+    assert current_revision(engine) == "0007"
+    assert "gold_pair" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("gold_pair")}
+    assert columns == {"id", "pair_id", "answer", "source", "created_at"}

@@ -92,6 +92,11 @@ resamples, {{ (r.config.confidence_level * 100)|round|int }}% intervals, seed {{
 {% for a in r.annotators|sort(attribute="username") %}<tr><td class="l">{{ a.username }}</td><td>{{ "yes" if a.is_gold else "" }}</td><td>{{ a.n_labels }}</td><td>{{ a.n_overlap }}</td><td>{{ num(a.agreement) }}</td><td>{{ num(a.kappa) }}</td><td>{{ a.n_gold_items }}</td><td>{{ num(a.gold_agreement) }}</td><td>{{ num(a.tie_rate) }}</td><td>{{ num(a.longer_wins) }}</td></tr>{% endfor %}
 </table>
 
+<h2>Gold pairs</h2>
+{% if r.gold_accuracy %}<table><tr><th class="l">annotator</th><th>gold labels</th><th>correct</th><th>accuracy</th><th>interval (Wilson)</th></tr>
+{% for g in r.gold_accuracy %}<tr><td class="l">{{ g.annotator }}</td><td>{{ g.n_gold }}</td><td>{{ g.correct }}</td><td>{{ num(g.accuracy) }}</td><td>[{{ num(g.ci_low) }}, {{ num(g.ci_high) }}] at {{ (g.confidence_level * 100)|round|int }}%</td></tr>{% endfor %}
+</table>{% else %}<p class="muted">No human label on a gold pair (accord gold add, then push with --gold-rate).</p>{% endif %}
+
 <h2>Judge outputs</h2>
 {% if r.judge_outputs %}<table><tr><th class="l">judge</th><th>judgments</th><th>unparsable</th><th>unparsable share</th><th>truncated choice</th><th>truncated share</th></tr>
 {% for row in r.judge_outputs %}<tr><td class="l">{{ row.judge }}</td><td>{{ row.judgments }}</td><td>{{ row.unparsable }}</td><td>{{ num(row.unparsable_share) }}</td><td>{{ row.truncated }}</td><td>{{ num(row.truncated_share) }}</td></tr>{% endfor %}

@@ -106,6 +106,15 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                       f"{row['truncated']} ({fmt(row['truncated_share'])})")
         console.print(t)
 
+    if report.get("gold_accuracy"):
+        t = _table("Gold pairs (accuracy on known answers)", "annotator", "gold labels", "correct",
+                   "accuracy", "interval")
+        for row in report["gold_accuracy"]:
+            t.add_row(row["annotator"], str(row["n_gold"]), str(row["correct"]), fmt(row["accuracy"]),
+                      f"[{fmt(row['ci_low'])}, {fmt(row['ci_high'])}] "
+                      f"({row['confidence_level']:.0%} Wilson)")
+        console.print(t)
+
     if report["reward_models"]:
         t = _table("Reward models", "run", "snapshot", "held-out accuracy")
         for run in report["reward_models"]:

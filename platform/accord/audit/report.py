@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from .bias import length_bias_section, reward_model_section
 from .bootstrap import BootstrapConfig
+from .gold import gold_accuracy_section
 from .humans import annotator_section, human_human_section
 from .judge_outputs import judge_output_section
 from .judges import (
@@ -61,6 +62,8 @@ class AuditReport:
     config: dict[str, Any]
     # Per AI judge: shares of unparsable answers and top-k truncated choices (needs the store).
     judge_outputs: list[dict[str, Any]] = field(default_factory=list)
+    # Per annotator: accuracy on gold pairs with a Wilson interval (needs the store).
+    gold_accuracy: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -103,6 +106,8 @@ def build_report(data: AuditData, *, config: AuditConfig | None = None,
         config={"n_resamples": boot.n_resamples, "confidence_level": boot.confidence_level,
                 "seed": boot.seed, "n_bins": config.n_bins},
         judge_outputs=judge_output_section(engine, data.scope) if engine is not None else [],
+        gold_accuracy=(gold_accuracy_section(engine, confidence=boot.confidence_level)
+                       if engine is not None else []),
     )
 
 

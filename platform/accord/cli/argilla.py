@@ -86,9 +86,18 @@ def push(
     suggestions: Annotated[bool, typer.Option(help="Show the AI judgment as a suggestion (biases annotators).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the per-record A/B shuffle.")] = 0,
     force: Annotated[bool, typer.Option(help="Re-send records the store says are up to date.")] = False,
+    priority: Annotated[str | None, typer.Option(
+        help="Most informative first: uncertainty | disagreement | position-inconsistent | "
+             "random (record metadata accord_priority; sort it descending).")] = None,
+    gold_rate: Annotated[float, typer.Option(
+        min=0.0, max=0.99, help="Share of the records that are gold pairs (accord gold add).")] = 0.0,
     db: DbOption = None, api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
 ) -> None:
     """Push pairs (all unlabelled ones by default) to an Argilla dataset; safe to repeat."""
+    from ..feedback.argilla.priority import PRIORITIES
+
+    if priority is not None and priority not in PRIORITIES:
+        fail(f"--priority must be one of {', '.join(PRIORITIES)}, got {priority!r}", 2)
     from ..feedback.argilla.push import push_pairs
     from ..feedback.argilla.schema import guidelines_from_constitution, guidelines_from_file
 
@@ -108,13 +117,17 @@ def push(
             disagreements=disagreements, unlabelled_only=False if include_labelled else None,
             limit=limit, min_submitted=min_submitted, guidelines=text,
             with_suggestions=suggestions, seed=seed, force=force, connection=connection,
-            progress=_progress_callback(progress, "pushing"))
+            progress=_progress_callback(progress, "pushing"), priority=priority,
+            gold_rate=gold_rate)
     if json_out:
         print_json(result.to_dict())
         return
     console.print(f"[bold]{result.dataset}[/] ({result.workspace}): {result.selected} selected, "
                   f"{result.created} new, {result.updated} updated, {result.unchanged} unchanged"
-                  + (f", {result.resumed} resumed from an interrupted push" if result.resumed else ""))
+                  + (f", {result.resumed} resumed from an interrupted push" if result.resumed else "")
+                  + (f"; {result.gold} gold pairs mixed in" if result.gold else "")
+                  + (f"; ordered by {result.priority} (sort accord_priority descending)"
+                     if result.priority else ""))
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"annotate at {result.url}")

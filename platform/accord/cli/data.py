@@ -57,6 +57,9 @@ def import_(
         False, "--soft-labels",
         help="ultrafeedback-binarized: soft label σ(score_chosen - score_rejected) instead of hard."),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Rows per write batch."),
+    gold: bool = typer.Option(
+        False, "--gold", help="The labels are known answers: store the pairs as gold pairs "
+        "(mixed into Argilla pushes with --gold-rate), not as judgments."),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -82,7 +85,7 @@ def import_(
             report = import_file(engine, file, fmt=fmt, label_kind=label_kind,
                                  skip_invalid=skip_invalid, rejects_path=rejects,
                                  batch_size=batch_size, source=source, soft_labels=soft_labels,
-                                 force=force,
+                                 force=force, gold=gold,
                                  progress=lambda pos: bar.update(task, completed=pos))
     except InvalidRecordError as exc:
         fail(f"{exc}\nnothing from {file} was stored (use --skip-invalid to import the valid rows)")
@@ -107,6 +110,8 @@ def import_(
     if report.conflicts:
         console.print(f"[yellow]{report.conflicts} rows gave a judgment of an earlier row another "
                       "answer[/] (rejected; the first answer is kept)")
+    if report.gold:
+        console.print(f"{report.gold} pairs stored as gold pairs")
     if report.already_present:
         console.print("[green]already present:[/] 0 new rows, the store had all of it")
 

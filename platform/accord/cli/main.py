@@ -22,6 +22,7 @@ from . import constitutions as constitutions_cli
 from . import data as data_cli
 from . import db as db_cli
 from . import escalate as escalate_cli
+from . import gold as gold_cli
 from . import jobs as jobs_cli
 from . import models as models_cli
 from . import run as run_cli
@@ -70,6 +71,7 @@ app.add_typer(argilla_cli.app, name="argilla")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(calibrate_cli.app, name="calibrate")
 app.command("escalate")(escalate_cli.escalate)
+app.add_typer(gold_cli.app, name="gold")
 app.add_typer(snapshot_cli.app, name="snapshot")
 app.command("export")(snapshot_cli.export)
 app.add_typer(train_cli.app, name="train")

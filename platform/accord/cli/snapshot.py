@@ -49,6 +49,8 @@ def create(
     min_principle_agreement: float = typer.Option(
         None, help="AI labels of principles whose human agreement is below this are dropped/weighted."),
     low_agreement_ai: str = typer.Option("drop", help="drop | weight (with --min-principle-agreement)."),
+    min_gold_accuracy: float = typer.Option(
+        None, help="Drop the labels of annotators whose accuracy on gold pairs is below this."),
     source: str = typer.Option(None, help="Only pairs from this source."),
     job: int = typer.Option(None, help="Only pairs made by this job."),
     db: DbOption = None,
@@ -65,7 +67,8 @@ def create(
                               low_agreement_ai=low_agreement_ai)
         with console.status(f"building snapshot {name}…"):
             snap = create_snapshot(engine_for(db), name=name, policy=policy, test_fraction=test_fraction,
-                                   seed=seed, params=params, source=source, job_id=job)
+                                   seed=seed, params=params, source=source, job_id=job,
+                                   min_gold_accuracy=min_gold_accuracy)
     except ValueError as exc:
         fail(str(exc))
     if json_out:
@@ -171,16 +174,20 @@ def export(
     fmt: str = typer.Option("trl", "--format", "-f", help=" | ".join(EXPORT_FORMATS)),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     conversational: bool = typer.Option(False, help="Message lists instead of plain text."),
+    price_table: Path = typer.Option(
+        None, "--price-table", help="YAML/JSON: model id → {input, output} dollars per 1M tokens "
+        "(a dollar figure in the dataset card of hf/trl exports)."),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Write a snapshot as train/test files plus manifest.json for trainers."""
+    """Write a snapshot as train/test files plus manifest.json (and README.md, a dataset card,
+    for hf and trl) for trainers."""
     from ..snapshots import export_snapshot
 
     try:
         with console.status(f"exporting {name}…"):
             manifest = export_snapshot(engine_for(db), name=name, fmt=fmt, out_dir=out,
-                                       conversational=conversational)
+                                       conversational=conversational, price_table=price_table)
     except ValueError as exc:
         fail(str(exc))
     if json_out:

@@ -33,6 +33,7 @@ def _routers():
         argilla,
         audit,
         constitutions,
+        gold,
         health,
         jobs,
         judgments,
@@ -46,7 +47,7 @@ def _routers():
     )
 
     return (health, stats, prompts, responses, pairs, judgments, constitutions, jobs, snapshots,
-            runs, audit, argilla, users)
+            runs, audit, argilla, users, gold)
 
 
 def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None = None) -> FastAPI:

@@ -10,6 +10,8 @@ function runs it in the worker.
   snapshot hash and config is reused unless ``reuse`` is false.
 - ``snapshot``: ``{"name", "policy", "test_fraction", "seed", "source", "params": {...}}`` runs
   ``accord.snapshots.create_snapshot``.
+- ``argilla_push``: ``{"dataset", "workspace", "priority", "gold_rate", "limit",
+  "min_submitted", "seed"}`` runs ``accord.feedback.argilla.push.push_pairs``.
 - ``argilla_pull``: ``{"dataset", "workspace", "page_size", "withdraw_missing"}`` runs
   ``accord.feedback.argilla.pull.pull_judgments`` (the worker also queues it on a schedule).
 
@@ -313,7 +315,8 @@ def _jsonable(value: Any) -> dict[str, Any]:
 
 
 # -- snapshot -------------------------------------------------------------------------------
-SNAPSHOT_FIELDS = ("name", "policy", "test_fraction", "seed", "source", "params")
+SNAPSHOT_FIELDS = ("name", "policy", "test_fraction", "seed", "source", "params",
+                   "min_gold_accuracy")
 
 
 def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
@@ -343,10 +346,15 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
             PolicyParams(**params)
         except (TypeError, ValueError) as exc:
             problems.append(("params", str(exc)))
+    gold = config.get("min_gold_accuracy")
+    if gold is not None and (isinstance(gold, bool) or not isinstance(gold, (int, float))
+                             or not 0 <= gold <= 1):
+        problems.append(("min_gold_accuracy", "must be a number in [0, 1]"))
     if problems:
         raise JobConfigError(problems)
     return {"name": name, "policy": policy, "test_fraction": float(fraction), "seed": seed,
-            "source": config.get("source"), "params": params}
+            "source": config.get("source"), "params": params,
+            **({"min_gold_accuracy": float(gold)} if gold is not None else {})}
 
 
 def run_snapshot_job(ctx) -> dict[str, Any]:
@@ -356,7 +364,8 @@ def run_snapshot_job(ctx) -> dict[str, Any]:
     ctx.progress(0, 1, f"building snapshot {c['name']}")
     snap = create_snapshot(ctx.engine, name=c["name"], policy=c["policy"],
                            test_fraction=c["test_fraction"], seed=c["seed"], source=c.get("source"),
-                           params=PolicyParams(**c.get("params", {})))
+                           params=PolicyParams(**c.get("params", {})),
+                           min_gold_accuracy=c.get("min_gold_accuracy"))
     ctx.progress(1, 1, "snapshot ready")
     return {"snapshot_id": snap.id, "name": snap.name, "content_hash": snap.content_hash,
             "n_train": snap.n_train, "n_test": snap.n_test}
@@ -400,6 +409,53 @@ def run_argilla_pull_job(ctx) -> dict[str, Any]:
     return _jsonable(result)
 
 
+# -- argilla push ---------------------------------------------------------------------------
+ARGILLA_PUSH_FIELDS = {"dataset": str, "workspace": str, "priority": str, "gold_rate": float,
+                       "limit": int, "min_submitted": int, "seed": int}
+
+
+def _validate_argilla_push(config: dict[str, Any]) -> dict[str, Any]:
+    from ..feedback.argilla.priority import PRIORITIES
+
+    problems = [(k, f"unknown field (expected {', '.join(ARGILLA_PUSH_FIELDS)})")
+                for k in sorted(set(config) - set(ARGILLA_PUSH_FIELDS))]
+    for name, kind in ARGILLA_PUSH_FIELDS.items():
+        value = config.get(name)
+        numeric = kind is float and isinstance(value, int)
+        if value is not None and (isinstance(value, bool) or not (isinstance(value, kind) or numeric)):
+            problems.append((name, f"must be a {kind.__name__}"))
+    if not isinstance(config.get("dataset"), str) or not config["dataset"]:
+        problems.append(("dataset", "the Argilla dataset to push to is required"))
+    for name in ("dataset", "workspace"):
+        value = config.get(name)
+        if isinstance(value, str) and value and not is_safe_name(value):
+            problems.append((name, f"an Argilla {name} name: {NAME_RULE}"))
+    if config.get("priority") is not None and config["priority"] not in PRIORITIES:
+        problems.append(("priority", f"must be one of {', '.join(PRIORITIES)}"))
+    rate = config.get("gold_rate")
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool) and not 0 <= rate < 1:
+        problems.append(("gold_rate", "must be in [0, 1)"))
+    for name in ("limit", "min_submitted"):
+        value = config.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            problems.append((name, "must be at least 1"))
+    if problems:
+        raise JobConfigError(problems)
+    return dict(config)
+
+
+def run_argilla_push_job(ctx) -> dict[str, Any]:
+    """Push unlabelled pairs to Argilla (server and key from ARGILLA_API_URL/_KEY)."""
+    from ..feedback.argilla.push import push_pairs
+
+    ctx.progress(0, 0, f"pushing to {ctx.config['dataset']} on Argilla")
+    result = push_pairs(ctx.engine, **ctx.config,
+                        progress=lambda done, total: ctx.progress(done, total, "records pushed"))
+    return _jsonable(result)
+
+
+register_kind("argilla_push", validate=_validate_argilla_push,
+              handler=f"{__name__}:run_argilla_push_job")
 register_kind("recipe", validate=_validate_recipe, handler=f"{__name__}:run_recipe_job")
 register_kind("train", validate=_validate_train, handler=f"{__name__}:run_train_job")
 register_kind("snapshot", validate=_validate_snapshot, handler=f"{__name__}:run_snapshot_job")

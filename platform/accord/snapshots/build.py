@@ -175,11 +175,13 @@ def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> 
 def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: float = 0.1,
                     seed: int = 0, params: PolicyParams | None = None, source: str | None = None,
                     job_id: int | None = None, pair_ids: list[int] | None = None,
-                    allow_empty: bool = False) -> Snapshot:
+                    allow_empty: bool = False, min_gold_accuracy: float | None = None) -> Snapshot:
     """Freeze the current resolution of pairs into a named snapshot (idempotent by content).
 
     ``source`` / ``job_id`` / ``pair_ids`` narrow the pairs considered. A snapshot with no
     example is refused before anything is written unless ``allow_empty``.
+    ``min_gold_accuracy`` drops the labels of annotators below that accuracy on gold pairs
+    (``accord.snapshots.gold_filter``; the manifest's ``gold`` says who and why).
     """
     params = params or PolicyParams()
     try:
@@ -190,6 +192,11 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     votes = load_votes(engine, human_details=False)  # policies never read a human vote's judge name
     votes = votes[votes.pair_id.isin(pairs["pair_id"])]
     votes, audit_figures = _audit_adjust(engine, votes, params)
+    gold_figures = None
+    if min_gold_accuracy is not None:
+        from .gold_filter import exclude_low_gold_accuracy
+
+        votes, gold_figures = exclude_low_gold_accuracy(engine, votes, min_gold_accuracy)
     resolved = resolve(votes, policy, params)
     # Inner join of the pairs (in their order) with the labelled pairs (sorted by pair id).
     labelled = resolved.pair_id.to_numpy(np.int64)
@@ -234,6 +241,8 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
                             f"the {policy!r} policy (label pairs first)")
     recorded = {"test_fraction": test_fraction, "seed": seed, **asdict(params),
                 "source": source, "job_id": job_id}
+    if min_gold_accuracy is not None:  # recorded only when set: other hashes stay as they were
+        recorded["min_gold_accuracy"] = min_gold_accuracy
     if pair_ids is not None:
         recorded["pair_ids_sha256"] = sha256_hex(",".join(map(str, sorted(set(pair_ids)))))
     digest = snapshot_hash(policy, recorded, [ordered])  # the same bytes as one hash per example
@@ -257,6 +266,8 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
         "example_hash": HASH_DEFINITIONS[HASH_VERSION],
         "audit": audit_figures,
     }
+    if gold_figures is not None:
+        manifest["gold"] = gold_figures
     if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:
         from ..audit.policy import audit_summary_for_manifest
 

@@ -10,6 +10,9 @@
 The formats are one registry, ``accord.snapshots.export_formats.FORMATS``; the CLI help, the
 API and the recipe ``export`` step read it.
 
+``hf`` and ``trl`` exports also write ``DIR/README.md``, a Hugging Face dataset card with the
+snapshot's provenance and cost (``accord.snapshots.card``; ``price_table`` for dollars).
+
 Every export writes ``DIR/manifest.json``: the snapshot manifest plus the sha256 and row count
 of each file, which ``accord snapshot verify --export DIR`` checks.
 """
@@ -200,15 +203,31 @@ def write_parquet(engine: Engine, snapshot_id: int, out: Path, conversational: b
     return files
 
 
+CARD_FORMATS = ("hf", "trl")  # exports that get a Hugging Face dataset card (README.md)
+
+
 def export_snapshot(engine: Engine, *, name: str, fmt: str = "trl", out_dir: str | Path,
-                    conversational: bool = False) -> dict[str, Any]:
-    """Write the snapshot ``name`` to ``out_dir``; returns the export manifest."""
+                    conversational: bool = False,
+                    price_table: str | Path | None = None, card: bool = True) -> dict[str, Any]:
+    """Write the snapshot ``name`` to ``out_dir``; returns the export manifest. ``hf`` and
+    ``trl`` exports also get ``README.md``, a dataset card (``accord.snapshots.card``);
+    ``price_table`` (YAML/JSON) adds a dollar figure to its cost section; ``card=False``
+    skips the card (its agreement figures cost an audit of the snapshot)."""
     if fmt not in FORMATS:
         raise SnapshotError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    prices = None
+    if price_table is not None:
+        from .card import load_price_table
+
+        prices = load_price_table(price_table)  # a bad table fails before anything is written
     snap = get_snapshot(engine, name)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = FORMATS[fmt].write_function()(engine, snap.id, out, conversational)
     manifest = {**snap.manifest, "format": fmt, "conversational": conversational, "files": files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    if card and fmt in CARD_FORMATS:
+        from .card import write_card
+
+        write_card(engine, snap, out, fmt=fmt, prices=prices)
     return manifest

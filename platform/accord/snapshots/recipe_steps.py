@@ -137,6 +137,8 @@ class SnapshotStepConfig(StepConfig):
                                    "keep_ties, tie_band, min_agreement, min_labels, human_weight, "
                                    "min_annotator_reliability, min_principle_agreement, low_agreement_ai.")
     max_name_variants: int = Field(default=100, ge=1, description="Numbered default names tried.")
+    min_gold_accuracy: float | None = Field(default=None, ge=0.0, le=1.0, description="Drop the "
+                                            "labels of annotators below this accuracy on gold pairs.")
 
     @model_validator(mode="after")
     def _check(self) -> SnapshotStepConfig:
@@ -153,6 +155,8 @@ def _create_named(ctx: StepContext, config: SnapshotStepConfig, params: PolicyPa
     recipe = recipe_name(ctx)
     kwargs = {"policy": config.policy, "test_fraction": config.test_fraction, "seed": seed,
               "params": params, "source": config.pair_source}
+    if config.min_gold_accuracy is not None:
+        kwargs["min_gold_accuracy"] = config.min_gold_accuracy
     if config.snapshot is not None:
         name = config.snapshot.format(recipe=recipe, policy=config.policy)
         return create_snapshot(ctx.engine, name=name, **kwargs)
@@ -212,6 +216,8 @@ class ExportStepConfig(StepConfig):
     out_dir: str | None = Field(default=None, description="Folder (default: "
                                 "<home>/exports/<snapshot>-<format>).")
     conversational: bool = Field(default=False, description="Chat-message columns instead of text.")
+    price_table: str | None = Field(default=None, description="YAML/JSON price table (model → "
+                                    "$ per 1M input/output tokens) for the dataset card's cost.")
 
     @model_validator(mode="after")
     def _known_format(self) -> ExportStepConfig:
@@ -237,7 +243,9 @@ def run_export(ctx: StepContext, config: ExportStepConfig) -> FiguresOutput:
     task = ctx.progress.add_step(f"{ctx.step_name}: export {snap.name} ({config.format})", total=1)
     if not reused:
         export_snapshot(ctx.engine, name=snap.name, fmt=config.format, out_dir=out,
-                        conversational=config.conversational)
+                        conversational=config.conversational,
+                        price_table=resolve_path(ctx, config.price_table) if config.price_table
+                        else None)
     ctx.progress.advance(task)
     return FiguresOutput(kind="export", figures={"snapshot": snap.name, "content_hash": snap.content_hash,
                                                  "path": str(Path(out).resolve()), "format": config.format,

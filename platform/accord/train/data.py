@@ -150,7 +150,8 @@ def load_snapshot(source: str | Path, *, engine=None, db_url: str | None = None)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
-            export_snapshot(engine, name=snap.name, fmt="trl", out_dir=staging)
+            # training reads the split files only: no dataset card (it costs an audit)
+            export_snapshot(engine, name=snap.name, fmt="trl", out_dir=staging, card=False)
             try:
                 staging.rename(folder)
             except OSError:

@@ -10,7 +10,8 @@ the dataset's address and the counts) until enough pushed pairs carry submitted 
 Rerunning after the annotators finished recomputes nothing before the gate and goes on.
 
     steps:
-      - {kind: argilla_push, dataset: prefs-v1, workspace: labels, min_submitted: 2}
+      - {kind: argilla_push, dataset: prefs-v1, workspace: labels, min_submitted: 2,
+         priority: uncertainty, gold_rate: 0.1}
       - {kind: argilla_pull, dataset: prefs-v1, workspace: labels, min_labelled_fraction: 1.0}
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from sqlalchemy import func, select
@@ -54,6 +55,11 @@ class ArgillaPushConfig(ArgillaStepConfig):
                                      "(bundled name or YAML path).")
     with_suggestions: bool = Field(default=False, description="Show the AI label as a suggestion "
                                    "(anchors annotators and biases the human–AI audit).")
+    priority: Literal["uncertainty", "disagreement", "position-inconsistent", "random"] | None = \
+        Field(default=None, description="Most informative pairs first (record metadata "
+              "accord_priority, sorted descending).")
+    gold_rate: float = Field(default=0.0, ge=0.0, lt=1.0, description="Share of the pushed records "
+                             "that are gold pairs (accord gold add), for annotator accuracy.")
 
 
 class ArgillaPullConfig(ArgillaStepConfig):
@@ -115,7 +121,8 @@ def run_argilla_push(ctx: StepContext, config: ArgillaPushConfig) -> FiguresOutp
                         pair_ids=pair_ids, min_submitted=config.min_submitted,
                         guidelines=guidelines,
                         with_suggestions=config.with_suggestions, seed=ctx.seed, connection=connection,
-                        progress=lambda done, total: None)
+                        progress=lambda done, total: None, priority=config.priority,
+                        gold_rate=config.gold_rate)
     ctx.progress.advance(task, len(pair_ids or []) or 1)
     figures: dict[str, Any] = {**result.to_dict(), "skipped": False}
     return FiguresOutput(kind="argilla", pairs=pair_ids or [], figures=figures,

@@ -7,7 +7,16 @@ marked *pending* before its batch is sent and *pushed* once Argilla accepted it,
 that was interrupted resumes where it stopped, and pairs whose record is already up to date
 are skipped.
 
+``priority`` (``uncertainty``, ``disagreement``, ``position-inconsistent``, ``random``; see
+``accord.feedback.argilla.priority``) sends the records most informative first and writes each
+one's score into the ``accord_priority`` metadata: sorted by it (descending) in Argilla,
+annotators see those pairs first. ``gold_rate`` mixes gold pairs (known answers, see
+``accord.gold``) into the push so that they make about that share of its records; nothing
+tells them apart: they get a priority drawn from the other records' scores, and the records of
+a push with gold pairs carry no source or job metadata.
+
     accord argilla push --dataset prefs-v1 --workspace labels --min-submitted 2
+    accord argilla push --dataset prefs-v1 --priority uncertainty --gold-rate 0.1
 
 >>> from accord.store.db import open_store
 >>> import inspect
@@ -17,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import random
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,11 +39,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from ...hashing import content_hash
+from ...store.crud.gold import gold_answers
 from ...store.db import session_scope
 from ...store.models import ArgillaRecord, Judgment, Pair, Prompt, Response
 from ...store.models._base import utcnow
 from . import schema
 from .client import ArgillaConnection, connect
+from .priority import METADATA_PRIORITY, check_priority, priority_scores
 from .selection import PairSelection, select_pair_ids
 from .users import resolve_workspace_name
 
@@ -53,6 +65,8 @@ class PushResult:
     unchanged: int = 0
     resumed: int = 0
     notes: list[str] = field(default_factory=list)
+    priority: str | None = None
+    gold: int = 0  # gold pairs mixed into this push
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,7 +120,8 @@ def _ai_suggestions(session: Session, pair_ids: Sequence[int]) -> dict[int, Judg
 
 
 def _record_payloads(session: Session, pair_ids: Sequence[int], *, orders: dict[int, str],
-                     preference_question_id: str | None) -> dict[int, dict]:
+                     preference_question_id: str | None, priorities: dict[int, float] | None = None,
+                     with_sources: bool = True) -> dict[int, dict]:
     """The bulk-upsert item of each pair, with its fields in the order shown."""
     resp_a, resp_b = aliased(Response), aliased(Response)
     rows = session.exec(
@@ -122,12 +137,14 @@ def _record_payloads(session: Session, pair_ids: Sequence[int], *, orders: dict[
         order = orders[pair.id]
         first, second = (text_a, text_b) if order == "ab" else (text_b, text_a)
         metadata = {schema.METADATA_PAIR_ID: pair.id, schema.METADATA_ORDER: order}
-        if prompt_source:
+        if prompt_source and with_sources:
             metadata[schema.METADATA_PROMPT_SOURCE] = prompt_source
-        if pair.source:
+        if pair.source and with_sources:
             metadata[schema.METADATA_PAIR_SOURCE] = pair.source
-        if pair.job_id is not None:
+        if pair.job_id is not None and with_sources:
             metadata[schema.METADATA_JOB_ID] = pair.job_id
+        if priorities is not None and pair.id in priorities:
+            metadata[METADATA_PRIORITY] = priorities[pair.id]
         item: dict[str, Any] = {
             "external_id": schema.record_external_id(pair.id),
             "fields": {"prompt": prompt_text, "response_a": first, "response_b": second},
@@ -170,13 +187,17 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
                with_suggestions: bool = False, with_strength: bool = True,
                with_rationale: bool = True, seed: int = 0, batch_size: int = MAX_BATCH,
                force: bool = False, connection: ArgillaConnection | None = None,
-               progress: Callable[[int, int], None] | None = None) -> PushResult:
+               progress: Callable[[int, int], None] | None = None,
+               priority: str | None = None, gold_rate: float = 0.0) -> PushResult:
     """Push the selected pairs (all unlabelled ones by default) to ``dataset``; idempotent.
 
     ``with_suggestions`` shows the AI judge's label as a pre-filled suggestion: off by
     default, because it anchors annotators and spoils the human–AI agreement audit.
     ``force`` re-sends records even when the store says they are up to date.
     ``guidelines`` is Markdown text, or a Path: a constitution YAML or a text file.
+    ``priority`` orders the records (see the module); ``gold_rate`` in [0, 1) is the share of
+    the push's records that are gold pairs. Gold pairs are only pushed this way (or by
+    explicit ``pair_ids``), never as ordinary unlabelled pairs.
     """
     if isinstance(guidelines, Path):
         guidelines = (schema.guidelines_from_constitution(guidelines)
@@ -188,7 +209,15 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
     selection = PairSelection(job_id=job_id, prompt_source=prompt_source, pair_source=pair_source,
                               snapshot=snapshot, pair_ids=pair_ids, disagreements=disagreements,
                               unlabelled_only=unlabelled_only, limit=limit)
+    if priority is not None:
+        check_priority(priority)
+    if not 0.0 <= gold_rate < 1.0:
+        raise ValueError(f"gold_rate must be in [0, 1), got {gold_rate}")
     selected = select_pair_ids(engine, selection)  # bad selections fail before any remote change
+    with Session(engine) as session:
+        gold = gold_answers(session)
+    if pair_ids is None:
+        selected = [pid for pid in selected if pid not in gold]
     connection = connection or connect()
     workspace = resolve_workspace_name(connection, workspace)
     remote = ensure_dataset(
@@ -203,27 +232,83 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
         notes.append(f"dataset {dataset!r} already exists with min_submitted={existing_overlap}; "
                      f"kept (settings of an existing dataset are not changed)")
     question_id = _question_ids(connection, dataset_id).get(schema.PREFERENCE) if with_suggestions else None
+    if priority is not None:
+        _ensure_priority_property(connection, remote)
 
     with Session(engine) as session:
         pending = session.exec(select(ArgillaRecord.pair_id).where(
             ArgillaRecord.dataset == dataset, ArgillaRecord.status == "pending")).all()
+        pushed_before = set(session.exec(select(ArgillaRecord.pair_id).where(
+            ArgillaRecord.dataset == dataset)).all())
+    gold_ids = _choose_gold(gold, exclude=pushed_before | set(selected), n_regular=len(selected),
+                            rate=gold_rate, seed=seed, notes=notes)
     resumed = sorted(set(pending) - set(selected))
-    todo = sorted(set(selected) | set(pending))
+    todo = sorted(set(selected) | set(pending) | set(gold_ids))
+    scores = None
+    if priority is not None:
+        scores = _mixed_scores(engine, todo, gold=set(gold), priority=priority, seed=seed)
+        todo.sort(key=lambda pid: (-scores[pid], pid))
     result = PushResult(dataset=dataset, workspace=workspace, dataset_id=dataset_id,
                         url=f"{connection.config.api_url}/dataset/{dataset_id}/annotation-mode",
-                        selected=len(selected), resumed=len(resumed), notes=notes)
+                        selected=len(selected), resumed=len(resumed), notes=notes,
+                        priority=priority, gold=len(gold_ids))
     for start in range(0, len(todo), batch_size):
         _push_batch(engine, connection, todo[start:start + batch_size], dataset=dataset,
                     workspace=workspace, dataset_id=dataset_id, question_id=question_id,
-                    seed=seed, force=force, result=result)
+                    seed=seed, force=force, result=result, priorities=scores,
+                    with_sources=not (gold_rate or set(todo) & set(gold)))
         if progress is not None:
             progress(min(start + batch_size, len(todo)), len(todo))
     return result
 
 
+def _choose_gold(gold: dict[int, str], *, exclude: set[int], n_regular: int, rate: float,
+                 seed: int, notes: list[str]) -> list[int]:
+    """Gold pairs not yet in the dataset, enough to make ``rate`` of the push (seeded)."""
+    if not rate or not n_regular:
+        return []
+    wanted = round(rate * n_regular / (1.0 - rate))
+    candidates = sorted(set(gold) - exclude)
+    if len(candidates) < wanted:
+        notes.append(f"--gold-rate {rate} asks for {wanted} gold pairs but only {len(candidates)} "
+                     "not yet in this dataset exist (add more with `accord gold add`)")
+    return sorted(random.Random(f"gold:{seed}").sample(candidates, min(wanted, len(candidates))))
+
+
+def _mixed_scores(engine: Engine, todo: list[int], *, gold: set[int], priority: str,
+                  seed: int) -> dict[int, float]:
+    """Priority scores; each gold pair gets the score of a random other record, so that its
+    place in the order and its metadata look like any other record's."""
+    regular = [pid for pid in todo if pid not in gold]
+    scores = priority_scores(engine, regular, priority=priority, seed=seed)
+    rng = random.Random(f"gold-priority:{seed}")
+    pool = sorted(scores.values())
+    for pid in todo:
+        if pid in gold:
+            scores[pid] = rng.choice(pool) if pool else round(rng.random(), 6)
+    return scores
+
+
+def _ensure_priority_property(connection: ArgillaConnection, remote) -> None:
+    """Declare ``accord_priority`` on a dataset created before it existed."""
+    if any(m.name == METADATA_PRIORITY for m in remote.settings.metadata):
+        return
+    body = {"name": METADATA_PRIORITY, "title": schema.PRIORITY_TITLE,
+            "settings": {"type": "float"}, "visible_for_annotators": True}
+
+    def request() -> None:
+        response = connection.http.post(f"/api/v1/datasets/{remote.id}/metadata-properties",
+                                        json=body)
+        if response.status_code != 409:  # 409: declared by a concurrent push
+            response.raise_for_status()
+
+    connection.call(request, what="priority metadata declaration")
+
+
 def _push_batch(engine: Engine, connection: ArgillaConnection, batch: list[int], *, dataset: str,
                 workspace: str, dataset_id: str, question_id: str | None, seed: int, force: bool,
-                result: PushResult) -> None:
+                result: PushResult, priorities: dict[int, float] | None = None,
+                with_sources: bool = True) -> None:
     # 1. mark the batch pending (committed before anything is sent)
     with session_scope(engine) as session:
         states = {row.pair_id: row for row in session.exec(select(ArgillaRecord).where(
@@ -233,7 +318,8 @@ def _push_batch(engine: Engine, connection: ArgillaConnection, batch: list[int],
         orders = {pid: states[pid].shown_order if pid in states else schema.shown_order(h, seed=seed)
                   for pid, h in hashes.items()}
         payloads = _record_payloads(session, list(hashes), orders=orders,
-                                    preference_question_id=question_id)
+                                    preference_question_id=question_id, priorities=priorities,
+                                    with_sources=with_sources)
         to_send: dict[int, tuple[dict, str]] = {}
         for pid, item in payloads.items():
             digest = content_hash(workspace, item)

@@ -36,6 +36,8 @@ METADATA_ORDER = "shown_order"
 METADATA_PROMPT_SOURCE = "prompt_source"
 METADATA_PAIR_SOURCE = "pair_source"
 METADATA_JOB_ID = "job_id"
+METADATA_PRIORITY = "accord_priority"  # see accord.feedback.argilla.priority
+PRIORITY_TITLE = "priority (sort descending: most informative first)"
 RECORD_PREFIX = "accord-pair-"
 ORDERS = ("ab", "ba")
 
@@ -136,6 +138,7 @@ def dataset_settings(*, min_submitted: int = 1, guidelines: str | None = None,
             rg.TermsMetadataProperty(name=METADATA_PROMPT_SOURCE, title="prompt source"),
             rg.TermsMetadataProperty(name=METADATA_PAIR_SOURCE, title="pair source"),
             rg.IntegerMetadataProperty(name=METADATA_JOB_ID, title="accord job id"),
+            rg.FloatMetadataProperty(name=METADATA_PRIORITY, title=PRIORITY_TITLE),
         ],
         distribution=rg.TaskDistribution(min_submitted=min_submitted),
         allow_extra_metadata=False,

@@ -31,7 +31,7 @@ Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobSubmit(BaseModel):
-    kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull")
+    kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull | argilla_push")
     name: name_field("job", optional=True) = ""
     config: dict[str, Any] = Field(default_factory=dict)
 

@@ -4,6 +4,7 @@ from . import (
     annotators,
     calibrations,
     constitutions,
+    gold,
     jobs,
     judgments,
     pairs,
@@ -12,4 +13,4 @@ from . import (
     stats,
 )
 
-__all__ = ["annotators", "calibrations", "constitutions", "jobs", "judgments", "pairs", "prompts", "responses", "stats"]
+__all__ = ["annotators", "calibrations", "constitutions", "gold", "jobs", "judgments", "pairs", "prompts", "responses", "stats"]

@@ -4,6 +4,7 @@ from .annotator import Annotator, AnnotatorPublic
 from .argilla import ArgillaRecord
 from .calibration import Calibration, CalibrationPublic
 from .constitution import ConstitutionPublic, ConstitutionRow
+from .gold import GoldPair, GoldPairPublic
 from .job import CacheEntry, Job, JobError, JobPublic
 from .judgment import Judgment, JudgmentCreate, JudgmentPublic, JudgmentRevision
 from .pair import Pair, PairPublic
@@ -16,7 +17,7 @@ from .user import User, UserPublic
 __all__ = [
     "Annotator", "AnnotatorPublic", "ArgillaRecord", "Calibration", "CalibrationPublic",
     "CacheEntry", "ConstitutionPublic",
-    "ConstitutionRow", "Job", "JobError", "JobPublic", "Judgment", "JudgmentCreate",
+    "ConstitutionRow", "GoldPair", "GoldPairPublic", "Job", "JobError", "JobPublic", "Judgment", "JudgmentCreate",
     "JudgmentPublic", "JudgmentRevision", "Pair", "PairPublic", "Prompt", "PromptCreate",
     "PromptPublic", "Response", "ResponseCreate", "ResponsePublic", "RunMetric", "Snapshot",
     "SnapshotExample", "SnapshotPublic", "TrainingRun", "TrainingRunPublic", "User", "UserPublic",

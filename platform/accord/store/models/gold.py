@@ -1,0 +1,30 @@
+"""Gold pairs: pairs whose right answer is known, mixed into Argilla pushes to measure each
+annotator's accuracy (``accord gold add``, ``accord import --gold``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from ._base import utcnow
+
+ANSWERS = ("a", "b")
+
+
+class GoldPairBase(SQLModel):
+    pair_id: int = Field(foreign_key="pair.id", unique=True, index=True)
+    answer: str = Field(max_length=4, description="The better side, canonical: a | b.")
+    source: str = Field(default="", max_length=300, description="Where the answer came from.")
+
+
+class GoldPair(GoldPairBase, table=True):
+    __tablename__ = "gold_pair"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GoldPairPublic(GoldPairBase):
+    id: int
+    created_at: datetime
