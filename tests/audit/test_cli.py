@@ -63,7 +63,8 @@ def test_queue_pushes_the_contested_pairs_to_argilla(sqlite_audit_store, argilla
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)
     engine = sqlite_audit_store["engine"]
     dataset = f"adjudicate-{uuid.uuid4().hex[:8]}"
-    result = invoke("queue", "--db", str(engine.url), "--limit", 3, "--push-dataset", dataset, "--json")
+    result = invoke("queue", "--db", str(engine.url), "--limit", 3, "--push-dataset", dataset,
+                    "--workspace", "adjudication", "--json")  # the server may hold several
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["pushed"]["selected"] == 3 and out["pushed"]["created"] == 3
