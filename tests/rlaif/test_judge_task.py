@@ -13,7 +13,7 @@ from accord.jobs import run_recipe
 from accord.jobs.cache import cache_key
 from accord.rlaif.critique_task import CritiqueReviseTask
 from accord.rlaif.judge import JudgeConfig
-from accord.rlaif.judge_task import JudgeTask
+from accord.rlaif.judge_task import PROMPTS_DIR, JudgeTask
 from accord.rlaif.templates import delimit, delimit_named
 from accord.store.crud.pairs import upsert_pair
 from accord.store.crud.prompts import upsert_prompt
@@ -193,3 +193,19 @@ def test_cli_judge_and_critique_preview(store, tmp_path):
                               "--constitution", "tiny-test", "--template", str(tmp_path / "c.yaml")])
     said = " ".join(out.output.split())  # the error console wraps long lines
     assert out.exit_code == 1 and "c.yaml:2: revision:" in said and "{prompt}" in said
+
+
+@pytest.mark.parametrize("path", sorted(PROMPTS_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_bundled_template_loads_and_renders(path):
+    """A template file added to accord/rlaif/prompts is checked here with no other edit:
+    ``critique*`` files as critique templates, the others as judge templates."""
+    principle = C.principles[0]
+    if path.stem.startswith("critique"):
+        task = CritiqueReviseTask(constitution="tiny-test", template=path.stem)
+        msgs = task.critique_messages(C, principle, prompt="Q", response="R")
+        assert "Q" in msgs[-3]["content"] and msgs[-2] == {"role": "assistant", "content": "R"}
+        return
+    task = JudgeTask(constitution="tiny-test", template=path.stem)
+    user = task.messages(prompt="Q", question=principle.comparison_question, first="x", second="y")[-1]
+    assert delimit("A", "x") in user["content"] and delimit("B", "y") in user["content"]
+    assert task.prefix and task.preview("Q", "x", "y").count("=== principle") == 4
