@@ -20,10 +20,13 @@ from .common import DbOption, JsonOption, engine_for, fail, print_json
 judge_app = typer.Typer(help="The AI judge's prompts.", no_args_is_help=True)
 critique_app = typer.Typer(help="The critique → revision prompts.", no_args_is_help=True)
 
-ModelOption = Annotated[str | None, typer.Option(
-    "--model", help="Apply this model's chat template (id, folder or alias).")]
-PrinciplesOption = Annotated[str | None, typer.Option(
-    "--principles", help="Comma-separated principle ids (default: all).")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="Apply this model's chat template (id, folder or alias)."),
+]
+PrinciplesOption = Annotated[
+    str | None, typer.Option("--principles", help="Comma-separated principle ids (default: all).")
+]
 
 
 def _principles(value: str | None) -> list[str] | None:
@@ -52,13 +55,21 @@ def _emit(text: str, json_out: bool, **extra) -> None:
 @judge_app.command("preview")
 def judge_preview(
     prompt: Annotated[str | None, typer.Option("--prompt", help="The request.")] = None,
-    response_a: Annotated[str | None, typer.Option("--response-a", help="Response shown as (A) in order ab.")] = None,
-    response_b: Annotated[str | None, typer.Option("--response-b", help="Response shown as (B) in order ab.")] = None,
-    pair: Annotated[int | None, typer.Option("--pair", help="A stored pair's id instead of the texts.")] = None,
+    response_a: Annotated[
+        str | None, typer.Option("--response-a", help="Response shown as (A) in order ab.")
+    ] = None,
+    response_b: Annotated[
+        str | None, typer.Option("--response-b", help="Response shown as (B) in order ab.")
+    ] = None,
+    pair: Annotated[
+        int | None, typer.Option("--pair", help="A stored pair's id instead of the texts.")
+    ] = None,
     constitution: Annotated[str, typer.Option(help="Bundled name or YAML path.")] = "harmlessness",
     principles: PrinciplesOption = None,
     template: Annotated[str, typer.Option(help="Bundled template name or YAML file.")] = "judge",
-    answer_prefix: Annotated[str | None, typer.Option(help="Override the template's answer prefix.")] = None,
+    answer_prefix: Annotated[
+        str | None, typer.Option(help="Override the template's answer prefix.")
+    ] = None,
     orders: Annotated[str, typer.Option(help="both or one.")] = "both",
     cot: Annotated[bool, typer.Option("--cot/--no-cot", help="Chain of thought.")] = False,
     model: ModelOption = None,
@@ -74,8 +85,14 @@ def judge_preview(
     elif None in (prompt, response_a, response_b):
         fail("give --prompt, --response-a and --response-b, or --pair", code=2)
     try:
-        task = JudgeTask(constitution=constitution, principles=_principles(principles), template=template,
-                         answer_prefix=answer_prefix, orders=orders, cot=cot)
+        task = JudgeTask(
+            constitution=constitution,
+            principles=_principles(principles),
+            template=template,
+            answer_prefix=answer_prefix,
+            orders=orders,
+            cot=cot,
+        )
         text = task.preview(prompt, response_a, response_b, model=model)
     except (DocumentError, FileNotFoundError, KeyError, ValueError) as exc:
         fail(str(exc))
@@ -86,11 +103,15 @@ def judge_preview(
 def critique_preview(
     prompt: Annotated[str, typer.Option("--prompt", help="The request.")],
     response: Annotated[str, typer.Option("--response", help="The response to critique.")],
-    critique: Annotated[str, typer.Option(help="Critique text shown in the revision prompt.")] = "<the model's critique>",
+    critique: Annotated[
+        str, typer.Option(help="Critique text shown in the revision prompt.")
+    ] = "<the model's critique>",
     constitution: Annotated[str, typer.Option(help="Bundled name or YAML path.")] = "harmlessness",
     principles: PrinciplesOption = None,
     template: Annotated[str, typer.Option(help="Bundled template name or YAML file.")] = "critique",
-    few_shot: Annotated[bool, typer.Option("--few-shot/--no-few-shot", help="Constitution's examples first.")] = True,
+    few_shot: Annotated[
+        bool, typer.Option("--few-shot/--no-few-shot", help="Constitution's examples first.")
+    ] = True,
     model: ModelOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -99,8 +120,12 @@ def critique_preview(
     from ..rlaif.critique_task import CritiqueReviseTask
 
     try:
-        task = CritiqueReviseTask(constitution=constitution, principles=_principles(principles),
-                                  template=template, few_shot=few_shot)
+        task = CritiqueReviseTask(
+            constitution=constitution,
+            principles=_principles(principles),
+            template=template,
+            few_shot=few_shot,
+        )
         text = task.preview(prompt, response, critique=critique, model=model)
     except (DocumentError, FileNotFoundError, KeyError, ValueError) as exc:
         fail(str(exc))

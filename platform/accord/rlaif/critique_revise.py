@@ -95,8 +95,7 @@ class _Chain:
 
 
 def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepOutput:
-    prompts_task = config.task(base_dir=ctx.base_dir)
-    prompts_task.prompt  # a bad template file fails now, naming its file, line and field
+    prompts_task = config.task(base_dir=ctx.base_dir).check()  # a bad template fails first
     constitution, constitution_id = ctx.constitution(config.constitution)
     pool = prompts_task.select_principles(constitution)
     backend = ctx.backend(config.model)

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from sqlmodel import Session, select
 
-from ..backends.base import GenerationRequest, GenerationResult
+from ..backends.base import GenerationResult
 from ..constitutions import Principle
 from ..jobs.context import StepContext, StepOutput
 from ..jobs.execute import WorkUnit, run_units
@@ -149,8 +149,7 @@ def aggregate(per_slot: list[tuple[_Slot, float]], *, tie_band: float) -> tuple[
 # -- the step ------------------------------------------------------------------------------
 
 def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
-    task = config.task(base_dir=ctx.base_dir)
-    task.prompt  # a bad template file fails now, naming its file, line and field
+    task = config.task(base_dir=ctx.base_dir).check()  # a bad template fails before any request
     constitution, constitution_id = ctx.constitution(config.constitution)
     principles = task.select_principles(constitution)
     backend = ctx.backend(config.model)

@@ -25,21 +25,38 @@ def get_run(session: Session, *, run_id: int) -> TrainingRun | None:
     return session.get(TrainingRun, run_id)
 
 
-def list_runs(session: Session, *, kind: str | None = None, status: str | None = None,
-              snapshot_id: int | None = None, offset: int = 0,
-              limit: int = 100) -> tuple[list[TrainingRun], int]:
+def list_runs(
+    session: Session,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    snapshot_id: int | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[TrainingRun], int]:
     """Runs matching every given filter, newest first, and their total."""
-    conds = equal_to({TrainingRun.kind: kind, TrainingRun.status: status,
-                      TrainingRun.snapshot_id: snapshot_id})
-    return page(session, TrainingRun, conds, order_by=TrainingRun.id.desc(), offset=offset, limit=limit)
+    conds = equal_to(
+        {TrainingRun.kind: kind, TrainingRun.status: status, TrainingRun.snapshot_id: snapshot_id}
+    )
+    return page(
+        session, TrainingRun, conds, order_by=TrainingRun.id.desc(), offset=offset, limit=limit
+    )
 
 
 def run_metrics(session: Session, *, run_id: int, limit: int | None = None) -> list[RunMetric]:
     """A run's per-step instruments, in step order."""
-    return list(session.exec(select(RunMetric).where(RunMetric.run_id == run_id)
-                             .order_by(RunMetric.step).limit(limit)).all())
+    return list(
+        session.exec(
+            select(RunMetric)
+            .where(RunMetric.run_id == run_id)
+            .order_by(RunMetric.step)
+            .limit(limit)
+        ).all()
+    )
 
 
 def metric_counts(session: Session) -> dict[int, int]:
     """Steps with metrics, per run id."""
-    return dict(session.exec(select(RunMetric.run_id, func.count()).group_by(RunMetric.run_id)).all())
+    return dict(
+        session.exec(select(RunMetric.run_id, func.count()).group_by(RunMetric.run_id)).all()
+    )

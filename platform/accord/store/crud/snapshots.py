@@ -22,22 +22,47 @@ def get_snapshot(session: Session, *, name: str) -> Snapshot | None:
     return session.exec(select(Snapshot).where(Snapshot.name == name)).first()
 
 
-def list_snapshots(session: Session, *, policy: str | None = None, offset: int = 0,
-                   limit: int = 100) -> tuple[list[Snapshot], int]:
+def list_snapshots(
+    session: Session, *, policy: str | None = None, offset: int = 0, limit: int = 100
+) -> tuple[list[Snapshot], int]:
     """Snapshots (built with ``policy``), newest first, and their total."""
-    return page(session, Snapshot, equal_to({Snapshot.policy: policy}), order_by=Snapshot.id.desc(),
-                offset=offset, limit=limit)
+    return page(
+        session,
+        Snapshot,
+        equal_to({Snapshot.policy: policy}),
+        order_by=Snapshot.id.desc(),
+        offset=offset,
+        limit=limit,
+    )
 
 
 def other_snapshot_names(session: Session, *, name: str, limit: int = 200) -> list[str]:
     """Names of the newest snapshots other than ``name`` (what it can be compared with)."""
-    return list(session.exec(select(Snapshot.name).where(Snapshot.name != name)
-                             .order_by(Snapshot.id.desc()).limit(limit)).all())
+    return list(
+        session.exec(
+            select(Snapshot.name)
+            .where(Snapshot.name != name)
+            .order_by(Snapshot.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
-def list_examples(session: Session, *, snapshot_id: int, split: str | None = None, offset: int = 0,
-                  limit: int = 100) -> tuple[list[SnapshotExample], int]:
+def list_examples(
+    session: Session,
+    *,
+    snapshot_id: int,
+    split: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[SnapshotExample], int]:
     """A snapshot's examples (of one split) in their stored order, and their total."""
     conds = equal_to({SnapshotExample.snapshot_id: snapshot_id, SnapshotExample.split: split})
-    return page(session, SnapshotExample, conds, order_by=SnapshotExample.position, offset=offset,
-                limit=limit)
+    return page(
+        session,
+        SnapshotExample,
+        conds,
+        order_by=SnapshotExample.position,
+        offset=offset,
+        limit=limit,
+    )

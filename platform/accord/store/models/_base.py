@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field
 
-
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 
 
