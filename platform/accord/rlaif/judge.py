@@ -18,6 +18,10 @@ choice can be read fails with cause ``unparsable`` and writes no judgment.
 Chain-of-thought mode first asks for a rationale, then scores the answer after it; as the
 rationale makes the model over-confident its probabilities are clamped to ``cot_clamp``.
 
+What is asked — prompt template file, answer prefix, orders (``both`` or ``one``), CoT,
+constitution and principles — is one ``JudgeTask`` (``accord.rlaif.judge_task``), built by
+``JudgeConfig.task()``; the AI-judged win-rate of training asks through the same object.
+
 All requests of a pair (every principle × order) go to the backend in one call together with
 the other pairs of the batch; a pair is written (individual judgments, aggregate and cache
 entries) in one transaction.
