@@ -24,6 +24,7 @@ from . import db as db_cli
 from . import escalate as escalate_cli
 from . import gold as gold_cli
 from . import jobs as jobs_cli
+from . import judge as judge_cli
 from . import models as models_cli
 from . import run as run_cli
 from . import runs as runs_cli
@@ -66,6 +67,8 @@ app.command("import")(data_cli.import_)
 app.command("stats")(data_cli.stats)
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(constitutions_cli.app, name="constitutions")
+app.add_typer(judge_cli.judge_app, name="judge")
+app.add_typer(judge_cli.critique_app, name="critique")
 app.add_typer(models_cli.app, name="models")
 app.add_typer(argilla_cli.app, name="argilla")
 app.add_typer(audit_cli.app, name="audit")

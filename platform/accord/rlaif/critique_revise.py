@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import Field
 from sqlmodel import Session, select
@@ -32,6 +33,7 @@ from ..store.crud.judgments import upsert_judgment
 from ..store.crud.pairs import side_of, upsert_pair
 from ..store.crud.responses import upsert_response
 from ..store.models import Prompt, Response
+from .critique_task import CritiqueReviseTask
 from .generate import SamplingConfig
 from .templates import TextTask
 
@@ -46,8 +48,15 @@ class CritiqueReviseConfig(SamplingConfig):
                                          "from (default: all of the constitution's).")
     rounds: int = Field(default=1, ge=1, le=8, description="Critique → revision rounds (K).")
     few_shot: bool = Field(default=True, description="Show the constitution's examples first.")
+    template: str = Field(default="critique", description="Critique/revision prompt template: a "
+                          "bundled name (critique) or a YAML file (see `accord critique preview`).")
     make_pairs: bool = Field(default=False, description="Pair final revision with original and "
                              "record an AI judgment revision ≻ original.")
+
+
+    def task(self, base_dir: Path | None = None) -> CritiqueReviseTask:
+        return CritiqueReviseTask(constitution=self.constitution, principles=self.principles,
+                                  template=self.template, few_shot=self.few_shot, base_dir=base_dir)
 
 
 class CritiqueTask(TextTask):
@@ -58,36 +67,16 @@ class RevisionTask(TextTask):
     name = "revision"
 
 
-def _few_shot_turns(constitution: Constitution, principle: Principle) -> list[dict[str, str]]:
-    turns: list[dict[str, str]] = []
-    for ex in constitution.examples_for(principle.id):
-        turns += [
-            {"role": "user", "content": ex.prompt},
-            {"role": "assistant", "content": ex.response},
-            {"role": "user", "content": principle.critique_request},
-            {"role": "assistant", "content": ex.critique},
-            {"role": "user", "content": principle.revision_request},
-            {"role": "assistant", "content": ex.revision},
-        ]
-    return turns
-
-
 def critique_messages(constitution: Constitution, principle: Principle, *, prompt: str,
                       response: str, few_shot: bool = True) -> list[dict[str, str]]:
-    turns = _few_shot_turns(constitution, principle) if few_shot else []
-    return turns + [
-        {"role": "user", "content": prompt},
-        {"role": "assistant", "content": response},
-        {"role": "user", "content": principle.critique_request},
-    ]
+    """The bundled template's critique request (``CritiqueReviseTask.critique_messages``)."""
+    return CritiqueReviseTask(few_shot=few_shot).critique_messages(
+        constitution, principle, prompt=prompt, response=response)
 
 
 def revision_messages(critique_msgs: list[dict[str, str]], principle: Principle,
                       critique: str) -> list[dict[str, str]]:
-    return critique_msgs + [
-        {"role": "assistant", "content": critique},
-        {"role": "user", "content": principle.revision_request},
-    ]
+    return CritiqueReviseTask().revision_messages(critique_msgs, principle, critique)
 
 
 def sample_principle(principles: list[Principle], *, seed: int, response_hash: str,
@@ -106,8 +95,9 @@ class _Chain:
 
 
 def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepOutput:
+    prompts_task = config.task(base_dir=ctx.base_dir).check()  # a bad template fails first
     constitution, constitution_id = ctx.constitution(config.constitution)
-    pool = [constitution.principle(p) for p in config.principles] if config.principles else list(constitution.principles)
+    pool = prompts_task.select_principles(constitution)
     backend = ctx.backend(config.model)
     seed = ctx.seed if config.seed is None else config.seed
     critique_task, revision_task = CritiqueTask(), RevisionTask()
@@ -139,8 +129,8 @@ def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepO
         units = []
         for chain in chains:
             principle = sample_principle(pool, seed=seed, response_hash=chain.original.content_hash, round_index=r)
-            msgs = critique_messages(constitution, principle, prompt=chain.prompt.text,
-                                     response=chain.current.text, few_shot=config.few_shot)
+            msgs = prompts_task.critique_messages(constitution, principle, prompt=chain.prompt.text,
+                                                  response=chain.current.text)
             units.append(WorkUnit([GenerationRequest(messages=msgs, **sampling(r))], (chain, principle)))
 
         def write_critique(session: Session, unit: WorkUnit, parsed, r=r) -> Response:
@@ -159,7 +149,7 @@ def run_critique_revise(ctx: StepContext, config: CritiqueReviseConfig) -> StepO
         units = []
         for unit, critique_row in critiques:
             chain, principle = unit.data
-            msgs = revision_messages(unit.requests[0].messages, principle, critique_row.text)
+            msgs = prompts_task.revision_messages(unit.requests[0].messages, principle, critique_row.text)
             units.append(WorkUnit([GenerationRequest(messages=msgs, **sampling(r))],
                                   (chain, principle, critique_row)))
 

@@ -15,9 +15,13 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
-from ..store.models import Job, RunMetric, Snapshot, TrainingRun, User
+from ..store.crud import jobs as job_crud
+from ..store.crud import runs as run_crud
+from ..store.crud import snapshots as snapshot_crud
+from ..store.crud.stats import overview_counts
+from ..store.models import User
 from .auth import READ_DATA, READ_OPS, Permission
 from .deps import MAX_ID
 from .users import user_for_token
@@ -54,8 +58,7 @@ def curve_points(values: list[tuple[int, float]], *, width: int = 560, height: i
 
 
 def run_curves(session: Session, run_id: int) -> dict[str, dict[str, Any]]:
-    rows = session.exec(select(RunMetric).where(RunMetric.run_id == run_id)
-                        .order_by(RunMetric.step)).all()
+    rows = run_crud.run_metrics(session, run_id=run_id)
     series: dict[str, list[tuple[int, float]]] = {}
     for row in rows:
         for key, value in (row.values or {}).items():
@@ -105,16 +108,13 @@ def mount_dashboard(app: FastAPI) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request) -> Response:
-        from .routers.stats import overview_counts
-
         ctx, denied = guarded(request, READ_DATA)
         if denied:
             return denied
         session, user = ctx
         with session:
             counts = overview_counts(session)
-            recent = session.exec(select(Job).order_by(Job.id.desc()).limit(5)).all() \
-                if user.role in READ_OPS.roles else []
+            recent = job_crud.recent_jobs(session, limit=5) if user.role in READ_OPS.roles else []
         return _page(request, "overview.html", {"user": user, "counts": counts, "jobs": recent})
 
     @app.get("/jobs", response_class=HTMLResponse, include_in_schema=False)
@@ -124,7 +124,7 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            jobs = session.exec(select(Job).order_by(Job.id.desc()).limit(100)).all()
+            jobs = job_crud.recent_jobs(session, limit=100)
         return _page(request, "jobs.html", {"user": user, "jobs": jobs})
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -134,14 +134,14 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            job = session.get(Job, job_id) if 1 <= job_id <= MAX_ID else None
+            job = job_crud.get_job(session, job_id=job_id) if 1 <= job_id <= MAX_ID else None
         if job is None:
             return _page(request, "missing.html", {"user": user, "what": f"job {job_id}"}, 404)
         return _page(request, "job.html", {"user": user, "job": job})
 
     @app.get("/agreement", response_class=HTMLResponse, include_in_schema=False)
     def agreement_page(request: Request) -> Response:
-        from .routers.audit import agreement_summary, list_reports
+        from .agreement import agreement_summary, list_reports
 
         ctx, denied = guarded(request, READ_DATA)
         if denied:
@@ -149,7 +149,7 @@ def mount_dashboard(app: FastAPI) -> None:
         session, user = ctx
         session.close()
         summary = agreement_summary(request.app.state.engine)
-        reports = list_reports(request.app.state.settings)
+        reports = list_reports(Path(request.app.state.settings.reports_dir))
         return _page(request, "agreement.html", {"user": user, "summary": summary,
                                                  "reports": reports})
 
@@ -160,7 +160,7 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            snaps = session.exec(select(Snapshot).order_by(Snapshot.id.desc()).limit(200)).all()
+            snaps, _ = snapshot_crud.list_snapshots(session, limit=200)
         return _page(request, "snapshots.html", {"user": user, "snapshots": snaps})
 
     @app.get("/snapshots/{name}", response_class=HTMLResponse, include_in_schema=False)
@@ -170,9 +170,8 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            snap = session.exec(select(Snapshot).where(Snapshot.name == name)).first()
-            others = session.exec(select(Snapshot.name).where(Snapshot.name != name)
-                                  .order_by(Snapshot.id.desc()).limit(200)).all()
+            snap = snapshot_crud.get_snapshot(session, name=name)
+            others = snapshot_crud.other_snapshot_names(session, name=name, limit=200)
         if snap is None:
             return _page(request, "missing.html", {"user": user, "what": f"snapshot {name!r}"}, 404)
         changes = None
@@ -190,9 +189,8 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            runs = session.exec(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(200)).all()
-            steps = dict(session.exec(select(RunMetric.run_id, func.count())
-                                      .group_by(RunMetric.run_id)).all())
+            runs, _ = run_crud.list_runs(session, limit=200)
+            steps = run_crud.metric_counts(session)
         return _page(request, "runs.html", {"user": user, "runs": runs, "steps": steps})
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -202,7 +200,7 @@ def mount_dashboard(app: FastAPI) -> None:
             return denied
         session, user = ctx
         with session:
-            run = session.get(TrainingRun, run_id) if 1 <= run_id <= MAX_ID else None
+            run = run_crud.get_run(session, run_id=run_id) if 1 <= run_id <= MAX_ID else None
             curves = run_curves(session, run_id) if run is not None else {}
         if run is None:
             return _page(request, "missing.html", {"user": user, "what": f"run {run_id}"}, 404)

@@ -16,12 +16,12 @@ from sqlmodel import Session
 
 from ..store.db import session_scope
 from ..store.models import User
+from ..store.models._base import MAX_ID  # the routers' id bound, beside the tables
 from .auth import Permission
 from .config import ServiceSettings
 from .users import user_for_token
 
 SAFE_METHODS = ("GET", "HEAD")
-MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 
 # Ids in paths and filters: bounded, so an absurd id is a 422, never a database error.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -103,7 +103,8 @@ class ApiJobPolicy:
 PATH_OPTIONS = frozenset({"file", "path", "base_dir", "out_dir", "output_dir", "model",
                           "model_path", "base_model", "reward_model", "ref_model", "tokenizer",
                           "constitution", "snapshot", "chat_template", "resume_from_checkpoint",
-                          "database_url", "db_url"})
+                          "database_url", "db_url", "template", "judge_template",
+                          "judge_constitution", "judge_model"})
 
 
 def _is_path_option(name: str) -> bool:

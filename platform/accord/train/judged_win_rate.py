@@ -20,26 +20,63 @@ The backend is any accord backend: ``transformers`` (a local model, ``accord/tin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from accord.rlaif.judge_task import JudgeTask
 
 WIN_RATE_JUDGES = ("rm", "ai")
 
 
-@dataclass
-class AIJudgeSettings:
-    """Which AI judge decides the win-rate, and how to reach it."""
+# Task fields added after win-rate evaluations were first keyed: at their defaults they are left
+# out of ``key()``, so an unchanged evaluation keeps its key and is not measured again.
+_LATER_FIELDS = ("template", "answer_prefix", "orders", "cot", "cot_clamp", "cot_max_tokens")
 
-    model: str
-    backend: str = "transformers"
-    constitution: str = "helpfulness-honesty"
-    principles: list[str] | None = None
-    base_url: str | None = None
-    batch_size: int = 8
-    options: dict[str, Any] = field(default_factory=dict)
+
+@dataclass(kw_only=True)
+class AIJudgeSettings(JudgeTask):
+    """Which AI judge decides the win-rate, and how to reach it: the judge's ``JudgeTask``
+    (template, answer prefix, orders, CoT, constitution, principles) plus its model."""
+
+    model: str = field(metadata={"help": "AI judge model id, folder or alias."})
+    backend: str = field(default="transformers", metadata={"help": "AI judge backend: "
+                         "transformers, openai (any OpenAI-compatible server) or vllm."})
+    constitution: str = field(default="helpfulness-honesty", metadata={"help": "Constitution "
+                              "whose comparison questions the AI judge asks (bundled name or YAML path)."})
+    base_url: str | None = field(default=None, metadata={"help": "Server URL for the openai backend."})
+    batch_size: int = field(default=8, metadata={"help": "Prompts per AI judge backend call."})
+    options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Backend options."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from accord.backends import BACKEND_NAMES
+
+        if self.backend not in BACKEND_NAMES:
+            raise ValueError(f"judge backend must be one of {', '.join(BACKEND_NAMES)}, got {self.backend!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"judge batch_size must be >= 1, got {self.batch_size}")
+
+    @classmethod
+    def from_prefixed(cls, config: Any, prefix: str = "judge_", **given: Any) -> AIJudgeSettings:
+        """Settings from ``config``'s ``<prefix><field>`` attributes (a trainer config's
+        ``judge_model``, ``judge_cot``, ...), those it has."""
+        values = {f.name: getattr(config, prefix + f.name) for f in fields(cls)
+                  if f.name != "base_dir" and hasattr(config, prefix + f.name)}
+        return cls(**{**values, **given})
 
     def describe(self) -> str:
         return f"ai:{self.backend}:{self.model}:{self.constitution}"
+
+    def key(self) -> dict[str, Any]:
+        """What decides this judge's verdicts, for evaluation keys."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "base_dir"}
+        defaults = {f.name: f.default for f in fields(JudgeTask)}
+        for name in _LATER_FIELDS:
+            if out[name] == defaults[name]:
+                del out[name]
+        if "cot_clamp" in out:
+            out["cot_clamp"] = list(out["cot_clamp"])
+        return out
 
     def backend_options(self) -> dict[str, Any]:
         options = dict(self.options)
@@ -80,12 +117,8 @@ class AIWinRateJudge:
     """
 
     def __init__(self, settings: AIJudgeSettings, *, backend=None):
-        from accord.constitutions import load_constitution
-
         self.settings = settings
-        self.constitution = load_constitution(settings.constitution)
-        self.principles = ([self.constitution.principle(p) for p in settings.principles] if settings.principles
-                           else list(self.constitution.principles))
+        self.principles = settings.load_principles()
         self._backend = backend
 
     @property
@@ -104,36 +137,33 @@ class AIWinRateJudge:
             self._backend.close()
             self._backend = None
 
+    def _generate(self, requests: list, per_prompt: int) -> list:
+        results = []
+        step = max(1, self.settings.batch_size * per_prompt)
+        for start in range(0, len(requests), step):
+            results.extend(self.backend.generate(requests[start:start + step]))
+        return results
+
     def __call__(self, prompts: list[str], policy_responses: list[str],
                  reference_responses: list[str]) -> JudgedWinRate:
-        from accord.backends.base import GenerationRequest
-        from accord.rlaif.judge import (
-            ANSWER_PREFIX,
-            OPTIONS,
-            ORDERS,
-            aggregate,
-            canonical_prob,
-            judge_messages,
-            p_shown_a,
-        )
+        from accord.rlaif.judge import aggregate, canonical_prob, clamp, p_shown_a
         from accord.rlaif.templates import UnparsableOutput
         from accord.train.chat import prompt_text
 
         if not (len(prompts) == len(policy_responses) == len(reference_responses)):
             raise ValueError("prompts, policy_responses and reference_responses must have the same length")
-        slots = [_Slot(p, order) for p in self.principles for order in ORDERS]
-        requests = []
-        for prompt, ours, theirs in zip(prompts, policy_responses, reference_responses):
-            for slot in slots:  # canonical A is the policy; "ba" shows the reference first
-                first, second = (ours, theirs) if slot.order == "ab" else (theirs, ours)
-                requests.append(GenerationRequest(
-                    messages=judge_messages(prompt=prompt_text(prompt), principle=slot.principle, first=first, second=second,
-                                            cot=False),
-                    max_tokens=1, temperature=0.0, seed=0, choices=list(OPTIONS), assistant_prefix=ANSWER_PREFIX))
-        results = []
-        step = max(1, self.settings.batch_size * len(slots))
-        for start in range(0, len(requests), step):
-            results.extend(self.backend.generate(requests[start:start + step]))
+        task = self.settings
+        asked = [task.pair_messages(prompt=prompt_text(prompt), response_a=ours, response_b=theirs,
+                                    principles=self.principles)  # canonical A is the policy
+                 for prompt, ours, theirs in zip(prompts, policy_responses, reference_responses)]
+        slots = [_Slot(p, order) for p, order, _ in asked[0]] if asked else []
+        messages = [m for questions in asked for _, _, m in questions]
+        rationales: list[str | None] = [None] * len(messages)
+        if task.cot:
+            asks = [task.rationale_request(m, temperature=0.0, seed=0) for m in messages]
+            rationales = [(r.text or "").strip() if not r.error else None for r in self._generate(asks, len(slots))]
+        requests = [task.answer_request(m, seed=0, rationale=r) for m, r in zip(messages, rationales)]
+        results = self._generate(requests, len(slots))
         probabilities, consistent, failed = [], [], 0
         n = len(slots)
         for i in range(len(prompts)):
@@ -141,8 +171,12 @@ class AIWinRateJudge:
             try:
                 if any(r.error for r in answers):
                     raise UnparsableOutput(next(r.error for r in answers if r.error))
+                if task.cot and any(r is None for r in rationales[i * n:(i + 1) * n]):
+                    raise UnparsableOutput("no rationale")
                 per_slot = [(slot, canonical_prob(p_shown_a(r.choice_logprobs), slot.order))
                             for slot, r in zip(slots, answers)]
+                if task.cot:
+                    per_slot = [(slot, clamp(p, task.cot_clamp)) for slot, p in per_slot]
             except UnparsableOutput:  # a prompt the judge could not answer is left out, and counted
                 failed += 1
                 continue

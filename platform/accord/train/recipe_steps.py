@@ -29,7 +29,7 @@ import copy
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from rich.table import Table
@@ -140,22 +140,41 @@ def train_step_model(trainer, base: type[TrainStepConfig] | None = None) -> type
     return model
 
 
-class EvalAIJudge(BaseModel):
-    """The RLAIF pairwise AI judge deciding a DPO sweep's win-rate against the reference."""
+class _EvalAIJudgeBase(BaseModel):
+    """The RLAIF pairwise AI judge deciding a DPO sweep's win-rate against the reference: the
+    fields of ``AIJudgeSettings`` (``JudgeTask`` plus the judge's model), checked by it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="Judge model: a model id, folder or earlier training step.")
-    backend: Literal["transformers", "openai", "vllm"] = Field(default="transformers")
-    constitution: str = Field(default="helpfulness-honesty", description="Constitution whose principles are judged.")
-    principles: list[str] | None = Field(default=None, description="A subset of its principles (default: all).")
-    base_url: str | None = Field(default=None, description="OpenAI-compatible server URL (backend openai).")
+    @model_validator(mode="after")
+    def _check(self) -> _EvalAIJudgeBase:
+        self.settings(self.model)
+        return self
 
     def settings(self, model_path: str):
         from .judged_win_rate import AIJudgeSettings
 
-        return AIJudgeSettings(model=model_path, backend=self.backend, constitution=self.constitution,
-                               principles=self.principles, base_url=self.base_url)
+        return AIJudgeSettings(**{**self.model_dump(), "model": model_path})
+
+
+def _eval_ai_judge_model() -> type[BaseModel]:
+    from .judged_win_rate import AIJudgeSettings
+
+    def one(f):
+        help_ = f.metadata.get("help", "")
+        if f.name == "model":
+            return str, Field(description="Judge model: a model id, folder or earlier training step.")
+        if f.default_factory is not dataclasses.MISSING:
+            return f.type, Field(default_factory=f.default_factory, description=help_)
+        return f.type, Field(default=f.default, description=help_)
+
+    return create_model("EvalAIJudge", __base__=_EvalAIJudgeBase, __module__=__name__,
+                        __doc__=_EvalAIJudgeBase.__doc__,
+                        **{f.name: one(f) for f in dataclasses.fields(AIJudgeSettings)
+                           if f.name not in ("base_dir", "options")})
+
+
+EvalAIJudge = _eval_ai_judge_model()
 
 
 class DPOStepFields(TrainStepConfig):
@@ -313,7 +332,7 @@ def _evaluate(ctx: StepContext, step: DPOStepFields, record: dict[str, Any], ref
     key = evaluation_key(policy=record["artifact_path"], reference=reference, reward_model=judge,
                          prompts=prompts, max_new_tokens=step.eval_max_new_tokens,
                          temperature=step.eval_temperature, seed=seed,
-                         ai_judge=dataclasses.asdict(ai_judge) if ai_judge else None)
+                         ai_judge=ai_judge.key() if ai_judge else None)
     if record["metrics"].get("eval_key") == key:
         return record
     with library_bars_off():

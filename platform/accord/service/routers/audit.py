@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,45 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from ...names import UnsafePathError, is_safe_name, path_under
+from .. import agreement
+from ..agreement import SERVED_SUFFIXES, agreement_summary, report_entry
 from ..auth import READ_DATA
 from ..deps import EngineDep, IdQuery, SettingsDep, allow
 
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(allow(READ_DATA))])
-
-SERVED_SUFFIXES = {".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml",
-                   ".html": "text/html", ".csv": "text/csv", ".md": "text/markdown"}
-
-
-def _value(estimate: dict[str, Any] | None) -> float | None:
-    value = (estimate or {}).get("value")
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 4)
-
-
-def agreement_summary(engine, *, job_id: IdQuery = None, snapshot: str | None = None,
-                      n_resamples: int = 200) -> dict[str, Any]:
-    """The audit's headline figures (``accord.audit``): counts, agreement between humans and
-    each AI judge's agreement with the human majority, with bootstrap intervals."""
-    from ...audit.bootstrap import BootstrapConfig
-    from ...audit.loader import AuditScope
-    from ...audit.report import AuditConfig, run_audit
-
-    report = run_audit(engine, AuditScope(job_id=job_id, snapshot=snapshot),
-                       config=AuditConfig(bootstrap=BootstrapConfig(n_resamples=n_resamples))).to_dict()
-    counts, hh = report["counts"], report["human_human"]
-    return {
-        "scope": report["scope"], "judgments": counts["judgments"], "pairs": counts["pairs"],
-        "human_judgments": counts["human_judgments"], "ai_judgments": counts["ai_judgments"],
-        "humans": {"raters": hh.get("n_raters", 0), "alpha": _value(hh.get("alpha")),
-                   "alpha_ci": hh.get("alpha"), "percent_agreement": _value(hh.get("agreement"))},
-        "ai_judges": [
-            {"judge": src["judge"], "principle": src["principle"],
-             "constitution_hash": src["constitution"], "with_human_reference": src["n"],
-             "agreement_with_humans": _value(src.get("agreement")),
-             "kappa_with_humans": _value(src.get("kappa")), "agreement_ci": src.get("agreement")}
-            for src in report["human_ai"].get("by_source", [])
-        ],
-        "position_consistency": report["position_consistency"],
-    }
 
 
 @router.get("/summary", summary="Agreement summary computed from the store")
@@ -77,29 +42,9 @@ def _report_dir(settings, name: str) -> Path:
     return folder
 
 
-def report_entry(folder: Path) -> dict[str, Any]:
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                   if p.is_file() and p.suffix in SERVED_SUFFIXES)
-    summary_file = next((folder / f for f in ("summary.json", "report.json") if (folder / f).is_file()),
-                        None)
-    summary = None
-    if summary_file is not None:
-        try:
-            summary = json.loads(summary_file.read_text())
-        except (OSError, ValueError):
-            summary = None
-    return {"name": folder.name, "files": files,
-            "plots": [f for f in files if f.endswith((".png", ".svg"))],
-            "summary": summary, "modified": folder.stat().st_mtime}
-
-
 @router.get("/reports", summary="Audit reports in the reports folder, newest first")
 def list_reports(settings: SettingsDep) -> list[dict[str, Any]]:
-    root = _reports_dir(settings)
-    if not root.is_dir():
-        return []
-    folders = [p for p in root.iterdir() if p.is_dir() and is_safe_name(p.name)]
-    return [report_entry(p) for p in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)]
+    return agreement.list_reports(_reports_dir(settings))
 
 
 @router.get("/reports/{name}", summary="One audit report: its summary and file list")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException
-from sqlmodel import func, select
 
 from ...store.crud.constitutions import get_constitution
-from ...store.models import ConstitutionPublic, ConstitutionRow
+from ...store.crud.constitutions import list_constitutions as list_rows
+from ...store.models import ConstitutionPublic
 from ..auth import READ_DATA
 from ..deps import IdPath, PageDep, SessionDep, allow
 from ..pages import Page, page_of
@@ -17,10 +17,7 @@ router = APIRouter(prefix="/constitutions", tags=["constitutions"],
 
 @router.get("", response_model=Page[ConstitutionPublic])
 def list_constitutions(session: SessionDep, page: PageDep, name: str | None = None):
-    conds = [ConstitutionRow.name == name] if name is not None else []
-    rows = session.exec(select(ConstitutionRow).where(*conds).order_by(ConstitutionRow.id)
-                        .offset(page.offset).limit(page.limit)).all()
-    total = session.exec(select(func.count()).select_from(ConstitutionRow).where(*conds)).one()
+    rows, total = list_rows(session, name=name, offset=page.offset, limit=page.limit)
     return page_of(ConstitutionPublic, rows, total, page)
 
 

@@ -10,22 +10,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
-
 from ...formats.base import InvalidRecordError
 from ...store.crud import gold as crud
-from ...store.models import GoldPairPublic, User
+from ...store.models import GoldPairCreate, GoldPairPublic, User
 from ..auth import OPERATE, READ_OPS
 from ..deps import EngineDep, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/gold", tags=["gold"])
-
-
-class GoldAdd(BaseModel):
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
-                                        description="{prompt, chosen, rejected} or {pair_id, answer}.")
-    source: str = Field(default="gold:api", max_length=300, description="Where the answers come from.")
 
 
 @router.get("", response_model=Page[GoldPairPublic], dependencies=[Depends(allow(READ_OPS))])
@@ -35,7 +27,7 @@ def list_gold(session: SessionDep, page: PageDep):
 
 
 @router.post("", status_code=201)
-def add_gold(body: GoldAdd, engine: EngineDep,
+def add_gold(body: GoldPairCreate, engine: EngineDep,
              user: Annotated[User, Depends(allow(OPERATE))]) -> dict[str, Any]:
     """Store the items as gold pairs (idempotent: adding them again changes nothing)."""
     from ...gold import add_gold_rows

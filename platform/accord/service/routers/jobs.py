@@ -6,18 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from ...names import name_field
 from ...store.crud import jobs as crud
-from ...store.models import Job, JobError, JobPublic, User
+from ...store.models import Job, JobCreate, JobErrorPublic, JobProgress, JobPublic, User
 from ..auth import OPERATE, READ_OPS
 from ..deps import IdPath, PageDep, SessionDep, SettingsDep, allow
 from ..job_kinds import ApiJobPolicy, JobConfigError, job_kinds, validate_config
@@ -28,52 +25,6 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-
-
-class JobSubmit(BaseModel):
-    kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull | argilla_push")
-    name: name_field("job", optional=True) = ""
-    config: dict[str, Any] = Field(default_factory=dict)
-
-
-class JobProgress(BaseModel):
-    id: int
-    kind: str
-    status: str
-    done: int
-    total: int
-    fraction: float | None
-    message: str
-    attempts: int
-    cancel_requested: bool
-    heartbeat_at: datetime | None
-    error: str | None
-
-
-class JobErrorPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    job_id: int | None
-    step: str
-    item_key: str
-    cause: str
-    message: str
-    attempts: int
-    resolved: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-def progress_of(job: Job) -> JobProgress:
-    total = job.progress_total
-    return JobProgress(
-        id=job.id, kind=job.kind, status=job.status, done=job.progress_done, total=total,
-        fraction=round(min(job.progress_done / total, 1.0), 4) if total else None,
-        message=job.progress_message, attempts=job.attempts,
-        cancel_requested=job.cancel_requested, heartbeat_at=job.heartbeat_at,
-        error=(job.error or "").splitlines()[0][:500] if job.error else None,
-    )
 
 
 def _job_or_404(session: Session, job_id: int) -> Job:
@@ -109,7 +60,7 @@ def list_kinds() -> list[str]:
 
 
 @router.post("", response_model=JobPublic, status_code=201)
-def submit_job(body: JobSubmit, session: SessionDep, settings: SettingsDep,
+def submit_job(body: JobCreate, session: SessionDep, settings: SettingsDep,
                user: Annotated[User, Depends(allow(OPERATE))]):
     """Queue a job; a worker (``accord worker``) picks it up."""
     return enqueue(session, kind=body.kind, name=body.name, config=body.config, user=user,
@@ -125,7 +76,7 @@ def show_job(job_id: IdPath, session: SessionDep):
             dependencies=[Depends(allow(READ_OPS))])
 def job_progress(job_id: IdPath, session: SessionDep):
     """The job's status and counters (poll this, or stream ``/events``)."""
-    return progress_of(_job_or_404(session, job_id))
+    return JobProgress.of(_job_or_404(session, job_id))
 
 
 @router.get("/{job_id}/errors", response_model=list[JobErrorPublic],
@@ -133,10 +84,7 @@ def job_progress(job_id: IdPath, session: SessionDep):
 def job_errors(job_id: IdPath, session: SessionDep, unresolved_only: bool = True,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     _job_or_404(session, job_id)
-    conds = [JobError.job_id == job_id]
-    if unresolved_only:
-        conds.append(JobError.resolved == False)
-    return session.exec(select(JobError).where(*conds).order_by(JobError.id).limit(limit)).all()
+    return crud.list_errors(session, job_id=job_id, unresolved_only=unresolved_only, limit=limit)
 
 
 @router.get("/{job_id}/events", dependencies=[Depends(allow(READ_OPS))],
@@ -150,7 +98,7 @@ async def job_events(job_id: IdPath, request: Request, settings: SettingsDep):
     def read() -> JobProgress | None:
         with Session(engine) as session:
             job = crud.get_job(session, job_id=job_id)
-            return progress_of(job) if job is not None else None
+            return JobProgress.of(job) if job is not None else None
 
     first = await to_thread.run_sync(read)
     if first is None:

@@ -2,54 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
 
 from ...store.crud import annotators as annotator_crud
 from ...store.crud import judgments as crud
 from ...store.crud.constitutions import get_constitution
 from ...store.crud.pairs import get_pair
-from ...store.models import Annotator, Judgment, JudgmentPublic, User
+from ...store.models import (
+    JudgmentCreate,
+    JudgmentCreated,
+    JudgmentPublic,
+    JudgmentRevisionPublic,
+    User,
+)
 from ..auth import ANNOTATE, READ_DATA
-from ..deps import MAX_ID, IdPath, IdQuery, PageDep, SessionDep, SettingsDep, allow, check_text
+from ..deps import IdPath, IdQuery, PageDep, SessionDep, SettingsDep, allow, check_text
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/judgments", tags=["judgments"])
-
-
-class JudgmentRevisionPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    judgment_id: int
-    preferred: str | None
-    prob_a: float | None
-    strength: int | None
-    rationale: str | None
-    status: str
-    valid_from: datetime
-    replaced_at: datetime
-
-
-class JudgmentSubmit(BaseModel):
-    """A human label: which canonical side of the pair is better."""
-
-    pair_id: int = Field(ge=1, le=MAX_ID)
-    preferred: Literal["a", "b", "tie"]
-    presentation_order: Literal["ab", "ba", ""] = Field(
-        default="", description="Order the annotator saw: ab (response_a first) or ba.")
-    principle: str = Field(default="", max_length=100)
-    strength: int | None = Field(default=None, ge=-100, le=100)
-    rationale: str | None = None
-
-
-class JudgmentSubmitted(BaseModel):
-    judgment: JudgmentPublic
-    outcome: Literal["created", "updated", "unchanged"]
 
 
 @router.get("", response_model=Page[JudgmentPublic], dependencies=[Depends(allow(READ_DATA))])
@@ -65,7 +37,7 @@ def list_judgments(
     job_id: IdQuery = None, include_aggregates: bool = True,
 ):
     if annotator is not None:
-        found = session.exec(select(Annotator).where(Annotator.username == annotator)).first()
+        found = annotator_crud.get_annotator(session, username=annotator)
         annotator_id = found.id if found is not None else -1
     if constitution_id is not None:
         row = get_constitution(session, constitution_id=constitution_id)
@@ -81,7 +53,7 @@ def list_judgments(
 @router.get("/{judgment_id}", response_model=JudgmentPublic,
             dependencies=[Depends(allow(READ_DATA))])
 def show_judgment(judgment_id: IdPath, session: SessionDep):
-    judgment = session.get(Judgment, judgment_id)
+    judgment = crud.get_judgment(session, judgment_id=judgment_id)
     if judgment is None:
         raise HTTPException(404, f"no judgment {judgment_id}")
     return judgment
@@ -91,13 +63,13 @@ def show_judgment(judgment_id: IdPath, session: SessionDep):
             dependencies=[Depends(allow(READ_DATA))])
 def judgment_history(judgment_id: IdPath, session: SessionDep):
     """Earlier values of an edited judgment, oldest first."""
-    if session.get(Judgment, judgment_id) is None:
+    if crud.get_judgment(session, judgment_id=judgment_id) is None:
         raise HTTPException(404, f"no judgment {judgment_id}")
     return crud.judgment_history(session, judgment_id=judgment_id)
 
 
-@router.post("", response_model=JudgmentSubmitted, status_code=201)
-def submit_judgment(body: JudgmentSubmit, session: SessionDep, settings: SettingsDep,
+@router.post("", response_model=JudgmentCreated, status_code=201)
+def submit_judgment(body: JudgmentCreate, session: SessionDep, settings: SettingsDep,
                     user: Annotated[User, Depends(allow(ANNOTATE))]):
     """Record (or change) the signed-in user's label for a pair; changes keep their history."""
     check_text(settings, "rationale", body.rationale)
@@ -114,5 +86,5 @@ def submit_judgment(body: JudgmentSubmit, session: SessionDep, settings: Setting
         annotator_id=annotator_id, strength=body.strength, rationale=body.rationale,
         source="api",
     )
-    return JudgmentSubmitted(judgment=JudgmentPublic.model_validate(judgment), outcome=outcome)
+    return JudgmentCreated(judgment=JudgmentPublic.model_validate(judgment), outcome=outcome)
 

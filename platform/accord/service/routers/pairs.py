@@ -7,18 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ...store.crud import pairs as crud
-from ...store.models import PairPublic, Prompt, PromptPublic, Response, ResponsePublic
+from ...store.crud.prompts import get_prompt
+from ...store.crud.responses import get_response
+from ...store.models import PairDetail, PairPublic, PromptPublic, ResponsePublic
 from ..auth import READ_DATA
 from ..deps import IdPath, IdQuery, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/pairs", tags=["pairs"], dependencies=[Depends(allow(READ_DATA))])
-
-
-class PairDetail(PairPublic):
-    prompt: PromptPublic
-    response_a: ResponsePublic
-    response_b: ResponsePublic
 
 
 @router.get("", response_model=Page[PairPublic])
@@ -37,7 +33,7 @@ def show_pair(pair_id: IdPath, session: SessionDep):
         raise HTTPException(404, f"no pair {pair_id}")
     return PairDetail(
         **PairPublic.model_validate(pair).model_dump(),
-        prompt=PromptPublic.model_validate(session.get(Prompt, pair.prompt_id)),
-        response_a=ResponsePublic.model_validate(session.get(Response, pair.response_a_id)),
-        response_b=ResponsePublic.model_validate(session.get(Response, pair.response_b_id)),
+        prompt=PromptPublic.model_validate(get_prompt(session, prompt_id=pair.prompt_id)),
+        response_a=ResponsePublic.model_validate(get_response(session, response_id=pair.response_a_id)),
+        response_b=ResponsePublic.model_validate(get_response(session, response_id=pair.response_b_id)),
     )

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
 
 from ...store.crud import prompts as crud
-from ...store.models import PromptPublic
+from ...store.models import PromptCreate, PromptPublic
 from ..auth import OPERATE, READ_DATA
 from ..deps import IdPath, PageDep, SessionDep, SettingsDep, allow, check_text
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
-
-
-class PromptIn(BaseModel):
-    text: str = Field(default="", description="Plain text; may be empty when messages are given.")
-    source: str = Field(default="api", max_length=200)
-    messages: list[dict[str, Any]] | None = Field(default=None, max_length=200)
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 @router.get("", response_model=Page[PromptPublic], dependencies=[Depends(allow(READ_DATA))])
@@ -40,7 +32,7 @@ def show_prompt(prompt_id: IdPath, session: SessionDep):
 
 @router.post("", response_model=PromptPublic, status_code=201,
              dependencies=[Depends(allow(OPERATE))])
-def add_prompt(body: PromptIn, session: SessionDep, settings: SettingsDep):
+def add_prompt(body: PromptCreate, session: SessionDep, settings: SettingsDep):
     """Store a prompt (the existing row is returned when the same content is already stored)."""
     check_text(settings, "text", body.text)
     if not body.text.strip() and not body.messages:

@@ -11,13 +11,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 from starlette.background import BackgroundTask
 
-from ...names import is_safe_name, name_field
-from ...snapshots.policies import POLICIES
-from ...store.models import JobPublic, Snapshot, SnapshotExample, SnapshotPublic, User
+from ...names import is_safe_name
+from ...store.crud import snapshots as crud
+from ...store.models import (
+    JobPublic,
+    Snapshot,
+    SnapshotCreate,
+    SnapshotExamplePublic,
+    SnapshotPublic,
+    SnapshotVerifyPublic,
+    User,
+)
 from ..auth import OPERATE, READ_OPS
 from ..deps import EngineDep, PageDep, SessionDep, SettingsDep, allow
 from ..pages import Page, page_of
@@ -25,47 +32,8 @@ from .jobs import enqueue
 
 router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 
-Name = name_field("snapshot")
-
-
-class SnapshotCreate(BaseModel):
-    name: Name
-    policy: str = Field(max_length=50, description=" | ".join(POLICIES))
-    test_fraction: float = Field(default=0.1, ge=0, lt=1)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    source: str | None = Field(default=None, max_length=200, description="Only pairs from this source.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
-    min_gold_accuracy: float | None = Field(
-        default=None, ge=0, le=1, description="Drop the labels of annotators whose accuracy on "
-        "gold pairs is below this.")
-
-
-class SnapshotExamplePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    position: int
-    example_hash: str
-    pair_id: int
-    prompt_id: int
-    chosen_id: int
-    rejected_id: int
-    split: str
-    prob: float | None
-    tie: bool
-    label_source: str
-    n_labels: int
-    weight: float
-
-
-class VerifyResult(BaseModel):
-    name: str
-    ok: bool
-    checked: int
-    problems: list[str]
-
-
 def snapshot_or_404(session: Session, name: str) -> Snapshot:
-    snap = session.exec(select(Snapshot).where(Snapshot.name == name)).first()
+    snap = crud.get_snapshot(session, name=name)
     if snap is None:
         raise HTTPException(404, f"no snapshot named {name!r}")
     return snap
@@ -74,10 +42,7 @@ def snapshot_or_404(session: Session, name: str) -> Snapshot:
 @router.get("", response_model=Page[SnapshotPublic], dependencies=[Depends(allow(READ_OPS))])
 def list_snapshots(session: SessionDep, page: PageDep,
                    policy: Annotated[str | None, Query(max_length=50)] = None):
-    conds = [Snapshot.policy == policy] if policy is not None else []
-    rows = session.exec(select(Snapshot).where(*conds).order_by(Snapshot.id.desc())
-                        .offset(page.offset).limit(page.limit)).all()
-    total = session.exec(select(func.count()).select_from(Snapshot).where(*conds)).one()
+    rows, total = crud.list_snapshots(session, policy=policy, offset=page.offset, limit=page.limit)
     return page_of(SnapshotPublic, rows, total, page)
 
 
@@ -85,7 +50,7 @@ def list_snapshots(session: SessionDep, page: PageDep,
 def create_snapshot(body: SnapshotCreate, session: SessionDep, settings: SettingsDep,
                     user: Annotated[User, Depends(allow(OPERATE))]):
     """Queue a ``snapshot`` job; the snapshot appears when the job succeeds."""
-    if session.exec(select(Snapshot).where(Snapshot.name == body.name)).first() is not None:
+    if crud.get_snapshot(session, name=body.name) is not None:
         raise HTTPException(409, f"a snapshot named {body.name!r} already exists")
     return enqueue(session, kind="snapshot", name=body.name,
                    config=body.model_dump(), user=user, settings=settings)
@@ -101,23 +66,19 @@ def show_snapshot(name: str, session: SessionDep):
 def snapshot_examples(name: str, session: SessionDep, page: PageDep,
                       split: Annotated[Literal["train", "test"] | None, Query()] = None):
     snap = snapshot_or_404(session, name)
-    conds = [SnapshotExample.snapshot_id == snap.id]
-    if split is not None:
-        conds.append(SnapshotExample.split == split)
-    rows = session.exec(select(SnapshotExample).where(*conds).order_by(SnapshotExample.position)
-                        .offset(page.offset).limit(page.limit)).all()
-    total = session.exec(select(func.count()).select_from(SnapshotExample).where(*conds)).one()
+    rows, total = crud.list_examples(session, snapshot_id=snap.id, split=split, offset=page.offset,
+                                     limit=page.limit)
     return page_of(SnapshotExamplePublic, rows, total, page)
 
 
-@router.get("/{name}/verify", response_model=VerifyResult, dependencies=[Depends(allow(READ_OPS))])
+@router.get("/{name}/verify", response_model=SnapshotVerifyPublic, dependencies=[Depends(allow(READ_OPS))])
 def verify(name: str, session: SessionDep, engine: EngineDep):
     """Recompute every example's hash and the snapshot digest from the store."""
     from ...snapshots import verify_snapshot
 
     snapshot_or_404(session, name)
     report = verify_snapshot(engine, name)
-    return VerifyResult(name=name, **report.as_dict())
+    return SnapshotVerifyPublic(name=name, **report.as_dict())
 
 
 @router.get("/{name}/diff/{other}", dependencies=[Depends(allow(READ_OPS))])

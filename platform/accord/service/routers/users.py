@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field
 
-from ...store.models import UserPublic
+from ...store.models import UserCreate, UserPublic, UserUpdate, UserWithToken
+from ...store.models.user import Role
 from .. import users as crud
 from ..auth import ADMIN
 from ..deps import IdPath, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(allow(ADMIN))])
-
-Role = Literal["admin", "engineer", "annotator", "viewer"]
-
-
-class UserCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    role: Role
-    expires_at: datetime | None = Field(default=None, description="When the token stops working.")
-
-
-class UserUpdate(BaseModel):
-    role: Role | None = None
-    active: bool | None = None
-    expires_at: datetime | None = Field(default=None, description="A new token expiry.")
-
-
-class UserWithToken(BaseModel):
-    user: UserPublic
-    token: str = Field(description="The bearer token. Shown only here: store it now.")
-
 
 def _user_or_404(session, user_id: int):
     user = crud.get_user(session, user_id=user_id)

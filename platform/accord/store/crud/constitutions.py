@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from ..models import ConstitutionRow
+from .paging import equal_to, page
 
 
 def upsert_constitution(session: Session, *, name: str, version: str, content_hash: str, text: str,
@@ -30,5 +31,8 @@ def get_constitution(session: Session, *, constitution_id: int | None = None,
     ).first()
 
 
-def list_constitutions(session: Session) -> list[ConstitutionRow]:
-    return list(session.exec(select(ConstitutionRow).order_by(ConstitutionRow.id)).all())
+def list_constitutions(session: Session, *, name: str | None = None, offset: int = 0,
+                       limit: int = 100) -> tuple[list[ConstitutionRow], int]:
+    """Stored versions (of one ``name``), oldest first, and their total."""
+    return page(session, ConstitutionRow, equal_to({ConstitutionRow.name: name}),
+                order_by=ConstitutionRow.id, offset=offset, limit=limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from ...hashing import content_hash
 from ...names import check_name
@@ -107,8 +107,19 @@ def resolve_error(session: Session, *, step: str, item_key: str) -> None:
 
 
 def list_errors(session: Session, *, job_id: int | None = None, step: str | None = None,
-                unresolved_only: bool = True) -> list[JobError]:
+                unresolved_only: bool = True, limit: int | None = None) -> list[JobError]:
     conds = equal_to({JobError.job_id: job_id, JobError.step: step})
     if unresolved_only:
         conds.append(JobError.resolved == False)
-    return list(session.exec(select(JobError).where(*conds).order_by(JobError.id)).all())
+    return list(session.exec(select(JobError).where(*conds).order_by(JobError.id).limit(limit)).all())
+
+
+def recent_jobs(session: Session, *, limit: int = 100) -> list[Job]:
+    """The newest jobs first."""
+    return list(session.exec(select(Job).order_by(Job.id.desc()).limit(limit)).all())
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """``{"total": n, <status>: n, ...}`` over every job."""
+    by_status = dict(session.exec(select(Job.status, func.count()).group_by(Job.status)).all())
+    return {"total": sum(by_status.values()), **by_status}

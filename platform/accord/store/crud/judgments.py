@@ -141,6 +141,10 @@ def upsert_judgment(session: Session, *, pair: Pair, kind: str, judge: str,
     return existing, "updated"
 
 
+def get_judgment(session: Session, *, judgment_id: int) -> Judgment | None:
+    return session.get(Judgment, judgment_id)
+
+
 def judgment_history(session: Session, *, judgment_id: int) -> list[JudgmentRevision]:
     """Earlier values of a judgment, oldest first."""
     q = select(JudgmentRevision).where(JudgmentRevision.judgment_id == judgment_id)

@@ -56,3 +56,14 @@ def list_pairs(session: Session, *, prompt_id: int | None = None, job_id: int | 
                source: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Pair], int]:
     conds = equal_to({Pair.prompt_id: prompt_id, Pair.job_id: job_id, Pair.source: source})
     return page(session, Pair, conds, order_by=Pair.id, offset=offset, limit=limit)
+
+
+def pair_texts(session: Session, *, pair_id: int) -> tuple[str, str, str] | None:
+    """(prompt, response_a, response_b) texts of a stored pair; None when there is none."""
+    from ..models import Prompt
+
+    pair = session.get(Pair, pair_id)
+    if pair is None:
+        return None
+    a, b = session.get(Response, pair.response_a_id), session.get(Response, pair.response_b_id)
+    return session.get(Prompt, pair.prompt_id).text, a.text, b.text

@@ -27,3 +27,10 @@ def store_stats(session: Session) -> dict[str, Any]:
         "snapshots": count(Snapshot),
         "runs": count(TrainingRun),
     }
+
+
+def overview_counts(session: Session) -> dict[str, Any]:
+    """``store_stats`` plus the jobs by status (``GET /stats`` and the dashboard's overview)."""
+    from .jobs import job_counts
+
+    return {**store_stats(session), "jobs": job_counts(session)}

@@ -4,21 +4,37 @@ from .annotator import Annotator, AnnotatorPublic
 from .argilla import ArgillaRecord
 from .calibration import Calibration, CalibrationPublic
 from .constitution import ConstitutionPublic, ConstitutionRow
-from .gold import GoldPair, GoldPairPublic
-from .job import CacheEntry, Job, JobError, JobPublic
-from .judgment import Judgment, JudgmentCreate, JudgmentPublic, JudgmentRevision
-from .pair import Pair, PairPublic
+from .gold import GoldPair, GoldPairCreate, GoldPairPublic
+from .job import CacheEntry, Job, JobCreate, JobError, JobErrorPublic, JobProgress, JobPublic
+from .judgment import (
+    Judgment,
+    JudgmentCreate,
+    JudgmentCreated,
+    JudgmentPublic,
+    JudgmentRevision,
+    JudgmentRevisionPublic,
+)
+from .pair import Pair, PairDetail, PairPublic
 from .prompt import Prompt, PromptCreate, PromptPublic
-from .response import Response, ResponseCreate, ResponsePublic
-from .run import RunMetric, TrainingRun, TrainingRunPublic
-from .snapshot import Snapshot, SnapshotExample, SnapshotPublic
-from .user import User, UserPublic
+from .response import Response, ResponsePublic
+from .run import RunMetric, RunMetricPublic, TrainingRun, TrainingRunPublic
+from .snapshot import (
+    Snapshot,
+    SnapshotCreate,
+    SnapshotExample,
+    SnapshotExamplePublic,
+    SnapshotPublic,
+    SnapshotVerifyPublic,
+)
+from .user import User, UserCreate, UserPublic, UserUpdate, UserWithToken
 
 __all__ = [
-    "Annotator", "AnnotatorPublic", "ArgillaRecord", "Calibration", "CalibrationPublic",
-    "CacheEntry", "ConstitutionPublic",
-    "ConstitutionRow", "GoldPair", "GoldPairPublic", "Job", "JobError", "JobPublic", "Judgment", "JudgmentCreate",
-    "JudgmentPublic", "JudgmentRevision", "Pair", "PairPublic", "Prompt", "PromptCreate",
-    "PromptPublic", "Response", "ResponseCreate", "ResponsePublic", "RunMetric", "Snapshot",
-    "SnapshotExample", "SnapshotPublic", "TrainingRun", "TrainingRunPublic", "User", "UserPublic",
+    "Annotator", "AnnotatorPublic", "ArgillaRecord", "CacheEntry", "Calibration",
+    "CalibrationPublic", "ConstitutionPublic", "ConstitutionRow", "GoldPair", "GoldPairCreate", "GoldPairPublic", "Job", "JobCreate", "JobError",
+    "JobErrorPublic", "JobProgress", "JobPublic", "Judgment", "JudgmentCreate", "JudgmentCreated",
+    "JudgmentPublic", "JudgmentRevision", "JudgmentRevisionPublic", "Pair", "PairDetail",
+    "PairPublic", "Prompt", "PromptCreate", "PromptPublic", "Response", "ResponsePublic",
+    "RunMetric", "RunMetricPublic", "Snapshot", "SnapshotCreate", "SnapshotExample",
+    "SnapshotExamplePublic", "SnapshotPublic", "SnapshotVerifyPublic", "TrainingRun",
+    "TrainingRunPublic", "User", "UserCreate", "UserPublic", "UserUpdate", "UserWithToken",
 ]

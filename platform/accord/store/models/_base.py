@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field
 
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
+
 
 def utcnow() -> datetime:
     """Timezone-aware UTC (the column type stores UTC on every database)."""

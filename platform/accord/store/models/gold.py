@@ -4,6 +4,7 @@ annotator's accuracy (``accord gold add``, ``accord import --gold``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Field, SQLModel
 
@@ -28,3 +29,11 @@ class GoldPair(GoldPairBase, table=True):
 class GoldPairPublic(GoldPairBase):
     id: int
     created_at: datetime
+
+
+class GoldPairCreate(SQLModel):
+    """``POST /gold``: items as in ``accord gold add``, stored all or none."""
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
+                                        description="{prompt, chosen, rejected} or {pair_id, answer}.")
+    source: str = Field(default="gold:api", max_length=300, description="Where the answers come from.")

@@ -14,6 +14,7 @@ from pydantic import field_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ...names import name_field
 from ...secret_values import redact
 from ._base import hash_field, json_field, text_field, utcnow
 
@@ -66,6 +67,41 @@ class JobPublic(JobBase):
         return redact(value)
 
 
+class JobCreate(SQLModel):
+    """``POST /jobs``: a job to queue (its ``config`` is checked by the kind's validator)."""
+
+    kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull | argilla_push")
+    name: name_field("job", optional=True) = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobProgress(SQLModel):
+    """A job's status and counters (``GET /jobs/{id}/progress`` and its ``/events``)."""
+
+    id: int
+    kind: str
+    status: str
+    done: int
+    total: int
+    fraction: float | None
+    message: str
+    attempts: int
+    cancel_requested: bool
+    heartbeat_at: datetime | None
+    error: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobProgress:
+        total = job.progress_total
+        return cls(
+            id=job.id, kind=job.kind, status=job.status, done=job.progress_done, total=total,
+            fraction=round(min(job.progress_done / total, 1.0), 4) if total else None,
+            message=job.progress_message, attempts=job.attempts,
+            cancel_requested=job.cancel_requested, heartbeat_at=job.heartbeat_at,
+            error=(job.error or "").splitlines()[0][:500] if job.error else None,
+        )
+
+
 class JobError(SQLModel, table=True):
     """An item a job could not do (timeout, refusal, unparsable answer): kept, never dropped."""
 
@@ -82,6 +118,19 @@ class JobError(SQLModel, table=True):
     resolved: bool = Field(default=False, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class JobErrorPublic(SQLModel):
+    id: int
+    job_id: int | None
+    step: str
+    item_key: str
+    cause: str
+    message: str
+    attempts: int
+    resolved: bool
+    created_at: datetime
+    updated_at: datetime
 
 
 class CacheEntry(SQLModel, table=True):

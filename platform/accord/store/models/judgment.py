@@ -9,12 +9,12 @@ Changes to a human answer are kept in ``JudgmentRevision``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from ._base import hash_field, json_field, text_field, utcnow
+from ._base import MAX_ID, hash_field, json_field, text_field, utcnow
 
 KINDS = ("human", "ai")
 SIDES = ("a", "b", "tie")
@@ -40,16 +40,17 @@ class JudgmentBase(SQLModel):
     is_aggregate: bool = Field(default=False)
 
 
-class JudgmentCreate(JudgmentBase):
-    annotator_id: int | None = None
-    judge_backend: str = ""
-    constitution_id: int | None = None
-    constitution_hash: str = ""
-    raw_output: str | None = None
-    source: str = ""
-    external_id: str | None = None
-    job_id: int | None = None
-    meta: dict[str, Any] = {}
+class JudgmentCreate(SQLModel):
+    """``POST /judgments``: a human label, which canonical side of the pair is better (the
+    signed-in user is the judge)."""
+
+    pair_id: int = Field(ge=1, le=MAX_ID)
+    preferred: Literal["a", "b", "tie"]
+    presentation_order: Literal["ab", "ba", ""] = Field(
+        default="", description="Order the annotator saw: ab (response_a first) or ba.")
+    principle: str = Field(default="", max_length=100)
+    strength: int | None = Field(default=None, ge=-100, le=100)
+    rationale: str | None = None
 
 
 def _index_of_set_values(column: str) -> Index:
@@ -99,6 +100,13 @@ class JudgmentPublic(JudgmentBase):
     updated_at: datetime
 
 
+class JudgmentCreated(SQLModel):
+    """``POST /judgments``'s answer: the judgment and whether it was new, changed or the same."""
+
+    judgment: JudgmentPublic
+    outcome: Literal["created", "updated", "unchanged"]
+
+
 class JudgmentRevision(SQLModel, table=True):
     """The value a judgment had before it was changed (history of edited human answers)."""
 
@@ -111,3 +119,15 @@ class JudgmentRevision(SQLModel, table=True):
     status: str = Field(default="submitted", max_length=12)
     valid_from: datetime
     replaced_at: datetime = Field(default_factory=utcnow)
+
+
+class JudgmentRevisionPublic(SQLModel):
+    id: int
+    judgment_id: int
+    preferred: str | None
+    prob_a: float | None
+    strength: int | None
+    rationale: str | None
+    status: str
+    valid_from: datetime
+    replaced_at: datetime

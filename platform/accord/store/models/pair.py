@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from ._base import hash_field, utcnow
+from .prompt import PromptPublic
+from .response import ResponsePublic
 
 
 class PairBase(SQLModel):
@@ -30,3 +32,11 @@ class PairPublic(PairBase):
     content_hash: str
     job_id: int | None
     created_at: datetime
+
+
+class PairDetail(PairPublic):
+    """``GET /pairs/{id}``: the pair with its prompt and both responses, for labelling."""
+
+    prompt: PromptPublic
+    response_a: ResponsePublic
+    response_b: ResponsePublic

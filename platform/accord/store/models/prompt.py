@@ -15,9 +15,13 @@ class PromptBase(SQLModel):
     source: str = Field(default="", max_length=200, index=True, description="Where it came from.")
 
 
-class PromptCreate(PromptBase):
-    messages: list[dict[str, Any]] | None = None
-    meta: dict[str, Any] = {}
+class PromptCreate(SQLModel):
+    """``POST /prompts``: a prompt to store (the existing row answers the same content)."""
+
+    text: str = Field(default="", description="Plain text; may be empty when messages are given.")
+    source: str = Field(default="api", max_length=200)
+    messages: list[dict[str, Any]] | None = Field(default=None, max_length=200)
+    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class Prompt(PromptBase, table=True):

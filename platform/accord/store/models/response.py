@@ -19,21 +19,6 @@ class ResponseBase(SQLModel):
     backend: str = Field(default="", max_length=32, description="transformers | openai | vllm | import")
 
 
-class ResponseCreate(ResponseBase):
-    prompt_id: int
-    parent_id: int | None = None
-    sampling_params: dict[str, Any] = {}
-    constitution_id: int | None = None
-    principle: str = ""
-    round: int = 0
-    job_id: int | None = None
-    raw_output: str | None = None
-    finish_reason: str | None = None
-    usage: dict[str, Any] = {}
-    cache_key: str | None = None
-    messages: list[dict[str, Any]] | None = None
-
-
 class Response(ResponseBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     content_hash: str = hash_field(description="sha256(prompt, role, parent, model, text).")

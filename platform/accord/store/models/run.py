@@ -55,3 +55,9 @@ class RunMetric(SQLModel, table=True):
     step: int
     values: dict[str, Any] = json_field()
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunMetricPublic(SQLModel):
+    step: int
+    values: dict[str, Any]
+    created_at: datetime

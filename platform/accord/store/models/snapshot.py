@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ...names import name_field
 from ._base import json_field, utcnow
 
 
@@ -31,6 +32,26 @@ class SnapshotPublic(SnapshotBase):
     params: dict[str, Any]
     manifest: dict[str, Any]
     created_at: datetime
+
+
+def _policy_names() -> str:
+    from ...snapshots.policies import POLICIES  # the registry only: no store import
+
+    return " | ".join(POLICIES)
+
+
+class SnapshotCreate(SQLModel):
+    """``POST /snapshots``: a snapshot to build (queued as a ``snapshot`` job)."""
+
+    name: name_field("snapshot")
+    policy: str = Field(max_length=50, description=_policy_names())
+    test_fraction: float = Field(default=0.1, ge=0, lt=1)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    source: str | None = Field(default=None, max_length=200, description="Only pairs from this source.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+    min_gold_accuracy: float | None = Field(
+        default=None, ge=0, le=1, description="Drop the labels of annotators whose accuracy on "
+        "gold pairs is below this.")
 
 
 class SnapshotExample(SQLModel, table=True):
@@ -57,3 +78,27 @@ class SnapshotExample(SQLModel, table=True):
     label_source: str = Field(default="", max_length=8, description="human | ai | mixed")
     n_labels: int = 0
     weight: float = 1.0
+
+
+class SnapshotExamplePublic(SQLModel):
+    position: int
+    example_hash: str
+    pair_id: int
+    prompt_id: int
+    chosen_id: int
+    rejected_id: int
+    split: str
+    prob: float | None
+    tie: bool
+    label_source: str
+    n_labels: int
+    weight: float
+
+
+class SnapshotVerifyPublic(SQLModel):
+    """``GET /snapshots/{name}/verify``: whether the stored snapshot still matches its hash."""
+
+    name: str
+    ok: bool
+    checked: int
+    problems: list[str]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Field, SQLModel
 
 from ._base import utcnow
 
 ROLES = ("admin", "engineer", "annotator", "viewer")
+Role = Literal["admin", "engineer", "annotator", "viewer"]
 
 
 class UserBase(SQLModel):
@@ -31,3 +33,24 @@ class User(UserBase, table=True):
 class UserPublic(UserBase):
     id: int
     created_at: datetime
+
+
+class UserCreate(SQLModel):
+    """``POST /users``: a user to create (its token is answered once)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    expires_at: datetime | None = Field(default=None, description="When the token stops working.")
+
+
+class UserUpdate(SQLModel):
+    """``PATCH /users/{id}``: what to change (fields left out stay as they are)."""
+
+    role: Role | None = None
+    active: bool | None = None
+    expires_at: datetime | None = Field(default=None, description="A new token expiry.")
+
+
+class UserWithToken(SQLModel):
+    user: UserPublic
+    token: str = Field(description="The bearer token. Shown only here: store it now.")

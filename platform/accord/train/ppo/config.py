@@ -50,6 +50,10 @@ class PPOTrainConfig(TrainConfig):
     judge_principles: list[str] | None = field(default=None, metadata={"help": "Principle ids to ensemble over (default: all)."})
     judge_base_url: str | None = field(default=None, metadata={"help": "Server URL for the openai judge backend."})
     judge_batch_size: int = field(default=8, metadata={"help": "Prompts per AI judge backend call."})
+    judge_template: str = field(default="judge", metadata={"help": "AI judge prompt template: a bundled name (judge) or a YAML file (see accord judge preview)."})
+    judge_answer_prefix: str | None = field(default=None, metadata={"help": "Assistant text the AI judge's answer is read after (default: the template's)."})
+    judge_orders: str = field(default="both", metadata={"help": "AI judge presentation orders: both (averaged) or one."})
+    judge_cot: bool = field(default=False, metadata={"help": "AI judge chain of thought: a rationale, then the answer."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping."})
     max_steps: int = 10
     learning_rate: float = 1e-5
@@ -76,6 +80,8 @@ class PPOTrainConfig(TrainConfig):
                 raise ValueError(f"judge_backend must be one of {', '.join(BACKEND_NAMES)}, got {self.judge_backend!r}")
         if self.judge_batch_size < 1:
             raise ValueError(f"judge_batch_size must be >= 1, got {self.judge_batch_size}")
+        if self.win_rate_judge == "ai":
+            self.ai_judge_settings()  # the judge's own checks (orders, answer prefix), as judge_<field>
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not (0 < self.cliprange < 1) or self.cliprange_value <= 0:
@@ -87,6 +93,21 @@ class PPOTrainConfig(TrainConfig):
         """The AI judge of the win-rate, or None when the reward model judges it."""
         if self.win_rate_judge != "ai":
             return None
-        return AIJudgeSettings(model=self.judge_model, backend=self.judge_backend, constitution=self.judge_constitution,
-                               principles=self.judge_principles, base_url=self.judge_base_url,
-                               batch_size=self.judge_batch_size)
+        try:
+            return AIJudgeSettings.from_prefixed(self, "judge_")
+        except ValueError as exc:
+            raise ValueError(f"judge_{exc}" if str(exc).split(" ")[0] in _JUDGE_TASK_FIELDS else str(exc)) from None
+
+    def to_dict(self) -> dict:
+        """As stored on the run; the AI-judge fields added later are left out at their defaults,
+        so a run with an unchanged config is still found and reused."""
+        out = super().to_dict()
+        for name, default in _LATER_JUDGE_DEFAULTS.items():
+            if out.get(name) == default:
+                out.pop(name)
+        return out
+
+
+_JUDGE_TASK_FIELDS = ("orders", "answer_prefix", "template", "cot_clamp", "cot_max_tokens", "principles")
+_LATER_JUDGE_DEFAULTS = {"judge_template": "judge", "judge_answer_prefix": None, "judge_orders": "both",
+                         "judge_cot": False}
