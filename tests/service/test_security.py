@@ -137,8 +137,9 @@ def test_a_legacy_snapshot_named_dotdot_exports_only_itself(world):
     import zipfile
 
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
-    assert sorted(n.split("/", 1)[1] for n in names) == ["manifest.json", "test.jsonl",
-                                                         "train.jsonl"]
+    # the dataset card (README.md) travels with the data it describes
+    assert sorted(n.split("/", 1)[1] for n in names) == ["README.md", "manifest.json",
+                                                         "test.jsonl", "train.jsonl"]
     assert all(n.startswith("snapshot/") for n in names)
 
 
