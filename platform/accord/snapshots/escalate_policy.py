@@ -28,7 +28,6 @@ from sqlalchemy.engine import Engine
 
 from ..hashing import content_hash
 from ..store.models import Pair
-from .columns import fetch_columns
 
 
 def human_outcomes(votes: pd.DataFrame) -> pd.Series:
@@ -47,10 +46,11 @@ def _pair_keys(engine: Engine, pair_ids: list[int]) -> dict[int, str]:
     keys: dict[int, str] = {}
     with engine.connect() as conn:
         for start in range(0, len(pair_ids), 5000):
-            cols = fetch_columns(
-                conn, select(p.id, p.content_hash).where(p.id.in_(pair_ids[start : start + 5000]))
+            chunk = pair_ids[start : start + 5000]
+            keys.update(
+                (int(i), k)
+                for i, k in conn.execute(select(p.id, p.content_hash).where(p.id.in_(chunk)))
             )
-            keys.update(zip(map(int, cols["id"]), cols["content_hash"], strict=True))
     return keys
 
 
@@ -113,7 +113,7 @@ def escalate_votes(
         judges.append(entry)
     pair_id = votes.pair_id.to_numpy(np.int64)
     ai_only_pairs = np.setdiff1d(np.unique(pair_id[is_ai]), human_pairs)
-    kept_pairs = np.unique(pair_id[is_ai & keep])
+    kept_pairs = np.intersect1d(pair_id[is_ai & keep], ai_only_pairs)
     figures = {
         "target": params.target,
         "delta": params.delta,
