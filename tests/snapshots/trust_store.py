@@ -36,7 +36,7 @@ class TrustStore:
 
 
 def build_trust_store(
-    url: str,
+    url: str | object,
     *,
     n_pairs: int = 200,
     n_human: int = 120,
@@ -53,7 +53,7 @@ def build_trust_store(
         name: np.where(rng.uniform(size=n_human) < acc, truth_a[:n_human], ~truth_a[:n_human])
         for name, acc in annotators.items()
     }
-    engine = open_store(url)
+    engine = open_store(url) if isinstance(url, str) else url  # a URL or an open engine
     with session_scope(engine) as s:
         const = upsert_constitution(
             s, name="trust", version="1", content_hash=CONSTITUTION, text="p: x"

@@ -2,8 +2,9 @@
 
 from .annotator import Annotator, AnnotatorPublic
 from .argilla import ArgillaRecord
-from .calibration import Calibration, CalibrationPublic
+from .calibration import Calibration, CalibrationCreate, CalibrationFitPublic, CalibrationPublic
 from .constitution import ConstitutionPublic, ConstitutionRow
+from .escalation import EscalationPublic, EscalationRequest
 from .gold import GoldPair, GoldPairCreate, GoldPairPublic
 from .job import CacheEntry, Job, JobCreate, JobError, JobErrorPublic, JobProgress, JobPublic
 from .judgment import (
@@ -29,12 +30,54 @@ from .snapshot import (
 from .user import User, UserCreate, UserPublic, UserUpdate, UserWithToken
 
 __all__ = [
-    "Annotator", "AnnotatorPublic", "ArgillaRecord", "CacheEntry", "Calibration",
-    "CalibrationPublic", "ConstitutionPublic", "ConstitutionRow", "GoldPair", "GoldPairCreate", "GoldPairPublic", "Job", "JobCreate", "JobError",
-    "JobErrorPublic", "JobProgress", "JobPublic", "Judgment", "JudgmentCreate", "JudgmentCreated",
-    "JudgmentPublic", "JudgmentRevision", "JudgmentRevisionPublic", "Pair", "PairDetail",
-    "PairPublic", "Prompt", "PromptCreate", "PromptPublic", "Response", "ResponsePublic",
-    "RunMetric", "RunMetricPublic", "Snapshot", "SnapshotCreate", "SnapshotExample",
-    "SnapshotExamplePublic", "SnapshotPublic", "SnapshotVerifyPublic", "TrainingRun",
-    "TrainingRunPublic", "User", "UserCreate", "UserPublic", "UserUpdate", "UserWithToken",
+    "Annotator",
+    "AnnotatorPublic",
+    "ArgillaRecord",
+    "CacheEntry",
+    "Calibration",
+    "CalibrationCreate",
+    "CalibrationFitPublic",
+    "CalibrationPublic",
+    "EscalationPublic",
+    "EscalationRequest",
+    "ConstitutionPublic",
+    "ConstitutionRow",
+    "GoldPair",
+    "GoldPairCreate",
+    "GoldPairPublic",
+    "Job",
+    "JobCreate",
+    "JobError",
+    "JobErrorPublic",
+    "JobProgress",
+    "JobPublic",
+    "Judgment",
+    "JudgmentCreate",
+    "JudgmentCreated",
+    "JudgmentPublic",
+    "JudgmentRevision",
+    "JudgmentRevisionPublic",
+    "Pair",
+    "PairDetail",
+    "PairPublic",
+    "Prompt",
+    "PromptCreate",
+    "PromptPublic",
+    "Response",
+    "ResponsePublic",
+    "RunMetric",
+    "RunMetricPublic",
+    "Snapshot",
+    "SnapshotCreate",
+    "SnapshotExample",
+    "SnapshotExamplePublic",
+    "SnapshotPublic",
+    "SnapshotVerifyPublic",
+    "TrainingRun",
+    "TrainingRunPublic",
+    "User",
+    "UserCreate",
+    "UserPublic",
+    "UserUpdate",
+    "UserWithToken",
 ]
