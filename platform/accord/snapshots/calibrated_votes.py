@@ -70,6 +70,9 @@ def apply_calibration(
         "ece_after": row.ece_after,
         "brier_before": row.brier_before,
         "brier_after": row.brier_after,
+        # before → after out of sample, with bootstrap intervals (the stored report's figures)
+        "ece": (row.report or {}).get("ece"),
+        "brier": (row.report or {}).get("brier"),
         "votes_mapped": int(hit.sum()),
         "mean_abs_change": round(float(np.mean(np.abs(value[hit] - before))), 6),
     }
