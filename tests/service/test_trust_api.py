@@ -70,3 +70,43 @@ def test_escalation_certifies_like_the_python_function(client, as_role):
         "/api/escalation", json={"judge": JUDGE, "target": 0.8, "calibration_id": 77}, headers=h
     )
     assert unknown.status_code == 422 and "no calibration 77" in unknown.text
+
+
+def test_snapshot_job_takes_calibration_and_escalation_params(client, as_role):
+    from accord.service.job_kinds import get_kind
+    from accord.service.jobrun import run_job
+    from accord.service.worker import claim_next_job
+    from accord.snapshots import get_snapshot
+
+    engine = client.app.state.engine
+    build_trust_store(engine, n_pairs=200, n_human=120)
+    h = as_role("engineer")
+    cal = client.post("/api/calibrations", json={"judge": JUDGE, "resamples": 50}, headers=h)
+    cal_id = cal.json()["calibration"]["id"]
+    missing = client.post(
+        "/api/snapshots",
+        json={"name": "esc", "policy": "escalate", "params": {"target": 0.8}},
+        headers=h,
+    )
+    assert missing.status_code == 422 and "params.delta" in missing.text
+    queued = client.post(
+        "/api/snapshots",
+        json={
+            "name": "esc",
+            "policy": "escalate",
+            "test_fraction": 0.0,
+            "params": {"target": 0.8, "delta": 0.1, "calibration": cal_id},
+        },
+        headers=h,
+    )
+    assert queued.status_code == 202, queued.text
+    job_id = claim_next_job(engine, "test-worker")
+    assert job_id == queued.json()["id"]
+    status = run_job(
+        engine, job_id=job_id, worker_id="test-worker", handler_path=get_kind("snapshot").handler
+    )
+    assert status == "succeeded"
+    snap = get_snapshot(engine, "esc")
+    expected = certify_judge(engine, judge=JUDGE, target=0.8, delta=0.1, calibration_id=cal_id)
+    assert snap.manifest["escalation"]["ai_only_pairs_kept"] == len(expected.kept_pair_ids)
+    assert snap.manifest["calibration"]["id"] == cal_id
