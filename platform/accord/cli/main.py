@@ -44,16 +44,23 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    db: str = typer.Option(None, "--db", help="Store URL for every command (sets ACCORD_DATABASE_URL)."),
+    db: str = typer.Option(
+        None, "--db", help="Store URL for every command (sets ACCORD_DATABASE_URL)."
+    ),
     verbose: bool = typer.Option(
-        False, "--verbose", "-v",
+        False,
+        "--verbose",
+        "-v",
         help="Also show library warnings, weight-loading reports and progress bars on stderr "
-        "(they always go to <home>/logs/accord.log)."),
+        "(they always go to <home>/logs/accord.log).",
+    ),
 ) -> None:
     from ..library_logs import quiet_libraries
 
-    quiet_libraries(verbose=verbose or os.environ.get("ACCORD_VERBOSE") == "1",
-                    command=" ".join(["accord", *sys.argv[1:]]))
+    quiet_libraries(
+        verbose=verbose or os.environ.get("ACCORD_VERBOSE") == "1",
+        command=" ".join(["accord", *sys.argv[1:]]),
+    )
     if db:
         from ..settings import get_settings
 

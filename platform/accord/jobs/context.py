@@ -85,10 +85,19 @@ def _make_backend(ref: ModelRef) -> Backend:
 class StepContext:
     """Shared by the steps of one recipe run; created by the runner."""
 
-    def __init__(self, *, engine: Engine, job_id: int, seed: int, base_dir: Path,
-                 retry_errors: bool, progress: Any, models: dict[str, ModelRef],
-                 backends: dict[str, Backend] | None = None,
-                 backend_factory: Callable[[ModelRef], Backend] | None = None):
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        job_id: int,
+        seed: int,
+        base_dir: Path,
+        retry_errors: bool,
+        progress: Any,
+        models: dict[str, ModelRef],
+        backends: dict[str, Backend] | None = None,
+        backend_factory: Callable[[ModelRef], Backend] | None = None,
+    ):
         self.engine = engine
         self.job_id = job_id
         self.seed = seed
@@ -138,7 +147,11 @@ class StepContext:
         if isinstance(ref, str) and ref in self._given_backends:
             return self._given_backends[ref]
         mref = self.model_ref(ref)
-        key = (mref.backend, mref.model, tuple(sorted((k, repr(v)) for k, v in mref.options.items())))
+        key = (
+            mref.backend,
+            mref.model,
+            tuple(sorted((k, repr(v)) for k, v in mref.options.items())),
+        )
         if key not in self._backends:
             backend = LazyBackend(mref, self._backend_factory or _make_backend)
             self._backends[key] = backend

@@ -12,7 +12,9 @@ from .summary import SummaryConfig, run_summary_step
 register_step("summary", SummaryConfig, run_summary_step)
 # Argilla steps of the feedback package, if it ships its own, take precedence.
 _known = step_kinds()
-for _kind, _config, _run in (("argilla_push", ArgillaPushConfig, run_argilla_push),
-                             ("argilla_pull", ArgillaPullConfig, run_argilla_pull)):
+for _kind, _config, _run in (
+    ("argilla_push", ArgillaPushConfig, run_argilla_push),
+    ("argilla_pull", ArgillaPullConfig, run_argilla_pull),
+):
     if _kind not in _known:
         register_step(_kind, _config, _run)
