@@ -169,3 +169,26 @@ def test_target_and_delta_are_required_and_checked_on_every_face(store, db_url):
     assert manifest["escalation"]["target"] == 0.8
     cert, kept = _expected(store, store.p, target=0.8, delta=0.1)
     assert manifest["escalation"]["ai_only_pairs_kept"] == len(kept)
+    text = CliRunner().invoke(
+        app,
+        [
+            "snapshot",
+            "create",
+            "esc-cli",
+            "--policy",
+            "escalate",
+            "--target",
+            "0.8",
+            "--delta",
+            "0.1",
+            "--test-fraction",
+            "0",
+            "--db",
+            db_url,
+        ],
+    )
+    assert text.exit_code == 0, text.output
+    assert (
+        f"escalation {JUDGE}: threshold {cert.threshold:.3f} (target 0.8, delta 0.1), kept "
+        f"{len(kept)} of 100 AI-only pairs" in " ".join(text.output.split())
+    )

@@ -118,6 +118,24 @@ def create(
         f"  train {snap.n_train}  test {snap.n_test}  source mix {m['source_mix']}  "
         f"dropped ties {m['counts']['dropped_ties']}"
     )
+    if "calibration" in m:
+        c = m["calibration"]
+        console.print(
+            f"  calibration {c['id']} (v{c['version']}, {c['method']}) mapped "
+            f"{c['votes_mapped']} AI votes of {c['judge']}"
+        )
+    if "escalation" in m:
+        e = m["escalation"]
+        for j in e["judges"]:
+            t = "none certified" if j["threshold"] is None else f"{j['threshold']:.3f}"
+            console.print(
+                f"  escalation {j['judge']}: threshold {t} (target {e['target']}, delta "
+                f"{e['delta']}), kept {j['kept']} of {j['ai_only_pairs']} AI-only pairs"
+            )
+    if "dawid_skene" in m:
+        d = m["dawid_skene"]
+        accuracies = ", ".join(f"{a['annotator']} {a['accuracy']:.2f}" for a in d["annotators"])
+        console.print(f"  dawid-skene: {d['iterations']} iterations; accuracy {accuracies}")
 
 
 @app.command("list")
