@@ -15,7 +15,9 @@ from accord.jobs.registry import StepConfig, step_kinds
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["quickstart", "cai-sl", "cai-rl", "rlaif-openai", "rlaif-vllm"])
+@pytest.mark.parametrize(
+    "name", ["quickstart", "cai-sl", "cai-rl", "rlaif-openai", "rlaif-vllm", "trust"]
+)
 def test_shipped_recipes_are_valid(name):
     recipe = load_recipe(ROOT / "pipelines" / f"{name}.yaml")
     assert recipe.name and recipe.steps

@@ -125,12 +125,24 @@ def reliability_diagram_png(report: dict[str, Any]) -> bytes | None:
     ax.plot([0, 1], [0, 1], color=_GREY, linestyle=":", label="perfect calibration")
     for r in rows:
         curve = r["curve"]
-        ax.plot(
+        (line,) = ax.plot(
             curve["prob_pred"],
             curve["prob_true"],
             marker="o",
             label=f"{r['judge']} (ECE {r['ece']:.3f})",
         )
+        stored = r.get("stored_calibration")
+        if stored and stored.get("curve_after"):
+            after = stored["curve_after"]
+            ax.plot(
+                after["prob_pred"],
+                after["prob_true"],
+                marker="s",
+                linestyle="--",
+                color=line.get_color(),
+                label=f"after calibration {stored['id']} ({stored['method']}, out-of-sample "
+                f"ECE {stored['ece_after']:.3f})",
+            )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("judge's P(response a preferred)")

@@ -166,3 +166,5 @@ def run_audit_step(ctx: StepContext, config: AuditStepConfig) -> FiguresOutput:
 
 
 register_step("audit", AuditStepConfig, run_audit_step)
+
+from . import trust_steps  # noqa: E402, F401  (registers the calibrate and escalate steps)

@@ -77,9 +77,16 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             )
     console.print(t)
 
-    t = _table("Calibration of soft AI labels", "judge", "n", "Brier", "ECE")
+    t = _table("Calibration of soft AI labels", "judge", "n", "Brier", "ECE", "stored calibration")
     for row in report["calibration"]:
-        t.add_row(row["judge"], str(row["n"]), fmt(row["brier"]), fmt(row["ece"]))
+        stored = row.get("stored_calibration")
+        note = (
+            f"{stored['id']} ({stored['method']}): ECE {fmt(stored['ece_before'])} → "
+            f"{fmt(stored['ece_after'])}"
+            if stored
+            else "none"
+        )
+        t.add_row(row["judge"], str(row["n"]), fmt(row["brier"]), fmt(row["ece"]), note)
     console.print(t)
 
     t = _table("AI position consistency", "judge", "pairs", "consistency", "first shown wins")

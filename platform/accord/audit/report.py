@@ -108,7 +108,7 @@ def build_report(
         human_human=human_human_section(views, boot),
         annotators=annotator_section(views),
         human_ai=human_ai_section(views, boot),
-        calibration=calibration_section(views, config.n_bins),
+        calibration=_with_stored(engine, calibration_section(views, config.n_bins)),
         position_consistency=position_section(views, boot),
         principle_agreement=principle_agreement_section(views),
         length_bias=length_bias_section(views, boot),
@@ -126,6 +126,14 @@ def build_report(
             else []
         ),
     )
+
+
+def _with_stored(engine: Engine | None, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if engine is None:
+        return rows
+    from .stored_calibrations import attach_stored_calibrations
+
+    return attach_stored_calibrations(engine, rows)
 
 
 def run_audit(

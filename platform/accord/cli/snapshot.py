@@ -63,6 +63,16 @@ def create(
     min_gold_accuracy: float = typer.Option(
         None, help="Drop the labels of annotators whose accuracy on gold pairs is below this."
     ),
+    calibration: int = typer.Option(
+        None,
+        help="Map the AI votes of a calibration's judge through it first (accord calibrate list).",
+    ),
+    target: float = typer.Option(
+        None, help="escalate: agreement with humans the kept AI labels must reach (e.g. 0.85)."
+    ),
+    delta: float = typer.Option(
+        None, help="escalate: allowed probability that the promise fails (e.g. 0.1)."
+    ),
     source: str = typer.Option(None, help="Only pairs from this source."),
     job: int = typer.Option(None, help="Only pairs made by this job."),
     db: DbOption = None,
@@ -81,6 +91,9 @@ def create(
             min_annotator_reliability=min_annotator_reliability,
             min_principle_agreement=min_principle_agreement,
             low_agreement_ai=low_agreement_ai,
+            calibration=calibration,
+            target=target,
+            delta=delta,
         )
         with console.status(f"building snapshot {name}…"):
             snap = create_snapshot(
@@ -105,6 +118,24 @@ def create(
         f"  train {snap.n_train}  test {snap.n_test}  source mix {m['source_mix']}  "
         f"dropped ties {m['counts']['dropped_ties']}"
     )
+    if "calibration" in m:
+        c = m["calibration"]
+        console.print(
+            f"  calibration {c['id']} (v{c['version']}, {c['method']}) mapped "
+            f"{c['votes_mapped']} AI votes of {c['judge']}"
+        )
+    if "escalation" in m:
+        e = m["escalation"]
+        for j in e["judges"]:
+            t = "none certified" if j["threshold"] is None else f"{j['threshold']:.3f}"
+            console.print(
+                f"  escalation {j['judge']}: threshold {t} (target {e['target']}, delta "
+                f"{e['delta']}), kept {j['kept']} of {j['ai_only_pairs']} AI-only pairs"
+            )
+    if "dawid_skene" in m:
+        d = m["dawid_skene"]
+        accuracies = ", ".join(f"{a['annotator']} {a['accuracy']:.2f}" for a in d["annotators"])
+        console.print(f"  dawid-skene: {d['iterations']} iterations; accuracy {accuracies}")
 
 
 @app.command("list")

@@ -32,7 +32,9 @@ def _routers():
     from .routers import (
         argilla,
         audit,
+        calibrations,
         constitutions,
+        escalation,
         gold,
         health,
         jobs,
@@ -61,6 +63,8 @@ def _routers():
         argilla,
         users,
         gold,
+        calibrations,
+        escalation,
     )
 
 

@@ -388,6 +388,7 @@ SNAPSHOT_FIELDS = (
 
 def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
     from ..snapshots import POLICIES, PolicyParams
+    from ..snapshots.policies import policy_problems as params_problems
 
     problems = [
         (k, f"unknown field (expected {', '.join(SNAPSHOT_FIELDS)})")
@@ -416,9 +417,12 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
         problems.append(("params", "must be an object"))
     else:
         try:
-            PolicyParams(**params)
+            policy_params = PolicyParams(**params)
         except (TypeError, ValueError) as exc:
             problems.append(("params", str(exc)))
+        else:
+            if policy in POLICIES:
+                problems += [(f"params.{f}", m) for f, m in params_problems(policy, policy_params)]
     gold = config.get("min_gold_accuracy")
     if gold is not None and (
         isinstance(gold, bool) or not isinstance(gold, (int, float)) or not 0 <= gold <= 1

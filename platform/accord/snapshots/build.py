@@ -18,7 +18,6 @@ transaction: a failed build leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from itertools import repeat
 from operator import methodcaller
 from typing import Any
@@ -34,7 +33,7 @@ from ..names import InvalidNameError, check_name
 from ..store.models import Pair, Prompt, Response, Snapshot, SnapshotExample
 from ..store.models._base import utcnow
 from .columns import fetch_columns
-from .policies import PolicyParams, resolve
+from .policies import POLICIES, PolicyParams, policy_problems, resolve
 from .split import assign_split
 from .votes import load_votes
 
@@ -259,21 +258,38 @@ def create_snapshot(
     example is refused before anything is written unless ``allow_empty``.
     ``min_gold_accuracy`` drops the labels of annotators below that accuracy on gold pairs
     (``accord.snapshots.gold_filter``; the manifest's ``gold`` says who and why).
+    ``params.calibration`` maps a judge's AI votes through a stored calibration first
+    (``accord.snapshots.calibrated_votes``; the manifest's ``calibration``).
     """
     params = params or PolicyParams()
     try:
         check_name(name, what="snapshot")
     except InvalidNameError as exc:
         raise SnapshotError(str(exc)) from None
+    problems = policy_problems(policy, params)
+    if problems:
+        raise SnapshotError("; ".join(f"{field}: {msg}" for field, msg in problems))
+    rule = POLICIES[policy]
     pairs = _pair_columns(engine, source=source, job_id=job_id, pair_ids=pair_ids)
-    votes = load_votes(engine, human_details=False)  # policies never read a human vote's judge name
+    # Most policies never read a human vote's judge name (a million strings fewer to read).
+    votes = load_votes(engine, human_details=rule.human_details)
     votes = votes[votes.pair_id.isin(pairs["pair_id"])]
     votes, audit_figures = _audit_adjust(engine, votes, params)
-    gold_figures = None
+    sections: dict[str, Any] = {}
     if min_gold_accuracy is not None:
         from .gold_filter import exclude_low_gold_accuracy
 
-        votes, gold_figures = exclude_low_gold_accuracy(engine, votes, min_gold_accuracy)
+        votes, sections["gold"] = exclude_low_gold_accuracy(engine, votes, min_gold_accuracy)
+    if params.calibration is not None:
+        from .calibrated_votes import apply_calibration
+
+        try:
+            votes, sections["calibration"] = apply_calibration(engine, votes, params.calibration)
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from None
+    if rule.prepare is not None:
+        votes, added = rule.prepare(engine, votes, params)
+        sections.update(added)
     resolved = resolve(votes, policy, params)
     # Inner join of the pairs (in their order) with the labelled pairs (sorted by pair id).
     labelled = resolved.pair_id.to_numpy(np.int64)
@@ -335,7 +351,7 @@ def create_snapshot(
     recorded = {
         "test_fraction": test_fraction,
         "seed": seed,
-        **asdict(params),
+        **params.recorded(),
         "source": source,
         "job_id": job_id,
     }
@@ -351,8 +367,8 @@ def create_snapshot(
                 return existing
             raise SnapshotError(
                 f"snapshot {name!r} already exists with different content "
-                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: pick a "
-                "new name"
+                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: "
+                "pick a new name"
             )
     n_train = int((ex["split"] == "train").sum())
     manifest = {
@@ -377,8 +393,7 @@ def create_snapshot(
         "example_hash": HASH_DEFINITIONS[HASH_VERSION],
         "audit": audit_figures,
     }
-    if gold_figures is not None:
-        manifest["gold"] = gold_figures
+    manifest.update(sections)
     if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:
         from ..audit.policy import audit_summary_for_manifest
 

@@ -8,7 +8,9 @@ with YAML metadata (readable by ``huggingface_hub.DatasetCard.load``) and sectio
 - judges and backends, constitutions (name, version, hash), the number of annotators;
 - agreement: human–human Krippendorff α and human–AI agreement per judge, with bootstrap
   intervals (``accord audit`` on the snapshot's scope);
-- calibration, escalation and gold-accuracy exclusions when the manifest records them;
+- calibration (map, ECE and Brier before → after), escalation (target, delta, threshold,
+  coverage, agreement bound), Dawid–Skene annotator accuracies and gold-accuracy exclusions
+  when the manifest records them (``accord.snapshots.card_trust``);
 - the split rule (hash of the normalized prompt, test fraction, seed);
 - cost: judge tokens per AI-labelled pair from the request cache (steps ``judge`` and
   ``judge-rationale``: every request of the judge model over the store, divided by the pairs it
@@ -41,6 +43,8 @@ from typing import Any
 import yaml
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from .card_trust import calibration_lines, dawid_skene_lines, escalation_lines, gold_lines
 
 JUDGE_STEPS = ("judge", "judge-rationale")
 NOT_REPORTED = "not reported"
@@ -281,17 +285,6 @@ def _metadata(snap, fmt: str) -> dict[str, Any]:
     return meta
 
 
-def _recorded(manifest: dict[str, Any], key: str) -> list[str]:
-    value = manifest.get(key)
-    if not value:
-        return [f"No {key} recorded in the snapshot manifest."]
-    if isinstance(value, dict):
-        return [
-            f"- **{k}**: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in value.items()
-        ]
-    return [f"- {json.dumps(value, ensure_ascii=False, default=str)}"]
-
-
 def dataset_card(
     engine: Engine, snap, *, fmt: str, prices: dict[str, dict[str, float]] | None = None
 ) -> str:
@@ -356,19 +349,21 @@ def dataset_card(
         )
         for r in agreement["human_ai"]
     ]
+    annotator_model = dawid_skene_lines(manifest.get("dawid_skene"))
     lines += [
         "",
         "## Calibration",
         "",
-        *_recorded(manifest, "calibration"),
+        *calibration_lines(manifest.get("calibration")),
         "",
         "## Escalation",
         "",
-        *_recorded(manifest, "escalation"),
+        *escalation_lines(manifest.get("escalation")),
         "",
+        *(["## Annotator model", "", *annotator_model, ""] if annotator_model else []),
         "## Annotator quality (gold pairs)",
         "",
-        *_recorded(manifest, "gold"),
+        *gold_lines(manifest.get("gold")),
         "",
         "## Split",
         "",

@@ -17,6 +17,8 @@ human-only: only human votes
 ai-only: only AI votes
 min-agreement: majority, then drop pairs whose votes agree less than min_agreement
 soft: keep the weighted mean preference probability as a soft label
+escalate: human labels; AI labels only above a certified threshold (params target, delta)
+dawid-skene: posterior P(a) under a Dawid-Skene model of the annotators, as a soft label
 
 Hard policies turn each vote into a side first (> 0.5 → a, < 0.5 → b, = 0.5 → tie), so
 ``p_a`` is the (weighted) share of votes for side a, ties counting half.
@@ -46,6 +48,11 @@ class PolicyParams:
     min_annotator_reliability: float | None = None
     min_principle_agreement: float | None = None
     low_agreement_ai: str = "drop"  # drop | weight
+    # Trust-layer options, recorded in the snapshot params only when set (hashes of snapshots
+    # built without them stay as they were):
+    calibration: int | None = None  # id of a stored calibration applied to its judge's AI votes
+    target: float | None = None  # escalate: agreement with humans the kept AI labels must reach
+    delta: float | None = None  # escalate: allowed probability that the promise fails
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tie_band < 0.5:
@@ -58,6 +65,36 @@ class PolicyParams:
             raise ValueError("human_weight must be positive")
         if self.low_agreement_ai not in ("drop", "weight"):
             raise ValueError("low_agreement_ai must be 'drop' or 'weight'")
+        if self.calibration is not None and (
+            isinstance(self.calibration, bool)
+            or not isinstance(self.calibration, int)
+            or self.calibration < 1
+        ):
+            raise ValueError(
+                f"calibration must be a calibration id (an integer ≥ 1), got {self.calibration!r}"
+            )
+        for name in ("target", "delta"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0.0 < value < 1.0
+            ):
+                raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+
+    def recorded(self) -> dict[str, Any]:
+        """The params as recorded in a snapshot (and its content hash): unset trust options
+        are left out."""
+        from dataclasses import asdict
+
+        out = asdict(self)
+        for name in _OPTIONAL_RECORDED:
+            if out[name] is None:
+                del out[name]
+        return out
+
+
+_OPTIONAL_RECORDED = ("calibration", "target", "delta")
 
 
 @dataclass(frozen=True)
@@ -67,6 +104,10 @@ class Policy:
     ``keep(kind, pair_id)`` gets each vote's kind ("human" | "ai") and pair id (numpy arrays)
     and returns the mask of votes that count (None: all). ``drop(resolved, params)`` gets the
     resolved pairs (columns of ``resolve``) and returns the mask of pairs kept (None: all).
+    ``prepare(engine, votes, params)`` (optional) runs on the votes first and returns the
+    votes to resolve and the manifest sections it adds (e.g. ``{"escalation": {...}}``).
+    ``needs`` names the ``PolicyParams`` fields that must be set; ``human_details``: the
+    policy reads who cast each human vote (the votes' ``judge``).
     """
 
     name: str
@@ -74,6 +115,9 @@ class Policy:
     keep: Callable[[Any, Any], Any] | None = None
     soft: bool = False
     drop: Callable[[Any, PolicyParams], Any] | None = None
+    prepare: Callable[[Any, Any, PolicyParams], tuple[Any, dict[str, Any]]] | None = None
+    needs: tuple[str, ...] = ()
+    human_details: bool = False
 
 
 POLICIES: dict[str, Policy] = {}
@@ -117,6 +161,57 @@ register_policy(
 register_policy(
     Policy("soft", "keep the weighted mean preference probability as a soft label", soft=True)
 )
+
+
+def _escalate(engine, votes, params):
+    from .escalate_policy import escalate_votes
+
+    return escalate_votes(engine, votes, params)
+
+
+def _dawid_skene(engine, votes, params):
+    from .dawid_skene_policy import dawid_skene_votes
+
+    return dawid_skene_votes(engine, votes, params)
+
+
+register_policy(
+    Policy(
+        "escalate",
+        "human labels; AI labels only above a certified threshold (params target, delta)",
+        keep=_human_over_ai,
+        prepare=_escalate,
+        needs=("target", "delta"),
+    )
+)
+register_policy(
+    Policy(
+        "dawid-skene",
+        "posterior P(a) under a Dawid-Skene model of the annotators, as a soft label",
+        keep=lambda kind, pair_id: kind == "human",
+        soft=True,
+        prepare=_dawid_skene,
+        human_details=True,
+    )
+)
+
+
+def policy_problems(policy: str, params: PolicyParams) -> list[tuple[str, str]]:
+    """(field, message) for each way ``params`` do not fit ``policy`` (empty: they fit)."""
+    if policy not in POLICIES:
+        return [("policy", f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")]
+    rule = POLICIES[policy]
+    problems = [
+        (name, f"the {policy!r} policy needs {name} (e.g. target 0.85, delta 0.1)")
+        for name in rule.needs
+        if getattr(params, name) is None
+    ]
+    problems += [
+        (name, f"{name} is an option of the escalate policy, not of {policy!r}")
+        for name in ("target", "delta")
+        if getattr(params, name) is not None and name not in rule.needs
+    ]
+    return problems
 
 
 def _hard(values: pd.Series | np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from ..settings import get_settings
 from ..workflows.outputs import FiguresOutput, outputs_of, recipe_name, resolve_path, step_output
 from .build import SnapshotError, create_snapshot, get_snapshot, list_snapshots
 from .export_formats import FORMATS
-from .policies import POLICIES, PolicyParams
+from .policies import POLICIES, PolicyParams, policy_problems
 
 BUNDLED_PREFERENCES = {
     "sample": ("sample_preferences.jsonl", "trl"),
@@ -186,7 +186,9 @@ class SnapshotStepConfig(StepConfig):
         default_factory=dict,
         description="Policy options (PolicyParams): "
         "keep_ties, tie_band, min_agreement, min_labels, human_weight, "
-        "min_annotator_reliability, min_principle_agreement, low_agreement_ai.",
+        "min_annotator_reliability, min_principle_agreement, low_agreement_ai, "
+        "calibration (a calibration id or an earlier calibrate step), target and "
+        "delta (escalate).",
     )
     max_name_variants: int = Field(default=100, ge=1, description="Numbered default names tried.")
     min_gold_accuracy: float | None = Field(
@@ -200,10 +202,17 @@ class SnapshotStepConfig(StepConfig):
     def _check(self) -> SnapshotStepConfig:
         if self.policy not in POLICIES:
             raise ValueError(f"unknown policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
+        # params.calibration may name an earlier calibrate step (resolved when the step runs).
+        checked = {
+            k: v for k, v in self.params.items() if not (k == "calibration" and isinstance(v, str))
+        }
         try:
-            PolicyParams(**self.params)
+            params = PolicyParams(**checked)
         except TypeError as exc:
             raise ValueError(f"params: {exc}") from None
+        problems = policy_problems(self.policy, params)
+        if problems:
+            raise ValueError("; ".join(f"params.{f}: {m}" for f, m in problems))
         return self
 
 
@@ -237,8 +246,17 @@ def _create_named(ctx: StepContext, config: SnapshotStepConfig, params: PolicyPa
     )
 
 
+def _policy_params(ctx: StepContext, config: SnapshotStepConfig) -> PolicyParams:
+    values = dict(config.params)
+    if isinstance(values.get("calibration"), str):
+        from ..audit.trust_steps import calibration_id_for
+
+        values["calibration"] = calibration_id_for(ctx, values["calibration"])
+    return PolicyParams(**values)
+
+
 def run_snapshot(ctx: StepContext, config: SnapshotStepConfig) -> FiguresOutput:
-    params = PolicyParams(**config.params)
+    params = _policy_params(ctx, config)
     seed = ctx.seed if config.seed is None else config.seed
     before = {s.content_hash for s in list_snapshots(ctx.engine)}
     task = ctx.progress.add_step(f"{ctx.step_name}: snapshot ({config.policy})", total=1)

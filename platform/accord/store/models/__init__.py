@@ -2,8 +2,9 @@
 
 from .annotator import Annotator, AnnotatorPublic
 from .argilla import ArgillaRecord
-from .calibration import Calibration, CalibrationPublic
+from .calibration import Calibration, CalibrationCreate, CalibrationFitPublic, CalibrationPublic
 from .constitution import ConstitutionPublic, ConstitutionRow
+from .escalation import EscalationPublic, EscalationRequest
 from .gold import GoldPair, GoldPairCreate, GoldPairPublic
 from .job import CacheEntry, Job, JobCreate, JobError, JobErrorPublic, JobProgress, JobPublic
 from .judgment import (
@@ -34,7 +35,11 @@ __all__ = [
     "ArgillaRecord",
     "CacheEntry",
     "Calibration",
+    "CalibrationCreate",
+    "CalibrationFitPublic",
     "CalibrationPublic",
+    "EscalationPublic",
+    "EscalationRequest",
     "ConstitutionPublic",
     "ConstitutionRow",
     "GoldPair",

@@ -10,7 +10,7 @@ before → after (out-of-sample by cross-fitting) with their bootstrap intervals
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Field, SQLModel
 
@@ -50,3 +50,28 @@ class CalibrationPublic(CalibrationBase):
     params: dict[str, Any]
     report: dict[str, Any]
     created_at: datetime
+
+
+class CalibrationCreate(SQLModel):
+    """``POST /calibrations``: fit a judge's calibration on the store's human labels."""
+
+    judge: str = Field(min_length=1, max_length=300, description="Judge model id.")
+    constitution: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Constitution name, name@version or hash (when the judge used several).",
+    )
+    principle: str = Field(
+        default="", max_length=100, description="One principle's labels ('' = the aggregate label)."
+    )
+    method: Literal["temperature", "platt", "isotonic"] = "temperature"
+    folds: int = Field(default=5, ge=2, le=20, description="Cross-fitting folds.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    resamples: int = Field(default=1000, ge=10, le=10_000, description="Bootstrap resamples.")
+
+
+class CalibrationFitPublic(SQLModel):
+    """The stored calibration and whether this request made it (false: the same fit existed)."""
+
+    created: bool
+    calibration: CalibrationPublic

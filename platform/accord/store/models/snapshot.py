@@ -50,7 +50,10 @@ class SnapshotCreate(SQLModel):
     source: str | None = Field(
         default=None, max_length=200, description="Only pairs from this source."
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Policy parameters (PolicyParams: e.g. calibration, target, delta).",
+    )
     min_gold_accuracy: float | None = Field(
         default=None,
         ge=0,
