@@ -16,6 +16,8 @@ from accord.store.crud.responses import upsert_response
 from accord.store.db import session_scope
 from accord.store.models import Annotator, Judgment, Ranking, Response
 
+from .test_argilla_webhooks import receiver  # noqa: F401  (the webhook endpoint fixture)
+
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
 
@@ -106,3 +108,80 @@ def test_two_annotators_rank_four_responses(cli, store, unique_name, make_annota
             assert ties == (1 if r.judge == ann2.username else 0)
         assert annotators[ann1.username].external_id == ann1.user_id
     assert cli("pull", "--mode", "ranking", "--dataset", unique_name, "--db", db)["unchanged"] == 6
+
+
+def test_webhooks_bring_rankings_back(
+    store,
+    connection,
+    make_annotator,
+    unique_name,
+    receiver,  # noqa: F811
+):
+    from accord.feedback.argilla.rankings import push_rankings
+    from accord.feedback.argilla.webhooks import register_webhook, verify_and_ingest
+
+    from .test_argilla_webhooks import _next_delivery
+
+    _seed(store, n_prompts=1)
+    pushed = push_rankings(
+        store, dataset=unique_name, workspace=unique_name, k=4, connection=connection
+    )
+    (record,) = connection.get_json(f"/api/v1/datasets/{pushed.dataset_id}/records")["items"]
+    hook = register_webhook(connection, url=receiver.url)
+    try:
+        annotator = make_annotator(f"{unique_name}-hook", unique_name)
+
+        def value(order):
+            return {"ranking": {"value": [{"value": f"response_{n}", "rank": r} for r, n in order]}}
+
+        answer = annotator.http.post(
+            f"/api/v1/records/{record['id']}/responses",
+            json={"status": "submitted", "values": value([(1, 1), (2, 2), (3, 3), (4, 4)])},
+        )
+        assert answer.status_code == 201, answer.text
+        body, headers = _next_delivery(
+            receiver, event="response.created", external_id=record["external_id"]
+        )
+        outcome = verify_and_ingest(store, body, headers, hook.secret)
+        assert (outcome.action, outcome.problems) == ("created", [])
+        assert verify_and_ingest(store, body, headers, hook.secret).action == "unchanged"
+        with Session(store) as s:
+            (ranking,) = s.exec(select(Ranking)).all()
+            shown = json.loads(record["metadata"]["accord_response_ids"])
+            assert ranking.shown_order == shown and ranking.judge == annotator.username
+            assert [dict(zip(ranking.response_ids, ranking.ranks))[i] for i in shown] == [
+                1,
+                2,
+                3,
+                4,
+            ]
+
+        changed = annotator.http.put(
+            f"/api/v1/responses/{answer.json()['id']}",
+            json={"status": "submitted", "values": value([(1, 4), (2, 3), (3, 2), (4, 1)])},
+        )
+        assert changed.status_code == 200, changed.text
+        body, headers = _next_delivery(
+            receiver, event="response.updated", external_id=record["external_id"]
+        )
+        assert verify_and_ingest(store, body, headers, hook.secret).action == "updated"
+        with Session(store) as s:
+            ranking = s.get(Ranking, ranking.id)
+            assert [dict(zip(ranking.response_ids, ranking.ranks))[i] for i in shown] == [
+                4,
+                3,
+                2,
+                1,
+            ]
+
+        assert annotator.http.delete(f"/api/v1/responses/{answer.json()['id']}").status_code == 200
+        body, headers = _next_delivery(
+            receiver, event="response.deleted", external_id=record["external_id"]
+        )
+        assert verify_and_ingest(store, body, headers, hook.secret).action == "withdrawn"
+        with Session(store) as s:
+            assert s.get(Ranking, ranking.id).status == "discarded"
+            expanded = s.exec(select(Judgment).where(Judgment.ranking_id == ranking.id)).all()
+            assert {j.status for j in expanded} == {"discarded"}
+    finally:
+        connection.http.delete(f"/api/v1/webhooks/{hook.id}")

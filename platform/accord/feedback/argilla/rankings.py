@@ -44,9 +44,10 @@ from .client import ArgillaConnection, connect
 from .pull import PAGE_SIZE, _Usernames, find_dataset, iter_record_pages
 from .push import MAX_BATCH, _upsert, ensure_dataset
 from .users import resolve_workspace_name
+from .webhooks import RANKING_RECORD_PREFIX
 
 RANKING = "ranking"
-RECORD_PREFIX = "accord-ranking-"
+RECORD_PREFIX = RANKING_RECORD_PREFIX  # "accord-ranking-" + the ranked item's group key
 METADATA_PROMPT_ID = "accord_prompt_id"
 METADATA_RESPONSE_IDS = "accord_response_ids"
 
@@ -281,63 +282,129 @@ def pull_rankings(
     return result
 
 
-def _ingest_record(session, record: dict, usernames, source: str, result) -> None:
+def _record_item(session, record: dict):
+    """The prompt and the shown responses of a ranking record (KeyError/ValueError when it is
+    not one accord pushed)."""
     meta = record.get("metadata") or {}
+    shown_ids = json.loads(meta[METADATA_RESPONSE_IDS])
+    prompt = session.get(Prompt, int(meta[METADATA_PROMPT_ID]))
+    shown = [session.get(Response, int(i)) for i in shown_ids]
+    if prompt is None or any(r is None for r in shown):
+        raise KeyError("prompt or response not in the store")
+    return prompt, shown
+
+
+def _ingest_record(session, record: dict, usernames, source: str, result) -> None:
     try:
-        shown_ids = json.loads(meta[METADATA_RESPONSE_IDS])
-        prompt = session.get(Prompt, int(meta[METADATA_PROMPT_ID]))
-        shown = [session.get(Response, int(i)) for i in shown_ids]
-        if prompt is None or any(r is None for r in shown):
-            raise KeyError("prompt or response not in the store")
+        prompt, shown = _record_item(session, record)
     except (KeyError, TypeError, ValueError) as exc:
         result.skipped += len(record.get("responses") or [])
         result.problems.append(f"record {record.get('external_id')}: not an accord ranking ({exc})")
         return
     for resp in record.get("responses") or []:
         result.responses += 1
-        status = str(resp.get("status"))
-        username = usernames(str(resp.get("user_id")))
-        if status not in ("submitted", "discarded") or not username:
-            result.skipped += 1
-            continue
-        annotator = get_or_create_annotator(
-            session, username=username, source="argilla", external_id=str(resp.get("user_id"))
-        )
-        common = dict(
+        user_id = str(resp.get("user_id"))
+        ingest_ranking_response(
+            session,
+            record=record,
             prompt=prompt,
-            responses=shown,
-            kind="human",
-            judge=username,
-            shown_order=shown,
-            annotator_id=annotator.id,
+            shown=shown,
             source=source,
-            external_id=str(resp.get("id")),
-            meta={
-                "record_external_id": record.get("external_id"),
-                "argilla_record_id": record.get("id"),
-            },
+            user_id=user_id,
+            username=usernames(user_id),
+            status=str(resp.get("status")),
+            values=resp.get("values"),
+            response_id=resp.get("id"),
+            result=result,
         )
-        if status == "discarded":
-            group = ranking_group_key(prompt.content_hash, [r.content_hash for r in shown])
-            existing = session.exec(
-                select(Ranking).where(Ranking.group_key == group, Ranking.judge == username)
-            ).first()
-            if existing is None:
-                result.discarded += 1
-                continue
-            by_id = dict(zip(existing.response_ids, existing.ranks))
-            ranks = [by_id[r.id] for r in shown]
-            _, outcome = upsert_ranking(session, ranks=ranks, status="discarded", **common)
-            result.discarded += outcome != "unchanged"
-            result.unchanged += outcome == "unchanged"
-            continue
-        try:
-            ranks = ranks_from_value(
-                ((resp.get("values") or {}).get(RANKING) or {}).get("value"), shown
+
+
+def ingest_ranking_response(
+    session,
+    *,
+    record: dict,
+    prompt: Prompt,
+    shown: list[Response],
+    source: str,
+    user_id: str,
+    username: str | None,
+    status: str,
+    values: dict | None,
+    response_id: Any,
+    result,
+    deleted: bool = False,
+) -> str:
+    """One annotator's answer to a ranking record: created | updated | unchanged |
+    discarded | withdrawn | skipped (counted on ``result``)."""
+    if not username or (status not in ("submitted", "discarded") and not deleted):
+        result.skipped += 1
+        return "skipped"
+    annotator = get_or_create_annotator(
+        session, username=username, source="argilla", external_id=user_id or None
+    )
+    common = dict(
+        prompt=prompt,
+        responses=shown,
+        kind="human",
+        judge=username,
+        shown_order=shown,
+        annotator_id=annotator.id,
+        source=source,
+        external_id=str(response_id) if response_id is not None else None,
+        meta={
+            "record_external_id": record.get("external_id"),
+            "argilla_record_id": record.get("id"),
+        },
+    )
+    if status == "discarded" or deleted:
+        group = ranking_group_key(prompt.content_hash, [r.content_hash for r in shown])
+        existing = session.exec(
+            select(Ranking).where(
+                Ranking.group_key == group, Ranking.judge == username, Ranking.kind == "human"
             )
-        except ValueError as exc:
-            result.skipped += 1
-            result.problems.append(f"record {record.get('external_id')}, {username}: {exc}")
-            continue
-        _, outcome = upsert_ranking(session, ranks=ranks, **common)
-        setattr(result, outcome, getattr(result, outcome) + 1)
+        ).first()
+        if existing is None:
+            result.discarded += 1
+            return "discarded"
+        by_id = dict(zip(existing.response_ids, existing.ranks))
+        ranks = [by_id[r.id] for r in shown]
+        _, outcome = upsert_ranking(session, ranks=ranks, status="discarded", **common)
+        if outcome == "unchanged":
+            result.unchanged += 1
+            return "unchanged"
+        result.discarded += 1
+        return "withdrawn" if deleted else "discarded"
+    try:
+        ranks = ranks_from_value(((values or {}).get(RANKING) or {}).get("value"), shown)
+    except ValueError as exc:
+        result.skipped += 1
+        result.problems.append(f"record {record.get('external_id')}, {username}: {exc}")
+        return "skipped"
+    _, outcome = upsert_ranking(session, ranks=ranks, **common)
+    setattr(result, outcome, getattr(result, outcome) + 1)
+    return outcome
+
+
+def ingest_ranking_event(session, event, record: dict) -> tuple[str, list[str]]:
+    """A webhook's response event on a ranking record (``accord.feedback.argilla.webhooks``):
+    the action taken and the problems found."""
+    result = RankingPullResult(dataset=event.dataset)
+    try:
+        prompt, shown = _record_item(session, record)
+    except (KeyError, TypeError, ValueError) as exc:
+        return "skipped", [f"record {record.get('external_id')}: not an accord ranking ({exc})"]
+    action = ingest_ranking_response(
+        session,
+        record=record,
+        prompt=prompt,
+        shown=shown,
+        source=f"argilla:{event.dataset}",
+        user_id=event.user_id,
+        username=event.username,
+        status=event.status,
+        values=event.values,
+        response_id=event.response_id,
+        result=result,
+        deleted=event.deleted,
+    )
+    return action, result.problems
