@@ -81,6 +81,8 @@ def test_rankings_import_expand_and_are_idempotent(cli, tmp_path, db_url):
             j.presentation_order in ("ab", "ba")
             for j in s.exec(select(Judgment).where(Judgment.ranking_id == ann.id)).all()
         )
+    stats = json.loads(cli("stats", "--db", db_url, "--json").stdout)
+    assert stats["rankings"] == {"total": 3, "human": 3, "ai": 0}
     again = json.loads(cli("import", path, "-f", "ranking", "--db", db_url, "--json").stdout)
     assert again["already_present"] is True and again["rankings"] == 0
 

@@ -118,6 +118,9 @@ def test_a_ranking_is_its_own_judgment_beside_pairwise_labels_and_other_rankings
             s.exec(select(Judgment.ranking_id, func.count()).group_by(Judgment.ranking_id)).all()
         )
     assert counts == {one.id: 6, two.id: 6, other.id: 6, None: 1}
+    with Session(engine) as s:
+        page, total = judgments.list_judgments(s, ranking_id=two.id)
+        assert total == 6 and {j.ranking_id for j in page} == {two.id}
 
 
 @pytest.mark.parametrize(

@@ -224,11 +224,13 @@ def list_judgments(
     constitution_hash: str | None = None,
     principle: str | None = None,
     job_id: int | None = None,
+    ranking_id: int | None = None,
     include_aggregates: bool = True,
     offset: int = 0,
     limit: int = 100,
 ) -> tuple[list[Judgment], int]:
-    """A filtered page of judgments and the total count."""
+    """A filtered page of judgments and the total count (``ranking_id``: those expanded from
+    that ranking)."""
     conds = equal_to(
         {
             Judgment.pair_id: pair_id,
@@ -238,6 +240,7 @@ def list_judgments(
             Judgment.constitution_hash: constitution_hash,
             Judgment.principle: principle,
             Judgment.job_id: job_id,
+            Judgment.ranking_id: ranking_id,
         }
     )
     if not include_aggregates:
