@@ -58,7 +58,7 @@ class ImportReport:
             ("prompts", "responses", "pairs", "judgments", "annotators"), 0
         )
     )
-    updated_judgments: int = 0
+    updated_judgments: int = 0  # for rankings: rankings whose ranks changed (history kept)
     unchanged_judgments: int = 0
     seconds: float = 0.0
     gold: int = 0  # pairs stored as gold (import with ``gold=True``)
@@ -165,6 +165,9 @@ def import_file(
     Raises ``InvalidRecordError`` (nothing stored) on the first invalid row unless
     ``skip_invalid``; ``ValueError`` for an unknown format or label kind, or a rejects path
     that is the input or an existing file (without ``force``).
+
+    A ranking format (``--format ranking``) stores each row as a ranking and its (K choose 2)
+    judgments (``accord.store.crud.rankings``); ``report.rankings`` counts the new ones.
 
     ``gold``: the file's labels are known answers: each row's pair becomes a gold pair
     (``accord.gold``) with its label as the answer, and no judgment is stored for it. A row
