@@ -19,7 +19,7 @@ from accord.audit.rank_agreement import (
     rank_agreement_section,
     reliability_matrix,
 )
-from accord.audit.report import run_audit
+from accord.audit.report import AuditConfig, run_audit
 from accord.store.crud import prompts, rankings, responses
 from accord.store.db import session_scope
 
@@ -115,3 +115,39 @@ def test_the_audit_report_carries_the_rankings_section(engine):
 
 def test_no_rankings_no_section(engine):
     assert rank_agreement_section(engine, None, BootstrapConfig(n_resamples=10)) == {}
+
+
+def test_pairwise_human_intervals_resample_ranked_items_together(engine):
+    """The pairwise human–human section sees each expanded judgment as a label of its pair
+    (same α as the pairs alone) but resamples the pairs of one ranked item together."""
+    from accord.audit.bootstrap import bootstrap_kinds, unit_kinds
+    from accord.audit.humans import _NOMINAL, alpha_estimate
+    from accord.audit.loader import load_audit_data
+    from accord.audit.metrics import alpha_statistic, coincidence_contributions
+    from accord.audit.views import AuditViews
+
+    _store_rankings(engine, n_items=10)
+    config = BootstrapConfig(n_resamples=300, seed=5)
+    data = load_audit_data(engine)
+    views = AuditViews.build(data)
+    h = views.human
+    assert data.pair_item is not None and len(np.unique(data.pair_item)) == 10
+    report = run_audit(engine, config=AuditConfig(bootstrap=config)).to_dict()["human_human"]
+    assert report["resampling_unit"].startswith("ranked item")
+    # the value is the α of the pairs, with or without clusters
+    plain = alpha_estimate(h.value_counts, config)
+    assert report["alpha"]["value"] == pytest.approx(plain["value"], abs=1e-9)
+    assert report["alpha"]["n_units"] == 10  # ten ranked items resampled, not 60 pairs
+    # the interval is the bootstrap over items: the same draws by hand
+    items = data.pair_item[h.unit_pair]
+    contrib = coincidence_contributions(h.value_counts)
+    per_item = np.zeros((10, *contrib.shape[1:]))
+    np.add.at(per_item, items, contrib)
+    kinds, counts = unit_kinds(per_item.reshape(10, -1))
+    by_hand = bootstrap_kinds(
+        counts,
+        kinds.reshape(-1, *contrib.shape[1:]),
+        lambda o: alpha_statistic(o, _NOMINAL, "nominal"),
+        config,
+    ).to_dict()
+    assert (report["alpha"]["low"], report["alpha"]["high"]) == (by_hand["low"], by_hand["high"])

@@ -14,8 +14,8 @@ Units of the intervals are ranked items: the bootstrap resamples items with all 
 rankings, so the (K choose 2) comparisons of one ranking, and the responses of one item, move
 together and are never counted as independent votes. The pairwise sections of the audit see
 the judgments a ranking expanded into as labels of their pairs (agreement on a pair is still
-agreement on that pair) and say how many came from rankings; the intervals that respect the
-ranking as one reading are these.
+agreement on that pair); their human–human intervals resample the pairs of one ranked item
+together (``accord.audit.humans``).
 
 >>> kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4])
 0.6666666666666666
