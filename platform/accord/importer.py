@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from .formats.base import InvalidRecordError, ReadItem
-from .formats.registry import format_name, read_records
+from .formats.registry import RANKING_FORMATS, format_name, read_records
 from .store.bundles import StoreBundle, bundle_from_preference, check_bundle_texts
 from .store.db import session_scope
 from .store.ingest import StoreIngestor
@@ -58,10 +58,11 @@ class ImportReport:
             ("prompts", "responses", "pairs", "judgments", "annotators"), 0
         )
     )
-    updated_judgments: int = 0
+    updated_judgments: int = 0  # for rankings: rankings whose ranks changed (history kept)
     unchanged_judgments: int = 0
     seconds: float = 0.0
     gold: int = 0  # pairs stored as gold (import with ``gold=True``)
+    rankings: int = 0  # new rankings (``--format ranking``); their judgments are in ``new``
 
     @property
     def already_present(self) -> bool:
@@ -165,6 +166,9 @@ def import_file(
     ``skip_invalid``; ``ValueError`` for an unknown format or label kind, or a rejects path
     that is the input or an existing file (without ``force``).
 
+    A ranking format (``--format ranking``) stores each row as a ranking and its (K choose 2)
+    judgments (``accord.store.crud.rankings``); ``report.rankings`` counts the new ones.
+
     ``gold``: the file's labels are known answers: each row's pair becomes a gold pair
     (``accord.gold``) with its label as the answer, and no judgment is stored for it. A row
     without a decisive label (a tie, or none) is then invalid.
@@ -181,6 +185,17 @@ def import_file(
     rejects = _Rejects(Path(rejects_path) if rejects_path else default_rejects_path(path))
     if skip_invalid:
         check_rejects_path(path, rejects.path, force=force)
+    if fmt in RANKING_FORMATS:
+        if gold:
+            raise ValueError("gold answers are pairs: import rankings without --gold")
+        try:
+            _import_rankings(engine, path, items, report, rejects, skip_invalid, progress)
+        finally:
+            rejects.close()
+        report.invalid = rejects.count
+        report.rejects_path = str(rejects.path) if rejects.count else None
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
     # Judgment key (its first 64 bits) -> line << 64 | hash of the answer: plain ints, about
     # 100 bytes a judgment, so a million-row import keeps this in about 100 MB.
     answers: dict[int, int] = {}
@@ -268,3 +283,105 @@ def import_file(
     report.rejects_path = str(rejects.path) if rejects.count else None
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+_COUNTED = {"prompts": "prompt", "responses": "response", "pairs": "pair", "judgments": "judgment"}
+
+
+def _import_rankings(
+    engine: Engine,
+    path: Path,
+    items: Iterator[ReadItem],
+    report: ImportReport,
+    rejects: _Rejects,
+    skip_invalid: bool,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Store each ``RankingRecord`` as a ranking and its pairwise judgments, in one
+    transaction (``accord.store.crud.rankings``). Two rows giving one ranking (same judge,
+    same responses) different ranks are a conflict, as for pairwise judgments."""
+    from sqlalchemy import text as sql
+
+    from .store.crud.annotators import get_or_create_annotator
+    from .store.crud.prompts import upsert_prompt
+    from .store.crud.rankings import dense_ranks, upsert_ranking
+    from .store.crud.responses import upsert_response
+    from .store.keys import prompt_key, ranking_group_key, ranking_key, response_key
+
+    def counts(session) -> dict[str, int]:
+        tables = {**_COUNTED, "annotators": "annotator", "rankings": "ranking"}
+        return {
+            name: session.execute(sql(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+            for name, table in tables.items()
+        }
+
+    seen: dict[str, tuple[int, list[int]]] = {}  # ranking key -> (line, dense ranks)
+
+    def conflict(rec) -> InvalidRecordError | None:
+        """The error for a ranking this file already gave other ranks (before any write)."""
+        prompt_hash = prompt_key(rec.prompt, rec.prompt_messages)
+        models = rec.models or [""] * len(rec.responses)
+        hashes = [response_key(prompt_hash, t, model_id=m) for t, m in zip(rec.responses, models)]
+        key = ranking_key(ranking_group_key(prompt_hash, hashes), rec.judge, kind=rec.kind)
+        dense = dense_ranks(rec.ranks, field="ranking")
+        canon = [dense[i] for i in sorted(range(len(hashes)), key=hashes.__getitem__)]
+        line, first = seen.setdefault(key, (item.line, canon))
+        if first == canon:
+            return None
+        report.conflicts += 1
+        return InvalidRecordError(
+            path,
+            item.line,
+            "ranking",
+            f"conflicts with line {line}: the same ranking ({rec.kind} {rec.judge!r}) with "
+            "other ranks; keep one",
+        )
+
+    with session_scope(engine) as session:
+        before = counts(session)
+        for n, item in enumerate(items, start=1):
+            if progress is not None and n % PROGRESS_EVERY == 0:
+                progress(item.position)
+            error = item.error if item.error is not None else conflict(item.value)
+            if error is not None:
+                if not skip_invalid:
+                    raise error
+                rejects.write(item, error)
+                continue
+            # The reader checked every field and ``conflict`` the file's consistency: an error
+            # from here on stops the import, and the transaction stores nothing.
+            rec = item.value
+            prompt = upsert_prompt(
+                session, text=rec.prompt, messages=rec.prompt_messages, source=rec.source
+            )
+            models = rec.models or [""] * len(rec.responses)
+            responses = [
+                upsert_response(session, prompt=prompt, text=t, model_id=m, backend="import")
+                for t, m in zip(rec.responses, models)
+            ]
+            annotator_id = None
+            if rec.annotator:
+                annotator_id = get_or_create_annotator(
+                    session, username=rec.annotator, source="import"
+                ).id
+            try:
+                _, outcome = upsert_ranking(
+                    session,
+                    prompt=prompt,
+                    responses=responses,
+                    ranks=rec.ranks,
+                    kind=rec.kind,
+                    judge=rec.judge,
+                    annotator_id=annotator_id,
+                    shown_order=[responses[i] for i in rec.shown_order]
+                    if rec.shown_order
+                    else None,
+                    source=rec.source,
+                )
+            except ValueError as exc:
+                raise InvalidRecordError(path, item.line, "<record>", str(exc)) from None
+            report.updated_judgments += outcome == "updated"
+            report.records += 1
+        after = counts(session)
+    report.rankings = after.pop("rankings") - before.pop("rankings")
+    report.new.update({name: after[name] - before[name] for name in report.new})

@@ -27,7 +27,12 @@ TRICKY = [
 
 
 def _row(values):
-    return ("p", "c", "r", *values)
+    """A row of ``iter_example_chunks``: texts, the given columns up to the roles, no group
+    (unless given), then the split."""
+    *columns, split = values
+    if len(columns) == 9:
+        columns.append(None)
+    return ("p", "c", "r", *columns, split)
 
 
 @pytest.mark.parametrize(
@@ -37,6 +42,7 @@ def _row(values):
         (None, 0, "ai", 0, 0.3333333333333333, 1, "0" * 64, "initial", "initial", "test"),
         (1.0, True, "mixed", 3, float("nan"), 12, "f" * 64, "critique", "initial", "train"),
         (1e-07, False, "ai", 1, float("inf"), 3, "e" * 64, "initial", "initial", "test"),
+        (0.5, 0, "human", 1, 1.0, 4, "d" * 64, "initial", "initial", "9" * 64, "train"),
     ],
 )
 def test_line_is_json_dumps(values):
@@ -56,8 +62,9 @@ def test_line_is_json_dumps(values):
                 "example_hash",
                 "chosen_role",
                 "rejected_role",
+                "group",
             ),
-            r[:12],
+            r[:13],
         )
     )
     row["tie"] = bool(row["tie"])
@@ -82,6 +89,7 @@ def test_line_escapes_text_like_json_dumps(text):
         "a" * 64,
         "initial",
         "initial",
+        None,
         "train",
     )
     line = _jsonl_lines([r], False)[0]

@@ -1,6 +1,6 @@
 """The judgment table keeps only the indexes its queries use (migration 0004), on SQLite and
-PostgreSQL: annotator_id and job_id partial (rows where set), external_id and constitution_id
-none; the lookups still go through an index, and the migration goes down and up again."""
+PostgreSQL: annotator_id, job_id and ranking_id (migration 0009) partial (rows where set),
+external_id and constitution_id none; the lookups still go through an index, and the migration goes down and up again."""
 
 from sqlalchemy import inspect, text
 
@@ -12,6 +12,7 @@ INDEXES = {
     "ix_judgment_judge",
     "ix_judgment_key_hash",
     "ix_judgment_pair_id",
+    "ix_judgment_ranking_id",
     "ix_judgment_source",
 }
 
@@ -35,6 +36,7 @@ def test_only_queried_judgment_columns_are_indexed(engine):
     assert set(indexes) == INDEXES
     assert _where(indexes["ix_judgment_annotator_id"]) == "annotator_id IS NOT NULL"
     assert _where(indexes["ix_judgment_job_id"]) == "job_id IS NOT NULL"
+    assert _where(indexes["ix_judgment_ranking_id"]) == "ranking_id IS NOT NULL"
     assert _where(indexes["ix_judgment_pair_id"]) == ""
 
 
@@ -56,6 +58,9 @@ def test_lookups_by_job_and_annotator_use_the_partial_indexes(engine):
             conn,
             "SELECT id FROM judgment WHERE annotator_id = :annotator_id ORDER BY id",
             annotator_id=2,
+        )
+        assert "ix_judgment_ranking_id" in _plan(
+            conn, "SELECT id FROM judgment WHERE ranking_id = :ranking_id", ranking_id=4
         )
 
 

@@ -37,9 +37,34 @@ def clean(x: Any, digits: int = 6) -> float | None:
     return None if np.isnan(x) else round(x, digits)
 
 
-def alpha_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict:
-    """Nominal Krippendorff's alpha of units × (a, b, tie) counts with its interval."""
-    vc = value_counts[value_counts.sum(axis=1) >= 2]
+def _by_cluster(features: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit features summed per cluster, as distinct kinds with their counts: resampling these
+    resamples clusters (ranked items) with all their units."""
+    _, index = np.unique(clusters, return_inverse=True)
+    summed = np.zeros((index.max() + 1 if len(index) else 0, *features.shape[1:]))
+    np.add.at(summed, index, features)
+    flat, counts = unit_kinds(summed.reshape(len(summed), -1))
+    return flat.reshape(-1, *features.shape[1:]), counts
+
+
+def _clustered(clusters: np.ndarray | None) -> bool:
+    return clusters is not None and len(np.unique(clusters)) < len(clusters)
+
+
+def alpha_estimate(
+    value_counts: np.ndarray, config: BootstrapConfig, clusters: np.ndarray | None = None
+) -> dict:
+    """Nominal Krippendorff's alpha of units × (a, b, tie) counts with its interval.
+
+    ``clusters`` (per unit): units of one cluster — the pairs of one ranked item, whose labels
+    came from one reading — are resampled together; the value is the same."""
+    multi = value_counts.sum(axis=1) >= 2
+    vc = value_counts[multi]
+    if _clustered(None if clusters is None else clusters[multi]):
+        kinds, counts = _by_cluster(metrics.coincidence_contributions(vc), clusters[multi])
+        return bootstrap_kinds(
+            counts, kinds, lambda o: metrics.alpha_statistic(o, _NOMINAL, "nominal"), config
+        ).to_dict()
     kinds, counts = unit_kinds(vc) if len(vc) else (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
     return bootstrap_kinds(
         counts,
@@ -49,9 +74,19 @@ def alpha_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict:
     ).to_dict()
 
 
-def agreement_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict:
-    """Share of agreeing rating pairs within units, with its interval."""
-    vc = value_counts[value_counts.sum(axis=1) >= 2]
+def agreement_estimate(
+    value_counts: np.ndarray, config: BootstrapConfig, clusters: np.ndarray | None = None
+) -> dict:
+    """Share of agreeing rating pairs within units, with its interval (``clusters``: as for
+    ``alpha_estimate``)."""
+    multi = value_counts.sum(axis=1) >= 2
+    vc = value_counts[multi]
+    if _clustered(None if clusters is None else clusters[multi]):
+        agree, pairs = metrics.pairwise_agreement_parts(vc)
+        kinds, counts = _by_cluster(np.stack([agree, pairs], axis=-1), clusters[multi])
+        return bootstrap_kinds(
+            counts, kinds, lambda s: rate(s[..., 0], s[..., 1]), config
+        ).to_dict()
     kinds, counts = unit_kinds(vc) if len(vc) else (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
     agree, pairs = metrics.pairwise_agreement_parts(kinds)
     return bootstrap_kinds(
@@ -88,16 +123,24 @@ def fleiss_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict |
 def human_human_section(views: AuditViews, config: BootstrapConfig) -> dict:
     h = views.human
     m = h.n_ratings
+    # Units compared within one ranking of K responses are resampled together (one cluster per
+    # ranked item): its (K choose 2) comparisons came from one reading, not independent votes.
+    item = views.data.pair_item
+    clusters = (
+        None if item is None else item[h.unit_pair] * len(views.principles) + (h.unit_principle)
+    )
     by_principle = []
     if len(np.unique(h.unit_principle)) > 1:
         for code in np.unique(h.unit_principle):
-            vc = h.value_counts[h.unit_principle == code]
+            mine = h.unit_principle == code
+            vc = h.value_counts[mine]
+            sub = None if clusters is None else clusters[mine]
             by_principle.append(
                 {
                     "principle": views.principles[code] or "(overall)",
                     "n_units": int((vc.sum(axis=1) >= 2).sum()),
-                    "alpha": alpha_estimate(vc, config),
-                    "agreement": agreement_estimate(vc, config),
+                    "alpha": alpha_estimate(vc, config, sub),
+                    "agreement": agreement_estimate(vc, config, sub),
                 }
             )
     labels = np.bincount(h.rating_label, minlength=3)
@@ -108,8 +151,11 @@ def human_human_section(views: AuditViews, config: BootstrapConfig) -> dict:
         "n_units_multi": int((m >= 2).sum()),
         "ratings_per_unit": {str(k): int(v) for k, v in enumerate(np.bincount(m)) if v and k},
         "label_shares": {n: clean(c / max(labels.sum(), 1)) for n, c in zip(LABEL_NAMES, labels)},
-        "alpha": alpha_estimate(h.value_counts, config),
-        "agreement": agreement_estimate(h.value_counts, config),
+        "alpha": alpha_estimate(h.value_counts, config, clusters),
+        "agreement": agreement_estimate(h.value_counts, config, clusters),
+        "resampling_unit": "ranked item where units were ranked together, else unit"
+        if _clustered(clusters)
+        else "unit",
         "fleiss_kappa": fleiss_estimate(h.value_counts, config),
         "by_principle": by_principle,
     }

@@ -83,6 +83,10 @@ class AuditData:
     annotators: dict[int, dict[str, Any]] = field(default_factory=dict)
     constitutions: dict[str, str] = field(default_factory=dict)
     scope: AuditScope = field(default_factory=AuditScope)
+    # Per pair: the ranked item (prompt and K responses) it was compared in when some of its
+    # judgments were expanded from a ranking, as a cluster code shared by the item's pairs;
+    # None when the scope has no rankings (every pair its own unit).
+    pair_item: np.ndarray | None = None
 
     @property
     def kind(self) -> np.ndarray:
@@ -107,6 +111,7 @@ class AuditData:
             annotators=self.annotators,
             constitutions=self.constitutions,
             scope=self.scope,
+            pair_item=None if self.pair_item is None else self.pair_item[wanted],
         )
 
     def human_reliability_matrix(self) -> np.ndarray:
@@ -320,6 +325,7 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
             )
         )
         pair_table = _read_numbers(conn, pair_select, pair_where, params, 3, "p.id", "pair p")
+        ranked = _ranked_items(conn)
 
     fields = [f for i, w in enumerate(words) for f in _Packing.unpack(packed[:, i], w)]
     pair_id, label, order, aggregate, kind, who, principle, chash, prob_q = fields
@@ -359,4 +365,28 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
         annotators=annotators,
         constitutions=constitutions,
         scope=scope,
+        pair_item=_pair_items(pair_ids, ranked),
     )
+
+
+def _ranked_items(conn) -> dict[int, str]:
+    """pair id → the ranked item (smallest group key) of pairs with a judgment expanded from
+    a ranking; empty when the store has no rankings."""
+    if conn.execute(text("SELECT 1 FROM ranking LIMIT 1")).first() is None:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT j.pair_id, MIN(r.group_key) FROM judgment j JOIN ranking r"
+            " ON r.id = j.ranking_id WHERE j.ranking_id IS NOT NULL GROUP BY j.pair_id"
+        )
+    ).all()
+    return {int(pid): key for pid, key in rows}
+
+
+def _pair_items(pair_ids: np.ndarray, ranked: dict[int, str]) -> np.ndarray | None:
+    """Cluster codes per pair: pairs of one ranked item share one, other pairs have their own."""
+    if not ranked:
+        return None
+    keys = [ranked.get(int(pid), f"pair:{int(pid)}") for pid in pair_ids.tolist()]
+    _, codes = np.unique(np.array(keys, dtype=object), return_inverse=True)
+    return codes.astype(np.int64)

@@ -170,6 +170,37 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             )
         console.print(t)
 
+    ranked = report.get("rankings") or {}
+    if ranked:
+        hh = ranked["human_human"]
+        t = _table(
+            "Rankings of K responses (units: ranked items)",
+            "between",
+            "Kendall's τ-b",
+            "ordinal α",
+            "items",
+        )
+        alpha = hh["krippendorff_alpha_ordinal"]
+        t.add_row(
+            "annotators",
+            fmt_ci(hh["kendall_tau_b"]),
+            fmt_ci(alpha),
+            str(ranked["n_items_multi_human"]),
+        )
+        for row in ranked["human_ai"]:
+            t.add_row(
+                f"annotators vs {row['judge']}",
+                fmt_ci(row["kendall_tau_b"]),
+                "–",
+                str(row["n_items"]),
+            )
+        console.print(t)
+        console.print(
+            f"{ranked['n_rankings']['human']} human and {ranked['n_rankings']['ai']} AI rankings "
+            f"of {ranked['n_items']} items, expanded into {ranked['expanded_judgments']} pairwise "
+            "judgments (counted above as labels of their pairs; these intervals resample items)"
+        )
+
     if report["reward_models"]:
         t = _table("Reward models", "run", "snapshot", "held-out accuracy")
         for run in report["reward_models"]:

@@ -26,6 +26,7 @@ from .judges import (
     principle_agreement_section,
 )
 from .loader import AI, HUMAN, AuditData, AuditScope, load_audit_data
+from .rank_agreement import rank_agreement_section
 from .views import AuditViews
 
 
@@ -65,6 +66,8 @@ class AuditReport:
     judge_outputs: list[dict[str, Any]] = field(default_factory=list)
     # Per annotator: accuracy on gold pairs with a Wilson interval (needs the store).
     gold_accuracy: list[dict[str, Any]] = field(default_factory=list)
+    # Rank agreement of rankings of K responses, ranked items as units (needs the store).
+    rankings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -125,6 +128,7 @@ def build_report(
             if engine is not None
             else []
         ),
+        rankings=(rank_agreement_section(engine, data.scope, boot) if engine is not None else {}),
     )
 
 

@@ -123,13 +123,55 @@ def push(
             min=0.0, max=0.99, help="Share of the records that are gold pairs (accord gold add)."
         ),
     ] = 0.0,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="pairs: label pairs; ranking: rank K responses of each prompt (RankingQuestion)."
+        ),
+    ] = "pairs",
+    k: Annotated[
+        int, typer.Option("--k", help="--mode ranking: responses per record (2 to 16).")
+    ] = 4,
     db: DbOption = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Push pairs (all unlabelled ones by default) to an Argilla dataset; safe to repeat."""
+    """Push pairs (all unlabelled ones by default) to an Argilla dataset, or with
+    ``--mode ranking`` K responses per prompt to rank; safe to repeat."""
     from ..feedback.argilla.priority import PRIORITIES
+
+    if mode not in ("pairs", "ranking"):
+        fail(f"--mode must be pairs or ranking, got {mode!r}", 2)
+    if mode == "ranking":
+        _push_rankings(
+            dataset=dataset,
+            workspace=workspace,
+            k=k,
+            min_submitted=min_submitted,
+            job=job,
+            prompt_source=prompt_source,
+            limit=limit,
+            guidelines=guidelines,
+            constitution=constitution,
+            seed=seed,
+            db=db,
+            api_url=api_url,
+            api_key=api_key,
+            json_out=json_out,
+            pair_options=bool(
+                pair_source
+                or snapshot
+                or pair_id
+                or disagreements
+                or include_labelled
+                or suggestions
+                or force
+                or priority
+                or gold_rate
+            ),
+        )
+        return
 
     if priority is not None and priority not in PRIORITIES:
         fail(f"--priority must be one of {', '.join(PRIORITIES)}, got {priority!r}", 2)
@@ -192,17 +234,113 @@ def push(
     console.print(f"annotate at {result.url}")
 
 
+def _push_rankings(
+    *,
+    dataset,
+    workspace,
+    k,
+    min_submitted,
+    job,
+    prompt_source,
+    limit,
+    guidelines,
+    constitution,
+    seed,
+    db,
+    api_url,
+    api_key,
+    json_out,
+    pair_options,
+) -> None:
+    from ..feedback.argilla.rankings import push_rankings
+    from ..feedback.argilla.schema import guidelines_from_file
+    from ..store.models.ranking import MAX_K, MIN_K
+
+    if pair_options:
+        fail(
+            "--mode ranking pushes prompts: --pair-source, --snapshot, --pair-id, "
+            "--disagreements, --include-labelled, --suggestions, --force, --priority and "
+            "--gold-rate apply to pairs only",
+            2,
+        )
+    if not MIN_K <= k <= MAX_K:
+        fail(f"--k must be between {MIN_K} and {MAX_K}, got {k}", 2)
+    if constitution:
+        fail("--mode ranking takes --guidelines FILE (no constitution questions)", 2)
+    try:
+        text = guidelines_from_file(guidelines) if guidelines else None
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    engine = engine_for(db)
+    connection = _connect(api_url, api_key)
+    with _argilla_errors(), Progress(console=console, transient=True, disable=json_out) as progress:
+        result = push_rankings(
+            engine,
+            dataset=dataset,
+            workspace=workspace,
+            k=k,
+            min_submitted=min_submitted,
+            job_id=job,
+            prompt_source=prompt_source,
+            limit=limit,
+            guidelines=text,
+            seed=seed,
+            connection=connection,
+            progress=_progress_callback(progress, "pushing"),
+        )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"[bold]{result.dataset}[/] ({result.workspace}): {result.selected} prompts to rank "
+        f"(k={result.k}), {result.sent} records sent"
+        + (
+            f"; {result.skipped_prompts} prompts have fewer than {result.k} responses"
+            if result.skipped_prompts
+            else ""
+        )
+    )
+    console.print(f"annotate at {result.url}")
+
+
 @app.command()
 def pull(
     dataset: Dataset,
     workspace: Workspace = None,
+    mode: Annotated[
+        str, typer.Option(help="pairs: pairwise labels; ranking: a --mode ranking dataset.")
+    ] = "pairs",
     db: DbOption = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Store every submitted (or discarded) answer of a dataset as a human judgment."""
+    """Store every submitted (or discarded) answer of a dataset as a human judgment (with
+    ``--mode ranking``: as a human ranking and its pairwise judgments)."""
     from ..feedback.argilla.pull import pull_judgments
+
+    if mode not in ("pairs", "ranking"):
+        fail(f"--mode must be pairs or ranking, got {mode!r}", 2)
+    if mode == "ranking":
+        from ..feedback.argilla.rankings import pull_rankings
+
+        engine = engine_for(db)
+        connection = _connect(api_url, api_key)
+        with _argilla_errors():
+            ranked = pull_rankings(
+                engine, dataset=dataset, workspace=workspace, connection=connection
+            )
+        if json_out:
+            print_json(ranked.to_dict())
+            return
+        console.print(
+            f"[bold]{dataset}[/]: {ranked.records} records, {ranked.responses} responses → "
+            f"{ranked.created} new rankings, {ranked.updated} changed, {ranked.unchanged} "
+            f"unchanged, {ranked.discarded} discarded, {ranked.skipped} skipped"
+        )
+        for problem in ranked.problems[:20]:
+            console.print(f"[yellow]skipped:[/] {problem}")
+        return
 
     engine = engine_for(db)
     connection = _connect(api_url, api_key)

@@ -29,7 +29,8 @@ from .common import DbOption, JsonOption, console, engine_for, err_console, fail
 
 FORMAT_HELP = (
     "hh-rlhf | trl | ultrafeedback-binarized | accord | csv | hf (parquet file or "
-    "save_to_disk folder; trl, ultrafeedback-binarized and hh-rlhf read those too)"
+    "save_to_disk folder; trl, ultrafeedback-binarized and hh-rlhf read those too) | ranking "
+    "(JSONL: prompt, responses, ranking[, annotator])"
 )
 
 
@@ -148,6 +149,8 @@ def import_(
         )
     if report.gold:
         console.print(f"{report.gold} pairs stored as gold pairs")
+    if report.rankings:
+        console.print(f"{report.rankings} rankings stored, expanded into pairwise judgments")
     if report.already_present:
         console.print("[green]already present:[/] 0 new rows, the store had all of it")
 

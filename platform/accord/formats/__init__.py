@@ -6,7 +6,7 @@ accord format, an ``AccordExample``), lazily and with the row's line number;
 
 >>> from accord.formats.registry import FORMATS
 >>> sorted(FORMATS)
-['accord', 'csv', 'hf', 'hh-rlhf', 'trl', 'ultrafeedback-binarized']
+['accord', 'csv', 'hf', 'hh-rlhf', 'ranking', 'trl', 'ultrafeedback-binarized']
 """
 
 from .base import InvalidRecordError, ReadItem, ReadOptions

@@ -7,7 +7,7 @@ take a parquet file or a ``save_to_disk`` folder in that column layout, and ``hf
 the layout itself.
 
 >>> sorted(FORMATS)
-['accord', 'csv', 'hf', 'hh-rlhf', 'trl', 'ultrafeedback-binarized']
+['accord', 'csv', 'hf', 'hh-rlhf', 'ranking', 'trl', 'ultrafeedback-binarized']
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from . import accord_jsonl, csv_format, hf, hh_rlhf, trl, ultrafeedback
+from . import accord_jsonl, csv_format, hf, hh_rlhf, ranking_jsonl, trl, ultrafeedback
 from .base import ReadItem, ReadOptions, source_size
 
 Reader = Callable[[Path, ReadOptions], Iterator[ReadItem]]
@@ -27,7 +27,11 @@ FORMATS: dict[str, Reader] = {
     "accord": accord_jsonl.read,
     "csv": csv_format.read,
     "hf": hf.read,
+    "ranking": ranking_jsonl.read,
 }
+# Formats whose rows are rankings of K responses (``RankingRecord``), stored as rankings and
+# their pairwise judgments rather than as single preferences.
+RANKING_FORMATS = {"ranking"}
 # Formats whose rows can also come from a parquet file or a saved dataset folder.
 TABLE_LAYOUTS = {"hh-rlhf", "trl", "ultrafeedback-binarized", "hf"}
 ALIASES = {
@@ -35,6 +39,7 @@ ALIASES = {
     "hh": "hh-rlhf",
     "jsonl": "accord",
     "parquet": "hf",
+    "rankings": "ranking",
 }
 
 

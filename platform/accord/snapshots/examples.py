@@ -1,4 +1,12 @@
-"""Reading a snapshot's examples back with their texts, in snapshot order, streamed."""
+"""Reading a snapshot's examples back with their texts, in snapshot order, streamed.
+
+``group``: the ranked item (``Ranking.group_key``: a prompt and the K responses ranked
+together) an example's pair was compared in, when its labels include comparisons expanded
+from a ranking written before the snapshot was built; None for a pair labelled on its own.
+All (K choose 2) examples of one ranking share it, which is what training batches together
+(``accord.train.rm``). Pairs of one prompt always fall on one side of the split, so a group
+never straddles it.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Engine
 
-from ..store.models import Prompt, Response, SnapshotExample
+from ..store.models import Judgment, Prompt, Ranking, Response, Snapshot, SnapshotExample
 from .columns import driver_statement
 
 EXAMPLE_COLUMNS = (
@@ -25,6 +33,7 @@ EXAMPLE_COLUMNS = (
     "example_hash",
     "chosen_role",
     "rejected_role",
+    "group",
 )
 # The tuples of iter_example_rows: the export columns, then the split.
 ROW_COLUMNS = EXAMPLE_COLUMNS + ("split",)
@@ -33,6 +42,30 @@ ROW_COLUMNS = EXAMPLE_COLUMNS + ("split",)
 def _messages(value: Any) -> Any:
     # The JSON column as the driver gives it: decoded on PostgreSQL, text on SQLite.
     return json.loads(value) if isinstance(value, str) else value
+
+
+def ranking_groups(engine: Engine, snapshot_id: int) -> dict[int, str]:
+    """pair id → the group (ranked item) of the snapshot's pairs compared within a ranking
+    written before the snapshot (the smallest group key when several rankings hold a pair)."""
+    j, r, e = Judgment.__table__, Ranking.__table__, SnapshotExample.__table__
+    with engine.connect() as conn:
+        if conn.execute(select(r.c.id).limit(1)).first() is None:
+            return {}
+        created = conn.execute(
+            select(Snapshot.__table__.c.created_at).where(Snapshot.__table__.c.id == snapshot_id)
+        ).scalar_one()
+        q = (
+            select(j.c.pair_id, func.min(r.c.group_key))
+            .join(r, r.c.id == j.c.ranking_id)
+            .where(
+                j.c.pair_id.in_(select(e.c.pair_id).where(e.c.snapshot_id == snapshot_id)),
+                j.c.status == "submitted",
+                r.c.status == "submitted",
+                r.c.created_at <= created,
+            )
+            .group_by(j.c.pair_id)
+        )
+        return dict(conn.execute(q).all())
 
 
 def iter_example_chunks(
@@ -64,6 +97,7 @@ def iter_example_chunks(
         e.c.example_hash,
         rc.c.role,
         rr.c.role,
+        literal(None).label("group"),
         e.c.split,
     ]
     if conversational:
@@ -78,6 +112,7 @@ def iter_example_chunks(
     )
     if split is not None:
         q = q.where(e.c.split == split)
+    groups = ranking_groups(engine, snapshot_id)
     with engine.connect() as conn:
         sql, args = driver_statement(conn, q)
         raw = conn.connection
@@ -94,13 +129,15 @@ def iter_example_chunks(
                 rows = cursor.fetchmany(chunk)
                 if not rows:
                     break
+                if groups:
+                    rows = [(*r[:12], groups.get(r[8]), *r[13:]) for r in rows]
                 if conversational:
                     rows = [
                         (
-                            _messages(r[13]) or [{"role": "user", "content": r[0]}],
+                            _messages(r[14]) or [{"role": "user", "content": r[0]}],
                             [{"role": "assistant", "content": r[1]}],
                             [{"role": "assistant", "content": r[2]}],
-                            *r[3:13],
+                            *r[3:14],
                         )
                         for r in rows
                     ]

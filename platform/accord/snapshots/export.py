@@ -2,7 +2,8 @@
 
 - ``trl``: ``DIR/train.jsonl``, ``DIR/test.jsonl`` with ``prompt``, ``chosen``, ``rejected``,
   ``score`` (P(chosen ≻ rejected)) and provenance columns (``chosen_role`` / ``rejected_role``:
-  initial | critique | revision, so SFT on revisions works from an export folder); loads with
+  initial | critique | revision, so SFT on revisions works from an export folder; ``group``:
+  the ranked item of examples expanded from a ranking of K responses, else null); loads with
   ``datasets.load_dataset("json", data_files=...)`` and feeds trl's DPOTrainer/RewardTrainer.
 - ``hf``: a ``datasets.DatasetDict`` saved with ``save_to_disk`` (``load_from_disk(DIR)``).
 - ``parquet``: ``DIR/train.parquet``, ``DIR/test.parquet``.
@@ -114,6 +115,7 @@ def _jsonl_lines(rows: list[tuple], conversational: bool) -> list[str]:
         map(_encode_str, column(9)),
         _json_labels(column(10)),
         _json_labels(column(11)),
+        _json_labels(column(12)),
     ]
     parts: list[Iterable[str]] = []
     for piece, value in zip(_PIECES, values, strict=True):
@@ -167,6 +169,7 @@ def _arrow_schema(conversational: bool):
             ("example_hash", pa.string()),
             ("chosen_role", pa.string()),
             ("rejected_role", pa.string()),
+            ("group", pa.string()),
         ]
     )
 

@@ -107,17 +107,44 @@ def judgment_key(
     presentation_order: str = "",
     principle: str = "",
     constitution_hash: str = "",
+    ranking_key: str = "",
 ) -> str:
     """The natural key of a judgment: ``content_hash("judgment", pair_hash, judge, kind,
-    presentation_order, principle, constitution_hash)``.
+    presentation_order, principle, constitution_hash)``; a judgment expanded from a ranking
+    also has the ranking's key as a last part (``ranking_key``), so that it is the ranking's
+    own and never the same row as a pairwise label, or a judgment of another ranking, of the
+    same judge on the same pair.
 
     The kind is part of it: a human annotator and a model judge with the same name are two
     judge identities (``accord.store.ingest`` refuses to store both on one pair, which would
     relabel one as the other).
     """
-    return judgment_key_under(
+    key = judgment_key_under(
         judgment_key_head(pair_hash), judge, kind, presentation_order, principle, constitution_hash
     )
+    if not ranking_key:
+        return key
+    identity = (judge, kind, presentation_order, principle, constitution_hash, ranking_key)
+    return sha256(judgment_key_head(pair_hash) + b"".join(map(_part, identity))).hexdigest()
+
+
+def ranking_group_key(prompt_hash: str, response_hashes: list[str]) -> str:
+    """The ranked item: ``content_hash("ranking-item", prompt_hash, *sorted response hashes)``
+    (every ranker of the same responses shares it)."""
+    return sha256(
+        b"".join(map(_part, ("ranking-item", prompt_hash, *sorted(response_hashes))))
+    ).hexdigest()
+
+
+def ranking_key(
+    group_key: str, judge: str, *, kind: str, principle: str = "", constitution_hash: str = ""
+) -> str:
+    """The natural key of a ranking: ``content_hash("ranking", group_key, judge, kind,
+    principle, constitution_hash)``."""
+    if kind not in KINDS:
+        raise ValueError(f"ranking kind must be one of {KINDS}, got {kind!r}")
+    parts = ("ranking", group_key, judge, kind, principle, constitution_hash)
+    return sha256(b"".join(map(_part, parts))).hexdigest()
 
 
 def judgment_key_head(pair_hash: str) -> bytes:

@@ -16,32 +16,35 @@ from a data migration (``rekey_judgments(op.get_bind())``) or by hand.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, literal, select, update
 from sqlalchemy.engine import Connection
 
 from .keys import judgment_key
-from .models import Judgment, Pair
+from .models import Judgment, Pair, Ranking
 
 CHUNK = 10_000
 
 
 def rekey_judgments(connection: Connection) -> int:
     """Set every judgment's ``key_hash`` to its current natural key; returns how many changed."""
-    j, p = Judgment.__table__, Pair.__table__
-    query = (
-        select(
-            j.c.id,
-            j.c.key_hash,
-            p.c.content_hash,
-            j.c.judge,
-            j.c.kind,
-            j.c.presentation_order,
-            j.c.principle,
-            j.c.constitution_hash,
-        )
-        .join(p, p.c.id == j.c.pair_id)
-        .order_by(j.c.id)
-    )
+    j, p, r = Judgment.__table__, Pair.__table__, Ranking.__table__
+    # A judgment expanded from a ranking has the ranking's key in its own (migration 0009; an
+    # older schema, as in migration 0002, has no rankings).
+    has_rankings = "ranking_id" in {c["name"] for c in inspect(connection).get_columns("judgment")}
+    query = select(
+        j.c.id,
+        j.c.key_hash,
+        p.c.content_hash,
+        j.c.judge,
+        j.c.kind,
+        j.c.presentation_order,
+        j.c.principle,
+        j.c.constitution_hash,
+        (r.c.key_hash if has_rankings else literal("")).label("ranking_key"),
+    ).join(p, p.c.id == j.c.pair_id)
+    if has_rankings:
+        query = query.outerjoin(r, r.c.id == j.c.ranking_id)
+    query = query.order_by(j.c.id)
     changed, last = 0, 0
     while True:
         rows = connection.execute(query.where(j.c.id > last).limit(CHUNK)).all()
@@ -56,6 +59,7 @@ def rekey_judgments(connection: Connection) -> int:
                 presentation_order=row.presentation_order,
                 principle=row.principle,
                 constitution_hash=row.constitution_hash,
+                ranking_key=row.ranking_key or "",
             )
             if key != row.key_hash:
                 updates.append({"row_id": row.id, "new_key": key})

@@ -22,6 +22,12 @@ records the run; ``zero3.yaml`` for models that do not fit one GPU)::
         --num_processes 8 -m accord.cli.main \\
         train rm --snapshot helpful-v1 --model accord/tiny --max-steps 50 --bf16
 
+Ranked data (a snapshot whose export has a ``group`` column: the comparisons expanded from one
+ranking of K responses) trains InstructGPT's way by default: all comparisons of a ranking in
+one batch (``group_batches``; ``accord.train.rm_groups``), optionally scored as one list with
+the Plackett–Luce loss (``loss="plackett-luce"``). ``rm_groups``, ``rm_grouped_batches`` and
+``rm_batches_splitting_a_group`` (always 0 when grouped) are recorded on the run.
+
 Departures from trl's ``scripts/reward.py``: the per-pair ``margin`` column is derived from the
 snapshot's soft labels (``margin_from_score``; trl only reads a margin the data already has);
 the held-out calibration figures are accord's; the options are ``RewardTrainConfig``
@@ -59,6 +65,22 @@ def margin_for(score: float | None, config: RewardTrainConfig) -> float:
     return config.margin_scale * math.log(p / (1 - p))
 
 
+def batches_splitting_a_group(seen: list[list[int]], groups: list[int]) -> int:
+    """How many training batches held part of a group but not all of it."""
+    size: dict[int, int] = {}
+    for g in groups:
+        if g >= 0:
+            size[g] = size.get(g, 0) + 1
+    split = 0
+    for batch in seen:
+        counts: dict[int, int] = {}
+        for g in batch:
+            if g >= 0:
+                counts[g] = counts.get(g, 0) + 1
+        split += any(n != size[g] for g, n in counts.items())
+    return split
+
+
 def load_reward_model(path: str, *, dtype=None):
     """A sequence-classification model with one output, its pad token set for last-token pooling."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -81,6 +103,14 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
         columns: dict[str, list[Any]] = preference_columns(snap.train_rows)
         if use_margin:
             columns["margin"] = [margin_for(r.get("score"), config) for r in snap.train_rows]
+        n_groups = len({r["group"] for r in snap.train_rows if r.get("group") is not None})
+        grouped = config.group_batches if config.group_batches is not None else n_groups > 0
+        trainer_class, extra = RewardTrainer, {}
+        if grouped or config.loss != "bradley-terry":
+            from .rm_groups import group_columns, grouped_trainer_class
+
+            columns.update(group_columns(snap.train_rows))
+            trainer_class, extra = grouped_trainer_class(), {"loss": config.loss}
         model, tokenizer = load_reward_model(
             resolve_model_path(config.model), dtype=model_dtype(config)
         )
@@ -89,19 +119,27 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
             max_length=config.max_length,
             center_rewards_coefficient=config.center_rewards_coefficient,
         )
-        trainer = RewardTrainer(
+        trainer = trainer_class(
             model=model,
             args=args,
             train_dataset=datasets.Dataset.from_dict(columns),
             processing_class=tokenizer,
             callbacks=[recorder_callback(ctx.recorder, ctx.history)],
+            **extra,
         )
         quiet(trainer)
         output = trainer.train()
         metrics: dict[str, Any] = {
             "train_loss": output.training_loss,
             "margin_from_score": use_margin,
+            "rm_loss": config.loss,
+            "rm_grouped_batches": bool(grouped or config.loss != "bradley-terry"),
+            "rm_groups": n_groups,
         }
+        if trainer_class is not RewardTrainer:
+            metrics["rm_batches_splitting_a_group"] = batches_splitting_a_group(
+                trainer.seen_groups, columns["group_index"]
+            )
         if snap.test_rows:
             model.eval()
             rows = snap.test_rows

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from .config import TrainConfig
 
+LOSSES = ("bradley-terry", "plackett-luce")
+
 
 @dataclass
 class RewardTrainConfig(TrainConfig):
@@ -36,10 +38,28 @@ class RewardTrainConfig(TrainConfig):
             "rm_heldout_accuracy and counted."
         },
     )
+    group_batches: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Put all comparisons of one ranking (the export's group column) in one "
+            "batch, InstructGPT's recipe (default: on when the snapshot has ranked examples)."
+        },
+    )
+    loss: str = field(
+        default="bradley-terry",
+        metadata={
+            "help": "bradley-terry (pairwise, trl's) or plackett-luce (listwise over each "
+            "ranking's responses; needs grouped batches)."
+        },
+    )
     learning_rate: float = 1e-4
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss == "plackett-luce" and self.group_batches is False:
+            raise ValueError("loss plackett-luce scores whole rankings: it needs group_batches")
         if not 0.0 <= self.heldout_label_band < 0.5:
             raise ValueError(
                 f"heldout_label_band must be in [0, 0.5), got {self.heldout_label_band}"

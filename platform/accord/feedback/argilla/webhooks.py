@@ -5,7 +5,8 @@ Argilla signs each delivery per Standard Webhooks (``webhook-id``, ``webhook-tim
 headers to :func:`verify_and_ingest`; ``response.created``, ``response.updated`` and
 ``response.deleted`` become judgments through the same ingestor pull uses, so a delivery
 retried by Argilla, or one that arrives after a pull already stored its answer, changes
-nothing. Other event types are acknowledged and ignored.
+nothing. Answers on ranking records (``--mode ranking``) become rankings the same way
+(``accord.feedback.argilla.rankings``). Other event types are acknowledged and ignored.
 
     accord argilla webhook --url https://accord.example.org/api/argilla/webhook
     # prints the secret: set it as ACCORD_WEBHOOK_SECRET for the service
@@ -28,6 +29,7 @@ from .client import ArgillaConnection
 from .ingest import IngestTally, ResponseEvent, ResponseIngestor, parse_time
 
 RESPONSE_EVENTS = ("response.created", "response.updated", "response.deleted")
+RANKING_RECORD_PREFIX = "accord-ranking-"  # records of ranking datasets (accord...rankings)
 
 
 class WebhookVerificationError(ValueError):
@@ -114,6 +116,13 @@ def ingest_webhook_event(engine: Engine, payload: Mapping[str, Any]) -> WebhookO
     if not event.dataset:
         tally.problem(f"{kind}: payload names no dataset; skipped")
         return WebhookOutcome(event=kind, action="skipped", problems=tally.problems)
+    if (event.record_external_id or "").startswith(RANKING_RECORD_PREFIX):
+        from .rankings import ingest_ranking_event
+
+        record = dict((payload.get("data") or {}).get("record") or {})
+        with session_scope(engine) as session:
+            action, problems = ingest_ranking_event(session, event, record)
+        return WebhookOutcome(event=kind, action=action, problems=problems)
     with session_scope(engine) as session:
         action = ResponseIngestor(session, tally).ingest(event)
     return WebhookOutcome(event=kind, action=action, problems=tally.problems)

@@ -9,6 +9,7 @@ from . import (
     judgments,
     pairs,
     prompts,
+    rankings,
     responses,
     stats,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "judgments",
     "pairs",
     "prompts",
+    "rankings",
     "responses",
     "stats",
 ]

@@ -28,7 +28,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..keys import judgment_key
-from ..models import Judgment, JudgmentRevision, Pair
+from ..models import Judgment, JudgmentRevision, Pair, Ranking
 from ..models._base import utcnow
 from ..models.judgment import KINDS, ORDERS, SIDES, STATUSES
 from ..text import check_store_text
@@ -124,8 +124,12 @@ def upsert_judgment(
     job_id: int | None = None,
     meta: dict[str, Any] | None = None,
     when: datetime | None = None,
+    ranking: Ranking | None = None,
 ) -> tuple[Judgment, str]:
-    """Create or update one judgment; returns it and 'created' | 'updated' | 'unchanged'."""
+    """Create or update one judgment; returns it and 'created' | 'updated' | 'unchanged'.
+
+    ``ranking``: the ranking this judgment is expanded from (``accord.store.crud.rankings``):
+    its key is part of the judgment's natural key and ``ranking_id`` links the two."""
     validate_judgment_values(
         kind=kind,
         preferred=preferred,
@@ -142,6 +146,7 @@ def upsert_judgment(
         presentation_order=presentation_order,
         principle=principle,
         constitution_hash=constitution_hash,
+        ranking_key=ranking.key_hash if ranking is not None else "",
     )
     values = {
         "preferred": preferred,
@@ -169,6 +174,7 @@ def upsert_judgment(
             source=source,
             external_id=external_id,
             job_id=job_id,
+            ranking_id=ranking.id if ranking is not None else None,
             meta=meta or {},
             created_at=now,
             updated_at=now,
@@ -218,11 +224,13 @@ def list_judgments(
     constitution_hash: str | None = None,
     principle: str | None = None,
     job_id: int | None = None,
+    ranking_id: int | None = None,
     include_aggregates: bool = True,
     offset: int = 0,
     limit: int = 100,
 ) -> tuple[list[Judgment], int]:
-    """A filtered page of judgments and the total count."""
+    """A filtered page of judgments and the total count (``ranking_id``: those expanded from
+    that ranking)."""
     conds = equal_to(
         {
             Judgment.pair_id: pair_id,
@@ -232,6 +240,7 @@ def list_judgments(
             Judgment.constitution_hash: constitution_hash,
             Judgment.principle: principle,
             Judgment.job_id: job_id,
+            Judgment.ranking_id: ranking_id,
         }
     )
     if not include_aggregates:

@@ -7,7 +7,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ..models import Annotator, Judgment, Pair, Prompt, Response, Snapshot, TrainingRun
+from ..models import (
+    Annotator,
+    Judgment,
+    Pair,
+    Prompt,
+    Ranking,
+    Response,
+    Snapshot,
+    TrainingRun,
+)
 from ..models.judgment import KINDS
 from ..models.response import ROLES
 
@@ -22,11 +31,13 @@ def store_stats(session: Session) -> dict[str, Any]:
     by_kind = dict(
         session.execute(select(Judgment.kind, func.count()).group_by(Judgment.kind)).all()
     )
+    ranked = dict(session.execute(select(Ranking.kind, func.count()).group_by(Ranking.kind)).all())
     return {
         "prompts": count(Prompt),
         "responses": {"total": count(Response), **{r: by_role.get(r, 0) for r in ROLES}},
         "pairs": count(Pair),
         "judgments": {"total": count(Judgment), **{k: by_kind.get(k, 0) for k in KINDS}},
+        "rankings": {"total": count(Ranking), **{k: ranked.get(k, 0) for k in KINDS}},
         "annotators": count(Annotator),
         "snapshots": count(Snapshot),
         "runs": count(TrainingRun),

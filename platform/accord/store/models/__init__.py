@@ -17,6 +17,7 @@ from .judgment import (
 )
 from .pair import Pair, PairDetail, PairPublic
 from .prompt import Prompt, PromptCreate, PromptPublic
+from .ranking import Ranking, RankingPublic
 from .response import Response, ResponsePublic
 from .run import RunMetric, RunMetricPublic, TrainingRun, TrainingRunPublic
 from .snapshot import (
@@ -63,6 +64,8 @@ __all__ = [
     "Prompt",
     "PromptCreate",
     "PromptPublic",
+    "Ranking",
+    "RankingPublic",
     "Response",
     "ResponsePublic",
     "RunMetric",

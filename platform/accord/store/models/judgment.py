@@ -67,9 +67,13 @@ def _index_of_set_values(column: str) -> Index:
 class Judgment(JudgmentBase, table=True):
     # Every index costs each judgment insert (the store's most written table), so only what a
     # query filters on is indexed: pair_id, judge, source (Argilla pulls), the natural key,
-    # and annotator_id and job_id where set. No query filters on external_id or
+    # and annotator_id, job_id and ranking_id where set. No query filters on external_id or
     # constitution_id.
-    __table_args__ = (_index_of_set_values("annotator_id"), _index_of_set_values("job_id"))
+    __table_args__ = (
+        _index_of_set_values("annotator_id"),
+        _index_of_set_values("job_id"),
+        _index_of_set_values("ranking_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = hash_field(
@@ -83,6 +87,9 @@ class Judgment(JudgmentBase, table=True):
     source: str = Field(default="", max_length=300, index=True)
     external_id: str | None = Field(default=None, max_length=100)
     job_id: int | None = Field(default=None, foreign_key="job.id")
+    # The ranking this judgment was expanded from (``accord.store.crud.rankings``); None for a
+    # pairwise label.
+    ranking_id: int | None = Field(default=None, foreign_key="ranking.id")
     meta: dict[str, Any] = json_field()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -98,6 +105,7 @@ class JudgmentPublic(JudgmentBase):
     source: str
     external_id: str | None
     job_id: int | None
+    ranking_id: int | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -1,0 +1,131 @@
+"""rank: AI rankings of K responses, from the judge's pairwise log-prob comparisons.
+
+The ``judge`` step compares pairs; ``rank`` reads the judge's aggregate judgment of every pair
+of its input (``prob_a``: the judge's P(response_a better), from the answer log-probs of both
+presentation orders and all principles), gathers the pairs by prompt, and fits Bradley–Terry
+strengths to each prompt's responses by maximum likelihood (``accord.rlaif.bradley_terry``).
+The strengths order the responses; the ranking is stored like a human one
+(``accord.store.crud.rankings``: kind ``ai``, the judge's identity, constitution and
+principle), with the strengths as ``scores`` and its (K choose 2) expanded judgments carrying
+``prob_a = σ(θ_a − θ_b)``: the judge's comparisons made consistent with one order.
+
+What is asked of the judge stays the judge step's (``JudgeTask``); a recipe ranks K sampled
+responses with ``generate`` (n = K) → ``make_pairs`` → ``judge`` → ``rank``. A prompt whose
+pairs do not connect all its responses, or where one response won every comparison outright
+(no finite maximum: pass ``l2``), is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pydantic import Field
+from sqlmodel import Session, select
+
+from ..jobs.context import StepContext, StepOutput
+from ..jobs.registry import StepConfig
+from ..store.crud.rankings import upsert_ranking
+from ..store.db import session_scope
+from ..store.models import Judgment, Pair, Prompt, Response
+from ..store.models.ranking import MAX_K
+from .bradley_terry import fit_bradley_terry, ranks_from_strengths
+
+
+class RankConfig(StepConfig):
+    """AI rankings: Bradley–Terry over the judge's pairwise comparisons of each prompt."""
+
+    judge: str | None = Field(
+        default=None,
+        description="Rank from this judge model id only (default: every AI judge found).",
+    )
+    l2: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="Gaussian prior on the strengths (0: plain maximum likelihood).",
+    )
+    min_k: int = Field(default=3, ge=2, le=MAX_K, description="Rank prompts with ≥ this many.")
+
+
+def run_rank(ctx: StepContext, config: RankConfig) -> StepOutput:
+    pair_ids = ctx.input_ids("pairs", config.input)
+    with Session(ctx.engine) as session:
+        pairs = {}
+        aggregates = []
+        for start in range(0, len(pair_ids), 500):
+            chunk = pair_ids[start : start + 500]
+            pairs.update(
+                {p.id: p for p in session.exec(select(Pair).where(Pair.id.in_(chunk))).all()}
+            )
+            q = select(Judgment).where(
+                Judgment.pair_id.in_(chunk),
+                Judgment.kind == "ai",
+                Judgment.is_aggregate == True,  # noqa: E712
+                Judgment.status == "submitted",
+                Judgment.prob_a.is_not(None),
+                Judgment.ranking_id.is_(None),
+            )
+            if config.judge is not None:
+                q = q.where(Judgment.judge == config.judge)
+            aggregates += session.exec(q).all()
+    # (judge identity, prompt) -> [(response_a, response_b, prob_a, judgment)]
+    groups: dict[tuple, list] = defaultdict(list)
+    for j in aggregates:
+        pair = pairs[j.pair_id]
+        identity = (j.judge, j.principle, j.constitution_hash, j.constitution_id, j.judge_backend)
+        groups[(identity, pair.prompt_id)].append((pair.response_a_id, pair.response_b_id, j))
+    task = ctx.progress.add_step(f"{ctx.step_name}: rank", total=len(groups))
+    ranked_pairs: list[int] = []
+    judgments: list[int] = []
+    n_rankings = skipped = 0
+    for (identity, prompt_id), comps in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
+        judge, principle, chash, constitution_id, backend = identity
+        items = sorted({r for a, b, _ in comps for r in (a, b)})
+        ctx.progress.advance(task)
+        if not config.min_k <= len(items) <= MAX_K:
+            skipped += 1
+            continue
+        index = {rid: n for n, rid in enumerate(items)}
+        try:
+            theta = fit_bradley_terry(
+                len(items), [(index[a], index[b], j.prob_a) for a, b, j in comps], l2=config.l2
+            )
+        except ValueError:
+            skipped += 1
+            continue
+        with session_scope(ctx.engine) as session:
+            prompt = session.get(Prompt, prompt_id)
+            responses = [session.get(Response, rid) for rid in items]
+            ranking, _ = upsert_ranking(
+                session,
+                prompt=prompt,
+                responses=responses,
+                ranks=ranks_from_strengths(theta),
+                scores=[float(t) for t in theta],
+                kind="ai",
+                judge=judge,
+                principle=principle,
+                constitution_hash=chash,
+                constitution_id=constitution_id,
+                judge_backend=backend,
+                source="rank",
+                job_id=ctx.job_id,
+                meta={
+                    "method": "bradley-terry",
+                    "l2": config.l2,
+                    "from_judgments": sorted(j.id for _, _, j in comps),
+                },
+            )
+            judgments += [
+                j.id
+                for j in session.exec(
+                    select(Judgment).where(Judgment.ranking_id == ranking.id)
+                ).all()
+            ]
+        ranked_pairs += sorted({j.pair_id for _, _, j in comps})
+        n_rankings += 1
+    return StepOutput(
+        pairs=ranked_pairs,
+        judgments=judgments,
+        counts={"rankings": n_rankings, "skipped_prompts": skipped},
+    )
