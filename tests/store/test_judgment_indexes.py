@@ -1,6 +1,7 @@
 """The judgment table keeps only the indexes its queries use (migration 0004), on SQLite and
 PostgreSQL: annotator_id, job_id and ranking_id (migration 0009) partial (rows where set),
-external_id and constitution_id none; the lookups still go through an index, and the migration goes down and up again."""
+external_id and constitution_id none; the lookups still go through an index, and the migration
+goes down and up again."""
 
 from sqlalchemy import inspect, text
 

@@ -53,7 +53,8 @@ class GroupedBatchSampler(torch.utils.data.Sampler):
 
     Groups (rows sharing ``groups[i] >= 0``; a row with -1 is alone) are shuffled once with
     ``seed`` and packed in that order into batches of at most ``batch_size`` rows (a group
-    that does not fit closes the batch); a larger group is a batch by itself. The batches are fixed; each epoch visits them in a seeded order.
+    that does not fit closes the batch); a larger group is a batch by itself. The batches are
+    fixed; each epoch visits them in a seeded order.
     """
 
     def __init__(self, groups: Sequence[int], *, batch_size: int, seed: int = 0):
