@@ -70,6 +70,29 @@ def test_skip_invalid_imports_the_rest_and_writes_rejects_under_the_home(recipe_
     assert sorted(p.name for p in data.iterdir()) == ["hh.jsonl"]  # nothing beside the input
 
 
+def test_a_rerun_rewrites_its_own_rejects_and_recomputes_nothing(recipe_runner, tmp_path):
+    path, _ = _inputs(tmp_path, skip_invalid=True)
+    first = recipe_runner.run(path, "--json")
+    assert first.returncode == 0, first.output[-3000:]
+    rejects = recipe_runner.home.resolve() / "rejects" / "messy" / "hh.rejects.jsonl"
+    written = rejects.read_text()
+    again = recipe_runner.run(path, "--json")
+    assert again.returncode == 0, again.output[-3000:]
+    assert rejects.read_text() == written
+    assert json.loads(again.stdout)["steps"]["hh"]["pairs"] == 2
+    assert recipe_runner.row_counts()["pair"] == 2
+
+
+def test_a_recipe_never_writes_its_rejects_over_its_input(recipe_runner, tmp_path):
+    path, data = _inputs(tmp_path, skip_invalid=True)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["steps"][0]["rejects"] = recipe["steps"][0]["file"]
+    path.write_text(yaml.safe_dump(recipe))
+    done = recipe_runner.run(path)
+    assert done.returncode == 1 and "is the input file" in done.said
+    assert recipe_runner.row_counts()["pair"] == 0
+
+
 def test_rejects_path_is_relative_to_the_working_folder(recipe_runner, tmp_path):
     path, _ = _inputs(tmp_path, skip_invalid=True, rejects="out/bad-rows.jsonl")
     done = recipe_runner.run(path)

@@ -126,6 +126,9 @@ def run_import_preferences(ctx: StepContext, config: ImportPreferencesConfig) ->
         soft_labels=config.soft_labels,
         skip_invalid=config.skip_invalid,
         rejects_path=rejects,
+        # The rejects file is this step's own output, as its reports are: a rerun of the recipe
+        # writes it again (same input, same rows). Writing over the input is still refused.
+        force=True,
     )
     ctx.progress.advance(task)
     if report.invalid:
