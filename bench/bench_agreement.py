@@ -117,10 +117,12 @@ def tokens_per_label(db_url: str, model: str, constitution: str) -> float:
                     messages = judge_messages(
                         prompt=prompt, principle=principle, first=first, second=second, cot=False
                     )
-                    ids = tokenizer.apply_chat_template(
-                        messages, tokenize=True, add_generation_prompt=True
+                    # Rendered to text, then tokenised: apply_chat_template(tokenize=True)
+                    # returns a mapping on some transformers versions and a list on others.
+                    rendered = tokenizer.apply_chat_template(
+                        messages, tokenize=False, add_generation_prompt=True
                     )
-                    counts.append(len(ids["input_ids"] if isinstance(ids, dict) else ids))
+                    counts.append(len(tokenizer(rendered, add_special_tokens=False).input_ids))
     return sum(counts) / max(len(counts), 1)
 
 
