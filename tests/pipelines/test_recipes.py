@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from accord.store.db import open_store
-from accord.store.models import Judgment, Snapshot, TrainingRun
 from sqlmodel import Session, select
+
+from accord.store.db import open_store
+from accord.store.models import Judgment, Response, Snapshot, TrainingRun
 
 from .conftest import PIPELINES
 
@@ -44,7 +45,9 @@ def test_instructgpt_sft_rm_ppo(recipe_runner):
     assert [r["run_id"] for r in audit["reward_models"]] == [rm.id]  # RM accuracy in the audit
     assert "reward model held-out accuracy" in done.said
     with Session(open_store(recipe_runner.db_url)) as s:
-        assert {j.kind for j in s.exec(select(Judgment)).all()} == {"human"}  # the imported comparisons
+        assert {j.kind for j in s.exec(select(Judgment)).all()} == {
+            "human"
+        }  # the imported comparisons
 
 
 def test_dpo_beta_sweep_shares_one_reference_cache(recipe_runner):
@@ -78,7 +81,12 @@ def test_constitutional_ai_both_phases(recipe_runner):
     assert rl.base_model == sl.artifact_path and rl.config["reward_model"] == pm.artifact_path
     with Session(open_store(recipe_runner.db_url)) as s:
         snaps = {x.name: x for x in s.exec(select(Snapshot)).all()}
-        judges = {(j.judge, j.principle) for j in s.exec(select(Judgment)).all() if j.source == "judge"}
+        judges = {
+            (j.judge, j.principle) for j in s.exec(select(Judgment)).all() if j.source == "judge"
+        }
+        sampled_by = {r.model_id for r in s.exec(select(Response)).all() if r.role == "initial"}
+    # the RL-phase pairs are sampled from the SL checkpoint in the same run ({from_step: sl})
+    assert sampled_by == {"accord/tiny", sl.artifact_path}
     assert set(snaps) == {"cai-revisions", "cai-ai-preferences"}
     assert sl.snapshot_hash == snaps["cai-revisions"].content_hash
     assert pm.snapshot_hash == snaps["cai-ai-preferences"].content_hash

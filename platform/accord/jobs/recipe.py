@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
 from ..constitutions import DocumentError, read_yaml_document, validation_problems
+from .model_refs import reference_problems
 from .registry import StepConfig, get_step
 
 
@@ -29,7 +30,9 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["transformers", "openai", "vllm"] = Field(description="Backend name.")
-    model: str = Field(min_length=1, description="Hub id, folder, served model name or accord/tiny.")
+    model: str = Field(
+        min_length=1, description="Hub id, folder, served model name or accord/tiny."
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Backend options.")
 
 
@@ -39,12 +42,17 @@ class _RecipeDocument(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
     description: str = ""
     seed: int = 0
-    database_url: str | None = Field(default=None, description="Store URL (the CLI's --db and "
-                                     "ACCORD_DATABASE_URL take precedence).")
+    database_url: str | None = Field(
+        default=None,
+        description="Store URL (the CLI's --db and ACCORD_DATABASE_URL take precedence).",
+    )
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     steps: list[dict[str, Any]] = Field(min_length=1)
-    base_dir: str | None = Field(default=None, description="Folder that relative paths are "
-                                 "resolved against (default: the recipe file's folder).")
+    base_dir: str | None = Field(
+        default=None,
+        description="Folder that relative paths are "
+        "resolved against (default: the recipe file's folder).",
+    )
 
 
 class Recipe(BaseModel):
@@ -63,7 +71,9 @@ class Recipe(BaseModel):
         return self.model_dump(mode="json")
 
 
-def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple, int] | None = None) -> Recipe:
+def parse_recipe(
+    data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple, int] | None = None
+) -> Recipe:
     """Validate a recipe document; raise ``DocumentError`` listing every problem found."""
     lines = lines or {}
     path = str(path)
@@ -76,6 +86,7 @@ def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple,
     problems: list[tuple[str, int | None, str]] = []
     steps: list[StepConfig] = []
     seen: dict[str, int] = {}
+    earlier: dict[str, StepConfig] = {}
     for i, raw in enumerate(doc.steps):
         loc = ("steps", i)
         kind = raw.get("kind")
@@ -96,26 +107,55 @@ def parse_recipe(data: Any, *, path: str | Path = "<recipe>", lines: dict[tuple,
             n = sum(1 for s in steps if s.kind == kind)
             config.name = kind if n == 0 else f"{kind}-{n + 1}"
         if config.name in seen:
-            problems.append((f"steps[{i}].name", lines.get(loc + ("name",), lines.get(loc)),
-                             f"step name {config.name!r} is already used by steps[{seen[config.name]}]"))
+            problems.append(
+                (
+                    f"steps[{i}].name",
+                    lines.get(loc + ("name",), lines.get(loc)),
+                    f"step name {config.name!r} is already used by steps[{seen[config.name]}]",
+                )
+            )
         seen.setdefault(config.name, i)
         refs = [config.input] if isinstance(config.input, str) else (config.input or [])
         for ref in refs:
             if ref not in seen or seen[ref] >= i:
-                problems.append((f"steps[{i}].input", lines.get(loc + ("input",), lines.get(loc)),
-                                 f"input {ref!r} is not the name of an earlier step"))
+                problems.append(
+                    (
+                        f"steps[{i}].input",
+                        lines.get(loc + ("input",), lines.get(loc)),
+                        f"input {ref!r} is not the name of an earlier step",
+                    )
+                )
+        later = {r.get("name") or r.get("kind") for r in doc.steps[i + 1 :] if isinstance(r, dict)}
+        for field, message in reference_problems(config, earlier=earlier, later=later):
+            problems.append(
+                (f"steps[{i}].{field}", lines.get(loc + (field,), lines.get(loc)), message)
+            )
+        earlier.setdefault(config.name, config)
         model = getattr(config, "model", None)
         if isinstance(model, str) and model not in doc.models:
-            problems.append((f"steps[{i}].model", lines.get(loc + ("model",), lines.get(loc)),
-                             (f"unknown model alias {model!r}; define it under models: "
-                              f"(known: {sorted(doc.models) or 'none'})")))
+            problems.append(
+                (
+                    f"steps[{i}].model",
+                    lines.get(loc + ("model",), lines.get(loc)),
+                    (
+                        f"unknown model alias {model!r}; define it under models: "
+                        f"(known: {sorted(doc.models) or 'none'})"
+                    ),
+                )
+            )
         steps.append(config)
     if problems:
         raise DocumentError(path, problems)
-    return Recipe(name=doc.name, description=doc.description, seed=doc.seed,
-                  database_url=doc.database_url, models=doc.models, steps=steps,
-                  base_dir=doc.base_dir or (str(Path(path).resolve().parent) if path != "<recipe>" else None),
-                  source_path=None if path == "<recipe>" else path)
+    return Recipe(
+        name=doc.name,
+        description=doc.description,
+        seed=doc.seed,
+        database_url=doc.database_url,
+        models=doc.models,
+        steps=steps,
+        base_dir=doc.base_dir or (str(Path(path).resolve().parent) if path != "<recipe>" else None),
+        source_path=None if path == "<recipe>" else path,
+    )
 
 
 class _Relocated:
@@ -150,5 +190,7 @@ def resolve_recipe_path(path_or_name: str | Path) -> Path:
     bundled = bundled_pipelines_dir() / (p.name if p.suffix else f"{p.name}.yaml")
     if bundled.is_file():
         return bundled
-    raise FileNotFoundError(f"no recipe file {str(path_or_name)!r} (bundled: "
-                            f"{', '.join(f.stem for f in sorted(bundled_pipelines_dir().glob('*.yaml')))})")
+    raise FileNotFoundError(
+        f"no recipe file {str(path_or_name)!r} (bundled: "
+        f"{', '.join(f.stem for f in sorted(bundled_pipelines_dir().glob('*.yaml')))})"
+    )

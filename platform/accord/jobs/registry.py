@@ -29,14 +29,22 @@ import importlib.util
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 BUILTIN_MODULES = ("accord.rlaif.recipe_steps",)
 # Packages that may contribute steps through an ``<area>.recipe_steps`` module.
-PLUGIN_AREAS = ("audit", "snapshots", "train", "feedback", "feedback.argilla", "formats", "workflows",
-                "service")
+PLUGIN_AREAS = (
+    "audit",
+    "snapshots",
+    "train",
+    "feedback",
+    "feedback.argilla",
+    "formats",
+    "workflows",
+    "service",
+)
 ENTRY_POINT_GROUP = "accord.recipe_steps"
 
 
@@ -44,13 +52,20 @@ class StepConfig(BaseModel):
     """Fields every step has. Subclasses add their own, each with a description."""
 
     model_config = ConfigDict(extra="forbid")
+    # Whether the step hands a model to later steps (``{from_step: NAME}`` may name it).
+    produces_model: ClassVar[bool] = False
 
     kind: str = Field(description="Registered step kind.")
-    name: str | None = Field(default=None, description="Unique step name (default: the kind, "
-                             "numbered if repeated). Later steps refer to it in `input`.")
+    name: str | None = Field(
+        default=None,
+        description="Unique step name (default: the kind, "
+        "numbered if repeated). Later steps refer to it in `input`.",
+    )
     input: str | list[str] | None = Field(
-        default=None, description="Step name(s) whose output this step consumes "
-        "(default: the nearest earlier step that produced what it needs).")
+        default=None,
+        description="Step name(s) whose output this step consumes "
+        "(default: the nearest earlier step that produced what it needs).",
+    )
 
 
 @dataclass(frozen=True)
@@ -70,16 +85,25 @@ def _origin(fn: Callable) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
-def register_step(kind: str, config_model: type[StepConfig], run_fn: Callable[[Any, Any], Any], *,
-                  description: str = "") -> None:
+def register_step(
+    kind: str,
+    config_model: type[StepConfig],
+    run_fn: Callable[[Any, Any], Any],
+    *,
+    description: str = "",
+) -> None:
     """Make ``kind`` usable in recipes. ``run_fn(ctx, config)`` returns a ``StepOutput``."""
     if not issubclass(config_model, StepConfig):
-        raise TypeError(f"step {kind!r}: config model must subclass accord.jobs.registry.StepConfig")
+        raise TypeError(
+            f"step {kind!r}: config model must subclass accord.jobs.registry.StepConfig"
+        )
     existing = _REGISTRY.get(kind)
     # The same function registering again (a module imported twice) is fine; another is not.
     if existing is not None and _origin(existing.run) != _origin(run_fn):
         raise ValueError(f"step kind {kind!r} is already registered by {_origin(existing.run)}")
-    _REGISTRY[kind] = StepKind(kind, config_model, run_fn, description or (config_model.__doc__ or "").strip())
+    _REGISTRY[kind] = StepKind(
+        kind, config_model, run_fn, description or (config_model.__doc__ or "").strip()
+    )
 
 
 def is_registered(kind: str) -> bool:

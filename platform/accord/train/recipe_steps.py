@@ -36,14 +36,30 @@ from rich.table import Table
 from sqlmodel import Session
 
 from ..jobs.context import StepContext
+from ..jobs.model_refs import from_step_of, produced_model
 from ..jobs.registry import StepConfig, is_registered, register_step
 from ..store.models import TrainingRun
 from ..workflows.outputs import FiguresOutput, console_for, recipe_name, step_output
 from ..workflows.run_reuse import find_finished_run, run_record
 
+# A model: an earlier training step's name, a run id, a folder, a model id or {from_step: NAME}.
+ModelName = str | dict[str, Any]
+MODEL_FIELDS = ("base_model", "ref_model", "reward_model", "eval_reward_model")
+
 # Trainer config fields a step sets itself (they cannot also be given under ``options``).
-MANAGED = ("snapshot", "model", "max_steps", "learning_rate", "per_device_train_batch_size",
-           "max_length", "seed", "bf16", "run_name", "db_url", "output_dir")
+MANAGED = (
+    "snapshot",
+    "model",
+    "max_steps",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "max_length",
+    "seed",
+    "bf16",
+    "run_name",
+    "db_url",
+    "output_dir",
+)
 
 
 class TrainStepConfig(StepConfig):
@@ -52,23 +68,38 @@ class TrainStepConfig(StepConfig):
 
     trainer: ClassVar[str] = ""  # name in accord.train.trainers
     generated: ClassVar[tuple[str, ...]] = ()  # config fields added as step fields
+    produces_model: ClassVar[bool] = True
 
-    snapshot: str | None = Field(default=None, description="Snapshot step, snapshot name or trl "
-                                 "export folder (default: the nearest earlier snapshot step).")
-    base_model: str = Field(default="accord/tiny", description="Model to start from: an earlier "
-                            "training step's name, a run id, a folder or a model id.")
+    snapshot: str | None = Field(
+        default=None,
+        description="Snapshot step, snapshot name or trl "
+        "export folder (default: the nearest earlier snapshot step).",
+    )
+    base_model: ModelName = Field(
+        default="accord/tiny",
+        description="Model to start from: an "
+        "earlier training step's name, {from_step: NAME}, a run id, a "
+        "folder or a model id.",
+    )
     max_steps: int = Field(default=20, ge=1, description="Optimizer (PPO: rollout) steps.")
-    learning_rate: float | None = Field(default=None, gt=0, description="Peak learning rate "
-                                        "(default: the trainer's).")
+    learning_rate: float | None = Field(
+        default=None, gt=0, description="Peak learning rate (default: the trainer's)."
+    )
     batch_size: int = Field(default=4, ge=1, description="Examples per device per micro-batch.")
     max_length: int | None = Field(default=512, ge=8, description="Longest tokenised sequence.")
     seed: int | None = Field(default=None, description="Seed (default: the recipe's).")
     bf16: bool = Field(default=False, description="bfloat16 mixed precision (GPUs).")
-    reuse: bool = Field(default=True, description="Reuse a finished run with the same snapshot "
-                        "hash and config instead of training again.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Any other field of the "
-                                    "trainer's config (see `accord train <kind> --help`); "
-                                    "the same as giving it as a step field.")
+    reuse: bool = Field(
+        default=True,
+        description="Reuse a finished run with the same snapshot "
+        "hash and config instead of training again.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any other field of the "
+        "trainer's config (see `accord train <kind> --help`); "
+        "the same as giving it as a step field.",
+    )
 
     def specific(self) -> dict[str, Any]:
         """Config keyword arguments from the fields this step class declares itself."""
@@ -89,25 +120,53 @@ class TrainStepConfig(StepConfig):
 
     @model_validator(mode="after")
     def _check_options(self) -> TrainStepConfig:
+        for name in MODEL_FIELDS:
+            value = getattr(self, name, None)
+            if isinstance(value, dict) and (
+                set(value) != {"from_step"}
+                or not value["from_step"]
+                or not isinstance(value["from_step"], str)
+            ):
+                raise ValueError(
+                    f"{name}: a mapping here must be {{from_step: NAME}} (the model an "
+                    "earlier step produced); give other models by name, id or folder"
+                )
         given = {n for n in self.generated if n in self.model_fields_set}
         clash = sorted(set(self.options) & (set(MANAGED) | set(self.specific()) | given))
         if clash:
-            raise ValueError(f"options: {', '.join(clash)} must be given as step fields, not options")
+            raise ValueError(
+                f"options: {', '.join(clash)} must be given as step fields, not options"
+            )
         cls = self.config_class()
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(self.options) - known)
         if unknown:
             raise ValueError(f"options: {cls.__name__} has no field {', '.join(unknown)}")
         # The trainer's own validation, now, so nothing runs on a bad recipe.
-        cls(**self.build_kwargs(snapshot="-", model=self.base_model, run_name=""))
+        placeholders = {
+            n: "-"
+            for n in ("ref_model", "reward_model")
+            if from_step_of(getattr(self, n, None)) is not None
+        }
+        model = "-" if from_step_of(self.base_model) is not None else self.base_model
+        cls(**self.build_kwargs(snapshot="-", model=model, run_name="", **placeholders))
         return self
 
-    def build_kwargs(self, *, snapshot: str, model: str, run_name: str, seed: int = 0,
-                     **resolved: Any) -> dict[str, Any]:
-        kwargs = dict(snapshot=snapshot, model=model, max_steps=self.max_steps,
-                      per_device_train_batch_size=self.batch_size, max_length=self.max_length,
-                      seed=seed if self.seed is None else self.seed, bf16=self.bf16, run_name=run_name,
-                      **self.config_kwargs(), **self.options)
+    def build_kwargs(
+        self, *, snapshot: str, model: str, run_name: str, seed: int = 0, **resolved: Any
+    ) -> dict[str, Any]:
+        kwargs = dict(
+            snapshot=snapshot,
+            model=model,
+            max_steps=self.max_steps,
+            per_device_train_batch_size=self.batch_size,
+            max_length=self.max_length,
+            seed=seed if self.seed is None else self.seed,
+            bf16=self.bf16,
+            run_name=run_name,
+            **self.config_kwargs(),
+            **self.options,
+        )
         if self.learning_rate is not None:
             kwargs["learning_rate"] = self.learning_rate
         kwargs.update(resolved)
@@ -119,7 +178,9 @@ def _step_field(option) -> tuple[Any, Any]:
         return option.type, Field(description=option.help)
     if isinstance(option.default, list | dict):
         value = option.default
-        return option.type, Field(default_factory=lambda: copy.deepcopy(value), description=option.help)
+        return option.type, Field(
+            default_factory=lambda: copy.deepcopy(value), description=option.help
+        )
     return option.type, Field(default=option.default, description=option.help)
 
 
@@ -128,13 +189,21 @@ def train_step_model(trainer, base: type[TrainStepConfig] | None = None) -> type
     from .trainers import config_options
 
     base = base or TrainStepConfig
-    fields = {o.name: _step_field(o) for o in config_options(trainer.config_class())
-              if o.name not in MANAGED and o.name not in base.model_fields}
+    fields = {
+        o.name: _step_field(o)
+        for o in config_options(trainer.config_class())
+        if o.name not in MANAGED and o.name not in base.model_fields
+    }
     generic = base is TrainStepConfig
-    model = create_model(f"{trainer.name.upper()}StepConfig" if generic
-                         else base.__name__.replace("StepFields", "StepConfig"),
-                         __base__=base, __module__=__name__,
-                         __doc__=trainer.summary if generic else base.__doc__, **fields)
+    model = create_model(
+        f"{trainer.name.upper()}StepConfig"
+        if generic
+        else base.__name__.replace("StepFields", "StepConfig"),
+        __base__=base,
+        __module__=__name__,
+        __doc__=trainer.summary if generic else base.__doc__,
+        **fields,
+    )
     model.trainer = trainer.name
     model.generated = tuple(fields)
     return model
@@ -163,15 +232,24 @@ def _eval_ai_judge_model() -> type[BaseModel]:
     def one(f):
         help_ = f.metadata.get("help", "")
         if f.name == "model":
-            return str, Field(description="Judge model: a model id, folder or earlier training step.")
+            return str, Field(
+                description="Judge model: a model id, folder or earlier training step."
+            )
         if f.default_factory is not dataclasses.MISSING:
             return f.type, Field(default_factory=f.default_factory, description=help_)
         return f.type, Field(default=f.default, description=help_)
 
-    return create_model("EvalAIJudge", __base__=_EvalAIJudgeBase, __module__=__name__,
-                        __doc__=_EvalAIJudgeBase.__doc__,
-                        **{f.name: one(f) for f in dataclasses.fields(AIJudgeSettings)
-                           if f.name not in ("base_dir", "options")})
+    return create_model(
+        "EvalAIJudge",
+        __base__=_EvalAIJudgeBase,
+        __module__=__name__,
+        __doc__=_EvalAIJudgeBase.__doc__,
+        **{
+            f.name: one(f)
+            for f in dataclasses.fields(AIJudgeSettings)
+            if f.name not in ("base_dir", "options")
+        },
+    )
 
 
 EvalAIJudge = _eval_ai_judge_model()
@@ -183,12 +261,19 @@ class DPOStepFields(TrainStepConfig):
     trainer: ClassVar[str] = "dpo"
     beta: float | list[float] = Field(default=0.1, description="β, or a list of β to sweep.")
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"], description="trl loss types.")
-    ref_model: str | None = Field(default=None, description="Reference policy (default: base_model).")
+    ref_model: ModelName | None = Field(
+        default=None, description="Reference policy (default: base_model)."
+    )
     evaluate: bool = Field(default=True, description="Measure KL (and win-rate) vs the reference.")
-    eval_reward_model: str | None = Field(default=None, description="Reward model judging the "
-                                          "win-rate: a train_rm step, run id or folder.")
-    eval_ai_judge: EvalAIJudge | None = Field(default=None, description="RLAIF pairwise AI judge of the "
-                                              "win-rate (beside or instead of eval_reward_model).")
+    eval_reward_model: ModelName | None = Field(
+        default=None,
+        description="Reward model judging the win-rate: a train_rm step, run id or folder.",
+    )
+    eval_ai_judge: EvalAIJudge | None = Field(
+        default=None,
+        description="RLAIF pairwise AI judge of the "
+        "win-rate (beside or instead of eval_reward_model).",
+    )
     eval_prompts: int = Field(default=16, ge=1, description="Held-out prompts evaluated.")
     eval_max_new_tokens: int = Field(default=24, ge=1, description="Longest sampled response.")
     eval_temperature: float = Field(default=1.0, gt=0, description="Sampling temperature.")
@@ -210,11 +295,16 @@ class PPOStepFields(TrainStepConfig):
     """PPO with a per-token KL penalty to the reference, scored by a frozen reward model."""
 
     trainer: ClassVar[str] = "ppo"
-    reward_model: str = Field(description="Reward model: a train_rm step, run id or folder.")
-    ref_model: str | None = Field(default=None, description="Reference policy (default: base_model).")
+    reward_model: ModelName = Field(description="Reward model: a train_rm step, run id or folder.")
+    ref_model: ModelName | None = Field(
+        default=None, description="Reference policy (default: base_model)."
+    )
     kl_coef: float = Field(default=0.05, ge=0, description="Initial KL coefficient β.")
-    target_kl: float | None = Field(default=None, gt=0, description="Adaptive KL target (nats per "
-                                    "sequence); none keeps β fixed.")
+    target_kl: float | None = Field(
+        default=None,
+        gt=0,
+        description="Adaptive KL target (nats per sequence); none keeps β fixed.",
+    )
     max_steps: int = Field(default=10, ge=1, description="PPO steps (rollout batches).")
 
     def specific(self) -> dict[str, Any]:
@@ -223,14 +313,21 @@ class PPOStepFields(TrainStepConfig):
 
 # -- references ------------------------------------------------------------------------------
 
-def model_path_for(ctx: StepContext, ref: str) -> str:
-    """A model named by an earlier training step, a run id, a folder or a model id."""
+
+def model_path_for(ctx: StepContext, ref: ModelName, field: str = "base_model") -> str:
+    """A model named by an earlier training step, ``{from_step: NAME}``, a run id, a folder or
+    a model id."""
+    name = from_step_of(ref)
+    if name is not None:
+        return produced_model(ctx, field=field, name=name)
     out = step_output(ctx, ref, "train")
     if out is not None:
         runs = out.figures["runs"]
         if len(runs) != 1:
-            raise ValueError(f"step {ctx.step_name!r}: step {ref!r} trained {len(runs)} runs (a sweep); "
-                             "name one run by its id instead")
+            raise ValueError(
+                f"step {ctx.step_name!r}: step {ref!r} trained {len(runs)} runs (a sweep); "
+                "name one run by its id instead"
+            )
         return runs[0]["artifact_path"]
     if ref.isdigit():
         with Session(ctx.engine) as session:
@@ -257,6 +354,7 @@ def snapshot_for(ctx: StepContext, ref: str | None) -> tuple[str, str]:
 
 # -- running ---------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def library_bars_off():
     """Silence datasets' and transformers' tqdm bars while a step trains: the job's own rich
@@ -264,7 +362,10 @@ def library_bars_off():
     import datasets
     from transformers.utils import logging as hf_logging
 
-    datasets_on, transformers_on = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    datasets_on, transformers_on = (
+        datasets.is_progress_bar_enabled(),
+        hf_logging.is_progress_bar_enabled(),
+    )
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
     try:
@@ -276,14 +377,21 @@ def library_bars_off():
             hf_logging.enable_progress_bar()
 
 
-def train_or_reuse(ctx: StepContext, step: TrainStepConfig, kwargs: dict[str, Any], snapshot_hash: str,
-                   label: str = "") -> dict[str, Any]:
+def train_or_reuse(
+    ctx: StepContext,
+    step: TrainStepConfig,
+    kwargs: dict[str, Any],
+    snapshot_hash: str,
+    label: str = "",
+) -> dict[str, Any]:
     """Reuse the finished run with the same (snapshot hash, config), else train one."""
     trainer = step.trainer_spec()
     config = trainer.config_class()(**kwargs)
     kind = trainer.name
     if step.reuse:
-        run = find_finished_run(ctx.engine, kind=kind, snapshot_hash=snapshot_hash, config=config.to_dict())
+        run = find_finished_run(
+            ctx.engine, kind=kind, snapshot_hash=snapshot_hash, config=config.to_dict()
+        )
         if run is not None:
             return run_record(run, reused=True, step=ctx.step_name, label=label)
     ctx.check_cancel()
@@ -295,9 +403,24 @@ def train_or_reuse(ctx: StepContext, step: TrainStepConfig, kwargs: dict[str, An
 
 
 def _output(runs: list[dict[str, Any]], kind: str, **figures: Any) -> FiguresOutput:
-    return FiguresOutput(kind="train", figures={"trainer": kind, "runs": runs, **figures},
-                         counts={"runs": len(runs), "reused": sum(r["reused"] for r in runs)},
-                         brief={"run_ids": ",".join(str(r["run_id"]) for r in runs)})
+    one = runs[0]["artifact_path"] if len(runs) == 1 else None
+    why = (
+        ""
+        if one
+        else (
+            f"it trained {len(runs)} runs (a sweep); name one run by its id instead"
+            if len(runs) > 1
+            else "its run saved no model"
+        )
+    )
+    return FiguresOutput(
+        kind="train",
+        figures={"trainer": kind, "runs": runs, **figures},
+        counts={"runs": len(runs), "reused": sum(r["reused"] for r in runs)},
+        brief={"run_ids": ",".join(str(r["run_id"]) for r in runs)},
+        model=one,
+        no_model_reason=why,
+    )
 
 
 def run_train_step(ctx: StepContext, step: TrainStepConfig) -> FiguresOutput:
@@ -305,9 +428,14 @@ def run_train_step(ctx: StepContext, step: TrainStepConfig) -> FiguresOutput:
     resolved: dict[str, Any] = {}
     for name in ("ref_model", "reward_model"):
         if getattr(step, name, None):
-            resolved[name] = model_path_for(ctx, getattr(step, name))
-    kwargs = step.build_kwargs(snapshot=snapshot, model=model_path_for(ctx, step.base_model),
-                               run_name=f"{recipe_name(ctx)}/{ctx.step_name}", seed=ctx.seed, **resolved)
+            resolved[name] = model_path_for(ctx, getattr(step, name), name)
+    kwargs = step.build_kwargs(
+        snapshot=snapshot,
+        model=model_path_for(ctx, step.base_model),
+        run_name=f"{recipe_name(ctx)}/{ctx.step_name}",
+        seed=ctx.seed,
+        **resolved,
+    )
     task = ctx.progress.add_step(f"{ctx.step_name}: train {step.trainer}", total=1)
     record = train_or_reuse(ctx, step, kwargs, digest)
     ctx.progress.advance(task)
@@ -319,26 +447,48 @@ def _heldout_prompts(ctx: StepContext, snapshot: str, n: int) -> list[str]:
 
     data = load_snapshot(snapshot, engine=ctx.engine)
     prompts = sorted({r["prompt"] for r in data.test_rows if isinstance(r["prompt"], str)})
-    return (prompts or sorted({r["prompt"] for r in data.train_rows if isinstance(r["prompt"], str)}))[:n]
+    return (
+        prompts or sorted({r["prompt"] for r in data.train_rows if isinstance(r["prompt"], str)})
+    )[:n]
 
 
-def _evaluate(ctx: StepContext, step: DPOStepFields, record: dict[str, Any], reference: str,
-              judge: str | None, prompts: list[str], ai_judge=None) -> dict[str, Any]:
+def _evaluate(
+    ctx: StepContext,
+    step: DPOStepFields,
+    record: dict[str, Any],
+    reference: str,
+    judge: str | None,
+    prompts: list[str],
+    ai_judge=None,
+) -> dict[str, Any]:
     """KL / win-rate of one DPO policy, stored on its run; skipped when already measured."""
     from ..workflows.policy_eval import evaluate_policy, evaluation_key
     from .runs import RunRecorder
 
     seed = ctx.seed if step.seed is None else step.seed
-    key = evaluation_key(policy=record["artifact_path"], reference=reference, reward_model=judge,
-                         prompts=prompts, max_new_tokens=step.eval_max_new_tokens,
-                         temperature=step.eval_temperature, seed=seed,
-                         ai_judge=ai_judge.key() if ai_judge else None)
+    key = evaluation_key(
+        policy=record["artifact_path"],
+        reference=reference,
+        reward_model=judge,
+        prompts=prompts,
+        max_new_tokens=step.eval_max_new_tokens,
+        temperature=step.eval_temperature,
+        seed=seed,
+        ai_judge=ai_judge.key() if ai_judge else None,
+    )
     if record["metrics"].get("eval_key") == key:
         return record
     with library_bars_off():
-        figures = evaluate_policy(record["artifact_path"], reference, prompts, reward_model=judge,
-                                  max_new_tokens=step.eval_max_new_tokens, temperature=step.eval_temperature,
-                                  seed=seed, ai_judge=ai_judge)
+        figures = evaluate_policy(
+            record["artifact_path"],
+            reference,
+            prompts,
+            reward_model=judge,
+            max_new_tokens=step.eval_max_new_tokens,
+            temperature=step.eval_temperature,
+            seed=seed,
+            ai_judge=ai_judge,
+        )
     figures["eval_key"] = key
     RunRecorder(engine=ctx.engine, run_id=record["run_id"]).update(metrics=figures)
     record["metrics"].update(figures)
@@ -350,34 +500,64 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
 
 
 def sweep_table(records: list[dict[str, Any]], judged: bool) -> Table:
-    table = Table(title="DPO: win-rate vs KL to the reference per β (held-out prompts)", title_justify="left")
-    for column in ("β", "run", "", "KL (nats)", "win-rate vs ref", "held-out reward acc", "train loss"):
+    table = Table(
+        title="DPO: win-rate vs KL to the reference per β (held-out prompts)", title_justify="left"
+    )
+    for column in (
+        "β",
+        "run",
+        "",
+        "KL (nats)",
+        "win-rate vs ref",
+        "held-out reward acc",
+        "train loss",
+    ):
         table.add_column(column, justify="left" if column in ("run", "") else "right")
     for r in records:
         m = r["metrics"]
-        table.add_row(r["label"], str(r["run_id"]), "reused" if r["reused"] else "trained",
-                      _fmt(m.get("kl_to_ref")), _fmt(m.get("win_rate_vs_ref")) if judged else "— (no judge)",
-                      _fmt(m.get("heldout_reward_accuracy")), _fmt(m.get("train_loss")))
+        table.add_row(
+            r["label"],
+            str(r["run_id"]),
+            "reused" if r["reused"] else "trained",
+            _fmt(m.get("kl_to_ref")),
+            _fmt(m.get("win_rate_vs_ref")) if judged else "— (no judge)",
+            _fmt(m.get("heldout_reward_accuracy")),
+            _fmt(m.get("train_loss")),
+        )
     return table
 
 
 def run_train_dpo(ctx: StepContext, step: DPOStepFields) -> FiguresOutput:
     snapshot, digest = snapshot_for(ctx, step.snapshot)
     base = model_path_for(ctx, step.base_model)
-    reference = model_path_for(ctx, step.ref_model) if step.ref_model else base
-    judge = model_path_for(ctx, step.eval_reward_model) if step.eval_reward_model else None
-    ai_judge = (step.eval_ai_judge.settings(model_path_for(ctx, step.eval_ai_judge.model))
-                if step.eval_ai_judge else None)
+    reference = model_path_for(ctx, step.ref_model, "ref_model") if step.ref_model else base
+    judge = (
+        model_path_for(ctx, step.eval_reward_model, "eval_reward_model")
+        if step.eval_reward_model
+        else None
+    )
+    ai_judge = (
+        step.eval_ai_judge.settings(model_path_for(ctx, step.eval_ai_judge.model))
+        if step.eval_ai_judge
+        else None
+    )
     betas = step.betas()
     run_name = f"{recipe_name(ctx)}/{ctx.step_name}"
-    task = ctx.progress.add_step(f"{ctx.step_name}: train dpo ({len(betas)} β)",
-                                 total=len(betas) * (2 if step.evaluate else 1))
+    task = ctx.progress.add_step(
+        f"{ctx.step_name}: train dpo ({len(betas)} β)",
+        total=len(betas) * (2 if step.evaluate else 1),
+    )
     prompts = _heldout_prompts(ctx, snapshot, step.eval_prompts) if step.evaluate else []
     records = []
     for beta in betas:
-        kwargs = step.build_kwargs(snapshot=snapshot, model=base, seed=ctx.seed, beta=beta,
-                                   run_name=run_name if len(betas) == 1 else f"{run_name}/beta={beta:g}",
-                                   **({"ref_model": reference} if step.ref_model else {}))
+        kwargs = step.build_kwargs(
+            snapshot=snapshot,
+            model=base,
+            seed=ctx.seed,
+            beta=beta,
+            run_name=run_name if len(betas) == 1 else f"{run_name}/beta={beta:g}",
+            **({"ref_model": reference} if step.ref_model else {}),
+        )
         records.append(train_or_reuse(ctx, step, kwargs, digest, label=f"{beta:g}"))
         ctx.progress.advance(task)
         if step.evaluate:
@@ -385,12 +565,28 @@ def run_train_dpo(ctx: StepContext, step: DPOStepFields) -> FiguresOutput:
             _evaluate(ctx, step, records[-1], reference, judge, prompts, ai_judge)
             ctx.progress.advance(task)
     if step.evaluate:
-        console_for(ctx).print(sweep_table(records, judged=judge is not None or ai_judge is not None))
-    sweep = [{"beta": float(r["label"]), "run_id": r["run_id"], "kl_to_ref": r["metrics"].get("kl_to_ref"),
-              "win_rate_vs_ref": r["metrics"].get("win_rate_vs_ref"),
-              "heldout_reward_accuracy": r["metrics"].get("heldout_reward_accuracy")} for r in records]
+        console_for(ctx).print(
+            sweep_table(records, judged=judge is not None or ai_judge is not None)
+        )
+    sweep = [
+        {
+            "beta": float(r["label"]),
+            "run_id": r["run_id"],
+            "kl_to_ref": r["metrics"].get("kl_to_ref"),
+            "win_rate_vs_ref": r["metrics"].get("win_rate_vs_ref"),
+            "heldout_reward_accuracy": r["metrics"].get("heldout_reward_accuracy"),
+        }
+        for r in records
+    ]
     judges = [j for j in (judge, ai_judge.describe() if ai_judge else None) if j]
-    return _output(records, "dpo", snapshot=snapshot, snapshot_hash=digest, sweep=sweep, judge=" + ".join(judges))
+    return _output(
+        records,
+        "dpo",
+        snapshot=snapshot,
+        snapshot_hash=digest,
+        sweep=sweep,
+        judge=" + ".join(judges),
+    )
 
 
 # A trainer's step is generated (``train_step_model``); these trainers add recipe-only fields
