@@ -43,9 +43,14 @@ class JobResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "status": self.status, "steps": self.steps,
-                "errors": self.errors, "skipped_known_errors": self.skipped_known_errors,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "steps": self.steps,
+            "errors": self.errors,
+            "skipped_known_errors": self.skipped_known_errors,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def as_recipe(recipe: Recipe | dict | str | Path) -> tuple[Recipe, Path]:
@@ -57,11 +62,17 @@ def as_recipe(recipe: Recipe | dict | str | Path) -> tuple[Recipe, Path]:
     return recipe, Path(recipe.base_dir) if recipe.base_dir else Path.cwd()
 
 
-def run_recipe(engine: Engine, recipe_path_or_obj: Recipe | dict | str | Path, *,
-               job_id: int | None = None, retry_errors: bool = False, progress: bool = True,
-               backends: dict[str, Backend] | None = None,
-               backend_factory: Callable[[ModelRef], Backend] | None = None,
-               worker_id: str | None = None) -> JobResult:
+def run_recipe(
+    engine: Engine,
+    recipe_path_or_obj: Recipe | dict | str | Path,
+    *,
+    job_id: int | None = None,
+    retry_errors: bool = False,
+    progress: bool = True,
+    backends: dict[str, Backend] | None = None,
+    backend_factory: Callable[[ModelRef], Backend] | None = None,
+    worker_id: str | None = None,
+) -> JobResult:
     """Run every step of a recipe; return the job's outcome.
 
     ``job_id`` resumes/uses an existing (queued) job row, as the service's worker does;
@@ -77,16 +88,28 @@ def run_recipe(engine: Engine, recipe_path_or_obj: Recipe | dict | str | Path, *
             job = get_job(session, job_id=job_id)
             if job is None:
                 raise ValueError(f"no job with id {job_id}")
-        mark_running(session, job=job, worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}")
+        mark_running(
+            session, job=job, worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        )
         job_id = job.id
-    models = {alias: ModelRef(spec.backend, spec.model, dict(spec.options))
-              for alias, spec in recipe.models.items()}
+    models = {
+        alias: ModelRef(spec.backend, spec.model, dict(spec.options))
+        for alias, spec in recipe.models.items()
+    }
     result = JobResult(job_id=job_id, status="running")
     started = time.perf_counter()
     with JobProgress(show=progress) as bars:
-        ctx = StepContext(engine=engine, job_id=job_id, seed=recipe.seed, base_dir=base_dir,
-                          retry_errors=retry_errors, progress=bars, models=models,
-                          backends=backends, backend_factory=backend_factory)
+        ctx = StepContext(
+            engine=engine,
+            job_id=job_id,
+            seed=recipe.seed,
+            base_dir=base_dir,
+            retry_errors=retry_errors,
+            progress=bars,
+            models=models,
+            backends=backends,
+            backend_factory=backend_factory,
+        )
         try:
             for step in recipe.steps:
                 ctx.step_name = step.name or step.kind
@@ -96,11 +119,20 @@ def run_recipe(engine: Engine, recipe_path_or_obj: Recipe | dict | str | Path, *
                 ctx.outputs[ctx.step_name] = output
                 result.steps[ctx.step_name] = {"kind": step.kind, **output.summary()}
         except (KeyboardInterrupt, JobCancelled) as exc:
-            _finish(engine, job_id, "cancelled", result, ctx, started,
-                    error="interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc))
+            _finish(
+                engine,
+                job_id,
+                "cancelled",
+                result,
+                ctx,
+                started,
+                error="interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc),
+            )
             raise
         except BaseException as exc:
-            _finish(engine, job_id, "failed", result, ctx, started, error=f"{type(exc).__name__}: {exc}")
+            _finish(
+                engine, job_id, "failed", result, ctx, started, error=f"{type(exc).__name__}: {exc}"
+            )
             raise
         finally:
             ctx.close()
@@ -108,12 +140,26 @@ def run_recipe(engine: Engine, recipe_path_or_obj: Recipe | dict | str | Path, *
     return result
 
 
-def _finish(engine: Engine, job_id: int, status: str, result: JobResult, ctx: StepContext,
-            started: float, error: str | None = None) -> None:
+def _finish(
+    engine: Engine,
+    job_id: int,
+    status: str,
+    result: JobResult,
+    ctx: StepContext,
+    started: float,
+    error: str | None = None,
+) -> None:
     result.status = status
     result.errors = ctx.errors_recorded
     result.skipped_known_errors = ctx.skipped_known_errors
     result.seconds = time.perf_counter() - started
     with session_scope(engine) as session:
         job = get_job(session, job_id=job_id)
-        finish_job(session, job=job, status=status, error=error, result=result.to_dict())
+        # Keys a step recorded on the job while it ran (the loop's rounds) are kept.
+        finish_job(
+            session,
+            job=job,
+            status=status,
+            error=error,
+            result={**(job.result or {}), **result.to_dict()},
+        )
