@@ -278,7 +278,7 @@ def run_round(
     """Round k from the policy of round k−1; its record (also stored on its DPO run)."""
     from ...train.runs import RunRecorder
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     data = sample_round_data(ctx, config, state, k)
     if not data["kept_pairs"]:
         raise ValueError(
@@ -319,6 +319,7 @@ def run_round(
         "train_loss": metrics.get("train_loss"),
         **evaluation,
         "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),
     }
     RunRecorder(engine=ctx.engine, run_id=run["run_id"]).update(
         metrics={"loop": {"recipe": state.recipe, "step": state.step, "round": k}}
