@@ -149,7 +149,10 @@ def _contents(url: str) -> dict:
                 for p in s.exec(select(Pair)).all()
             ),
             "judgments": len(s.exec(select(Judgment)).all()),
-            "snapshots": sorted((x.name, x.content_hash) for x in s.exec(select(Snapshot)).all()),
+            # content hashes differ between stores: the responses' keys hold the policy's folder
+            "snapshots": sorted(
+                (x.name, x.n_train + x.n_test) for x in s.exec(select(Snapshot)).all()
+            ),
         }
         runs = [
             (r.name, r.status) for r in s.exec(select(TrainingRun).order_by(TrainingRun.id)).all()

@@ -109,6 +109,8 @@ def sample_round_data(
             seed=ctx.seed + 1000 * k,
         ),
     )
+    if state.policies[k - 1] != state.judge_ref.model:
+        ctx.backend(policy).close()  # unloads it (rebuilt on use): one policy in memory at a time
     pairs = _run_sub(
         ctx,
         _sub(ctx, state, k, "pairs"),

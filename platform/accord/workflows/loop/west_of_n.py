@@ -6,7 +6,7 @@ sample. Ties in score go to the lower response id, so the choice is deterministi
 
 >>> judged = [(10, 1, 1, 2, 0.9), (11, 1, 1, 3, 0.8), (12, 1, 2, 3, 0.3)]
 >>> best_vs_worst(judged)
-[11]
+[10]
 """
 
 from __future__ import annotations
