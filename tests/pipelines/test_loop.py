@@ -292,3 +292,34 @@ def test_two_rounds_killed_inside_round_two_resume_without_duplicates(tmp_path):
         check=False,
     )
     assert "win vs 0 [CI]" in table.stdout and "loopy-round-2" in table.stdout
+
+
+@pytest.mark.slow
+def test_all_pairs_refreshed_reference_and_early_stop(tmp_path):
+    from accord.jobs import run_recipe
+    from accord.store.db import open_store
+
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    recipe = json.loads(json.dumps(RECIPE))
+    recipe["steps"][1].update(
+        {
+            "rounds": 3,
+            "pairs": "all",
+            "reference": "previous",
+            "stop_when_no_gain": True,
+            "kl_budget": 1e-6,
+            "calibration_id": 99,
+        }
+    )
+    with pytest.raises(ValueError, match="calibration_id: no calibration 99"):
+        run_recipe(engine, recipe, progress=False)
+    del recipe["steps"][1]["calibration_id"]
+    result = run_recipe(engine, recipe, progress=False)
+    assert result.status == "succeeded"
+    rounds = result.steps["loop"]["rounds"]
+    # the tiny judge is a coin flip (round 1 is not better than round 0 by the CI) and any
+    # training moves the policy past a KL budget of 1e-6: either rule stops the loop
+    assert len(rounds) == 1 and rounds[0]["stop"]
+    assert rounds[0]["train_pairs"] == rounds[0]["judged_pairs"] == 12  # all 3 pairs of 4 prompts
+    with Session(engine) as s:
+        assert len(s.exec(select(TrainingRun)).all()) == 1
