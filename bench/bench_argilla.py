@@ -36,14 +36,22 @@ def free_ports(count: int) -> list[int]:
 
 
 def seed(engine, n: int) -> list[int]:
+    from sqlmodel import select
+
     from accord.store.db import session_scope
     from accord.store.ingest import PreferenceIngestor, PreferenceRecord
     from accord.store.models import Pair
-    from sqlmodel import select
 
-    records = [PreferenceRecord(prompt=f"Question {i}: what is {i} * 3?", chosen=f"It is **{3 * i}**.",
-                                rejected=f"It is {3 * i + 1}.", source="bench", judgments=[])
-               for i in range(n)]
+    records = [
+        PreferenceRecord(
+            prompt=f"Question {i}: what is {i} * 3?",
+            chosen=f"It is **{3 * i}**.",
+            rejected=f"It is {3 * i + 1}.",
+            source="bench",
+            judgments=[],
+        )
+        for i in range(n)
+    ]
     with session_scope(engine) as session:
         PreferenceIngestor(session).ingest(records)
     with session_scope(engine) as session:
@@ -57,11 +65,22 @@ def annotate_all(connection, dataset_id: str, user_id: str) -> int:
 
     ids = [r["id"] for page, _ in iter_record_pages(connection, dataset_id) for r in page]
     for start in range(0, len(ids), 500):
-        items = [{"id": rid, "responses": [{"user_id": user_id, "status": "submitted",
-                                             "values": {"preference": {"value": "ab"[i % 2]}}}]}
-                 for i, rid in enumerate(ids[start:start + 500])]
-        r = connection.http.put(f"/api/v1/datasets/{dataset_id}/records/bulk", json={"items": items},
-                                timeout=600)
+        items = [
+            {
+                "id": rid,
+                "responses": [
+                    {
+                        "user_id": user_id,
+                        "status": "submitted",
+                        "values": {"preference": {"value": "ab"[i % 2]}},
+                    }
+                ],
+            }
+            for i, rid in enumerate(ids[start : start + 500])
+        ]
+        r = connection.http.put(
+            f"/api/v1/datasets/{dataset_id}/records/bulk", json={"items": items}, timeout=600
+        )
         r.raise_for_status()
     return len(ids)
 
@@ -69,8 +88,11 @@ def annotate_all(connection, dataset_id: str, user_id: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=10_000)
-    parser.add_argument("--use-running", action="store_true",
-                        help="use ARGILLA_API_URL/ARGILLA_API_KEY instead of starting a server")
+    parser.add_argument(
+        "--use-running",
+        action="store_true",
+        help="use ARGILLA_API_URL/ARGILLA_API_KEY instead of starting a server",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -86,11 +108,20 @@ def main() -> int:
         url, key = os.environ["ARGILLA_API_URL"], os.environ["ARGILLA_API_KEY"]
     else:
         port, search_port, redis_port = free_ports(3)
-        venv = os.environ.get("ACCORD_TEST_ARGILLA_VENV",
-                              str(Path.home() / ".cache" / "accord" / "argilla-server-venv"))
-        launcher = LocalArgilla(LocalArgillaConfig(home=workdir / "argilla", venv=venv, port=port,
-                                                   search_port=search_port, redis_port=redis_port),
-                                echo=lambda m: print(f"  [local] {m}", file=sys.stderr))
+        venv = os.environ.get(
+            "ACCORD_TEST_ARGILLA_VENV",
+            str(Path.home() / ".cache" / "accord" / "argilla-server-venv"),
+        )
+        launcher = LocalArgilla(
+            LocalArgillaConfig(
+                home=workdir / "argilla",
+                venv=venv,
+                port=port,
+                search_port=search_port,
+                redis_port=redis_port,
+            ),
+            echo=lambda m: print(f"  [local] {m}", file=sys.stderr),
+        )
         t0 = time.perf_counter()
         launcher.start()
         print(f"local server started in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -113,18 +144,34 @@ def main() -> int:
             print(f"  {label}: {seconds:.1f} s", file=sys.stderr)
             return out
 
-        pushed = timed("push (new records)", lambda: push_pairs(
-            engine, dataset=name, workspace=name, connection=connection), lambda r: r.created)
-        timed("push again (all unchanged)", lambda: push_pairs(
-            engine, dataset=name, workspace=name, connection=connection), lambda r: r.unchanged)
-        annotator = create_user(connection, username=f"{name}-ann", password="bench-pass-1",
-                                workspace=name)
-        timed("annotate (bulk log, not accord)", lambda: annotate_all(
-            connection, pushed.dataset_id, annotator.id), lambda n: n)
-        timed("pull (new judgments)", lambda: pull_judgments(
-            engine, dataset=name, connection=connection), lambda r: r.created)
-        timed("pull again (all unchanged)", lambda: pull_judgments(
-            engine, dataset=name, connection=connection), lambda r: r.unchanged)
+        pushed = timed(
+            "push (new records)",
+            lambda: push_pairs(engine, dataset=name, workspace=name, connection=connection),
+            lambda r: r.created,
+        )
+        timed(
+            "push again (all unchanged)",
+            lambda: push_pairs(engine, dataset=name, workspace=name, connection=connection),
+            lambda r: r.unchanged,
+        )
+        annotator = create_user(
+            connection, username=f"{name}-ann", password="bench-pass-1", workspace=name
+        )
+        timed(
+            "annotate (bulk log, not accord)",
+            lambda: annotate_all(connection, pushed.dataset_id, annotator.id),
+            lambda n: n,
+        )
+        timed(
+            "pull (new judgments)",
+            lambda: pull_judgments(engine, dataset=name, connection=connection),
+            lambda r: r.created,
+        )
+        timed(
+            "pull again (all unchanged)",
+            lambda: pull_judgments(engine, dataset=name, connection=connection),
+            lambda r: r.unchanged,
+        )
 
         base = rows[0][1] / rows[0][2]
         print(f"\n{args.pairs} pairs, Argilla 2.8 local (SQLite + noida-db), store on SQLite\n")

@@ -102,9 +102,10 @@ def timed(backend, requests) -> dict[str, float]:
 
 def run_transformers(folder: str, shape: str, requests, args) -> dict[str, float]:
     import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     from accord.backends import make_backend
     from accord.backends.transformers_backend import TransformersBackend
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(os.cpu_count() or 1)
     if shape == "tiny":

@@ -31,17 +31,26 @@ WORK = Path(os.environ.get("BENCH_DPO_WORK") or ROOT / "bench" / "results" / "dp
 def build_model(hidden: int, layers: int) -> Path:
     """A random-weights Qwen2-shaped model with accord's tiny tokenizer (throughput only)."""
     import torch
-    from accord.models.tiny import ensure_tiny_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
+
+    from accord.models.tiny import ensure_tiny_model
 
     folder = WORK / f"qwen2-h{hidden}-l{layers}"
     if (folder / "config.json").is_file():
         return folder
     tok = AutoTokenizer.from_pretrained(ensure_tiny_model("causal"))
-    config = Qwen2Config(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
-                         num_attention_heads=max(1, hidden // 64), num_key_value_heads=max(1, hidden // 128),
-                         intermediate_size=hidden * 4, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                         bos_token_id=tok.bos_token_id, tie_word_embeddings=True)
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        num_key_value_heads=max(1, hidden // 128),
+        intermediate_size=hidden * 4,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -57,9 +66,18 @@ def build_snapshot(n: int) -> Path:
     rows = []
     for i in range(n):
         topic = ["photosynthesis", "volcanoes", "compound interest", "sleep hygiene"][i % 4]
-        rows.append({"prompt": f"Question {i}: can you explain {topic} in simple terms, with an example?",
-                     "chosen": f"Sure. {topic.capitalize()} works like this: first, " + "a clear step, " * 6 + "done.",
-                     "rejected": "I do not know, " * 4 + "sorry.", "score": 0.8, "example_hash": f"{i:064d}"})
+        rows.append(
+            {
+                "prompt": f"Question {i}: can you explain {topic} in simple terms, "
+                "with an example?",
+                "chosen": f"Sure. {topic.capitalize()} works like this: first, "
+                + "a clear step, " * 6
+                + "done.",
+                "rejected": "I do not know, " * 4 + "sorry.",
+                "score": 0.8,
+                "example_hash": f"{i:064d}",
+            }
+        )
     return write_export(folder, name=f"bench-{n}", train=rows, test=[])
 
 
@@ -73,8 +91,9 @@ def peak_memory_mb() -> float:
 
 def run_variant(args) -> dict:
     """Inside a child process: train DPO once and report step times and peak memory."""
-    from accord.train.dpo import DPOTrainConfig, train_dpo
     from transformers import TrainerCallback
+
+    from accord.train.dpo import DPOTrainConfig, train_dpo
 
     step_times: list[float] = []
 
@@ -100,23 +119,56 @@ def run_variant(args) -> dict:
     t0 = time.perf_counter()
     for beta in betas:
         step_times.clear()
-        config = DPOTrainConfig(snapshot=str(args.snapshot), model=str(args.model), max_steps=args.steps, beta=beta,
-                                per_device_train_batch_size=args.batch, cache_ref_logps=args.variant != "recompute",
-                                evaluate_test=False, save_model=False, bf16=args.bf16,
-                                db_url=f"sqlite:///{WORK / 'bench.db'}",
-                                output_dir=str(WORK / "out"), max_length=256)
+        config = DPOTrainConfig(
+            snapshot=str(args.snapshot),
+            model=str(args.model),
+            max_steps=args.steps,
+            beta=beta,
+            per_device_train_batch_size=args.batch,
+            cache_ref_logps=args.variant != "recompute",
+            evaluate_test=False,
+            save_model=False,
+            bf16=args.bf16,
+            db_url=f"sqlite:///{WORK / 'bench.db'}",
+            output_dir=str(WORK / "out"),
+            max_length=256,
+        )
         result = train_dpo(config)
         steady = step_times[1:] or step_times
-        results.append({"beta": beta, "step_seconds": sum(steady) / len(steady),
-                        "ref_cache_hit": result.metrics["ref_cache_hit"], "train_seconds": result.metrics["train_seconds"]})
-    return {"variant": args.variant, "runs": results, "total_seconds": time.perf_counter() - t0,
-            "peak_memory_mb": peak_memory_mb()}
+        results.append(
+            {
+                "beta": beta,
+                "step_seconds": sum(steady) / len(steady),
+                "ref_cache_hit": result.metrics["ref_cache_hit"],
+                "train_seconds": result.metrics["train_seconds"],
+            }
+        )
+    return {
+        "variant": args.variant,
+        "runs": results,
+        "total_seconds": time.perf_counter() - t0,
+        "peak_memory_mb": peak_memory_mb(),
+    }
 
 
 def child(variant: str, model: Path, snapshot: Path, args, betas: str, home: str) -> dict:
     env = {**os.environ, "ACCORD_HOME": home}
-    cmd = [sys.executable, __file__, "--child", variant, "--model", str(model), "--snapshot", str(snapshot),
-           "--steps", str(args.steps), "--batch", str(args.batch), "--betas", betas]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--model",
+        str(model),
+        "--snapshot",
+        str(snapshot),
+        "--steps",
+        str(args.steps),
+        "--batch",
+        str(args.batch),
+        "--betas",
+        betas,
+    ]
     if getattr(args, "bf16", False):
         cmd.append("--bf16")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -127,7 +179,9 @@ def child(variant: str, model: Path, snapshot: Path, args, betas: str, home: str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--steps", type=int, default=12)
@@ -151,22 +205,24 @@ def main() -> None:
     print(f"model {model.name}, {args.examples} examples, {args.steps} steps, batch {args.batch}")
     recompute = child("recompute", model, snapshot, args, "0.1", tempfile.mkdtemp(dir=WORK))
     warm_home = tempfile.mkdtemp(dir=WORK)
-    first = child("cached", model, snapshot, args, "0.1", warm_home)          # computes and stores
-    cached = child("cached", model, snapshot, args, "0.1", warm_home)         # cache hit
+    first = child("cached", model, snapshot, args, "0.1", warm_home)  # computes and stores
+    cached = child("cached", model, snapshot, args, "0.1", warm_home)  # cache hit
     sweep_home = tempfile.mkdtemp(dir=WORK)
     sweep = child("cached", model, snapshot, args, "0.05,0.1,0.2,0.5", sweep_home)
-    sweep_recompute = child("recompute", model, snapshot, args, "0.05,0.1,0.2,0.5", tempfile.mkdtemp(dir=WORK))
+    sweep_recompute = child(
+        "recompute", model, snapshot, args, "0.05,0.1,0.2,0.5", tempfile.mkdtemp(dir=WORK)
+    )
 
     r_step, c_step = recompute["runs"][0]["step_seconds"], cached["runs"][0]["step_seconds"]
     print(f"{'':34}{'recomputed':>12}{'cached':>12}{'ratio':>8}")
     print(f"{'DPO step (s, steady state)':34}{r_step:12.4f}{c_step:12.4f}{r_step / c_step:8.2f}x")
-    print(f"{'peak memory (MB)':34}{recompute['peak_memory_mb']:12.0f}{cached['peak_memory_mb']:12.0f}"
-          f"{recompute['peak_memory_mb'] / cached['peak_memory_mb']:8.2f}x")
+    r_peak, c_peak = recompute["peak_memory_mb"], cached["peak_memory_mb"]
+    print(f"{'peak memory (MB)':34}{r_peak:12.0f}{c_peak:12.0f}{r_peak / c_peak:8.2f}x")
     print(f"{'first cached run: cache hit':34}{'':12}{first['runs'][0]['ref_cache_hit']!s:>12}")
     print(f"{'second cached run: cache hit':34}{'':12}{cached['runs'][0]['ref_cache_hit']!s:>12}")
     hits = [r["ref_cache_hit"] for r in sweep["runs"]]
-    print(f"{'4-beta sweep total (s)':34}{sweep_recompute['total_seconds']:12.1f}{sweep['total_seconds']:12.1f}"
-          f"{sweep_recompute['total_seconds'] / sweep['total_seconds']:8.2f}x")
+    r_sweep, c_sweep = sweep_recompute["total_seconds"], sweep["total_seconds"]
+    print(f"{'4-beta sweep total (s)':34}{r_sweep:12.1f}{c_sweep:12.1f}{r_sweep / c_sweep:8.2f}x")
     print(f"{'4-beta sweep reference passes':34}{'4 (per step)':>12}{hits.count(False):>12}")
 
 

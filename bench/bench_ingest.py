@@ -45,13 +45,27 @@ def records(n_pairs: int, judges: int, tag: str):
     from accord.store.ingest import JudgmentSpec, PreferenceRecord
 
     for i in range(n_pairs):
-        specs = [JudgmentSpec(kind="ai", judge=f"judge-{j // 2}", principle=f"p{j // 2}",
-                              presentation_order="ab" if j % 2 == 0 else "ba",
-                              prob_chosen=0.7) for j in range(judges)] if judges > 1 else None
-        yield PreferenceRecord(prompt=f"{tag} question {i}: how do I keep basil alive?",
-                               chosen=f"Water it when the soil is dry ({i}).",
-                               rejected=f"Never water it ({i}).", source="bench",
-                               judgments=specs)
+        specs = (
+            [
+                JudgmentSpec(
+                    kind="ai",
+                    judge=f"judge-{j // 2}",
+                    principle=f"p{j // 2}",
+                    presentation_order="ab" if j % 2 == 0 else "ba",
+                    prob_chosen=0.7,
+                )
+                for j in range(judges)
+            ]
+            if judges > 1
+            else None
+        )
+        yield PreferenceRecord(
+            prompt=f"{tag} question {i}: how do I keep basil alive?",
+            chosen=f"Water it when the soil is dry ({i}).",
+            rejected=f"Never water it ({i}).",
+            source="bench",
+            judgments=specs,
+        )
 
 
 def timed(fn) -> tuple[float, float, int]:
@@ -84,9 +98,10 @@ _created_databases: list[str] = []
 
 
 def drop_created_databases(server_url: str) -> None:
-    from accord.store import db
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
+
+    from accord.store import db
 
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -105,8 +120,9 @@ def drop_created_databases(server_url: str) -> None:
 CANDIDATE_JUDGMENT_INDEXES = ("ix_judgment_judge", "ix_judgment_source")
 
 
-def run_raw(url: str, n: int, judges: int, drop_indexes: tuple[str, ...] = ()
-            ) -> tuple[float, float, int]:
+def run_raw(
+    url: str, n: int, judges: int, drop_indexes: tuple[str, ...] = ()
+) -> tuple[float, float, int]:
     """The driver alone: ready rows into the four tables, in one transaction."""
     engine = fresh_store(url)
     with engine.begin() as conn:
@@ -117,18 +133,51 @@ def run_raw(url: str, n: int, judges: int, drop_indexes: tuple[str, ...] = ()
     def key() -> str:  # random 64-hex keys, as sha256 content hashes are
         return uuid.uuid4().hex * 2
 
-    prompts = [(f"question {i}: how do I keep basil alive?", "bench", key(), key(), "{}", ts)
-               for i in range(n)]
-    responses = [(f"Water it when the soil is dry ({k}).", "initial", "", "import", key(),
-                  k // 2 + 1, "{}", "", 0, "{}", ts) for k in range(2 * n)]
+    prompts = [
+        (f"question {i}: how do I keep basil alive?", "bench", key(), key(), "{}", ts)
+        for i in range(n)
+    ]
+    responses = [
+        (
+            f"Water it when the soil is dry ({k}).",
+            "initial",
+            "",
+            "import",
+            key(),
+            k // 2 + 1,
+            "{}",
+            "",
+            0,
+            "{}",
+            ts,
+        )
+        for k in range(2 * n)
+    ]
     pairs = [(i + 1, 2 * i + 1, 2 * i + 2, "bench", key(), ts) for i in range(n)]
     # On SQLite is_aggregate is bound as 0, as SQLite stores it (the sqlite3 driver binds an
     # int faster than a bool; accord's writer binds ints too).
     false = 0 if engine.dialect.name == "sqlite" else False
-    judgments = [(i // judges + 1, "ai", f"judge-{i % judges // 2}", f"p{i % judges // 2}",
-                  "ab" if i % 2 == 0 else "ba", "a", 0.7, "submitted", false, key(), "import",
-                  "", "bench", "{}", ts, ts)
-                 for i in range(n * judges)]
+    judgments = [
+        (
+            i // judges + 1,
+            "ai",
+            f"judge-{i % judges // 2}",
+            f"p{i % judges // 2}",
+            "ab" if i % 2 == 0 else "ba",
+            "a",
+            0.7,
+            "submitted",
+            false,
+            key(),
+            "import",
+            "",
+            "bench",
+            "{}",
+            ts,
+            ts,
+        )
+        for i in range(n * judges)
+    ]
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     sqlite = engine.dialect.name == "sqlite"
 
@@ -137,7 +186,9 @@ def run_raw(url: str, n: int, judges: int, drop_indexes: tuple[str, ...] = ()
         a little faster than ``executemany``); PostgreSQL: ``executemany`` (psycopg pipelines
         it)."""
         one = f"({', '.join([mark] * len(cols))})"
-        conflict = f" ON CONFLICT ({'key_hash' if table == 'judgment' else 'content_hash'}) DO NOTHING"
+        conflict = (
+            f" ON CONFLICT ({'key_hash' if table == 'judgment' else 'content_hash'}) DO NOTHING"
+        )
         head = f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
         if not sqlite:
             conn.exec_driver_sql(head + one + conflict, rows)
@@ -145,26 +196,76 @@ def run_raw(url: str, n: int, judges: int, drop_indexes: tuple[str, ...] = ()
         cursor = conn.connection.dbapi_connection.cursor()
         per_statement = 30_000 // len(cols)
         for start in range(0, len(rows), per_statement):
-            chunk = rows[start:start + per_statement]
-            cursor.execute(head + ", ".join([one] * len(chunk)) + conflict,
-                           [v for row in chunk for v in row])
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                head + ", ".join([one] * len(chunk)) + conflict, [v for row in chunk for v in row]
+            )
         cursor.close()
 
     def write() -> int:
         with engine.begin() as conn:
-            insert(conn, "prompt", ("text", "source", "content_hash", "split_group", "meta",
-                                    "created_at"), prompts)
-            insert(conn, "response", ("text", "role", "model_id", "backend", "content_hash",
-                                      "prompt_id", "sampling_params", "principle", "round",
-                                      "usage", "created_at"), responses)
-            insert(conn, "pair", ("prompt_id", "response_a_id", "response_b_id", "source",
-                                  "content_hash", "created_at"), pairs)
-            insert(conn, "judgment", ("pair_id", "kind", "judge", "principle",
-                                      "presentation_order", "preferred", "prob_a", "status",
-                                      "is_aggregate", "key_hash", "judge_backend",
-                                      "constitution_hash", "source", "meta", "created_at",
-                                      "updated_at"), judgments)
+            insert(
+                conn,
+                "prompt",
+                ("text", "source", "content_hash", "split_group", "meta", "created_at"),
+                prompts,
+            )
+            insert(
+                conn,
+                "response",
+                (
+                    "text",
+                    "role",
+                    "model_id",
+                    "backend",
+                    "content_hash",
+                    "prompt_id",
+                    "sampling_params",
+                    "principle",
+                    "round",
+                    "usage",
+                    "created_at",
+                ),
+                responses,
+            )
+            insert(
+                conn,
+                "pair",
+                (
+                    "prompt_id",
+                    "response_a_id",
+                    "response_b_id",
+                    "source",
+                    "content_hash",
+                    "created_at",
+                ),
+                pairs,
+            )
+            insert(
+                conn,
+                "judgment",
+                (
+                    "pair_id",
+                    "kind",
+                    "judge",
+                    "principle",
+                    "presentation_order",
+                    "preferred",
+                    "prob_a",
+                    "status",
+                    "is_aggregate",
+                    "key_hash",
+                    "judge_backend",
+                    "constitution_hash",
+                    "source",
+                    "meta",
+                    "created_at",
+                    "updated_at",
+                ),
+                judgments,
+            )
         return len(judgments)
+
     return timed(write)
 
 
@@ -176,12 +277,12 @@ def run_store_ingestor(url: str, n: int, judges: int) -> tuple[float, float, int
 
     engine = fresh_store(url)
     now = utcnow()
-    bundles = [bundle_from_preference(r, now=now)
-               for r in records(n, judges, uuid.uuid4().hex[:8])]
+    bundles = [bundle_from_preference(r, now=now) for r in records(n, judges, uuid.uuid4().hex[:8])]
 
     def write() -> int:
         with session_scope(engine) as s:
             return StoreIngestor(s).ingest(bundles).judgments
+
     return timed(write)
 
 
@@ -196,6 +297,7 @@ def run_preference_ingestor(url: str, n: int, judges: int, again: bool = False):
         with session_scope(engine) as s:
             counts = PreferenceIngestor(s, batch_size=1000).ingest(recs)
         return counts.judgments + counts.unchanged
+
     first = timed(write)
     return (first, timed(write)) if again else (first, None)
 
@@ -205,14 +307,22 @@ def run_import(url: str, n: int, folder: Path) -> tuple[float, float, int]:
 
     path = folder / f"bench-{uuid.uuid4().hex[:8]}.jsonl"
     with open(path, "w") as f:
-        f.writelines(json.dumps({"prompt": rec.prompt, "chosen": rec.chosen,
-                                "rejected": rec.rejected}) + "\n" for rec in records(n, 1, path.stem))
+        f.writelines(
+            json.dumps({"prompt": rec.prompt, "chosen": rec.chosen, "rejected": rec.rejected})
+            + "\n"
+            for rec in records(n, 1, path.stem)
+        )
     engine = fresh_store(url)
     return timed(lambda: import_file(engine, path, fmt="trl").new["judgments"])
 
 
-def line(label: str, result: tuple[float, float, int], n_records: int,
-         ceiling: tuple[float, float] | None, cpu: bool) -> tuple[float, float]:
+def line(
+    label: str,
+    result: tuple[float, float, int],
+    n_records: int,
+    ceiling: tuple[float, float] | None,
+    cpu: bool,
+) -> tuple[float, float]:
     wall, cpu_s, n_judgments = result
     rates = (n_judgments / wall, n_judgments / cpu_s)
     text_ = f"  {label:<30} {n_records / wall:>9,.0f} rec/s {rates[0]:>9,.0f} j/s wall"
@@ -233,31 +343,62 @@ def best(runs) -> tuple[float, float, int]:
     return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
 
 
-def bench_backend(name: str, make_url, folder: Path, pairs: int, heavy_pairs: int,
-                  judges: int, index_proposal: bool = False, repeat: int = 1) -> None:
+def bench_backend(
+    name: str,
+    make_url,
+    folder: Path,
+    pairs: int,
+    heavy_pairs: int,
+    judges: int,
+    index_proposal: bool = False,
+    repeat: int = 1,
+) -> None:
     cpu = not make_url("x").startswith("postgresql")
-    print(f"\n{name}   (ratios: to the raw driver on the same load, same run; "
-          f"best of {repeat})")
-    for load, n, per_pair in (("records-heavy", pairs, 1), ("judgments-heavy", heavy_pairs, judges)):
+    print(f"\n{name}   (ratios: to the raw driver on the same load, same run; best of {repeat})")
+    for load, n, per_pair in (
+        ("records-heavy", pairs, 1),
+        ("judgments-heavy", heavy_pairs, judges),
+    ):
         print(f" {load}: {n:,} pairs × {per_pair} judgment{'s' if per_pair > 1 else ''}")
-        ceiling = line("raw driver (ceiling)",
-                       best(run_raw(make_url("raw"), n, per_pair) for _ in range(repeat)),
-                       n, None, cpu)
+        ceiling = line(
+            "raw driver (ceiling)",
+            best(run_raw(make_url("raw"), n, per_pair) for _ in range(repeat)),
+            n,
+            None,
+            cpu,
+        )
         if index_proposal:
-            line("raw, judge+source indexes fewer",
-                 best(run_raw(make_url("raw"), n, per_pair, CANDIDATE_JUDGMENT_INDEXES)
-                      for _ in range(repeat)), n, ceiling, cpu)
-        line("StoreIngestor (bundles)",
-             best(run_store_ingestor(make_url("store"), n, per_pair) for _ in range(repeat)),
-             n, ceiling, cpu)
-        runs = [run_preference_ingestor(make_url("pref"), n, per_pair, again=True)
-                for _ in range(repeat)]
+            line(
+                "raw, judge+source indexes fewer",
+                best(
+                    run_raw(make_url("raw"), n, per_pair, CANDIDATE_JUDGMENT_INDEXES)
+                    for _ in range(repeat)
+                ),
+                n,
+                ceiling,
+                cpu,
+            )
+        line(
+            "StoreIngestor (bundles)",
+            best(run_store_ingestor(make_url("store"), n, per_pair) for _ in range(repeat)),
+            n,
+            ceiling,
+            cpu,
+        )
+        runs = [
+            run_preference_ingestor(make_url("pref"), n, per_pair, again=True)
+            for _ in range(repeat)
+        ]
         line("PreferenceIngestor (records)", best(r[0] for r in runs), n, ceiling, cpu)
         line("  again (all unchanged)", best(r[1] for r in runs), n, ceiling, cpu)
         if per_pair == 1:
-            line("accord import (TRL file)",
-                 best(run_import(make_url("import"), n, folder) for _ in range(repeat)),
-                 n, ceiling, cpu)
+            line(
+                "accord import (TRL file)",
+                best(run_import(make_url("import"), n, folder) for _ in range(repeat)),
+                n,
+                ceiling,
+                cpu,
+            )
 
 
 def main() -> None:
@@ -265,22 +406,47 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=20_000, help="records-heavy load")
     parser.add_argument("--heavy-pairs", type=int, default=5_000, help="judgments-heavy load")
     parser.add_argument("--judges", type=int, default=8, help="AI judgments per pair (heavy load)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each line; the best is printed (for loaded machines)")
-    parser.add_argument("--index-proposal", action="store_true",
-                        help="also measure the raw driver without CANDIDATE_JUDGMENT_INDEXES")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each line; the best is printed (for loaded machines)",
+    )
+    parser.add_argument(
+        "--index-proposal",
+        action="store_true",
+        help="also measure the raw driver without CANDIDATE_JUDGMENT_INDEXES",
+    )
     args = parser.parse_args()
-    print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; "
-          f"target: {TARGET:,} judgments/s on SQLite")
+    print(
+        f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}; "
+        f"target: {TARGET:,} judgments/s on SQLite"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bench_backend("SQLite (file, WAL)", lambda name: f"sqlite:///{folder / uuid.uuid4().hex}.db",
-                      folder, args.pairs, args.heavy_pairs, args.judges, args.index_proposal, args.repeat)
+        bench_backend(
+            "SQLite (file, WAL)",
+            lambda name: f"sqlite:///{folder / uuid.uuid4().hex}.db",
+            folder,
+            args.pairs,
+            args.heavy_pairs,
+            args.judges,
+            args.index_proposal,
+            args.repeat,
+        )
         pg = os.environ.get("ACCORD_BENCH_POSTGRES_URL")
         if pg:
             try:
-                bench_backend("PostgreSQL", lambda name: pg, folder, args.pairs,
-                              args.heavy_pairs, args.judges, args.index_proposal, args.repeat)
+                bench_backend(
+                    "PostgreSQL",
+                    lambda name: pg,
+                    folder,
+                    args.pairs,
+                    args.heavy_pairs,
+                    args.judges,
+                    args.index_proposal,
+                    args.repeat,
+                )
             finally:
                 drop_created_databases(pg)
         else:

@@ -5,8 +5,9 @@ progress on top of the backend. This measures that cost side by side in one run,
 prompts, sampling and batches (target: job ≤ 5 % slower than the bare backend), for the
 transformers backend and in-process vLLM, and reports tokens/s of both and vLLM's speed-up.
 "accord-only" is the time a job spends outside the backend (cache, rows, progress) as a
-share of the direct run: the overhead without the machine's noise. Then it measures the judge (pairs/s on the log-prob path) and checks that every
-(principle × order) request of a pair reaches the backend in a single call.
+share of the direct run: the overhead without the machine's noise. Then it measures the judge
+(pairs/s on the log-prob path) and checks that every (principle × order) request of a pair
+reaches the backend in a single call.
 
     python bench/bench_jobs.py                         # 0.5B-shaped random model, both backends
     python bench/bench_jobs.py --shape tiny --backends transformers   # seconds, the tiny model
@@ -45,25 +46,38 @@ def make(backend: str, folder: str, load_format: str, batch_size: int):
     from accord.backends import make_backend
 
     if backend == "vllm":
-        return make_backend("vllm", folder, dtype="bfloat16", load_format=load_format,
-                            max_model_len=1024, enforce_eager=True)
+        return make_backend(
+            "vllm",
+            folder,
+            dtype="bfloat16",
+            load_format=load_format,
+            max_model_len=1024,
+            enforce_eager=True,
+        )
     if load_format == "auto":
         return make_backend("transformers", folder, batch_size=batch_size)
     import torch
-    from accord.backends.transformers_backend import TransformersBackend
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from accord.backends.transformers_backend import TransformersBackend
+
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=torch.bfloat16)
-    return TransformersBackend.from_loaded(model, AutoTokenizer.from_pretrained(folder),
-                                           model_id=folder, batch_size=batch_size)
+    model = AutoModelForCausalLM.from_config(
+        AutoConfig.from_pretrained(folder), dtype=torch.bfloat16
+    )
+    return TransformersBackend.from_loaded(
+        model, AutoTokenizer.from_pretrained(folder), model_id=folder, batch_size=batch_size
+    )
 
 
 def prompts(n_prompts: int) -> list[str]:
     from accord.rlaif.prompt_sources import bundled_prompts_path, read_prompt_file
 
     texts = [r["text"] for r in read_prompt_file(bundled_prompts_path())]
-    return [texts[i % len(texts)] + ("" if i < len(texts) else f" (variant {i})") for i in range(n_prompts)]
+    return [
+        texts[i % len(texts)] + ("" if i < len(texts) else f" (variant {i})")
+        for i in range(n_prompts)
+    ]
 
 
 def direct_run(backend, texts, *, n, max_tokens, batch_size, seed=0) -> tuple[float, int]:
@@ -72,8 +86,16 @@ def direct_run(backend, texts, *, n, max_tokens, batch_size, seed=0) -> tuple[fl
     from accord.rlaif.generate import GenerateTask
 
     task = GenerateTask()
-    reqs = [GenerationRequest(messages=task.format_input(text=t, messages=None), max_tokens=max_tokens,
-                              temperature=1.0, seed=seed + i) for t in texts for i in range(n)]
+    reqs = [
+        GenerationRequest(
+            messages=task.format_input(text=t, messages=None),
+            max_tokens=max_tokens,
+            temperature=1.0,
+            seed=seed + i,
+        )
+        for t in texts
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     tokens = 0
     for i in range(0, len(reqs), batch_size):
@@ -99,31 +121,48 @@ class TimedBackend:
         pass
 
 
-def job_run(backend, texts, *, n, max_tokens, batch_size, workdir: Path, tag: str) -> tuple[float, int, float]:
+def job_run(
+    backend, texts, *, n, max_tokens, batch_size, workdir: Path, tag: str
+) -> tuple[float, int, float]:
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
     from accord.jobs import run_recipe
     from accord.store.db import open_store
     from accord.store.models import Response
-    from sqlalchemy import func, select
-    from sqlmodel import Session
 
     pfile = workdir / f"prompts-{tag}.jsonl"
     pfile.write_text("".join(json.dumps({"prompt": t}) + "\n" for t in texts))
     engine = open_store(f"sqlite:///{workdir / f'bench-{tag}.db'}")  # created before timing
     timed = TimedBackend(backend)
-    recipe = {"name": "bench", "models": {"policy": {"backend": backend.name, "model": backend.model_id}},
-              "steps": [{"kind": "import_prompts", "file": str(pfile)},
-                        {"kind": "generate", "n": n, "max_tokens": max_tokens, "temperature": 1.0,
-                         "batch_size": batch_size}]}
+    recipe = {
+        "name": "bench",
+        "models": {"policy": {"backend": backend.name, "model": backend.model_id}},
+        "steps": [
+            {"kind": "import_prompts", "file": str(pfile)},
+            {
+                "kind": "generate",
+                "n": n,
+                "max_tokens": max_tokens,
+                "temperature": 1.0,
+                "batch_size": batch_size,
+            },
+        ],
+    }
     t0 = time.perf_counter()
     run_recipe(engine, recipe, progress=False, backends={"policy": timed})
     seconds = time.perf_counter() - t0
     with Session(engine) as s:
-        tokens = sum(u.get("completion_tokens", 0) for u in s.execute(select(Response.usage)).scalars())
+        tokens = sum(
+            u.get("completion_tokens", 0) for u in s.execute(select(Response.usage)).scalars()
+        )
         assert s.execute(select(func.count()).select_from(Response)).scalar_one() > 0
     return seconds, tokens, seconds - timed.seconds
 
 
-def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Path, backend=None) -> dict:
+def overhead(
+    backend_name: str, folder: str, load_format: str, args, workdir: Path, backend=None
+) -> dict:
     """Job vs direct calls on ``backend`` (built here by ``make`` when None, and closed after;
     one passed in, e.g. a model already on a GPU, stays open)."""
     texts = prompts(args.prompts)
@@ -135,24 +174,38 @@ def overhead(backend_name: str, folder: str, load_format: str, args, workdir: Pa
     direct_run(backend, texts[:2], n=1, max_tokens=4, batch_size=2)  # warm-up
     direct, job, outside, tok_direct, tok_job = [], [], [], 0, 0
     for rep in range(args.repeats):  # interleaved so both see the same machine load
-        s, tok_direct = direct_run(backend, texts, n=args.n, max_tokens=args.max_tokens,
-                                   batch_size=args.batch_size)
+        s, tok_direct = direct_run(
+            backend, texts, n=args.n, max_tokens=args.max_tokens, batch_size=args.batch_size
+        )
         direct.append(s)
-        s, tok_job, accord_s = job_run(backend, texts, n=args.n, max_tokens=args.max_tokens,
-                                       batch_size=args.batch_size, workdir=workdir,
-                                       tag=f"{backend_name}-{rep}")
+        s, tok_job, accord_s = job_run(
+            backend,
+            texts,
+            n=args.n,
+            max_tokens=args.max_tokens,
+            batch_size=args.batch_size,
+            workdir=workdir,
+            tag=f"{backend_name}-{rep}",
+        )
         job.append(s)
         outside.append(accord_s)
     if owned:
         backend.close()
     # min over interleaved repeats: the least disturbed run of each (shared machines are noisy)
     d, j = min(direct), min(job)
-    return {"backend": backend_name, "model": Path(folder).name, "load_s": round(load_s, 1),
-            "requests": len(texts) * args.n, "direct_s": round(d, 2), "job_s": round(j, 2),
-            "overhead_pct": round(100 * (j / d - 1), 2),
-            "accord_s": round(statistics.median(outside), 3),
-            "accord_share_pct": round(100 * statistics.median(outside) / d, 2),
-            "direct_tok_s": round(tok_direct / d, 1), "job_tok_s": round(tok_job / j, 1)}
+    return {
+        "backend": backend_name,
+        "model": Path(folder).name,
+        "load_s": round(load_s, 1),
+        "requests": len(texts) * args.n,
+        "direct_s": round(d, 2),
+        "job_s": round(j, 2),
+        "overhead_pct": round(100 * (j / d - 1), 2),
+        "accord_s": round(statistics.median(outside), 3),
+        "accord_share_pct": round(100 * statistics.median(outside) / d, 2),
+        "direct_tok_s": round(tok_direct / d, 1),
+        "job_tok_s": round(tok_job / j, 1),
+    }
 
 
 def judge_throughput(args, workdir: Path, backend=None) -> dict:
@@ -188,22 +241,30 @@ def judge_throughput(args, workdir: Path, backend=None) -> dict:
         for i, text in enumerate(prompts(args.pairs)):
             p = upsert_prompt(s, text=text)
             x = upsert_response(s, prompt=p, text=f"A short answer about it ({i}).")
-            y = upsert_response(s, prompt=p, text=f"Another, longer answer that goes on a bit ({i}).")
+            y = upsert_response(
+                s, prompt=p, text=f"Another, longer answer that goes on a bit ({i})."
+            )
             pair_ids.append(upsert_pair(s, response_x=x, response_y=y).id)
 
     class BenchPairs(StepConfig):
         pass
 
     register_step("bench_pairs", BenchPairs, lambda ctx, cfg: StepOutput(pairs=pair_ids))
-    recipe = {"name": "judge-bench", "models": {"judge": {"backend": "transformers", "model": backend.model_id}},
-              "steps": [{"kind": "bench_pairs"},
-                        {"kind": "judge", "constitution": "tiny-test", "batch_size": args.judge_batch}]}
+    recipe = {
+        "name": "judge-bench",
+        "models": {"judge": {"backend": "transformers", "model": backend.model_id}},
+        "steps": [
+            {"kind": "bench_pairs"},
+            {"kind": "judge", "constitution": "tiny-test", "batch_size": args.judge_batch},
+        ],
+    }
     t0 = time.perf_counter()
     run_recipe(engine, recipe, progress=False, backends={"judge": backend})
     seconds = time.perf_counter() - t0
     per_pair = 2 * len(ORDERS)  # tiny-test has 2 principles
-    one_batch = all(len(c) % per_pair == 0 for c in backend.calls) and \
-        sum(len(c) for c in backend.calls) == per_pair * len(pair_ids)
+    one_batch = all(len(c) % per_pair == 0 for c in backend.calls) and sum(
+        len(c) for c in backend.calls
+    ) == per_pair * len(pair_ids)
     # The same requests one call at a time, for contrast.
     sample = [r for c in backend.calls[:2] for r in c]
     t1 = time.perf_counter()
@@ -212,10 +273,15 @@ def judge_throughput(args, workdir: Path, backend=None) -> dict:
     one_at_a_time = (time.perf_counter() - t1) / (len(sample) / per_pair)
     if owned:
         backend.inner.close()
-    return {"pairs": len(pair_ids), "requests_per_pair": per_pair, "seconds": round(seconds, 2),
-            "pairs_per_s": round(len(pair_ids) / seconds, 2), "backend_calls": len(backend.calls),
-            "all_requests_of_a_pair_in_one_call": one_batch,
-            "pairs_per_s_one_request_per_call": round(1 / one_at_a_time, 2)}
+    return {
+        "pairs": len(pair_ids),
+        "requests_per_pair": per_pair,
+        "seconds": round(seconds, 2),
+        "pairs_per_s": round(len(pair_ids) / seconds, 2),
+        "backend_calls": len(backend.calls),
+        "all_requests_of_a_pair_in_one_call": one_batch,
+        "pairs_per_s_one_request_per_call": round(1 / one_at_a_time, 2),
+    }
 
 
 def main() -> None:
@@ -238,19 +304,27 @@ def main() -> None:
             rows.append(overhead(name, folder, load_format, args, Path(tmp)))
             print(json.dumps(rows[-1]), flush=True)
         judge = judge_throughput(args, Path(tmp))
-    print(f"\n{'backend':<13}{'model':<26}{'requests':>9}{'direct s':>10}{'job s':>8}"
-          f"{'overhead':>10}{'accord-only':>12}{'direct tok/s':>14}{'job tok/s':>11}")
+    print(
+        f"\n{'backend':<13}{'model':<26}{'requests':>9}{'direct s':>10}{'job s':>8}"
+        f"{'overhead':>10}{'accord-only':>12}{'direct tok/s':>14}{'job tok/s':>11}"
+    )
     for r in rows:
-        print(f"{r['backend']:<13}{r['model']:<26}{r['requests']:>9}{r['direct_s']:>10}{r['job_s']:>8}"
-              f"{r['overhead_pct']:>9}%{r['accord_share_pct']:>11}%{r['direct_tok_s']:>14}{r['job_tok_s']:>11}")
+        print(
+            f"{r['backend']:<13}{r['model']:<26}{r['requests']:>9}{r['direct_s']:>10}{r['job_s']:>8}"
+            f"{r['overhead_pct']:>9}%{r['accord_share_pct']:>11}%{r['direct_tok_s']:>14}{r['job_tok_s']:>11}"
+        )
     by = {r["backend"]: r for r in rows}
     if "vllm" in by and "transformers" in by:
-        print(f"vLLM speed-up over transformers (job tok/s): "
-              f"{by['vllm']['job_tok_s'] / by['transformers']['job_tok_s']:.2f}x")
-    print(f"\njudge: {judge['pairs']} pairs × {judge['requests_per_pair']} requests in "
-          f"{judge['backend_calls']} backend calls, {judge['pairs_per_s']} pairs/s "
-          f"(one request per call: {judge['pairs_per_s_one_request_per_call']} pairs/s); "
-          f"all requests of a pair in one call: {judge['all_requests_of_a_pair_in_one_call']}")
+        print(
+            f"vLLM speed-up over transformers (job tok/s): "
+            f"{by['vllm']['job_tok_s'] / by['transformers']['job_tok_s']:.2f}x"
+        )
+    print(
+        f"\njudge: {judge['pairs']} pairs × {judge['requests_per_pair']} requests in "
+        f"{judge['backend_calls']} backend calls, {judge['pairs_per_s']} pairs/s "
+        f"(one request per call: {judge['pairs_per_s_one_request_per_call']} pairs/s); "
+        f"all requests of a pair in one call: {judge['all_requests_of_a_pair_in_one_call']}"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"overhead": rows, "judge": judge}, indent=2))

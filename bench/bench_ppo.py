@@ -12,7 +12,8 @@ first time; ``--no-user-venv`` skips it).
 
     python bench/bench_ppo.py                        # tiny and "small" shapes, 4 steps, batch 8
     python bench/bench_ppo.py --shapes small --steps 6
-    python bench/bench_ppo.py --skip-trl --shapes tiny   # accord only (+ vLLM rollouts when vllm imports)
+    python bench/bench_ppo.py --skip-trl --shapes tiny   # accord only (+ vLLM rollouts if
+                                                         # vllm imports)
 
 Shapes: ``tiny`` = accord/tiny (policy, reference) and accord/tiny-reward (reward, value),
 ≈ 0.5M parameters each; ``small`` = random-weights Qwen2-shaped models with hidden 512,
@@ -44,7 +45,13 @@ TRL_VENV = ROOT / "bench" / "results" / "trl112-venv"
 USER_VENV = ROOT / "bench" / "results" / "accord-user-venv"
 SMALL_SHAPE = {"hidden": 512, "layers": 4, "vocab": 32000}
 
-RSS = r'''
+
+def _over_load(figures: dict) -> float:
+    """Peak RSS above what loading the models took: the training state's memory."""
+    return figures["peak_mb"] - figures["after_load_mb"]
+
+
+RSS = r"""
 def rss_mb():
     with open("/proc/self/status") as f:
         for line in f:
@@ -58,9 +65,11 @@ def gpu_peak_mb():
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 import os
 BF16 = os.environ.get("BENCH_PPO_BF16") == "1"
-'''
+"""
 
-TRL_CHILD = RSS + r'''
+TRL_CHILD = (
+    RSS
+    + r"""
 import json, sys, time
 import torch
 from datasets import Dataset
@@ -75,7 +84,9 @@ policy_path, reward_path, prompts_file, steps, batch, mini, epochs, new_tokens, 
 steps, batch, mini, epochs, new_tokens = map(int, (steps, batch, mini, epochs, new_tokens))
 tok = AutoTokenizer.from_pretrained(policy_path, padding_side="left")
 prompts = json.load(open(prompts_file))
-ds = Dataset.from_dict({"input_ids": [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]})
+ds = Dataset.from_dict(
+    {"input_ids": [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]}
+)
 args = PPOConfig(output_dir=out, per_device_train_batch_size=mini, gradient_accumulation_steps=1,
                  num_mini_batches=batch // mini, local_rollout_forward_batch_size=mini,
                  total_episodes=steps * batch, num_ppo_epochs=epochs, response_length=new_tokens,
@@ -88,16 +99,20 @@ ref = AutoModelForCausalLM.from_pretrained(policy_path)
 reward = AutoModelForSequenceClassification.from_pretrained(reward_path, num_labels=1)
 value = AutoModelForSequenceClassification.from_pretrained(reward_path, num_labels=1)
 after_load = rss_mb()
-trainer = PPOTrainer(args=args, processing_class=tok, model=policy, ref_model=ref, reward_model=reward,
-                     value_model=value, train_dataset=ds)
+trainer = PPOTrainer(args=args, processing_class=tok, model=policy, ref_model=ref,
+                     reward_model=reward, value_model=value, train_dataset=ds)
 t0 = time.perf_counter()
 trainer.train()
 total = time.perf_counter() - t0
-print(json.dumps({"total_seconds": total, "step_seconds": total / steps, "after_imports_mb": after_imports,
-                  "after_load_mb": after_load, "peak_mb": peak_mb(), "gpu_peak_mb": gpu_peak_mb()}))
-'''
+print(json.dumps({"total_seconds": total, "step_seconds": total / steps,
+                  "after_imports_mb": after_imports, "after_load_mb": after_load,
+                  "peak_mb": peak_mb(), "gpu_peak_mb": gpu_peak_mb()}))
+"""
+)
 
-ACCORD_CHILD = RSS + r'''
+ACCORD_CHILD = (
+    RSS
+    + r"""
 import json, sys, time
 from accord.train.data import write_export
 from accord.train.ppo import PPOTrainConfig, train_ppo
@@ -107,11 +122,12 @@ policy, reward, prompts_file, steps, batch, mini, epochs, new_tokens, engine, wo
 prompts = json.load(open(prompts_file))
 rows = [{"prompt": p, "chosen": "yes", "rejected": "no"} for p in prompts]
 folder = write_export(f"{work}/snapshot-{engine}", name="bench-ppo", train=rows, test=rows[:8])
-config = PPOTrainConfig(snapshot=str(folder), model=policy, reward_model=reward, max_steps=int(steps),
-                        rollout_batch_size=int(batch), mini_batch_size=int(mini), ppo_epochs=int(epochs),
-                        max_new_tokens=int(new_tokens), kl_coef=0.05, learning_rate=1e-5, save_model=False,
-                        eval_prompts=8, rollout_engine=engine, bf16=BF16, db_url=f"sqlite:///{work}/bench.db",
-                        output_dir=f"{work}/out")
+config = PPOTrainConfig(snapshot=str(folder), model=policy, reward_model=reward,
+                        max_steps=int(steps), rollout_batch_size=int(batch),
+                        mini_batch_size=int(mini), ppo_epochs=int(epochs),
+                        max_new_tokens=int(new_tokens), kl_coef=0.05, learning_rate=1e-5,
+                        save_model=False, eval_prompts=8, rollout_engine=engine, bf16=BF16,
+                        db_url=f"sqlite:///{work}/bench.db", output_dir=f"{work}/out")
 t0 = time.perf_counter()
 result = train_ppo(config)
 total = time.perf_counter() - t0
@@ -121,15 +137,25 @@ later = rollouts[1:] or rollouts
 print(json.dumps({"total_seconds": total, "step_seconds": sum(steps_s) / len(steps_s),
                   "rollout_seconds": sum(later) / len(later), "after_imports_mb": after_imports,
                   "after_load_mb": result.metrics["memory_after_load_mb"], "peak_mb": peak_mb(),
-                  "step_peaks_mb": [h["memory/peak_mb"] for h in result.history], "gpu_peak_mb": gpu_peak_mb()}))
-'''
+                  "step_peaks_mb": [h["memory/peak_mb"] for h in result.history],
+                  "gpu_peak_mb": gpu_peak_mb()}))
+"""
+)
 
 
 def prompts_file() -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / "prompts.json"
-    topics = ["photosynthesis", "volcanoes", "compound interest", "sleep hygiene", "black holes", "vaccines",
-              "the water cycle", "electric cars"]
+    topics = [
+        "photosynthesis",
+        "volcanoes",
+        "compound interest",
+        "sleep hygiene",
+        "black holes",
+        "vaccines",
+        "the water cycle",
+        "electric cars",
+    ]
     path.write_text(json.dumps([f"Can you explain {t} in simple terms?" for t in topics] * 4))
     return path
 
@@ -138,7 +164,6 @@ def build_small_models(hidden: int, layers: int, vocab: int) -> tuple[Path, Path
     """Random-weights Qwen2-shaped policy and reward models with accord's tiny tokenizer; the
     vocabulary is padded to ``vocab`` rows so the LM head costs what a real one does."""
     import torch
-    from accord.models.tiny import ensure_tiny_model
     from transformers import (
         AutoModelForCausalLM,
         AutoModelForSequenceClassification,
@@ -146,14 +171,28 @@ def build_small_models(hidden: int, layers: int, vocab: int) -> tuple[Path, Path
         Qwen2Config,
     )
 
-    folders = WORK / f"qwen2-h{hidden}-l{layers}-v{vocab}-causal", WORK / f"qwen2-h{hidden}-l{layers}-v{vocab}-reward"
+    from accord.models.tiny import ensure_tiny_model
+
+    folders = (
+        WORK / f"qwen2-h{hidden}-l{layers}-v{vocab}-causal",
+        WORK / f"qwen2-h{hidden}-l{layers}-v{vocab}-reward",
+    )
     if all((f / "config.json").is_file() for f in folders):
         return folders
     tok = AutoTokenizer.from_pretrained(ensure_tiny_model("causal"))
-    config = Qwen2Config(vocab_size=max(vocab, len(tok)), hidden_size=hidden, num_hidden_layers=layers,
-                         num_attention_heads=max(1, hidden // 64), num_key_value_heads=max(1, hidden // 128),
-                         intermediate_size=hidden * 4, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                         bos_token_id=tok.bos_token_id, tie_word_embeddings=True, num_labels=1)
+    config = Qwen2Config(
+        vocab_size=max(vocab, len(tok)),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        num_key_value_heads=max(1, hidden // 128),
+        intermediate_size=hidden * 4,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        tie_word_embeddings=True,
+        num_labels=1,
+    )
     torch.manual_seed(0)
     for folder, cls in zip(folders, (AutoModelForCausalLM, AutoModelForSequenceClassification)):
         cls.from_config(config).save_pretrained(folder)
@@ -164,7 +203,10 @@ def build_small_models(hidden: int, layers: int, vocab: int) -> tuple[Path, Path
 def ensure_venv(venv: Path, *packages: str, editable: Path | None = None) -> Path:
     python = venv / "bin" / "python"
     probe = "import accord.train.ppo" if editable else "import trl"
-    if python.exists() and subprocess.run([python, "-c", probe], capture_output=True, check=False).returncode == 0:
+    if (
+        python.exists()
+        and subprocess.run([python, "-c", probe], capture_output=True, check=False).returncode == 0
+    ):
         return python
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([python, "-m", "pip", "install", "-q", "torch==2.13.0"], check=True)
@@ -173,13 +215,21 @@ def ensure_venv(venv: Path, *packages: str, editable: Path | None = None) -> Pat
     if editable:
         constraint = venv / "torch-constraint.txt"
         constraint.write_text("torch==2.13.0\n")
-        subprocess.run([python, "-m", "pip", "install", "-q", "-e", str(editable), "-c", str(constraint)], check=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "-e", str(editable), "-c", str(constraint)],
+            check=True,
+        )
     return python
 
 
 def run(cmd: list, env=None) -> dict:
-    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env={**os.environ, **(env or {})},
-                         check=False)
+    out = subprocess.run(
+        [str(c) for c in cmd],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
         raise SystemExit(f"failed: {' '.join(str(c) for c in cmd[:4])} …")
@@ -194,26 +244,37 @@ def print_memory_table(shape: str, results: dict[str, dict]) -> None:
     names = list(results)
     print(f"\n[{shape}] load average {load_average()}")
     print(f"{'':30}" + "".join(f"{n:>16}" for n in names))
-    rows = [("PPO step (s)", "step_seconds", "{:16.3f}"), ("RSS after imports (MB)", "after_imports_mb", "{:16.0f}"),
-            ("RSS after model load (MB)", "after_load_mb", "{:16.0f}"), ("peak RSS (MB)", "peak_mb", "{:16.0f}")]
+    rows = [
+        ("PPO step (s)", "step_seconds", "{:16.3f}"),
+        ("RSS after imports (MB)", "after_imports_mb", "{:16.0f}"),
+        ("RSS after model load (MB)", "after_load_mb", "{:16.0f}"),
+        ("peak RSS (MB)", "peak_mb", "{:16.0f}"),
+    ]
     for label, key, fmt in rows:
         print(f"{label:30}" + "".join(fmt.format(results[n][key]) for n in names))
-    print(f"{'peak over load (MB)':30}" + "".join(f"{results[n]['peak_mb'] - results[n]['after_load_mb']:16.0f}"
-                                                 for n in names))
+    print(
+        f"{'peak over load (MB)':30}"
+        + "".join(f"{results[n]['peak_mb'] - results[n]['after_load_mb']:16.0f}" for n in names)
+    )
     if "trl 1.12" in results:
         trl = results["trl 1.12"]
         for n in names:
             if n == "trl 1.12":
                 continue
             ours = results[n]
-            print(f"  {n} vs trl 1.12: step {trl['step_seconds'] / ours['step_seconds']:.2f}x faster, "
-                  f"peak RSS {ours['peak_mb'] / trl['peak_mb']:.3f}x, peak over load "
-                  f"{(ours['peak_mb'] - ours['after_load_mb']) / max(trl['peak_mb'] - trl['after_load_mb'], 1.0):.3f}x "
-                  "(< 1: accord uses less)")
+            print(
+                f"  {n} vs trl 1.12: step {trl['step_seconds'] / ours['step_seconds']:.2f}x "
+                "faster, "
+                f"peak RSS {ours['peak_mb'] / trl['peak_mb']:.3f}x, peak over load "
+                f"{_over_load(ours) / max(_over_load(trl), 1.0):.3f}x "
+                "(< 1: accord uses less)"
+            )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shapes", default="tiny,small", help="Comma-separated: tiny, small.")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
@@ -221,7 +282,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--new-tokens", type=int, default=16)
     parser.add_argument("--skip-trl", action="store_true")
-    parser.add_argument("--no-user-venv", action="store_true", help="Skip accord in a user install.")
+    parser.add_argument(
+        "--no-user-venv", action="store_true", help="Skip accord in a user install."
+    )
     parser.add_argument("--skip-vllm", action="store_true")
     args = parser.parse_args()
 
@@ -242,9 +305,13 @@ def main() -> None:
         policy, reward = tiny if shape == "tiny" else map(str, build_small_models(**SMALL_SHAPE))
         results = {}
         for name, python in pythons.items():
-            results[name] = run([python, accord_script, policy, reward, *common, "transformers", WORK], env)
+            results[name] = run(
+                [python, accord_script, policy, reward, *common, "transformers", WORK], env
+            )
         if trl_python is not None:
-            results["trl 1.12"] = run([trl_python, trl_script, policy, reward, *common, WORK / "trl-out"])
+            results["trl 1.12"] = run(
+                [trl_python, trl_script, policy, reward, *common, WORK / "trl-out"]
+            )
         print_memory_table(shape, results)
         print(json.dumps({"shape": shape, "load_average": load_average(), "results": results}))
     if args.skip_vllm:
@@ -259,10 +326,12 @@ def main() -> None:
     with_vllm = run([sys.executable, accord_script, *tiny, *common, "vllm", WORK], vllm_env)
     print(f"\n[tiny] load average {load_average()}")
     print(f"{'':26}{'transformers':>14}{'vllm':>10}{'ratio':>8}")
-    print(f"{'rollout (s, per step)':26}{ours['rollout_seconds']:14.3f}{with_vllm['rollout_seconds']:10.3f}"
-          f"{ours['rollout_seconds'] / with_vllm['rollout_seconds']:8.2f}x")
-    print(f"{'PPO step (s)':26}{ours['step_seconds']:14.3f}{with_vllm['step_seconds']:10.3f}"
-          f"{ours['step_seconds'] / with_vllm['step_seconds']:8.2f}x")
+    hf_s, vllm_s = ours["rollout_seconds"], with_vllm["rollout_seconds"]
+    print(f"{'rollout (s, per step)':26}{hf_s:14.3f}{vllm_s:10.3f}{hf_s / vllm_s:8.2f}x")
+    print(
+        f"{'PPO step (s)':26}{ours['step_seconds']:14.3f}{with_vllm['step_seconds']:10.3f}"
+        f"{ours['step_seconds'] / with_vllm['step_seconds']:8.2f}x"
+    )
 
 
 if __name__ == "__main__":

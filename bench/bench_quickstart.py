@@ -27,9 +27,23 @@ from pathlib import Path
 def run_once(folder: Path, env: dict[str, str]) -> tuple[float, float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "accord.cli.main", "run", "quickstart", "--db",
-                           f"sqlite:///{folder / 'accord.db'}", "--no-progress"],
-                          cwd=folder, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accord.cli.main",
+            "run",
+            "quickstart",
+            "--db",
+            f"sqlite:///{folder / 'accord.db'}",
+            "--no-progress",
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -40,14 +54,23 @@ def run_once(folder: Path, env: dict[str, str]) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, help="Folder to run in and keep (default: a temporary one).")
+    parser.add_argument(
+        "--keep", type=Path, help="Folder to run in and keep (default: a temporary one)."
+    )
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="accord-quickstart-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ACCORD_HOME": str(folder / "home"), "HF_HUB_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "ACCORD_HOME": str(folder / "home"),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     # The pulled model stays where it was installed, not in the fresh home.
-    env.setdefault("ACCORD_MODELS_DIR", str((Path(os.environ.get("ACCORD_HOME", ".accord")) / "models").resolve()))
+    env.setdefault(
+        "ACCORD_MODELS_DIR",
+        str((Path(os.environ.get("ACCORD_HOME", ".accord")) / "models").resolve()),
+    )
     try:
         rows = []
         for label in ("first run", "rerun"):
@@ -57,7 +80,10 @@ def main() -> None:
         print(f"{'':<10} {'wall s':>8} {'cpu s':>8} {'load':>6}")
         for label, wall, cpu, load in rows:
             print(f"{label:<10} {wall:8.1f} {cpu:8.1f} {load:6.1f}")
-        print(f"rerun / first run: wall {rows[1][1] / rows[0][1]:.2f}, cpu {rows[1][2] / rows[0][2]:.2f}")
+        print(
+            f"rerun / first run: wall {rows[1][1] / rows[0][1]:.2f}, cpu "
+            f"{rows[1][2] / rows[0][2]:.2f}"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -36,10 +36,14 @@ def records(n: int):
     for i in range(n):
         yield PreferenceRecord(
             prompt=f"Question {i // 2}: how would you explain topic {i % 997}?",
-            chosen=f"A careful answer number {i} with some detail.", rejected=f"Short answer {i}.",
+            chosen=f"A careful answer number {i} with some detail.",
+            rejected=f"Short answer {i}.",
             source="bench",
-            judgments=[JudgmentSpec(kind="human", annotator=f"ann{i % 7}"),
-                       JudgmentSpec(kind="ai", judge="judge-model", prob_chosen=0.6 + (i % 4) / 10)])
+            judgments=[
+                JudgmentSpec(kind="human", annotator=f"ann{i % 7}"),
+                JudgmentSpec(kind="ai", judge="judge-model", prob_chosen=0.6 + (i % 4) / 10),
+            ],
+        )
 
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -106,22 +110,33 @@ def run_postgres(admin_url: str, n: int, *, reseed: bool, drop_seed: bool) -> di
     seed_db, name = f"accord_bench_snapshot_seed_{n}", f"accord_bench_{uuid.uuid4().hex[:8]}"
     seeded: dict[str, float] = {}
     with admin.connect() as c:
-        have = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": seed_db}).first()
+        have = c.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": seed_db}
+        ).first()
         if reseed or not have:
             c.execute(text(f'DROP DATABASE IF EXISTS "{seed_db}" WITH (FORCE)'))
-            # Seeded under a scratch name and renamed when complete: an interrupted seed is never reused.
+            # Seeded under a scratch name and renamed when complete: an interrupted seed is never
+            # reused.
             c.execute(text(f'DROP DATABASE IF EXISTS "{seed_db}_partial" WITH (FORCE)'))
             c.execute(text(f'CREATE DATABASE "{seed_db}_partial"'))
-            seeded = seed(make_url(admin_url).set(database=f"{seed_db}_partial")
-                          .render_as_string(hide_password=False), n)
+            seeded = seed(
+                make_url(admin_url)
+                .set(database=f"{seed_db}_partial")
+                .render_as_string(hide_password=False),
+                n,
+            )
             dispose_all()
             c.execute(text(f'ALTER DATABASE "{seed_db}_partial" RENAME TO "{seed_db}"'))
         else:  # a kept seed comes up to the current migrations once, not in every copy
-            open_store(make_url(admin_url).set(database=seed_db).render_as_string(hide_password=False))
+            open_store(
+                make_url(admin_url).set(database=seed_db).render_as_string(hide_password=False)
+            )
             dispose_all()
         # A store in use has been vacuumed and analyzed by autovacuum: so is the seed (hint
         # bits set, planner statistics), or the first build would pay for both. Quick when done.
-        seed_engine = create_engine(make_url(admin_url).set(database=seed_db), isolation_level="AUTOCOMMIT")
+        seed_engine = create_engine(
+            make_url(admin_url).set(database=seed_db), isolation_level="AUTOCOMMIT"
+        )
         with seed_engine.connect() as sc:
             sc.execute(text("VACUUM (ANALYZE)"))
         seed_engine.dispose()
@@ -140,26 +155,38 @@ def run_postgres(admin_url: str, n: int, *, reseed: bool, drop_seed: bool) -> di
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=1_000_000)
-    ap.add_argument("--postgres", help="admin URL of a PostgreSQL server (a scratch database is made)")
+    ap.add_argument(
+        "--postgres", help="admin URL of a PostgreSQL server (a scratch database is made)"
+    )
     ap.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
-    ap.add_argument("--reseed", action="store_true", help="seed again instead of reusing the kept store")
-    ap.add_argument("--drop-seed", action="store_true", help="drop the kept PostgreSQL seed database after")
+    ap.add_argument(
+        "--reseed", action="store_true", help="seed again instead of reusing the kept store"
+    )
+    ap.add_argument(
+        "--drop-seed", action="store_true", help="drop the kept PostgreSQL seed database after"
+    )
     args = ap.parse_args()
     results = {}
     if not args.no_sqlite:
         results["sqlite"] = run_sqlite(args.pairs, reseed=args.reseed)
     if args.postgres:
-        results["postgres"] = run_postgres(args.postgres, args.pairs, reseed=args.reseed,
-                                           drop_seed=args.drop_seed)
+        results["postgres"] = run_postgres(
+            args.postgres, args.pairs, reseed=args.reseed, drop_seed=args.drop_seed
+        )
     target = 30.0
-    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(
+        f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
+    )
     for backend, r in results.items():
         t = r["human-over-ai_total_s"]
-        print(f"{backend}: snapshot build+export of {args.pairs:,} pairs: {t:.1f} s "
-              f"(target ≤ {target:.0f} s: {'met' if t <= target else 'NOT met'}; ratio {t / target:.2f})")
+        print(
+            f"{backend}: snapshot build+export of {args.pairs:,} pairs: {t:.1f} s "
+            f"(target ≤ {target:.0f} s: {'met' if t <= target else 'NOT met'}; ratio "
+            f"{t / target:.2f})"
+        )
     if len(results) == 2:
-        print(f"postgres / sqlite build+export time: "
-              f"{results['postgres']['human-over-ai_total_s'] / results['sqlite']['human-over-ai_total_s']:.2f}x")
+        pg, lite = (results[db]["human-over-ai_total_s"] for db in ("postgres", "sqlite"))
+        print(f"postgres / sqlite build+export time: {pg / lite:.2f}x")
 
 
 if __name__ == "__main__":

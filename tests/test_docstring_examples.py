@@ -19,7 +19,8 @@ import accord
 _NOT_IMPORTABLE_ALONE = ("accord.store.migrations",)
 
 MODULES = sorted(
-    info.name for info in pkgutil.walk_packages(accord.__path__, "accord.")
+    info.name
+    for info in pkgutil.walk_packages(accord.__path__, "accord.")
     if not info.name.startswith(_NOT_IMPORTABLE_ALONE)
 )
 _SLOW = {"accord.train.bandit"}
@@ -33,6 +34,11 @@ def test_docstring_examples_run(module_name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     module = importlib.import_module(module_name)
     result = doctest.testmod(
-        module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=True, verbose=False
+        module,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        report=True,
+        verbose=False,
     )
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {module_name}"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} examples failed in {module_name}"
+    )

@@ -41,7 +41,9 @@ class Plan:
     ppo_mini: int = 4
     ppo_epochs: int = 4
     ppo_new_tokens: int = 16
-    bf16: bool = field(default=True, metadata={"help": "bf16 weights and mixed precision in training"})
+    bf16: bool = field(
+        default=True, metadata={"help": "bf16 weights and mixed precision in training"}
+    )
     budget_s: float = 390.0
     phase_caps_s: dict = field(default_factory=lambda: {"generation": 150, "dpo": 110, "ppo": 130})
 
@@ -56,12 +58,34 @@ class Plan:
 
 PLANS = {
     "gpu": Plan(device="cuda", shapes=("qwen2.5-0.5b", "qwen2.5-1.5b"), train_shape="qwen2.5-0.5b"),
-    "dry": Plan(device="cpu", shapes=("dry-a", "dry-b"), train_shape="dry-a", batches=(1, 4),
-                min_requests=2, prompt_tokens=16, new_tokens=4, judge_pairs=4, judge_batch=2,
-                judge_rows=4, job_prompts=4, job_n=1, job_max_tokens=4, job_batch=4, job_repeats=1,
-                dpo_steps=2, dpo_batch=2, dpo_examples=8, ppo_steps=1, ppo_batch=4, ppo_mini=2,
-                # bf16 training needs a GPU (transformers refuses it on a CPU); generation stays bf16
-                ppo_epochs=1, ppo_new_tokens=4, bf16=False,
-                # about 2 min on 2 quiet cores; the caps only stop a hang on a busy machine
-                budget_s=720.0, phase_caps_s={"generation": 240, "dpo": 240, "ppo": 240}),
+    "dry": Plan(
+        device="cpu",
+        shapes=("dry-a", "dry-b"),
+        train_shape="dry-a",
+        batches=(1, 4),
+        min_requests=2,
+        prompt_tokens=16,
+        new_tokens=4,
+        judge_pairs=4,
+        judge_batch=2,
+        judge_rows=4,
+        job_prompts=4,
+        job_n=1,
+        job_max_tokens=4,
+        job_batch=4,
+        job_repeats=1,
+        dpo_steps=2,
+        dpo_batch=2,
+        dpo_examples=8,
+        ppo_steps=1,
+        ppo_batch=4,
+        ppo_mini=2,
+        # bf16 training needs a GPU (transformers refuses it on a CPU); generation stays bf16
+        ppo_epochs=1,
+        ppo_new_tokens=4,
+        bf16=False,
+        # about 2 min on 2 quiet cores; the caps only stop a hang on a busy machine
+        budget_s=720.0,
+        phase_caps_s={"generation": 240, "dpo": 240, "ppo": 240},
+    ),
 }

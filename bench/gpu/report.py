@@ -29,11 +29,16 @@ def _ratio(a, b) -> str:
 
 def _generation(name: str, figs: dict) -> list[str]:
     rows = []
-    for key in sorted((k for k in figs if k.startswith(f"{name}/generate/")), key=lambda k: int(k.rsplit("batch", 1)[1])):
+    for key in sorted(
+        (k for k in figs if k.startswith(f"{name}/generate/")),
+        key=lambda k: int(k.rsplit("batch", 1)[1]),
+    ):
         ours, raw = figs[key], figs.get(key.replace("/generate/", "/raw_generate/"), {})
-        rows.append(f"| {name} | {ours.get('batch', key.rsplit('batch', 1)[1])} | "
-                    f"{_num(ours.get('tokens_per_s'))} | {_num(raw.get('tokens_per_s'))} | "
-                    f"{_ratio(ours.get('tokens_per_s'), raw.get('tokens_per_s'))} |")
+        rows.append(
+            f"| {name} | {ours.get('batch', key.rsplit('batch', 1)[1])} | "
+            f"{_num(ours.get('tokens_per_s'))} | {_num(raw.get('tokens_per_s'))} | "
+            f"{_ratio(ours.get('tokens_per_s'), raw.get('tokens_per_s'))} |"
+        )
     return rows
 
 
@@ -49,40 +54,76 @@ def markdown(figures: dict) -> str:
     lines = [f"#### GPU figures: {measured} ({m.get('date', '?')}, {where})", ""]
     if not figs and not phases:
         return "\n".join(lines) + "\n"
-    lines += [(f"{where}, {m.get('host_cpus', '?')} CPU cores (load average {m.get('load_average')}), "
-              f"torch {m.get('torch')} (CUDA {m.get('cuda')}), transformers {m.get('transformers')}, "
-              f"trl {m.get('trl')}, accord {m.get('accord_commit')}. Random-weights Qwen2.5-shaped "
-              f"models built from a config (vocabulary {vocab} rows, accord's {tokens}-token tokenizer), "
-              f"{precision}, plan `{figures.get('plan')}`, {figures.get('total_s', '?')} s in all. "
-              "Reproduce: `bash bench/gpu/run.sh` (see bench/gpu/measure.py)."), ""]
+    lines += [
+        (
+            f"{where}, {m.get('host_cpus', '?')} CPU cores (load average {m.get('load_average')}), "
+            f"torch {m.get('torch')} (CUDA {m.get('cuda')}), transformers {m.get('transformers')}, "
+            f"trl {m.get('trl')}, accord {m.get('accord_commit')}. Random-weights Qwen2.5-shaped "
+            f"models built from a config (vocabulary {vocab} rows, accord's {tokens}-token "
+            "tokenizer), "
+            f"{precision}, plan `{figures.get('plan')}`, {figures.get('total_s', '?')} s in all. "
+            "Reproduce: `bash bench/gpu/run.sh` (see bench/gpu/measure.py)."
+        ),
+        "",
+    ]
     shapes = [k.split("/")[0] for k in figs if k.endswith("/load")]
-    lines += ["| shape | batch | accord backend tokens/s | `model.generate` tokens/s | ratio |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "| shape | batch | accord backend tokens/s | `model.generate` tokens/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
     for name in shapes:
         lines += _generation(name, figs)
-    lines += ["", ("| shape | judge pairs/s (batched / one request per call) | job vs raw backend calls "
-              "(goal ≤ 5 %) | accord's own time | peak GPU memory (MB) |"), "|---|---|---|---|---|"]
+    lines += [
+        "",
+        (
+            "| shape | judge pairs/s (batched / one request per call) | job vs raw backend calls "
+            "(goal ≤ 5 %) | accord's own time | peak GPU memory (MB) |"
+        ),
+        "|---|---|---|---|---|",
+    ]
     for name in shapes:
         judge, job = figs.get(f"{name}/judge", {}), figs.get(f"{name}/job_overhead", {})
-        lines.append(f"| {name} | {_num(judge.get('pairs_per_s'), '{:,.2f}')} / "
-                     f"{_num(judge.get('pairs_per_s_one_request_per_call'), '{:,.2f}')} | "
-                     f"{_num(job.get('overhead_pct'), '{:+.2f} %')} | "
-                     f"{_num(job.get('accord_share_pct'), '{:.2f} %')} | "
-                     f"{_num(figs.get(f'{name}/gpu_peak', {}).get('gpu_peak_mb'), '{:,.0f}')} |")
+        lines.append(
+            f"| {name} | {_num(judge.get('pairs_per_s'), '{:,.2f}')} / "
+            f"{_num(judge.get('pairs_per_s_one_request_per_call'), '{:,.2f}')} | "
+            f"{_num(job.get('overhead_pct'), '{:+.2f} %')} | "
+            f"{_num(job.get('accord_share_pct'), '{:.2f} %')} | "
+            f"{_num(figs.get(f'{name}/gpu_peak', {}).get('gpu_peak_mb'), '{:,.0f}')} |"
+        )
     re_, ca = figs.get("dpo/recomputed", {}), figs.get("dpo/cached", {})
-    step = lambda f: (f.get("runs") or [{}])[0].get("step_seconds")
+
+    def step(figures: dict) -> float | None:
+        return (figures.get("runs") or [{}])[0].get("step_seconds")
+
     ours, trl = figs.get("ppo/accord", {}), figs.get("ppo/trl112", {})
-    lines += ["", "| training step | seconds | peak GPU memory (MB) | vs |", "|---|---|---|---|",
-              f"| DPO, reference recomputed | {_num(step(re_), '{:.3f}')} | {_num(re_.get('peak_memory_mb'), '{:,.0f}')} | |",
-              (f"| DPO, reference cached | {_num(step(ca), '{:.3f}')} | {_num(ca.get('peak_memory_mb'), '{:,.0f}')} | "
-              f"{_ratio(step(re_), step(ca))} faster |"),
-              (f"| PPO, trl 1.12 PPOTrainer | {_num(trl.get('step_seconds'), '{:.3f}')} | "
-              f"{_num(trl.get('gpu_peak_mb'), '{:,.0f}')} | |"),
-              (f"| PPO, accord | {_num(ours.get('step_seconds'), '{:.3f}')} | {_num(ours.get('gpu_peak_mb'), '{:,.0f}')} | "
-              f"{_ratio(trl.get('step_seconds'), ours.get('step_seconds'))} faster, memory "
-              f"{_ratio(ours.get('gpu_peak_mb'), trl.get('gpu_peak_mb'))} |")]
+    lines += [
+        "",
+        "| training step | seconds | peak GPU memory (MB) | vs |",
+        "|---|---|---|---|",
+        f"| DPO, reference recomputed | {_num(step(re_), '{:.3f}')} | "
+        f"{_num(re_.get('peak_memory_mb'), '{:,.0f}')} | |",
+        (
+            f"| DPO, reference cached | {_num(step(ca), '{:.3f}')} | "
+            f"{_num(ca.get('peak_memory_mb'), '{:,.0f}')} | "
+            f"{_ratio(step(re_), step(ca))} faster |"
+        ),
+        (
+            f"| PPO, trl 1.12 PPOTrainer | {_num(trl.get('step_seconds'), '{:.3f}')} | "
+            f"{_num(trl.get('gpu_peak_mb'), '{:,.0f}')} | |"
+        ),
+        (
+            f"| PPO, accord | {_num(ours.get('step_seconds'), '{:.3f}')} | "
+            f"{_num(ours.get('gpu_peak_mb'), '{:,.0f}')} | "
+            f"{_ratio(trl.get('step_seconds'), ours.get('step_seconds'))} faster, memory "
+            f"{_ratio(ours.get('gpu_peak_mb'), trl.get('gpu_peak_mb'))} |"
+        ),
+    ]
     problems = [f"- `{k}`: {v['error'][:160]}" for k, v in figs.items() if "error" in v]
-    problems += [f"- phase {n}: {p['status']}" for n, p in phases.items() if p.get("status", "exit 0") != "exit 0"]
+    problems += [
+        f"- phase {n}: {p['status']}"
+        for n, p in phases.items()
+        if p.get("status", "exit 0") != "exit 0"
+    ]
     if problems:
         lines += ["", "Not measured:", *problems]
     return "\n".join(lines) + "\n"

@@ -42,19 +42,24 @@ class Shape:
             raise ValueError(f"shape {self.name}: heads must divide by key/value heads")
 
 
-SHAPES = {s.name: s for s in (
-    Shape("qwen2.5-0.5b", 896, 24, 14, 2, 4864),
-    Shape("qwen2.5-1.5b", 1536, 28, 12, 2, 8960),
-    # head size 32 (vLLM's CPU kernels and sdpa are happy); vocabulary padded past the ~2k tokens
-    Shape("dry-a", 64, 2, 2, 1, 128, vocab_size=4096, dry=True),
-    Shape("dry-b", 128, 2, 4, 2, 256, vocab_size=4096, dry=True),
-)}
+SHAPES = {
+    s.name: s
+    for s in (
+        Shape("qwen2.5-0.5b", 896, 24, 14, 2, 4864),
+        Shape("qwen2.5-1.5b", 1536, 28, 12, 2, 8960),
+        # head size 32 (vLLM's CPU kernels and sdpa are happy); vocabulary padded past the ~2k
+        # tokens
+        Shape("dry-a", 64, 2, 2, 1, 128, vocab_size=4096, dry=True),
+        Shape("dry-b", 128, 2, 4, 2, 256, vocab_size=4096, dry=True),
+    )
+}
 
 
 def tokenizer():
     """accord's tiny tokenizer (built once, cached under ACCORD_HOME)."""
-    from accord.models.tiny import ensure_tiny_model
     from transformers import AutoTokenizer
+
+    from accord.models.tiny import ensure_tiny_model
 
     return AutoTokenizer.from_pretrained(ensure_tiny_model("causal"))
 
@@ -63,10 +68,17 @@ def config(shape: Shape, tok, dtype: str):
     from transformers import Qwen2Config
 
     dims = {k: v for k, v in asdict(shape).items() if k not in ("name", "dry", "extra")}
-    return Qwen2Config(**dims, **shape.extra, max_position_embeddings=2048,
-                       tie_word_embeddings=True, pad_token_id=tok.pad_token_id,
-                       eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
-                       num_labels=1, dtype=dtype)
+    return Qwen2Config(
+        **dims,
+        **shape.extra,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        num_labels=1,
+        dtype=dtype,
+    )
 
 
 def in_memory(shape: Shape, tok, *, device: str, dtype: str = "bfloat16"):
@@ -76,7 +88,9 @@ def in_memory(shape: Shape, tok, *, device: str, dtype: str = "bfloat16"):
 
     torch.manual_seed(0)
     with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config(shape, tok, dtype), dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_config(
+            config(shape, tok, dtype), dtype=getattr(torch, dtype)
+        )
     return model.to(device).eval()  # a no-op unless from_config ignored the device context
 
 

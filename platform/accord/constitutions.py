@@ -68,18 +68,24 @@ def read_yaml_document(path: str | Path, text: str | None = None) -> tuple[Any, 
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise DocumentError(path, [("", None, f"cannot read file: {exc.strerror or exc}")]) from exc
+            raise DocumentError(
+                path, [("", None, f"cannot read file: {exc.strerror or exc}")]
+            ) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise DocumentError(path, [("", line, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+        raise DocumentError(
+            path, [("", line, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from exc
     return data, (_line_index(node) if node is not None else {})
 
 
-def validation_problems(exc: ValidationError, lines: dict[tuple, int]) -> list[tuple[str, int | None, str]]:
+def validation_problems(
+    exc: ValidationError, lines: dict[tuple, int]
+) -> list[tuple[str, int | None, str]]:
     """Turn a pydantic error into ``(dotted field path, line, message)`` triples."""
     problems = []
     for err in exc.errors():
@@ -89,13 +95,16 @@ def validation_problems(exc: ValidationError, lines: dict[tuple, int]) -> list[t
             if loc[:cut] in lines:
                 line = lines[loc[:cut]]
                 break
-        dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+        dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(
+            ".[", "["
+        )
         problems.append((dotted, line, err["msg"]))
     return problems
 
 
 def validate_document(model: type[BaseModel], path: str | Path, text: str | None = None) -> Any:
-    """Read ``path`` and validate it as ``model``; raise ``DocumentError`` naming file/line/field."""
+    """Read ``path`` and validate it as ``model``; raise ``DocumentError`` naming
+    file/line/field."""
     data, lines = read_yaml_document(path, text)
     if not isinstance(data, dict):
         raise DocumentError(str(path), [("", 1, "expected a mapping at the top of the document")])
@@ -118,8 +127,12 @@ class Principle(BaseModel):
     model_config = _Strict
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", description="Short stable identifier.")
-    critique_request: str = Field(min_length=1, description="Asks the model to critique a response.")
-    revision_request: str = Field(min_length=1, description="Asks for a revision fixing the critique.")
+    critique_request: str = Field(
+        min_length=1, description="Asks the model to critique a response."
+    )
+    revision_request: str = Field(
+        min_length=1, description="Asks for a revision fixing the critique."
+    )
     comparison_question: str = Field(
         min_length=1, description="Pairwise question answered with (A) or (B)."
     )
@@ -210,7 +223,9 @@ def resolve_constitution_path(name_or_path: str | Path, *, base_dir: Path | None
     if bundled.is_file():
         return bundled
     known = ", ".join(f.stem for f in list_constitution_files())
-    raise FileNotFoundError(f"no constitution file or bundled constitution {str(name_or_path)!r} (bundled: {known})")
+    raise FileNotFoundError(
+        f"no constitution file or bundled constitution {str(name_or_path)!r} (bundled: {known})"
+    )
 
 
 def load_constitution(name_or_path: str | Path, *, base_dir: Path | None = None) -> Constitution:
@@ -224,7 +239,10 @@ def store_constitution(session: Session, constitution: Constitution) -> Constitu
     from .store.crud.constitutions import upsert_constitution
 
     return upsert_constitution(
-        session, name=constitution.name, version=constitution.version,
-        content_hash=constitution.content_hash, text=constitution.to_yaml(),
+        session,
+        name=constitution.name,
+        version=constitution.version,
+        content_hash=constitution.content_hash,
+        text=constitution.to_yaml(),
         description=constitution.description,
     )

@@ -63,8 +63,9 @@ def _text(row: dict, name: str, path: Path, line: int) -> str:
     return value
 
 
-def _gold_row(session: Session, row: Any, *, path: Path, line: int, source: str,
-              result: GoldAddResult) -> None:
+def _gold_row(
+    session: Session, row: Any, *, path: Path, line: int, source: str, result: GoldAddResult
+) -> None:
     if not isinstance(row, dict):
         raise InvalidRecordError(path, line, "<record>", "each line must be a JSON object")
     if "pair_id" in row:
@@ -73,11 +74,14 @@ def _gold_row(session: Session, row: Any, *, path: Path, line: int, source: str,
             raise InvalidRecordError(path, line, "pair_id", f"must be an integer, got {pair_id!r}")
         pair = session.get(Pair, pair_id)
         if pair is None:
-            raise InvalidRecordError(path, line, "pair_id", f"no pair with id {pair_id} in the store")
+            raise InvalidRecordError(
+                path, line, "pair_id", f"no pair with id {pair_id} in the store"
+            )
         answer = row.get("answer")
         if answer not in ANSWERS:
-            raise InvalidRecordError(path, line, "answer",
-                                     f"must be one of {', '.join(ANSWERS)}, got {answer!r}")
+            raise InvalidRecordError(
+                path, line, "answer", f"must be one of {', '.join(ANSWERS)}, got {answer!r}"
+            )
         _, outcome = set_gold(session, pair=pair, answer=answer, source=source)
     else:
         prompt_text = _text(row, "prompt", path, line)

@@ -53,8 +53,11 @@ class ImportReport:
     invalid: int = 0
     conflicts: int = 0
     rejects_path: str | None = None
-    new: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("prompts", "responses", "pairs", "judgments", "annotators"), 0))
+    new: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("prompts", "responses", "pairs", "judgments", "annotators"), 0
+        )
+    )
     updated_judgments: int = 0
     unchanged_judgments: int = 0
     seconds: float = 0.0
@@ -62,7 +65,8 @@ class ImportReport:
 
     @property
     def already_present(self) -> bool:
-        """True when the file's rows were all in the store already (nothing new, nothing changed)."""
+        """True when the file's rows were all in the store already (nothing new, nothing
+        changed)."""
         return self.records > 0 and not any(self.new.values()) and not self.updated_judgments
 
     def as_dict(self) -> dict[str, Any]:
@@ -81,8 +85,9 @@ class _Rejects:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        self._handle.write(json.dumps({**error.as_dict(), "row": item.raw},
-                                      ensure_ascii=False, default=str) + "\n")
+        self._handle.write(
+            json.dumps({**error.as_dict(), "row": item.raw}, ensure_ascii=False, default=str) + "\n"
+        )
         self.count += 1
 
     def close(self) -> None:
@@ -105,14 +110,19 @@ def check_rejects_path(input_path: Path, rejects_path: Path, *, force: bool = Fa
         except OSError:
             same = False
     if same:
-        raise ValueError(f"{rejects_path}: the rejects file is the input file; choose another "
-                         "--rejects path")
+        raise ValueError(
+            f"{rejects_path}: the rejects file is the input file; choose another --rejects path"
+        )
     if input_path.is_dir() and input_path.resolve() in rejects_path.resolve().parents:
-        raise ValueError(f"{rejects_path}: the rejects file would be written inside the input "
-                         f"folder {input_path}")
+        raise ValueError(
+            f"{rejects_path}: the rejects file would be written inside the input "
+            f"folder {input_path}"
+        )
     if rejects_path.exists() and not force:
-        raise ValueError(f"{rejects_path}: the rejects file exists already; remove it, choose "
-                         "another --rejects path, or pass --force to overwrite it")
+        raise ValueError(
+            f"{rejects_path}: the rejects file exists already; remove it, choose "
+            "another --rejects path, or pass --force to overwrite it"
+        )
 
 
 def _store_gold(session, answers: dict[str, str], *, source: str) -> int:
@@ -123,7 +133,7 @@ def _store_gold(session, answers: dict[str, str], *, source: str) -> int:
 
     keys = list(answers)
     for start in range(0, len(keys), 500):
-        pairs = session.exec(select(Pair).where(Pair.content_hash.in_(keys[start:start + 500])))
+        pairs = session.exec(select(Pair).where(Pair.content_hash.in_(keys[start : start + 500])))
         for pair in pairs.all():
             set_gold(session, pair=pair, answer=answers[pair.content_hash], source=source)
     return len(answers)
@@ -133,11 +143,21 @@ _ANSWER = ("preferred", "prob_a", "strength", "rationale", "status")
 _MASK = (1 << 64) - 1
 
 
-def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str = "human",
-                skip_invalid: bool = False, rejects_path: str | Path | None = None,
-                batch_size: int = 1000, progress: Callable[[int], None] | None = None,
-                source: str | None = None, soft_labels: bool = False,
-                force: bool = False, gold: bool = False) -> ImportReport:
+def import_file(
+    engine: Engine,
+    path: str | Path,
+    *,
+    fmt: str,
+    label_kind: str = "human",
+    skip_invalid: bool = False,
+    rejects_path: str | Path | None = None,
+    batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
+    source: str | None = None,
+    soft_labels: bool = False,
+    force: bool = False,
+    gold: bool = False,
+) -> ImportReport:
     """Import ``path`` read as ``fmt``; ``progress(position)`` is called as the reader
     advances (bytes for text files, rows for tables: see ``formats.registry.progress_total``).
 
@@ -155,8 +175,9 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
         raise FileNotFoundError(f"{path}: no such file or folder")
     started = time.perf_counter()
     report = ImportReport(file=str(path), format=fmt, label_kind=label_kind)
-    items = read_records(path, fmt, label_kind=label_kind, source=source or "",
-                         soft_labels=soft_labels)
+    items = read_records(
+        path, fmt, label_kind=label_kind, source=source or "", soft_labels=soft_labels
+    )
     rejects = _Rejects(Path(rejects_path) if rejects_path else default_rejects_path(path))
     if skip_invalid:
         check_rejects_path(path, rejects.path, force=force)
@@ -168,8 +189,13 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
     def take_gold(bundle: StoreBundle, line: int | None) -> InvalidRecordError | None:
         sides = {j.get("preferred") for j in bundle.judgments} - {None}
         if len(sides) != 1 or not sides <= {"a", "b"}:
-            return InvalidRecordError(path, line or 0, "<record>", "a gold pair needs one decisive "
-                                      f"label (chosen better than rejected), got {sorted(sides)}")
+            return InvalidRecordError(
+                path,
+                line or 0,
+                "<record>",
+                "a gold pair needs one decisive "
+                f"label (chosen better than rejected), got {sorted(sides)}",
+            )
         gold_answers[bundle.pair["content_hash"]] = sides.pop()
         bundle.judgments = []
         return None
@@ -181,8 +207,12 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
             first = answers.setdefault(int(j["key_hash"][:16], 16), ((line or 0) << 64) | answer)
             if first & _MASK != answer:
                 return InvalidRecordError(
-                    path, line, "<record>", f"conflicts with line {first >> 64}: the same "
-                    f"judgment ({j.get('kind')} {j.get('judge')!r}) with another answer; keep one")
+                    path,
+                    line,
+                    "<record>",
+                    f"conflicts with line {first >> 64}: the same "
+                    f"judgment ({j.get('kind')} {j.get('judge')!r}) with another answer; keep one",
+                )
         return None
 
     def bundles() -> Iterator[StoreBundle]:
@@ -196,8 +226,11 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
             if error is None:
                 try:
                     # Preference records are checked as they become bundles; full bundles here.
-                    bundle = check_bundle_texts(item.value) if isinstance(item.value, StoreBundle) \
+                    bundle = (
+                        check_bundle_texts(item.value)
+                        if isinstance(item.value, StoreBundle)
                         else bundle_from_preference(item.value, now=now)
+                    )
                 except ValueError as exc:
                     error = InvalidRecordError(path, item.line, "<record>", str(exc))
             if error is None:
@@ -223,8 +256,13 @@ def import_file(engine: Engine, path: str | Path, *, fmt: str, label_kind: str =
                 report.gold = _store_gold(session, gold_answers, source=f"import:{path.name}")
     finally:
         rejects.close()
-    report.new.update(prompts=counts.prompts, responses=counts.responses, pairs=counts.pairs,
-                      judgments=counts.judgments, annotators=counts.annotators)
+    report.new.update(
+        prompts=counts.prompts,
+        responses=counts.responses,
+        pairs=counts.pairs,
+        judgments=counts.judgments,
+        annotators=counts.annotators,
+    )
     report.updated_judgments, report.unchanged_judgments = counts.updated, counts.unchanged
     report.invalid = rejects.count
     report.rejects_path = str(rejects.path) if rejects.count else None

@@ -42,8 +42,19 @@ import time
 from pathlib import Path
 
 # Loggers of libraries that attach their own console handlers (and stop propagation).
-LIBRARY_LOGGERS = ("DeepSpeed", "transformers", "datasets", "trl", "accelerate", "vllm",
-                   "huggingface_hub", "torch", "sentence_transformers", "argilla", "httpx")
+LIBRARY_LOGGERS = (
+    "DeepSpeed",
+    "transformers",
+    "datasets",
+    "trl",
+    "accelerate",
+    "vllm",
+    "huggingface_hub",
+    "torch",
+    "sentence_transformers",
+    "argilla",
+    "httpx",
+)
 # Environment switches read by the libraries when they start (set only when not already set).
 QUIET_ENV = {"TOKENIZERS_PARALLELISM": "false"}
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -52,8 +63,12 @@ _state: dict = {}
 
 
 def _is_console(handler: logging.Handler) -> bool:
-    return (isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
-            and getattr(handler, "stream", None) in (sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__))
+    return (
+        isinstance(handler, logging.StreamHandler)
+        and not isinstance(handler, logging.FileHandler)
+        and getattr(handler, "stream", None)
+        in (sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__)
+    )
 
 
 def _place(logger: logging.Logger, handler: logging.Handler) -> bool:
@@ -107,8 +122,9 @@ def default_log_file() -> Path:
     return get_settings().home / "logs" / "accord.log"
 
 
-def quiet_libraries(log_file: str | Path | None = None, *, verbose: bool = False,
-                    command: str = "") -> Path | None:
+def quiet_libraries(
+    log_file: str | Path | None = None, *, verbose: bool = False, command: str = ""
+) -> Path | None:
     """Route library logs, warnings and progress bars to ``log_file`` (and, when ``verbose``,
     to stderr too). Returns the log file, or None when it cannot be written (then library
     records go to stderr, never stdout)."""

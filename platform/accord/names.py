@@ -11,7 +11,7 @@ one that would leave its root (through ``..``, an absolute part or a symbolic li
 >>> check_name("..", what="snapshot")
 Traceback (most recent call last):
 ...
-accord.names.InvalidNameError: snapshot name '..' is not allowed: use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'
+accord.names.InvalidNameError: snapshot name '..' is not allowed: use 1 to 128 letters, digits, ...
 >>> import tempfile
 >>> root = tempfile.mkdtemp()
 >>> path_under(root, "reports", "x").relative_to(root).as_posix()
@@ -29,8 +29,9 @@ from pathlib import Path
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
-NAME_RULE = ("use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, "
-             "without '..'")
+NAME_RULE = (
+    "use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'"
+)
 
 
 class InvalidNameError(ValueError):
@@ -48,8 +49,11 @@ def is_safe_name(value: object) -> bool:
 def check_name(value: object, *, what: str) -> str:
     """``value`` when it is a safe name; ``InvalidNameError`` naming ``what`` otherwise."""
     if not is_safe_name(value):
-        shown = repr(value) if not isinstance(value, str) or len(value) <= 60 \
+        shown = (
+            repr(value)
+            if not isinstance(value, str) or len(value) <= 60
             else repr(value[:60] + "…")
+        )
         raise InvalidNameError(f"{what} name {shown} is not allowed: {NAME_RULE}")
     return value
 
@@ -72,5 +76,8 @@ def name_field(what: str, *, optional: bool = False):
     def check(value: str) -> str:
         return value if optional and value == "" else check_name(value, what=what)
 
-    return Annotated[str, Field(max_length=128, description=f"{what.capitalize()} name: {NAME_RULE}."),
-                     AfterValidator(check)]
+    return Annotated[
+        str,
+        Field(max_length=128, description=f"{what.capitalize()} name: {NAME_RULE}."),
+        AfterValidator(check),
+    ]

@@ -26,7 +26,9 @@ REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(
     r"(api_?key|access_?key|secret_?key|private_?key|client_?secret|secret|password|passwd"
     r"|authorization|credentials?|webhook_secret"
-    r"|^(api_|auth_|access_|bearer_|hf_|refresh_|id_)?token)$", re.IGNORECASE)
+    r"|^(api_|auth_|access_|bearer_|hf_|refresh_|id_)?token)$",
+    re.IGNORECASE,
+)
 
 
 def is_secret_name(name: object) -> bool:
@@ -42,8 +44,14 @@ def is_secret_ref(value: object) -> bool:
 def redact(value: Any) -> Any:
     """``value`` with every literal secret replaced by ``"<redacted>"`` (references kept)."""
     if isinstance(value, dict):
-        return {k: (REDACTED if is_secret_name(k) and v not in (None, "") and not is_secret_ref(v)
-                    else redact(v)) for k, v in value.items()}
+        return {
+            k: (
+                REDACTED
+                if is_secret_name(k) and v not in (None, "") and not is_secret_ref(v)
+                else redact(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value

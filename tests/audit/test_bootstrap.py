@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from accord.audit import metrics
 from accord.audit.bootstrap import (
     BootstrapConfig,
@@ -20,8 +21,9 @@ from accord.audit.bootstrap import (
 def data(seed=0, n_units=400):
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 3, n_units).astype(float)
-    raters = np.stack([np.where(rng.random(n_units) < 0.7, base, rng.integers(0, 3, n_units))
-                       for _ in range(4)]).astype(float)
+    raters = np.stack(
+        [np.where(rng.random(n_units) < 0.7, base, rng.integers(0, 3, n_units)) for _ in range(4)]
+    ).astype(float)
     return raters
 
 
@@ -36,16 +38,31 @@ def test_same_seed_same_interval_other_seed_other_interval():
     assert a.low < a.value < a.high
 
 
-@pytest.mark.parametrize("make_ci,metric,axis", [
-    (lambda r, cfg: cohen_kappa_ci(r[0], r[1], config=cfg),
-     lambda x: metrics.cohen_kappa(x[0], x[1]), 1),
-    (lambda r, cfg: percent_agreement_ci(r[0], r[1], config=cfg),
-     lambda x: metrics.percent_agreement(x[0], x[1]), 1),
-    (lambda r, cfg: percent_agreement_ci(r, config=cfg),
-     lambda x: metrics.percent_agreement(x), 1),
-    (lambda r, cfg: krippendorff_alpha_ci(r, level_of_measurement="ordinal", config=cfg),
-     lambda x: metrics.krippendorff_alpha(x, level_of_measurement="ordinal"), 1),
-])
+@pytest.mark.parametrize(
+    "make_ci,metric,axis",
+    [
+        (
+            lambda r, cfg: cohen_kappa_ci(r[0], r[1], config=cfg),
+            lambda x: metrics.cohen_kappa(x[0], x[1]),
+            1,
+        ),
+        (
+            lambda r, cfg: percent_agreement_ci(r[0], r[1], config=cfg),
+            lambda x: metrics.percent_agreement(x[0], x[1]),
+            1,
+        ),
+        (
+            lambda r, cfg: percent_agreement_ci(r, config=cfg),
+            lambda x: metrics.percent_agreement(x),
+            1,
+        ),
+        (
+            lambda r, cfg: krippendorff_alpha_ci(r, level_of_measurement="ordinal", config=cfg),
+            lambda x: metrics.krippendorff_alpha(x, level_of_measurement="ordinal"),
+            1,
+        ),
+    ],
+)
 def test_fast_intervals_match_the_slow_bootstrap(make_ci, metric, axis):
     r = data(1, 300)
     r[0, ::7] = np.nan
@@ -61,6 +78,7 @@ def test_fast_intervals_match_the_slow_bootstrap(make_ci, metric, axis):
 
 def test_fleiss_interval():
     from statsmodels.stats.inter_rater import aggregate_raters
+
     table, _ = aggregate_raters(data(2).T.astype(int), n_cat=3)
     est = fleiss_kappa_ci(table, config=BootstrapConfig(n_resamples=500, seed=0))
     assert est.value == pytest.approx(metrics.fleiss_kappa(table))
@@ -75,7 +93,9 @@ def test_resampled_counts_are_multinomial_and_large_kind_counts_fall_back():
     many = np.ones(5000, dtype=int)
     draws = resample_kind_counts(many, BootstrapConfig(n_resamples=20, seed=0))
     assert draws.shape == (20, 5000) and (draws.sum(1) == 5000).all()
-    assert np.array_equal(draws, resample_kind_counts(many, BootstrapConfig(n_resamples=20, seed=0)))
+    assert np.array_equal(
+        draws, resample_kind_counts(many, BootstrapConfig(n_resamples=20, seed=0))
+    )
 
 
 def test_no_resamples_and_bad_config():

@@ -42,14 +42,32 @@ def _build(url: str) -> dict:
             y = upsert_response(s, prompt=prompt, text=f"answer two {i}")
             pair = upsert_pair(s, response_x=x, response_y=y, source="test")
             pairs.append(pair)
-            common = {"pair": pair, "kind": "ai", "judge": JUDGE, "constitution_hash": const,
-                      "constitution_id": row.id}
+            common = {
+                "pair": pair,
+                "kind": "ai",
+                "judge": JUDGE,
+                "constitution_hash": const,
+                "constitution_id": row.id,
+            }
             for order, shift in (("ab", 0.02), ("ba", -0.02)):
                 q = float(np.clip(p[i] + shift, 0.01, 0.99))
-                upsert_judgment(s, **common, preferred="a" if q > 0.5 else "b", prob_a=q,
-                                presentation_order=order, principle="helpful")
-            upsert_judgment(s, **common, preferred="a" if p[i] > 0.5 else "b", prob_a=float(p[i]),
-                            presentation_order="agg", principle="helpful", is_aggregate=True)
+                upsert_judgment(
+                    s,
+                    **common,
+                    preferred="a" if q > 0.5 else "b",
+                    prob_a=q,
+                    presentation_order=order,
+                    principle="helpful",
+                )
+            upsert_judgment(
+                s,
+                **common,
+                preferred="a" if p[i] > 0.5 else "b",
+                prob_a=float(p[i]),
+                presentation_order="agg",
+                principle="helpful",
+                is_aggregate=True,
+            )
             if i < N_HUMAN:
                 label = "a" if human_a[i] else "b"
                 for who in ("ann", "bea"):
@@ -68,8 +86,9 @@ def test_loads_soft_labels_and_human_majority(store):
     assert data.labelled.sum() == N_HUMAN
     np.testing.assert_allclose(data.prob, store["p"], atol=1e-9)
     np.testing.assert_array_equal(data.outcome[:N_HUMAN], store["human_a"][:N_HUMAN].astype(int))
-    per_principle = load_labelled_pairs(store["engine"],
-                                        JudgeSelection(judge=JUDGE, principle="helpful"))
+    per_principle = load_labelled_pairs(
+        store["engine"], JudgeSelection(judge=JUDGE, principle="helpful")
+    )
     # Mean of the two orders (+0.02 and -0.02 around p, inside the clip).
     inside = (store["p"] > 0.03) & (store["p"] < 0.97)
     np.testing.assert_allclose(per_principle.prob[inside], store["p"][inside], atol=1e-9)
@@ -103,14 +122,26 @@ def test_calibrate_improves_out_of_sample_and_is_idempotent_and_versioned(store,
 
 def test_cli_calibrate_json_and_list(store, db_url):
     runner = CliRunner()
-    out = runner.invoke(app, ["calibrate", "--judge", JUDGE, "--method", "isotonic",
-                              "--constitution", "calib", "--db", db_url, "--json"])
+    out = runner.invoke(
+        app,
+        [
+            "calibrate",
+            "--judge",
+            JUDGE,
+            "--method",
+            "isotonic",
+            "--constitution",
+            "calib",
+            "--db",
+            db_url,
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     record = json.loads(out.stdout)
     assert record["method"] == "isotonic" and record["constitution_hash"] == store["const"]
     assert record["created"] is True and record["ece_after"] < record["ece_before"]
-    listed = json.loads(runner.invoke(app, ["calibrate", "list", "--db", db_url,
-                                            "--json"]).stdout)
+    listed = json.loads(runner.invoke(app, ["calibrate", "list", "--db", db_url, "--json"]).stdout)
     assert [r["id"] for r in listed] == [record["id"]]
     text = runner.invoke(app, ["calibrate", "--judge", JUDGE, "--db", db_url])
     assert text.exit_code == 0 and "ECE" in text.stdout and "--calibration" in text.stdout
@@ -137,10 +168,21 @@ def test_too_few_human_labels_is_refused(tmp_path):
     with session_scope(engine) as s:
         for i in range(5):
             prompt = upsert_prompt(s, text=f"q{i}")
-            pair = upsert_pair(s, response_x=upsert_response(s, prompt=prompt, text="x"),
-                               response_y=upsert_response(s, prompt=prompt, text="y"))
-            upsert_judgment(s, pair=pair, kind="ai", judge=JUDGE, preferred="a", prob_a=0.8,
-                            presentation_order="agg", is_aggregate=True)
+            pair = upsert_pair(
+                s,
+                response_x=upsert_response(s, prompt=prompt, text="x"),
+                response_y=upsert_response(s, prompt=prompt, text="y"),
+            )
+            upsert_judgment(
+                s,
+                pair=pair,
+                kind="ai",
+                judge=JUDGE,
+                preferred="a",
+                prob_a=0.8,
+                presentation_order="agg",
+                is_aggregate=True,
+            )
             upsert_judgment(s, pair=pair, kind="human", judge="ann", preferred="a")
     with pytest.raises(CalibrationDataError, match="5 pairs carry both"):
         calibrate_judge(engine, judge=JUDGE)
@@ -166,20 +208,37 @@ def test_escalate_certifies_and_lists_uncertain_ai_only_pairs(store, db_url):
     assert len(none.escalate_pair_ids) == N_PAIRS - N_HUMAN
     # With a temperature calibration the certified set is the same (order kept).
     cal = calibrate_judge(engine, judge=JUDGE, method="temperature", n_resamples=50)
-    calibrated = certify_judge(engine, judge=JUDGE, target=0.55, delta=0.2,
-                               calibration_id=cal.calibration.id)
+    calibrated = certify_judge(
+        engine, judge=JUDGE, target=0.55, delta=0.2, calibration_id=cal.calibration.id
+    )
     assert calibrated.certificate.n_kept == cert.n_kept
     runner = CliRunner()
-    out = runner.invoke(app, ["escalate", "--judge", JUDGE, "--target", "0.55", "--delta", "0.2",
-                              "--db", db_url, "--json"])
+    out = runner.invoke(
+        app,
+        [
+            "escalate",
+            "--judge",
+            JUDGE,
+            "--target",
+            "0.55",
+            "--delta",
+            "0.2",
+            "--db",
+            db_url,
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     record = json.loads(out.stdout)
     assert record["n_ai_only"] == N_PAIRS - N_HUMAN and record["target"] == 0.55
     assert record["threshold"] == cert.threshold and record["kept"] == len(expected_kept)
     assert record["escalate_pair_ids"] == result.escalate_pair_ids
-    text = runner.invoke(app, ["escalate", "--judge", JUDGE, "--target", "0.99", "--delta",
-                               "0.05", "--db", db_url])
+    text = runner.invoke(
+        app, ["escalate", "--judge", JUDGE, "--target", "0.99", "--delta", "0.05", "--db", db_url]
+    )
     assert text.exit_code == 0 and "no threshold can be certified" in text.stdout
-    wrong = runner.invoke(app, ["escalate", "--judge", JUDGE, "--target", "0.7",
-                                "--calibration", "999", "--db", db_url])
+    wrong = runner.invoke(
+        app,
+        ["escalate", "--judge", JUDGE, "--target", "0.7", "--calibration", "999", "--db", db_url],
+    )
     assert wrong.exit_code == 1 and "no calibration 999" in wrong.stderr

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import brier_score_loss
+
 from accord.audit.calibration import (
     brier_score,
     calibration_summary,
     expected_calibration_error,
     reliability_curve,
 )
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import brier_score_loss
 
 
 def test_known_cases():
@@ -30,8 +31,8 @@ def test_known_cases():
 def test_matches_sklearn(seed):
     rng = np.random.default_rng(seed)
     p = rng.random(500)
-    p[:20] = 0.1 * rng.integers(0, 11, 20)            # values exactly on bin edges
-    y = (rng.random(500) < p ** 1.5).astype(int)
+    p[:20] = 0.1 * rng.integers(0, 11, 20)  # values exactly on bin edges
+    y = (rng.random(500) < p**1.5).astype(int)
     assert brier_score(y, p) == pytest.approx(brier_score_loss(y, p))
     curve = reliability_curve(y, p, n_bins=10)
     prob_true, prob_pred = calibration_curve(y, p, n_bins=10)

@@ -6,8 +6,9 @@ import json
 import uuid
 
 import pytest
-from accord.cli.audit import app
 from typer.testing import CliRunner
+
+from accord.cli.audit import app
 
 runner = CliRunner()
 
@@ -27,8 +28,15 @@ def test_audit_json_html_and_tables(sqlite_audit_store, tmp_path):
 
     result = invoke("--db", url, "--snapshot", "snap", "--resamples", 0)
     assert result.exit_code == 0, result.output
-    for title in ("Human–human agreement", "Human–AI agreement", "AI position consistency",
-                  "Annotators", "Length bias", "Reward models", "snapshot snap"):
+    for title in (
+        "Human–human agreement",
+        "Human–AI agreement",
+        "AI position consistency",
+        "Annotators",
+        "Length bias",
+        "Reward models",
+        "snapshot snap",
+    ):
         assert title in result.output
 
 
@@ -55,16 +63,29 @@ def test_queue(sqlite_audit_store):
 
 
 @pytest.mark.argilla
-def test_queue_pushes_the_contested_pairs_to_argilla(sqlite_audit_store, argilla_server, monkeypatch):
-    from accord.store.models import ArgillaRecord
+def test_queue_pushes_the_contested_pairs_to_argilla(
+    sqlite_audit_store, argilla_server, monkeypatch
+):
     from sqlmodel import Session, select
+
+    from accord.store.models import ArgillaRecord
 
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)
     engine = sqlite_audit_store["engine"]
     dataset = f"adjudicate-{uuid.uuid4().hex[:8]}"
-    result = invoke("queue", "--db", str(engine.url), "--limit", 3, "--push-dataset", dataset,
-                    "--workspace", "adjudication", "--json")  # the server may hold several
+    result = invoke(
+        "queue",
+        "--db",
+        str(engine.url),
+        "--limit",
+        3,
+        "--push-dataset",
+        dataset,
+        "--workspace",
+        "adjudication",
+        "--json",
+    )  # the server may hold several
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["pushed"]["selected"] == 3 and out["pushed"]["created"] == 3

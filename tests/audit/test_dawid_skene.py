@@ -26,8 +26,9 @@ def _simulate(n_items, accuracies, *, n_classes=2, answers_per_item=3, seed=0):
 
 @pytest.mark.parametrize(("n_classes", "seed"), [(2, 0), (2, 1), (3, 2)])
 def test_matches_crowd_kit(n_classes, seed):
-    items, workers, labels, _ = _simulate(300, [0.95, 0.8, 0.7, 0.6, 0.55, 0.9],
-                                          n_classes=n_classes, seed=seed)
+    items, workers, labels, _ = _simulate(
+        300, [0.95, 0.8, 0.7, 0.6, 0.55, 0.9], n_classes=n_classes, seed=seed
+    )
     ours = dawid_skene(items, workers, labels)
     frame = pd.DataFrame({"task": items, "worker": workers, "label": labels})
     ref = crowdkit.DawidSkene(n_iter=100, tol=1e-5).fit(frame)

@@ -17,18 +17,30 @@ from accord.audit.escalation import (
 )
 
 
-@pytest.mark.parametrize(("k", "n", "p"), [(0, 5, 0.3), (1, 1, 0.85), (9, 10, 0.5), (850, 1000, 0.85),
-                                         (870, 1000, 0.85), (3, 400, 0.01), (400, 400, 0.99),
-                                         (12000, 20000, 0.6)])
+@pytest.mark.parametrize(
+    ("k", "n", "p"),
+    [
+        (0, 5, 0.3),
+        (1, 1, 0.85),
+        (9, 10, 0.5),
+        (850, 1000, 0.85),
+        (870, 1000, 0.85),
+        (3, 400, 0.01),
+        (400, 400, 0.99),
+        (12000, 20000, 0.6),
+    ],
+)
 def test_binomial_tail_matches_scipy(k, n, p):
-    assert binomial_upper_tail(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-9,
-                                                         abs=1e-300)
+    assert binomial_upper_tail(k, n, p) == pytest.approx(
+        stats.binom.sf(k - 1, n, p), rel=1e-9, abs=1e-300
+    )
 
 
 @pytest.mark.parametrize(("k", "n", "delta"), [(17, 20, 0.1), (850, 1000, 0.05), (1, 3, 0.1)])
 def test_clopper_pearson_matches_beta_quantile(k, n, delta):
-    assert clopper_pearson_lower(k, n, delta) == pytest.approx(stats.beta.ppf(delta, k, n - k + 1),
-                                                               abs=1e-9)
+    assert clopper_pearson_lower(k, n, delta) == pytest.approx(
+        stats.beta.ppf(delta, k, n - k + 1), abs=1e-9
+    )
 
 
 def _true_agreement_above(t: float) -> float:
@@ -37,8 +49,9 @@ def _true_agreement_above(t: float) -> float:
     return (1.0 + t) / 2.0
 
 
-@pytest.mark.parametrize(("target", "delta", "n"), [(0.85, 0.1, 400), (0.8, 0.05, 1000),
-                                                    (0.9, 0.2, 300)])
+@pytest.mark.parametrize(
+    ("target", "delta", "n"), [(0.85, 0.1, 400), (0.8, 0.05, 1000), (0.9, 0.2, 300)]
+)
 def test_promise_holds_in_at_least_one_minus_delta_of_draws(target, delta, n):
     rng = np.random.default_rng(7)
     draws, violations, abstained, thresholds = 400, 0, 0, []
@@ -93,8 +106,7 @@ def test_certificate_fields_are_consistent():
     assert cert.coverage == pytest.approx(kept.mean())
     assert cert.agreement_lower >= cert.target - 1e-9  # what was certified
     # One grid step lower would not be certified by the same walk (or is the bottom).
-    lower = certify_escalation(conf, agrees, target=0.85, delta=0.1,
-                               grid=[cert.threshold - 0.001])
+    lower = certify_escalation(conf, agrees, target=0.85, delta=0.1, grid=[cert.threshold - 0.001])
     assert lower.threshold is None or cert.threshold - 0.001 < 0
 
 

@@ -6,10 +6,10 @@ pass over the full token ids, in both presentation orders."""
 from __future__ import annotations
 
 import pytest
+
 from accord.backends import GenerationRequest, make_backend
 from accord.backends.scoring import choice_tokens
 from accord.rlaif.judge import ANSWER_PREFIX, OPTIONS, p_shown_a
-
 from tests.fixtures import choice_scoring as ref
 
 pytestmark = pytest.mark.slow  # real models
@@ -31,8 +31,12 @@ def backend(model_dir):
 
 
 def judge_request(order: str) -> GenerationRequest:
-    return GenerationRequest(messages=ref.judge_request_messages(order), max_tokens=1,
-                             choices=list(OPTIONS), assistant_prefix=ANSWER_PREFIX)
+    return GenerationRequest(
+        messages=ref.judge_request_messages(order),
+        max_tokens=1,
+        choices=list(OPTIONS),
+        assistant_prefix=ANSWER_PREFIX,
+    )
 
 
 def test_p_a_equals_an_independent_forward_pass_in_both_orders(backend, model_dir):
@@ -45,7 +49,8 @@ def test_p_a_equals_an_independent_forward_pass_in_both_orders(backend, model_di
         for choice in OPTIONS:
             assert result.choice_logprobs[choice] == pytest.approx(want[choice], abs=1e-3)
         assert p_shown_a(result.choice_logprobs) == pytest.approx(
-            ref.p_a(want["A"], want["B"]), abs=1e-3)
+            ref.p_a(want["A"], want["B"]), abs=1e-3
+        )
 
 
 def test_bos_appears_once_in_what_is_scored(backend, model_dir):
@@ -65,7 +70,8 @@ def test_multi_token_choices(backend, model_dir):
     assert max(len(p.scored_ids) for p in plans) >= 3
     for choice in MULTI:
         assert result.choice_logprobs[choice] == pytest.approx(
-            ref.in_context(model_dir, text, choice), abs=1e-3)
+            ref.in_context(model_dir, text, choice), abs=1e-3
+        )
     assert result.text == max(MULTI, key=result.choice_logprobs.get)
 
 
@@ -92,15 +98,17 @@ def test_a_token_merging_across_the_boundary_is_scored_whole(smollm2_dir):
     model_dir = str(smollm2_dir)
     backend = make_backend("transformers", model_dir)
     messages = [{"role": "user", "content": "Is the sun a star? Answer Yes or No."}]
-    request = GenerationRequest(messages=messages, choices=["Yes", "No"],
-                                assistant_prefix="The answer is: ")
+    request = GenerationRequest(
+        messages=messages, choices=["Yes", "No"], assistant_prefix="The answer is: "
+    )
     [result] = backend.generate([request])
     text = ref.rendered(model_dir, messages, "The answer is: ")
     prompt_ids, plans = choice_tokens(backend.tokenizer, text, ["Yes", "No"])
     assert all(p.start == len(prompt_ids) - 1 for p in plans)
     for choice in ("Yes", "No"):
         assert result.choice_logprobs[choice] == pytest.approx(
-            ref.in_context(model_dir, text, choice), abs=1e-3)
+            ref.in_context(model_dir, text, choice), abs=1e-3
+        )
 
 
 def test_one_batch_mixing_shared_context_and_multi_token_choices(backend, model_dir):

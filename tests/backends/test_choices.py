@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from accord.backends.choices import (
     UnreadableChoices,
     choice_logprobs_from_top,

@@ -10,8 +10,8 @@ import time
 import urllib.request
 
 import pytest
-from accord.backends import BackendError, GenerationRequest, make_backend
 
+from accord.backends import BackendError, GenerationRequest, make_backend
 from tests.fixtures.ports import free_port
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]

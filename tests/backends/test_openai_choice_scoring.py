@@ -7,9 +7,9 @@ a choice cut off by top-k is flagged, and an answer that starts no choice is unp
 from __future__ import annotations
 
 import pytest
+
 from accord.backends import GenerationRequest, make_backend
 from accord.rlaif.judge import ANSWER_PREFIX, OPTIONS, p_shown_a
-
 from tests.fixtures import choice_scoring as ref
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
@@ -26,14 +26,21 @@ def served(request, vllm_openai_servers):
 
 
 def judge_request(order: str, choices=OPTIONS, **extra) -> GenerationRequest:
-    return GenerationRequest(messages=ref.judge_request_messages(order), max_tokens=1,
-                             choices=list(choices), assistant_prefix=ANSWER_PREFIX, **extra)
+    return GenerationRequest(
+        messages=ref.judge_request_messages(order),
+        max_tokens=1,
+        choices=list(choices),
+        assistant_prefix=ANSWER_PREFIX,
+        **extra,
+    )
 
 
 def only_smollm2(name: str) -> None:
     if name != "accord/smollm2":
-        pytest.skip("the SentencePiece fixture's template puts a space before assistant "
-                    "content, so a continued chat turn is not the locally rendered text")
+        pytest.skip(
+            "the SentencePiece fixture's template puts a space before assistant "
+            "content, so a continued chat turn is not the locally rendered text"
+        )
 
 
 def test_in_context_scoring_on_the_completions_endpoint(served):
@@ -47,19 +54,22 @@ def test_in_context_scoring_on_the_completions_endpoint(served):
         assert result.scored_text == text and not result.truncated_choice
         for choice in request.choices:
             assert result.choice_logprobs[choice] == pytest.approx(
-                ref.in_context(model_dir, text, choice), abs=1e-3)
+                ref.in_context(model_dir, text, choice), abs=1e-3
+            )
     for result in results[:2]:
         want = ref.p_a(*(ref.in_context(model_dir, result.scored_text, c) for c in OPTIONS))
         assert p_shown_a(result.choice_logprobs) == pytest.approx(want, abs=1e-3)
     # A prefix without choices is continued from the locally rendered text as well.
-    prefix = GenerationRequest(messages=requests[0].messages, max_tokens=3,
-                               assistant_prefix="Let's think step by step:")
+    prefix = GenerationRequest(
+        messages=requests[0].messages, max_tokens=3, assistant_prefix="Let's think step by step:"
+    )
     [continued] = backend.generate([prefix])
     text = ref.rendered(model_dir, prefix.messages, prefix.assistant_prefix)
     _, tokenizer = ref.load(model_dir)
     assert continued.error is None and continued.raw["endpoint"] == "completions"
-    assert continued.usage["prompt_tokens"] == len(tokenizer(text, add_special_tokens=False)
-                                                   ["input_ids"])
+    assert continued.usage["prompt_tokens"] == len(
+        tokenizer(text, add_special_tokens=False)["input_ids"]
+    )
 
 
 def test_chat_endpoint_continues_the_prefix(served):
@@ -80,7 +90,8 @@ def test_truncated_choice_and_unparsable_answer(served):
     only_smollm2(name)
     plain = make_backend("openai", name, base_url=url, choice_constraint="none", timeout=300)
     truncated, unreadable = plain.generate(
-        [judge_request("ab", ["A", "Ω-left"], top_logprobs=20), judge_request("ab", NEITHER)])
+        [judge_request("ab", ["A", "Ω-left"], top_logprobs=20), judge_request("ab", NEITHER)]
+    )
     assert truncated.error is None and truncated.truncated_choice
     assert truncated.raw["truncated"] == ["Ω-left"]
     listed = truncated.token_logprobs[0].top

@@ -1,4 +1,5 @@
-"""The transformers backend on the tiny offline model: batching, sampling, stops, log-probs, choices."""
+"""The transformers backend on the tiny offline model: batching, sampling, stops, log-probs,
+choices."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import pytest
 import torch
+
 from accord.backends import Backend, GenerationRequest, make_backend
 
 QUESTION = [{"role": "user", "content": "Can you explain black holes in simple terms?"}]

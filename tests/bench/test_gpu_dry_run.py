@@ -19,12 +19,23 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def dry_run(gpu_wheels, tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-out")
-    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "BENCH_WHEELS": str(gpu_wheels),
-           "BENCH_WORK": str(tmp_path_factory.mktemp("gpu-work")),
-           "ACCORD_TINY_MODELS_DIR": str(tiny_model_dir.parent),
-           "PYTHONPATH": str(ROOT / "platform")}
-    proc = subprocess.run(["bash", str(GPU / "run.sh"), "--dry-run"], capture_output=True, text=True, check=False,
-                          env=env, timeout=1500)
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "PYTHON": sys.executable,
+        "BENCH_WHEELS": str(gpu_wheels),
+        "BENCH_WORK": str(tmp_path_factory.mktemp("gpu-work")),
+        "ACCORD_TINY_MODELS_DIR": str(tiny_model_dir.parent),
+        "PYTHONPATH": str(ROOT / "platform"),
+    }
+    proc = subprocess.run(
+        ["bash", str(GPU / "run.sh"), "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=1500,
+    )
     return proc, out
 
 
@@ -33,7 +44,9 @@ def test_dry_run_measures_every_figure(dry_run):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     figures = json.loads((out / "figures.json").read_text())
     assert figures["plan"] == "dry" and figures["machine"]["gpu"] is None
-    assert {n: p["status"] for n, p in figures["phases"].items()} == dict.fromkeys(("generation", "dpo", "ppo"), "exit 0")
+    assert {n: p["status"] for n, p in figures["phases"].items()} == dict.fromkeys(
+        ("generation", "dpo", "ppo"), "exit 0"
+    )
     figs = {k: v for p in figures["phases"].values() for k, v in p["figures"].items()}
     assert not {k: v["error"] for k, v in figs.items() if "error" in v}
     for shape in ("dry-a", "dry-b"):
@@ -58,7 +71,17 @@ def test_dry_run_leaves_its_table_and_log(dry_run, tmp_path):
     assert "== exit 0" in (out / "run.log").read_text()
     readme = tmp_path / "README.md"
     readme.write_text((ROOT / "README.md").read_text())
-    report = subprocess.run([sys.executable, str(GPU / "report.py"), str(out / "figures.json"),
-                             "--readme", str(readme)], capture_output=True, text=True, check=False)
+    report = subprocess.run(
+        [
+            sys.executable,
+            str(GPU / "report.py"),
+            str(out / "figures.json"),
+            "--readme",
+            str(readme),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert report.returncode == 0, report.stderr
     assert table in readme.read_text()

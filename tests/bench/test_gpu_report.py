@@ -55,9 +55,15 @@ def test_a_file_that_is_not_figures_names_itself(tmp_path):
 
 
 def test_errors_and_killed_phases_are_listed_not_hidden():
-    figures = {"machine": {"date": "d", "gpu": "NVIDIA H200"},
-               "phases": {"ppo": {"status": "killed after its 130 s budget",
-                                  "figures": {"ppo/trl112": {"error": "RuntimeError: trl 1.12 is not installed"}}}}}
+    figures = {
+        "machine": {"date": "d", "gpu": "NVIDIA H200"},
+        "phases": {
+            "ppo": {
+                "status": "killed after its 130 s budget",
+                "figures": {"ppo/trl112": {"error": "RuntimeError: trl 1.12 is not installed"}},
+            }
+        },
+    }
     table = report.markdown(figures)
     assert "`ppo/trl112`: RuntimeError: trl 1.12 is not installed" in table
     assert "phase ppo: killed after its 130 s budget" in table
@@ -78,4 +84,6 @@ def test_module_examples_run(name):
 def test_plan_rejects_a_budget_per_unknown_phase():
     plan = load("plan")
     with pytest.raises(ValueError, match="phase_caps_s"):
-        plan.Plan(device="cpu", shapes=("dry-a",), train_shape="dry-a", phase_caps_s={"generation": 1})
+        plan.Plan(
+            device="cpu", shapes=("dry-a",), train_shape="dry-a", phase_caps_s={"generation": 1}
+        )

@@ -20,15 +20,37 @@ pytestmark = pytest.mark.slow
 
 # The GPU image's packages that the measured paths can use (it has more: peft, scipy,
 # scikit-learn, matplotlib, sentencepiece, not needed here); torch is this machine's CPU 2.13.
-IMAGE = ["torch==2.13.0", "transformers==5.17.0", "accelerate==1.15.*", "numpy", "pandas", "pyarrow",
-         "safetensors", "tokenizers", "pyyaml", "rich", "typer", "jinja2", "httpx", "requests", "tqdm",
-         "psutil", "fsspec<=2026.2.0", "xxhash"]
+IMAGE = [
+    "torch==2.13.0",
+    "transformers==5.17.0",
+    "accelerate==1.15.*",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "safetensors",
+    "tokenizers",
+    "pyyaml",
+    "rich",
+    "typer",
+    "jinja2",
+    "httpx",
+    "requests",
+    "tqdm",
+    "psutil",
+    "fsspec<=2026.2.0",
+    "xxhash",
+]
 # fsspec: the image's is one the carried datasets 4.8.5 accepts (<= 2026.2.0; the GPU run of
 # 2026-12-04 imported it); an unpinned install here would take a newer one the image lacks.
 # Reached in source but not on the measured paths: vLLM rollouts, the OpenAI backend, ZeRO-3.
 NOT_MEASURED = {"vllm", "openai", "deepspeed", "psycopg", "argilla", "gguf", "fastapi", "uvicorn"}
-ENTRY = [GPU / "measure.py", GPU / "plan.py", GPU / "shapes.py", GPU / "report.py",
-         *(ROOT / "bench" / f"bench_{n}.py" for n in ("jobs", "backends", "dpo", "ppo"))]
+ENTRY = [
+    GPU / "measure.py",
+    GPU / "plan.py",
+    GPU / "shapes.py",
+    GPU / "report.py",
+    *(ROOT / "bench" / f"bench_{n}.py" for n in ("jobs", "backends", "dpo", "ppo")),
+]
 
 
 def imports_of(source: str, package: str = "") -> set[str]:
@@ -41,7 +63,11 @@ def imports_of(source: str, package: str = "") -> set[str]:
             names.add(node.module)
         elif isinstance(node, ast.ImportFrom) and package:
             base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-            names |= {f"{base}.{node.module}"} if node.module else {f"{base}.{a.name}" for a in node.names}
+            names |= (
+                {f"{base}.{node.module}"}
+                if node.module
+                else {f"{base}.{a.name}" for a in node.names}
+            )
     return names
 
 
@@ -57,8 +83,9 @@ def measured_imports() -> set[str]:
         import bench_ppo
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    found = set().union(*(imports_of(p.read_text()) for p in ENTRY),
-                        imports_of(bench_ppo.ACCORD_CHILD))  # TRL_CHILD runs on trl 1.12: below
+    found = set().union(
+        *(imports_of(p.read_text()) for p in ENTRY), imports_of(bench_ppo.ACCORD_CHILD)
+    )  # TRL_CHILD runs on trl 1.12: below
     todo = [m for m in found if m.startswith("accord")]
     while todo:
         module = todo.pop()
@@ -68,10 +95,26 @@ def measured_imports() -> set[str]:
             if name.startswith("accord") and name not in found:
                 todo.append(name)
             found.add(name)
-    local = {"measure", "plan", "shapes", "report", "bench_jobs", "bench_backends", "bench_dpo", "bench_ppo"}
-    found = {m for m in found if not m.startswith("accord") or accord_file(m)}  # not `from . import f`
-    return {m for m in found if m.split(".")[0] not in NOT_MEASURED | local | set(sys.stdlib_module_names)
-            and not m.startswith("accord.cli") and not m.startswith("accord.service")} | local
+    local = {
+        "measure",
+        "plan",
+        "shapes",
+        "report",
+        "bench_jobs",
+        "bench_backends",
+        "bench_dpo",
+        "bench_ppo",
+    }
+    found = {
+        m for m in found if not m.startswith("accord") or accord_file(m)
+    }  # not `from . import f`
+    return {
+        m
+        for m in found
+        if m.split(".")[0] not in NOT_MEASURED | local | set(sys.stdlib_module_names)
+        and not m.startswith("accord.cli")
+        and not m.startswith("accord.service")
+    } | local
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +122,13 @@ def image_venv(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("image") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    out = subprocess.run([python, "-m", "pip", "install", "-q", "--no-compile", *IMAGE], capture_output=True,
-                         text=True, timeout=1500, check=False)
+    out = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-compile", *IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
     if out.returncode != 0:
         pytest.skip(f"the image's packages could not be installed: {out.stderr[-500:]}")
     return python
@@ -90,13 +138,41 @@ def test_wheel_set_completes_the_image(image_venv, tmp_path):
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     wheels = fetch_wheels(tmp_path / ".whl", version)
     site, site_trl = tmp_path / "site", tmp_path / "site-trl112"
-    for into, files in ((site, wheels.glob("*.whl")), (site_trl, (wheels / "trl112").glob("*.whl"))):
-        subprocess.run([image_venv, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                        "--upgrade", "--target", str(into), *map(str, files)], check=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (site, ROOT / "platform", GPU, ROOT / "bench"))),
-           "ACCORD_HOME": str(tmp_path / "home")}
+    for into, files in (
+        (site, wheels.glob("*.whl")),
+        (site_trl, (wheels / "trl112").glob("*.whl")),
+    ):
+        subprocess.run(
+            [
+                image_venv,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
+                "--upgrade",
+                "--target",
+                str(into),
+                *map(str, files),
+            ],
+            check=True,
+        )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(map(str, (site, ROOT / "platform", GPU, ROOT / "bench"))),
+        "ACCORD_HOME": str(tmp_path / "home"),
+    }
     modules = sorted(measured_imports())
-    assert {"trl", "datasets", "sqlmodel", "alembic", "pydantic_settings", "accord.train.dpo"} <= set(modules)
+    assert {
+        "trl",
+        "datasets",
+        "sqlmodel",
+        "alembic",
+        "pydantic_settings",
+        "accord.train.dpo",
+    } <= set(modules)
     check = (
         "import importlib, importlib.metadata as md, sys\n"
         "from packaging.requirements import Requirement\n"
@@ -108,17 +184,25 @@ def test_wheel_set_completes_the_image(image_venv, tmp_path):
         "    for r in map(Requirement, d.requires or []):\n"
         "        if r.marker and not r.marker.evaluate({'extra': ''}): continue\n"
         "        try: v = md.version(r.name)\n"
-        "        except md.PackageNotFoundError: bad.append(f'{d.name} needs {r}: missing'); continue\n"
-        "        if not r.specifier.contains(v, prereleases=True): bad.append(f'{d.name} needs {r}: {v}')\n"
+        "        except md.PackageNotFoundError: bad.append(f'{d.name} needs {r}: missing'); "
+        "continue\n"
+        "        if not r.specifier.contains(v, prereleases=True): bad.append(f'{d.name} needs "
+        "{r}: {v}')\n"
         "print('\\n'.join(bad)); sys.exit(1 if bad else 0)\n"
     )
-    out = subprocess.run([image_venv, "-c", check], capture_output=True, text=True, env=env, check=False)
+    out = subprocess.run(
+        [image_venv, "-c", check], capture_output=True, text=True, env=env, check=False
+    )
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
 
     trl112 = {**env, "PYTHONPATH": f"{site_trl}{os.pathsep}{env['PYTHONPATH']}"}
-    probe = ("import trl, datasets\n"
-             "try:\n    from trl.experimental.ppo import PPOConfig, PPOTrainer\n"
-             "except ImportError:\n    from trl import PPOConfig, PPOTrainer\n"
-             "print(trl.__version__)")
-    out = subprocess.run([image_venv, "-c", probe], capture_output=True, text=True, env=trl112, check=False)
+    probe = (
+        "import trl, datasets\n"
+        "try:\n    from trl.experimental.ppo import PPOConfig, PPOTrainer\n"
+        "except ImportError:\n    from trl import PPOConfig, PPOTrainer\n"
+        "print(trl.__version__)"
+    )
+    out = subprocess.run(
+        [image_venv, "-c", probe], capture_output=True, text=True, env=trl112, check=False
+    )
     assert out.returncode == 0 and out.stdout.strip() == "1.12.0", out.stderr[-3000:]

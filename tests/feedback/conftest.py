@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+
 from accord.store.crud.pairs import upsert_pair
 from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
@@ -25,7 +26,9 @@ def seed_pairs(engine, n: int, *, tag: str, prompt_source: str = "test") -> list
     ids = []
     with session_scope(engine) as session:
         for i in range(n):
-            prompt = upsert_prompt(session, text=f"[{tag}] What is {i} + {i}?", source=prompt_source)
+            prompt = upsert_prompt(
+                session, text=f"[{tag}] What is {i} + {i}?", source=prompt_source
+            )
             right = upsert_response(session, prompt=prompt, text=f"**{2 * i}**: adding {i} twice.")
             wrong = upsert_response(session, prompt=prompt, text=f"It is {2 * i + 1}.")
             ids.append(upsert_pair(session, response_x=right, response_y=wrong, source=tag).id)
@@ -56,8 +59,15 @@ class Annotator:
     api_key: str
     http: httpx.Client
 
-    def submit(self, record_id: str, label: str | None, *, status: str = "submitted",
-               strength: int | None = None, rationale: str | None = None) -> dict:
+    def submit(
+        self,
+        record_id: str,
+        label: str | None,
+        *,
+        status: str = "submitted",
+        strength: int | None = None,
+        rationale: str | None = None,
+    ) -> dict:
         """POST /api/v1/records/{id}/responses, as the web UI does (fires webhooks)."""
         values = {}
         if label is not None:
@@ -72,8 +82,10 @@ class Annotator:
         return response.json()
 
     def change(self, response_id: str, label: str, *, status: str = "submitted") -> dict:
-        response = self.http.put(f"/api/v1/responses/{response_id}",
-                                 json={"status": status, "values": {"preference": {"value": label}}})
+        response = self.http.put(
+            f"/api/v1/responses/{response_id}",
+            json={"status": status, "values": {"preference": {"value": label}}},
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -92,8 +104,9 @@ def make_annotator(argilla_server, connection):
     def make(username: str, workspace: str) -> Annotator:
         info = create_user(connection, username=username, password=PASSWORD, workspace=workspace)
         key = sign_in(argilla_server.url, username=username, password=PASSWORD)
-        http = httpx.Client(base_url=argilla_server.url, headers={"X-Argilla-Api-Key": key},
-                            timeout=60)
+        http = httpx.Client(
+            base_url=argilla_server.url, headers={"X-Argilla-Api-Key": key}, timeout=60
+        )
         clients.append(http)
         return Annotator(username=username, user_id=info.id, api_key=key, http=http)
 

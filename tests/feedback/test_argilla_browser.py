@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from sqlmodel import Session, select
+
 from accord.feedback.argilla import pull_judgments, push_pairs
 from accord.feedback.argilla.schema import to_canonical
 from accord.store.models import ArgillaRecord, Judgment
-from sqlmodel import Session, select
 
 from .conftest import PASSWORD, seed_pairs
 
@@ -22,14 +23,18 @@ def browser():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
         yield instance
         instance.close()
 
 
-def test_annotator_labels_in_the_web_ui(store, connection, make_annotator, unique_name, argilla_server,
-                                        browser, artifacts_dir):
+def test_annotator_labels_in_the_web_ui(
+    store, connection, make_annotator, unique_name, argilla_server, browser, artifacts_dir
+):
     (pair_id,) = seed_pairs(store, 1, tag="ui")
     push_pairs(store, dataset=unique_name, workspace=unique_name, connection=connection)
     annotator = make_annotator(f"{unique_name}-ui", unique_name)
@@ -44,7 +49,9 @@ def test_annotator_labels_in_the_web_ui(store, connection, make_annotator, uniqu
     page.wait_for_selector("label[for=preference_b]")
     page.click("label[for=preference_b]")
     page.screenshot(path=str(artifacts_dir / "argilla-annotation.png"), full_page=True)
-    with page.expect_response(lambda r: r.request.method == "POST" and "/responses" in r.url) as posted:
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and "/responses" in r.url
+    ) as posted:
         page.click("button.button--submit")
     assert posted.value.status == 201
     page.close()
@@ -52,7 +59,9 @@ def test_annotator_labels_in_the_web_ui(store, connection, make_annotator, uniqu
     pulled = pull_judgments(store, dataset=unique_name, connection=connection)
     assert (pulled.created, pulled.skipped) == (1, 0)
     with Session(store) as s:
-        order = s.exec(select(ArgillaRecord.shown_order).where(ArgillaRecord.pair_id == pair_id)).one()
+        order = s.exec(
+            select(ArgillaRecord.shown_order).where(ArgillaRecord.pair_id == pair_id)
+        ).one()
         judgment = s.exec(select(Judgment).where(Judgment.judge == annotator.username)).one()
     assert (judgment.pair_id, judgment.kind, judgment.status) == (pair_id, "human", "submitted")
     assert judgment.preferred == to_canonical("b", order) and judgment.meta["shown_label"] == "b"

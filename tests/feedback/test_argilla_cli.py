@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from accord.cli.argilla import app
 from typer.testing import CliRunner
+
+from accord.cli.argilla import app
 
 from .conftest import PASSWORD, seed_pairs
 
@@ -28,19 +29,34 @@ def cli(argilla_server, monkeypatch):
 
 
 def test_users_push_pull_and_webhook_commands(cli, store, unique_name, make_annotator, connection):
-    created = cli("users", "create", f"{unique_name}-cli", "--password", PASSWORD,
-                  "--workspace", unique_name)
+    created = cli(
+        "users", "create", f"{unique_name}-cli", "--password", PASSWORD, "--workspace", unique_name
+    )
     assert created["created"] and created["workspaces"] == [unique_name]
-    again = cli("users", "create", f"{unique_name}-cli", "--password", PASSWORD,
-                "--workspace", unique_name)
+    again = cli(
+        "users", "create", f"{unique_name}-cli", "--password", PASSWORD, "--workspace", unique_name
+    )
     assert not again["created"] and again["id"] == created["id"]
     listed = cli("users", "list", "--workspace", unique_name)
     assert [u["username"] for u in listed if u["role"] == "annotator"] == [f"{unique_name}-cli"]
 
     seed_pairs(store, 3, tag="cli")
     db = str(store.url)
-    pushed = cli("push", "--dataset", unique_name, "--workspace", unique_name, "--db", db,
-                 "--min-submitted", "1", "--constitution", "tiny-test", "--limit", "2")
+    pushed = cli(
+        "push",
+        "--dataset",
+        unique_name,
+        "--workspace",
+        unique_name,
+        "--db",
+        db,
+        "--min-submitted",
+        "1",
+        "--constitution",
+        "tiny-test",
+        "--limit",
+        "2",
+    )
     assert (pushed["selected"], pushed["created"]) == (2, 2)
     dataset = connection.get_json(f"/api/v1/datasets/{pushed['dataset_id']}")
     assert "**harmless**" in dataset["guidelines"]
@@ -58,12 +74,15 @@ def test_users_push_pull_and_webhook_commands(cli, store, unique_name, make_anno
         connection.http.delete(f"/api/v1/webhooks/{hook['id']}")
 
 
-def test_errors_from_argilla_are_one_clear_line(argilla_server, store, unique_name, make_annotator,
-                                                monkeypatch):
+def test_errors_from_argilla_are_one_clear_line(
+    argilla_server, store, unique_name, make_annotator, monkeypatch
+):
     runner = CliRunner()
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.api_key)
-    missing = runner.invoke(app, ["pull", "--dataset", f"{unique_name}-none", "--db", str(store.url)])
+    missing = runner.invoke(
+        app, ["pull", "--dataset", f"{unique_name}-none", "--db", str(store.url)]
+    )
     assert missing.exit_code == 1 and "no Argilla dataset named" in missing.output
     annotator = make_annotator(f"{unique_name}-weak", unique_name)
     monkeypatch.setenv("ARGILLA_API_KEY", annotator.api_key)  # annotators may not list users

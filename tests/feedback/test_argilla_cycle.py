@@ -5,11 +5,12 @@ from __future__ import annotations
 from uuid import UUID
 
 import pytest
+from sqlmodel import Session, select
+
 from accord.feedback.argilla import pull_judgments, push_pairs
 from accord.feedback.argilla.schema import to_canonical, to_shown
 from accord.store.crud.judgments import judgment_history, upsert_judgment
 from accord.store.models import Annotator, ArgillaRecord, Judgment, Pair, Response
-from sqlmodel import Session, select
 
 from .conftest import CuttableProxy, records_by_pair, seed_pairs
 
@@ -35,8 +36,9 @@ def test_full_cycle_two_annotators(store, connection, make_annotator, unique_nam
     from argilla._models import UserResponseModel
 
     pair_ids = seed_pairs(store, 6, tag="cycle")
-    pushed = push_pairs(store, dataset=unique_name, workspace=unique_name, min_submitted=2,
-                        connection=connection)
+    pushed = push_pairs(
+        store, dataset=unique_name, workspace=unique_name, min_submitted=2, connection=connection
+    )
     assert (pushed.selected, pushed.created, pushed.unchanged) == (6, 6, 0)
     with Session(store) as s:
         orders = {r.pair_id: r.shown_order for r in s.exec(select(ArgillaRecord)).all()}
@@ -55,13 +57,20 @@ def test_full_cycle_two_annotators(store, connection, make_annotator, unique_nam
     sdk = rg.Argilla(api_url=argilla_server.url, api_key=ann1.api_key)
     for pid, record in records.items():
         label = to_shown(_right_side(store, pid), orders[pid])
-        sdk.api.records.create_record_response(UUID(record["id"]), UserResponseModel(
-            values={"preference": {"value": label}, "strength": {"value": 3}},
-            status="submitted", user_id=UUID(ann1.user_id)))
+        sdk.api.records.create_record_response(
+            UUID(record["id"]),
+            UserResponseModel(
+                values={"preference": {"value": label}, "strength": {"value": 3}},
+                status="submitted",
+                user_id=UUID(ann1.user_id),
+            ),
+        )
     # Annotator 2 answers through REST: always "A", a rationale, and discards the last pair.
     responses2 = {}
     for pid in pair_ids[:-1]:
-        responses2[pid] = ann2.submit(records[pid]["id"], "a", rationale="  first one reads better ")
+        responses2[pid] = ann2.submit(
+            records[pid]["id"], "a", rationale="  first one reads better "
+        )
     discarded = ann2.submit(records[pair_ids[-1]]["id"], None, status="discarded")
     assert discarded["status"] == "discarded"
 
@@ -70,12 +79,24 @@ def test_full_cycle_two_annotators(store, connection, make_annotator, unique_nam
     judged = _human(store, unique_name)
     for pid in pair_ids:
         j1 = judged[(pid, ann1.username)]
-        assert (j1.kind, j1.preferred, j1.strength, j1.status) == ("human", _right_side(store, pid), 3, "submitted")
-        assert j1.presentation_order == orders[pid] and j1.principle == "" and j1.constitution_hash == ""
+        assert (j1.kind, j1.preferred, j1.strength, j1.status) == (
+            "human",
+            _right_side(store, pid),
+            3,
+            "submitted",
+        )
+        assert (
+            j1.presentation_order == orders[pid]
+            and j1.principle == ""
+            and j1.constitution_hash == ""
+        )
         assert j1.prob_a == (1.0 if j1.preferred == "a" else 0.0)
     for pid in pair_ids[:-1]:
         j2 = judged[(pid, ann2.username)]
-        assert j2.preferred == to_canonical("a", orders[pid]) and j2.rationale == "first one reads better"
+        assert (
+            j2.preferred == to_canonical("a", orders[pid])
+            and j2.rationale == "first one reads better"
+        )
         assert j2.meta["shown_label"] == "a" and j2.external_id == responses2[pid]["id"]
     j_disc = judged[(pair_ids[-1], ann2.username)]
     assert (j_disc.status, j_disc.preferred) == ("discarded", None)
@@ -102,10 +123,16 @@ def test_full_cycle_two_annotators(store, connection, make_annotator, unique_nam
 
     # A deleted response withdraws the label: discarded, last label kept in history.
     ann2.delete(responses2[pair_ids[1]]["id"])
-    fourth = pull_judgments(store, dataset=unique_name, workspace=unique_name, connection=connection)
+    fourth = pull_judgments(
+        store, dataset=unique_name, workspace=unique_name, connection=connection
+    )
     assert (fourth.withdrawn, fourth.created) == (1, 0)
     withdrawn = _human(store, unique_name)[(pair_ids[1], ann2.username)]
-    assert (withdrawn.status, withdrawn.preferred, withdrawn.meta["withdrawn"]) == ("discarded", None, True)
+    assert (withdrawn.status, withdrawn.preferred, withdrawn.meta["withdrawn"]) == (
+        "discarded",
+        None,
+        True,
+    )
     assert len(_human(store, unique_name)) == 12
 
 
@@ -121,21 +148,41 @@ def test_push_is_idempotent_and_updates_in_place(store, connection, unique_name)
 
     with session_scope(store) as s:
         upsert_judgment(s, pair=pair, kind="ai", judge="tiny-judge v1", preferred="b", prob_a=0.2)
-    third = push_pairs(store, dataset=unique_name, workspace=unique_name, with_suggestions=True, connection=connection)
+    third = push_pairs(
+        store,
+        dataset=unique_name,
+        workspace=unique_name,
+        with_suggestions=True,
+        connection=connection,
+    )
     assert (third.created, third.updated, third.unchanged) == (0, 1, 2)
     records = records_by_pair(connection, third.dataset_id)
     assert len(records) == 3
     with Session(store) as s:
-        order = s.exec(select(ArgillaRecord.shown_order).where(ArgillaRecord.pair_id == pair_ids[0])).one()
-    suggestions = connection.get_json(f"/api/v1/records/{records[pair_ids[0]]['id']}/suggestions")["items"]
-    assert [(x["value"], x["agent"], x["score"]) for x in suggestions] == [(to_shown("b", order), "tiny-judge v1", 0.8)]
+        order = s.exec(
+            select(ArgillaRecord.shown_order).where(ArgillaRecord.pair_id == pair_ids[0])
+        ).one()
+    suggestions = connection.get_json(f"/api/v1/records/{records[pair_ids[0]]['id']}/suggestions")[
+        "items"
+    ]
+    assert [(x["value"], x["agent"], x["score"]) for x in suggestions] == [
+        (to_shown("b", order), "tiny-judge v1", 0.8)
+    ]
     # With explicit ids the labelled filter does not apply; pushing them again changes nothing.
-    fourth = push_pairs(store, dataset=unique_name, workspace=unique_name, pair_ids=pair_ids, with_suggestions=True,
-                        connection=connection)
+    fourth = push_pairs(
+        store,
+        dataset=unique_name,
+        workspace=unique_name,
+        pair_ids=pair_ids,
+        with_suggestions=True,
+        connection=connection,
+    )
     assert (fourth.selected, fourth.unchanged) == (3, 3)
 
 
-def test_interrupted_push_resumes_without_duplicates(store, connection, unique_name, argilla_server):
+def test_interrupted_push_resumes_without_duplicates(
+    store, connection, unique_name, argilla_server
+):
     from accord.feedback.argilla.client import ArgillaUnavailableError, connect
 
     pair_ids = seed_pairs(store, 6, tag="resume")
@@ -146,14 +193,26 @@ def test_interrupted_push_resumes_without_duplicates(store, connection, unique_n
         proxy.cut()
 
     with pytest.raises(ArgillaUnavailableError, match="did not answer"):
-        push_pairs(store, dataset=unique_name, workspace=unique_name, batch_size=2, connection=flaky,
-                   progress=outage_after_first_batch)
+        push_pairs(
+            store,
+            dataset=unique_name,
+            workspace=unique_name,
+            batch_size=2,
+            connection=flaky,
+            progress=outage_after_first_batch,
+        )
     with Session(store) as s:
         states = {r.pair_id: r.status for r in s.exec(select(ArgillaRecord)).all()}
     assert sorted(states.values()) == ["pending", "pending", "pushed", "pushed"]
 
     # The next run (here selecting one other pair only) resends what was left pending.
-    resumed = push_pairs(store, dataset=unique_name, workspace=unique_name, pair_ids=[pair_ids[5]], connection=connection)
+    resumed = push_pairs(
+        store,
+        dataset=unique_name,
+        workspace=unique_name,
+        pair_ids=[pair_ids[5]],
+        connection=connection,
+    )
     assert (resumed.selected, resumed.resumed, resumed.created) == (1, 2, 3)
     with Session(store) as s:
         assert {r.status for r in s.exec(select(ArgillaRecord)).all()} == {"pushed"}
@@ -163,32 +222,53 @@ def test_interrupted_push_resumes_without_duplicates(store, connection, unique_n
     assert len(records_by_pair(connection, finished.dataset_id)) == 6
 
 
-def test_unknown_records_and_bad_answers_are_reported_not_fatal(store, connection, make_annotator,
-                                                                  unique_name):
+def test_unknown_records_and_bad_answers_are_reported_not_fatal(
+    store, connection, make_annotator, unique_name
+):
     from accord.feedback.argilla.webhooks import ingest_webhook_event
 
     seed_pairs(store, 2, tag="bad")
     pushed = push_pairs(store, dataset=unique_name, workspace=unique_name, connection=connection)
     # A record accord never pushed (another tool wrote it into the same dataset).
-    put = connection.http.put(f"/api/v1/datasets/{pushed.dataset_id}/records/bulk", json={"items": [
-        {"external_id": "foreign-1", "fields": {"prompt": "p", "response_a": "x", "response_b": "y"},
-         "metadata": {"accord_pair_id": 999, "shown_order": "ab"}}]})
+    put = connection.http.put(
+        f"/api/v1/datasets/{pushed.dataset_id}/records/bulk",
+        json={
+            "items": [
+                {
+                    "external_id": "foreign-1",
+                    "fields": {"prompt": "p", "response_a": "x", "response_b": "y"},
+                    "metadata": {"accord_pair_id": 999, "shown_order": "ab"},
+                }
+            ]
+        },
+    )
     assert put.status_code == 200, put.text
     annotator = make_annotator(f"{unique_name}-ann", unique_name)
     items = connection.get_json(f"/api/v1/datasets/{pushed.dataset_id}/records", limit=10)["items"]
     for record in items:
         annotator.submit(record["id"], "tie")
-    result = pull_judgments(store, dataset=unique_name, workspace=unique_name, connection=connection)
+    result = pull_judgments(
+        store, dataset=unique_name, workspace=unique_name, connection=connection
+    )
     assert (result.created, result.skipped) == (2, 1)
     assert "foreign-1" in result.problems[0] and "unknown record" in result.problems[0]
 
     # A delivery without the preference answer, or naming no dataset: reported, skipped.
     ours = next(r for r in items if r["external_id"] != "foreign-1")
-    payload = {"type": "response.updated", "data": {
-        "id": "r1", "status": "submitted", "values": {"rationale": {"value": "x"}},
-        "user": {"id": annotator.user_id, "username": annotator.username},
-        "record": {"id": ours["id"], "external_id": ours["external_id"],
-                   "dataset": {"name": unique_name}}}}
+    payload = {
+        "type": "response.updated",
+        "data": {
+            "id": "r1",
+            "status": "submitted",
+            "values": {"rationale": {"value": "x"}},
+            "user": {"id": annotator.user_id, "username": annotator.username},
+            "record": {
+                "id": ours["id"],
+                "external_id": ours["external_id"],
+                "dataset": {"name": unique_name},
+            },
+        },
+    }
     outcome = ingest_webhook_event(store, payload)
     assert outcome.action == "skipped" and "no preference answer" in outcome.problems[0]
     payload["data"]["record"]["dataset"] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
+from typer.testing import CliRunner
+
 from accord.feedback.argilla import schema
 from accord.feedback.argilla.client import ArgillaConfigError, ArgillaUnavailableError, connect
 from accord.feedback.argilla.local import LocalArgilla, LocalArgillaConfig
@@ -13,7 +15,6 @@ from accord.feedback.argilla.webhooks import WebhookVerificationError, verify_an
 from accord.store.crud.judgments import upsert_judgment
 from accord.store.db import session_scope
 from accord.store.models import Pair, Snapshot, SnapshotExample
-from typer.testing import CliRunner
 
 from .conftest import seed_pairs
 
@@ -61,9 +62,18 @@ def test_selection_filters(store):
         s.flush()
         for pos, pid in enumerate(ids[3:]):
             p = s.get(Pair, pid)
-            s.add(SnapshotExample(snapshot_id=snap.id, position=pos, example_hash=str(pos), pair_id=pid,
-                                  prompt_id=p.prompt_id, chosen_id=p.response_a_id,
-                                  rejected_id=p.response_b_id, split="train"))
+            s.add(
+                SnapshotExample(
+                    snapshot_id=snap.id,
+                    position=pos,
+                    example_hash=str(pos),
+                    pair_id=pid,
+                    prompt_id=p.prompt_id,
+                    chosen_id=p.response_a_id,
+                    rejected_id=p.response_b_id,
+                    split="train",
+                )
+            )
     # Unlabelled by default: the pair with a human label is left out (AI labels don't count).
     assert select_pair_ids(store, PairSelection()) == ids[1:] + other
     assert select_pair_ids(store, PairSelection(prompt_source="chat")) == other
@@ -104,8 +114,12 @@ def test_webhook_without_secret_or_signature_is_refused(store):
     with pytest.raises(WebhookVerificationError, match="no webhook secret"):
         verify_and_ingest(store, b"{}", {}, "")
     with pytest.raises(WebhookVerificationError):
-        verify_and_ingest(store, b'{"type": "response.created"}', {"webhook-id": "m"},
-                          "c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ==")
+        verify_and_ingest(
+            store,
+            b'{"type": "response.created"}',
+            {"webhook-id": "m"},
+            "c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ==",
+        )
 
 
 def test_local_config_validation_and_status_when_stopped(tmp_path):
@@ -117,7 +131,9 @@ def test_local_config_validation_and_status_when_stopped(tmp_path):
     assert config.venv == tmp_path / "h" / "venv"
     status = LocalArgilla(config).status()
     assert not status.ready and not any(c.alive for c in status.components)
-    assert LocalArgilla(config).stop() == {n: "not running" for n in ("worker", "server", "search", "redis")}
+    assert LocalArgilla(config).stop() == {
+        n: "not running" for n in ("worker", "server", "search", "redis")
+    }
 
 
 def test_push_reads_guidelines_from_a_path_before_contacting_argilla(store, tmp_path):

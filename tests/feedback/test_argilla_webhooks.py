@@ -9,6 +9,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlmodel import Session, select
+
 from accord.feedback.argilla import (
     WebhookVerificationError,
     pull_judgments,
@@ -19,7 +21,6 @@ from accord.feedback.argilla.schema import to_canonical
 from accord.feedback.argilla.webhooks import register_webhook
 from accord.store.crud.judgments import judgment_history
 from accord.store.models import ArgillaRecord, Judgment
-from sqlmodel import Session, select
 
 from .conftest import records_by_pair, seed_pairs
 
@@ -65,29 +66,45 @@ def _next_delivery(receiver, *, event: str, external_id: str, timeout: float = 9
     raise AssertionError(f"no {event} delivery for {external_id} within {timeout:.0f} s")
 
 
-def test_webhook_deliveries_verified_and_ingested(store, connection, make_annotator, unique_name, receiver):
+def test_webhook_deliveries_verified_and_ingested(
+    store, connection, make_annotator, unique_name, receiver
+):
     pair_ids = seed_pairs(store, 2, tag="hook")
     pushed = push_pairs(store, dataset=unique_name, workspace=unique_name, connection=connection)
     hook = register_webhook(connection, url=receiver.url)
     try:
         again = register_webhook(connection, url=receiver.url)
-        assert (again.id, again.secret, again.created, hook.created) == (hook.id, hook.secret, False, True)
+        assert (again.id, again.secret, again.created, hook.created) == (
+            hook.id,
+            hook.secret,
+            False,
+            True,
+        )
         annotator = make_annotator(f"{unique_name}-ann", unique_name)
         record = records_by_pair(connection, pushed.dataset_id)[pair_ids[0]]
         with Session(store) as s:
-            order = s.exec(select(ArgillaRecord.shown_order).where(
-                ArgillaRecord.pair_id == pair_ids[0])).one()
+            order = s.exec(
+                select(ArgillaRecord.shown_order).where(ArgillaRecord.pair_id == pair_ids[0])
+            ).one()
 
         response = annotator.submit(record["id"], "a", strength=2)
-        body, headers = _next_delivery(receiver, event="response.created",
-                                       external_id=record["external_id"])
+        body, headers = _next_delivery(
+            receiver, event="response.created", external_id=record["external_id"]
+        )
         assert headers["webhook-signature"].startswith("v1,")
         outcome = verify_and_ingest(store, body, headers, hook.secret)
-        assert (outcome.event, outcome.action, outcome.problems) == ("response.created", "created", [])
+        assert (outcome.event, outcome.action, outcome.problems) == (
+            "response.created",
+            "created",
+            [],
+        )
         with Session(store) as s:
             judgment = s.exec(select(Judgment).where(Judgment.judge == annotator.username)).one()
         assert (judgment.preferred, judgment.strength, judgment.presentation_order) == (
-            to_canonical("a", order), 2, order)
+            to_canonical("a", order),
+            2,
+            order,
+        )
         # Argilla retries deliveries: the same one twice changes nothing.
         assert verify_and_ingest(store, body, headers, hook.secret).action == "unchanged"
         # Forged or tampered deliveries are refused before anything is written.
@@ -96,12 +113,17 @@ def test_webhook_deliveries_verified_and_ingested(store, connection, make_annota
         with pytest.raises(WebhookVerificationError):
             verify_and_ingest(store, body, headers, "c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ==")
         with pytest.raises(WebhookVerificationError):
-            verify_and_ingest(store, body, {k: v for k, v in headers.items()
-                                            if k.lower() != "webhook-signature"}, hook.secret)
+            verify_and_ingest(
+                store,
+                body,
+                {k: v for k, v in headers.items() if k.lower() != "webhook-signature"},
+                hook.secret,
+            )
 
         annotator.change(response["id"], "b")
-        body, headers = _next_delivery(receiver, event="response.updated",
-                                       external_id=record["external_id"])
+        body, headers = _next_delivery(
+            receiver, event="response.updated", external_id=record["external_id"]
+        )
         assert verify_and_ingest(store, body, headers, hook.secret).action == "updated"
         with Session(store) as s:
             judgment = s.get(Judgment, judgment.id)
@@ -114,8 +136,9 @@ def test_webhook_deliveries_verified_and_ingested(store, connection, make_annota
         assert (pulled.created, pulled.updated, pulled.unchanged) == (0, 0, 1)
 
         annotator.delete(response["id"])
-        body, headers = _next_delivery(receiver, event="response.deleted",
-                                       external_id=record["external_id"])
+        body, headers = _next_delivery(
+            receiver, event="response.deleted", external_id=record["external_id"]
+        )
         assert verify_and_ingest(store, body, headers, hook.secret).action == "withdrawn"
         with Session(store) as s:
             judgment = s.get(Judgment, judgment.id)

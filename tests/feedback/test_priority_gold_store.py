@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
 from accord.audit.gold import gold_accuracy_section, wilson_interval
 from accord.audit.html_report import render_html
 from accord.audit.report import run_audit
@@ -17,20 +20,35 @@ from accord.store.crud.calibrations import create_calibration
 from accord.store.crud.judgments import upsert_judgment
 from accord.store.db import session_scope
 from accord.store.models import GoldPair, Judgment, Pair
-from sqlmodel import Session, select
-from typer.testing import CliRunner
 
 from .conftest import seed_pairs
 
 
-def _judge(store, pair_id, *, judge="j", prob_a=None, preferred=None, order="agg",
-           principle="", aggregate=None):
+def _judge(
+    store,
+    pair_id,
+    *,
+    judge="j",
+    prob_a=None,
+    preferred=None,
+    order="agg",
+    principle="",
+    aggregate=None,
+):
     with session_scope(store) as s:
         if preferred is None and prob_a is not None:
             preferred = "a" if prob_a > 0.5 else ("b" if prob_a < 0.5 else "tie")
-        upsert_judgment(s, pair=s.get(Pair, pair_id), kind="ai", judge=judge, prob_a=prob_a,
-                        preferred=preferred, presentation_order=order, principle=principle,
-                        is_aggregate=order == "agg" if aggregate is None else aggregate)
+        upsert_judgment(
+            s,
+            pair=s.get(Pair, pair_id),
+            kind="ai",
+            judge=judge,
+            prob_a=prob_a,
+            preferred=preferred,
+            presentation_order=order,
+            principle=principle,
+            is_aggregate=order == "agg" if aggregate is None else aggregate,
+        )
 
 
 def test_uncertainty_uses_the_newest_calibration_of_the_judge(engine):
@@ -44,11 +62,21 @@ def test_uncertainty_uses_the_newest_calibration_of_the_judge(engine):
     # 0.5 (σ(logit 0.8 − 2) = 0.351), so it goes first.
     figure = {"value": 0.1}
     with session_scope(engine) as s:
-        create_calibration(s, key_hash="k" * 64, judge="j", constitution_hash="", principle="",
-                           method="platt", human_label_hash="h" * 64, n=50,
-                           params={"a": 1.0, "b": -2.0},
-                           report={"ece": {"before": figure, "after": figure},
-                                   "brier": {"before": figure, "after": figure}})
+        create_calibration(
+            s,
+            key_hash="k" * 64,
+            judge="j",
+            constitution_hash="",
+            principle="",
+            method="platt",
+            human_label_hash="h" * 64,
+            n=50,
+            params={"a": 1.0, "b": -2.0},
+            report={
+                "ece": {"before": figure, "after": figure},
+                "brier": {"before": figure, "after": figure},
+            },
+        )
     calibrated = priority_scores(engine, ids, priority="uncertainty")
     assert order_by_priority(calibrated)[0] == ids[1]
     assert calibrated[ids[1]] == pytest.approx(1 - 2 * abs(0.351207 - 0.5), abs=1e-4)
@@ -82,8 +110,12 @@ def test_disagreement_position_inconsistency_and_random(engine):
 def test_gold_file_rows_and_errors_name_file_line_and_field(engine, tmp_path):
     ids = seed_pairs(engine, 1, tag="gold")
     path = tmp_path / "gold.jsonl"
-    path.write_text(json.dumps({"pair_id": ids[0], "answer": "b"}) + "\n\n"
-                    + json.dumps({"prompt": "P", "chosen": "yes", "rejected": "no"}) + "\n")
+    path.write_text(
+        json.dumps({"pair_id": ids[0], "answer": "b"})
+        + "\n\n"
+        + json.dumps({"prompt": "P", "chosen": "yes", "rejected": "no"})
+        + "\n"
+    )
     result = add_gold_file(engine, path)
     assert (result.rows, result.created, result.new_pairs) == (2, 2, 1)
     with Session(engine) as s:
@@ -95,13 +127,19 @@ def test_gold_file_rows_and_errors_name_file_line_and_field(engine, tmp_path):
     with Session(engine) as s:  # gold answers are not judgments
         assert s.exec(select(Judgment)).all() == []
 
-    for line, field in (({"pair_id": ids[0], "answer": "tie"}, "answer"),
-                        ({"pair_id": 10**6, "answer": "a"}, "pair_id"),
-                        ({"prompt": "P2", "chosen": "same", "rejected": "same"}, "rejected"),
-                        ({"prompt": "P3", "chosen": ""}, "chosen")):
+    for line, field in (
+        ({"pair_id": ids[0], "answer": "tie"}, "answer"),
+        ({"pair_id": 10**6, "answer": "a"}, "pair_id"),
+        ({"prompt": "P2", "chosen": "same", "rejected": "same"}, "rejected"),
+        ({"prompt": "P3", "chosen": ""}, "chosen"),
+    ):
         bad = tmp_path / "bad.jsonl"
-        bad.write_text(json.dumps({"prompt": "ok", "chosen": "c1", "rejected": "r1"}) + "\n"
-                       + json.dumps(line) + "\n")
+        bad.write_text(
+            json.dumps({"prompt": "ok", "chosen": "c1", "rejected": "r1"})
+            + "\n"
+            + json.dumps(line)
+            + "\n"
+        )
         with pytest.raises(InvalidRecordError) as error:
             add_gold_file(engine, bad)
         assert (error.value.line, error.value.field) == (2, field)
@@ -139,11 +177,15 @@ def test_gold_accuracy_in_the_audit_json_text_and_html(engine):
             s.add(GoldPair(pair_id=pid, answer="a"))
         for i, pid in enumerate(ids):
             pair = s.get(Pair, pid)
-            upsert_judgment(s, pair=pair, kind="human", judge="ann", preferred="a" if i < 4 else "tie")
+            upsert_judgment(
+                s, pair=pair, kind="human", judge="ann", preferred="a" if i < 4 else "tie"
+            )
             upsert_judgment(s, pair=pair, kind="human", judge="bob", preferred="b")
     rows = gold_accuracy_section(engine)
     assert [(r["annotator"], r["n_gold"], r["correct"], r["accuracy"]) for r in rows] == [
-        ("ann", 5, 4, 0.8), ("bob", 5, 0, 0.0)]
+        ("ann", 5, 4, 0.8),
+        ("bob", 5, 0, 0.0),
+    ]
     assert (rows[0]["ci_low"], rows[0]["ci_high"]) == wilson_interval(4, 5)
     report = run_audit(engine).to_dict()
     assert report["gold_accuracy"] == rows
@@ -156,7 +198,7 @@ def test_gold_accuracy_in_the_audit_json_text_and_html(engine):
 
 
 def test_wilson_interval_matches_the_closed_form():
-    z2 = 1.959964 ** 2  # with no success the upper end is z² / (n + z²)
+    z2 = 1.959964**2  # with no success the upper end is z² / (n + z²)
     assert wilson_interval(0, 10) == (0.0, pytest.approx(z2 / (10 + z2), abs=1e-6))
     assert wilson_interval(10, 10) == (pytest.approx(10 / (10 + z2), abs=1e-6), 1.0)
     with pytest.raises(ValueError):
@@ -165,8 +207,9 @@ def test_wilson_interval_matches_the_closed_form():
 
 def test_cli_gold_add_and_push_option_errors(sqlite_url, tmp_path):
     path = tmp_path / "g.jsonl"
-    path.write_text(json.dumps({"prompt": "Q", "chosen": "c", "rejected": "r"}) + "\n"
-                    + "{not json\n")
+    path.write_text(
+        json.dumps({"prompt": "Q", "chosen": "c", "rejected": "r"}) + "\n" + "{not json\n"
+    )
     runner = CliRunner()
     bad = runner.invoke(app, ["gold", "add", str(path), "--db", sqlite_url])
     assert bad.exit_code == 1 and f"{path}:2" in bad.output and "nothing from" in bad.output
@@ -175,14 +218,16 @@ def test_cli_gold_add_and_push_option_errors(sqlite_url, tmp_path):
     assert ok.exit_code == 0 and json.loads(ok.output)["created"] == 1
     listed = runner.invoke(app, ["gold", "list", "--db", sqlite_url, "--json"])
     assert json.loads(listed.output)["total"] == 1
-    push = runner.invoke(app, ["argilla", "push", "--dataset", "d", "--priority", "loud",
-                               "--db", sqlite_url])
+    push = runner.invoke(
+        app, ["argilla", "push", "--dataset", "d", "--priority", "loud", "--db", sqlite_url]
+    )
     assert push.exit_code == 2 and "--priority must be one of" in push.output
 
 
 def test_recipe_push_step_takes_priority_and_gold_rate():
-    from accord.workflows.argilla_steps import ArgillaPushConfig
     from pydantic import ValidationError
+
+    from accord.workflows.argilla_steps import ArgillaPushConfig
 
     step = ArgillaPushConfig(kind="argilla_push", priority="disagreement", gold_rate=0.2)
     assert (step.priority, step.gold_rate) == ("disagreement", 0.2)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
+
 from accord.data import sample_path
 from accord.formats.accord_jsonl import bundle_from_line
 from accord.formats.accord_writer import write_accord_jsonl
@@ -19,7 +21,6 @@ from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
 from accord.store.db import open_store, session_scope
 from accord.store.models import Judgment, JudgmentRevision, Pair, Prompt, Response
-from sqlalchemy import select
 
 
 def build_store(engine) -> None:
@@ -27,43 +28,110 @@ def build_store(engine) -> None:
     orders with rationale and raw output, and a human answer changed twice (history)."""
     import_file(engine, sample_path("sample_preferences.jsonl"), fmt="trl")
     with session_scope(engine) as s:
-        const = upsert_constitution(s, name="helpful", version="1", content_hash="c" * 64,
-                                    text="principles: [...]", description="test")
-        prompt = upsert_prompt(s, text="", messages=[{"role": "system", "content": "Be brief."},
-                                                     {"role": "user", "content": "Tips for sleep?"}],
-                               source="rlaif", meta={"topic": "health"})
-        initial = upsert_response(s, prompt=prompt, text="Sleep.", model_id="tiny-gpt",
-                                  backend="transformers", sampling_params={"temperature": 0.7},
-                                  usage={"completion_tokens": 2}, finish_reason="stop")
-        critique = upsert_response(s, prompt=prompt, text="Too short.", role="critique",
-                                   parent=initial, model_id="tiny-gpt", constitution_id=const.id,
-                                   principle="helpful", round=1, raw_output="CRITIQUE: Too short.")
-        revision = upsert_response(s, prompt=prompt, text="Keep a regular bedtime.", role="revision",
-                                   parent=critique, model_id="tiny-gpt", constitution_id=const.id,
-                                   principle="helpful", round=1)
+        const = upsert_constitution(
+            s,
+            name="helpful",
+            version="1",
+            content_hash="c" * 64,
+            text="principles: [...]",
+            description="test",
+        )
+        prompt = upsert_prompt(
+            s,
+            text="",
+            messages=[
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Tips for sleep?"},
+            ],
+            source="rlaif",
+            meta={"topic": "health"},
+        )
+        initial = upsert_response(
+            s,
+            prompt=prompt,
+            text="Sleep.",
+            model_id="tiny-gpt",
+            backend="transformers",
+            sampling_params={"temperature": 0.7},
+            usage={"completion_tokens": 2},
+            finish_reason="stop",
+        )
+        critique = upsert_response(
+            s,
+            prompt=prompt,
+            text="Too short.",
+            role="critique",
+            parent=initial,
+            model_id="tiny-gpt",
+            constitution_id=const.id,
+            principle="helpful",
+            round=1,
+            raw_output="CRITIQUE: Too short.",
+        )
+        revision = upsert_response(
+            s,
+            prompt=prompt,
+            text="Keep a regular bedtime.",
+            role="revision",
+            parent=critique,
+            model_id="tiny-gpt",
+            constitution_id=const.id,
+            principle="helpful",
+            round=1,
+        )
         pair = upsert_pair(s, response_x=initial, response_y=revision, source="rlaif")
         for order, prob in (("ab", 0.2), ("ba", 0.3)):
-            upsert_judgment(s, pair=pair, kind="ai", judge="tiny-judge", preferred="b", prob_a=prob,
-                            presentation_order=order, principle="helpful",
-                            constitution_hash=const.content_hash, constitution_id=const.id,
-                            judge_backend="transformers", rationale="more useful",
-                            raw_output="Answer: B", meta={"logprobs": [-0.1, -2.3]})
-        upsert_judgment(s, pair=pair, kind="ai", judge="tiny-judge", preferred="b", prob_a=0.25,
-                        presentation_order="agg", is_aggregate=True, principle="helpful",
-                        constitution_hash=const.content_hash)
+            upsert_judgment(
+                s,
+                pair=pair,
+                kind="ai",
+                judge="tiny-judge",
+                preferred="b",
+                prob_a=prob,
+                presentation_order=order,
+                principle="helpful",
+                constitution_hash=const.content_hash,
+                constitution_id=const.id,
+                judge_backend="transformers",
+                rationale="more useful",
+                raw_output="Answer: B",
+                meta={"logprobs": [-0.1, -2.3]},
+            )
+        upsert_judgment(
+            s,
+            pair=pair,
+            kind="ai",
+            judge="tiny-judge",
+            preferred="b",
+            prob_a=0.25,
+            presentation_order="agg",
+            is_aggregate=True,
+            principle="helpful",
+            constitution_hash=const.content_hash,
+        )
         ann = get_or_create_annotator(s, username="carol", source="argilla", external_id="u-1")
         for preferred, strength in (("a", 1), ("tie", None), ("b", 3)):
-            upsert_judgment(s, pair=pair, kind="human", judge="carol", preferred=preferred,
-                            strength=strength, annotator_id=ann.id, external_id="rec-9")
+            upsert_judgment(
+                s,
+                pair=pair,
+                kind="human",
+                judge="carol",
+                preferred=preferred,
+                strength=strength,
+                annotator_id=ann.id,
+                external_id="rec-9",
+            )
 
 
 def hashes(engine) -> dict[str, set[str]]:
     with session_scope(engine) as s:
-        return {"prompts": set(s.scalars(select(Prompt.content_hash))),
-                "responses": set(s.scalars(select(Response.content_hash))),
-                "pairs": set(s.scalars(select(Pair.content_hash))),
-                "judgments": set(s.scalars(select(Judgment.key_hash))),
-                "history": {(r.preferred, r.strength) for r in s.scalars(select(JudgmentRevision))}}
+        return {
+            "prompts": set(s.scalars(select(Prompt.content_hash))),
+            "responses": set(s.scalars(select(Response.content_hash))),
+            "pairs": set(s.scalars(select(Pair.content_hash))),
+            "judgments": set(s.scalars(select(Judgment.key_hash))),
+            "history": {(r.preferred, r.strength) for r in s.scalars(select(JudgmentRevision))},
+        }
 
 
 def test_export_import_export_is_identical(db_url, tmp_path):
@@ -93,7 +161,9 @@ def test_lineage_and_constitution_survive(tmp_path):
     write_accord_jsonl(source, tmp_path / "x.jsonl")
     lines = [json.loads(x) for x in (tmp_path / "x.jsonl").read_text().splitlines()]
     [rlaif] = [x for x in lines if x["pair"]["source"] == "rlaif"]
-    revision = rlaif["response_a"] if rlaif["response_a"]["role"] == "revision" else rlaif["response_b"]
+    revision = (
+        rlaif["response_a"] if rlaif["response_a"]["role"] == "revision" else rlaif["response_b"]
+    )
     assert revision["parent"]["role"] == "critique"
     assert revision["parent"]["parent"]["role"] == "initial"
     assert [c["name"] for c in rlaif["constitutions"]] == ["helpful"]
@@ -102,38 +172,97 @@ def test_lineage_and_constitution_survive(tmp_path):
     with session_scope(target) as s:
         rev = s.scalars(select(Response).where(Response.role == "revision")).one()
         crit = s.get(Response, rev.parent_id)
-        assert (crit.role, crit.raw_output, crit.constitution_id is not None) == \
-            ("critique", "CRITIQUE: Too short.", True)
+        assert (crit.role, crit.raw_output, crit.constitution_id is not None) == (
+            "critique",
+            "CRITIQUE: Too short.",
+            True,
+        )
         agg = s.scalars(select(Judgment).where(Judgment.is_aggregate)).one()
         assert agg.constitution_id is not None and agg.prob_a == 0.25
 
 
 def test_hand_written_line_with_sides_reversed_is_flipped():
-    line = {"prompt": "Q", "response_a": "x", "response_b": "y",
-            "judgments": [{"kind": "ai", "judge": "m", "preferred": "a", "prob_a": 0.9,
-                           "presentation_order": "ab"}]}
+    line = {
+        "prompt": "Q",
+        "response_a": "x",
+        "response_b": "y",
+        "judgments": [
+            {
+                "kind": "ai",
+                "judge": "m",
+                "preferred": "a",
+                "prob_a": 0.9,
+                "presentation_order": "ab",
+            }
+        ],
+    }
     bundle = bundle_from_line(line)
-    swapped = bundle_from_line({**line, "response_a": "y", "response_b": "x", "judgments": [
-        {"kind": "ai", "judge": "m", "preferred": "b", "prob_a": 0.1, "presentation_order": "ba"}]})
+    swapped = bundle_from_line(
+        {
+            **line,
+            "response_a": "y",
+            "response_b": "x",
+            "judgments": [
+                {
+                    "kind": "ai",
+                    "judge": "m",
+                    "preferred": "b",
+                    "prob_a": 0.1,
+                    "presentation_order": "ba",
+                }
+            ],
+        }
+    )
     assert swapped.judgments[0]["key_hash"] == bundle.judgments[0]["key_hash"]
     for field in ("preferred", "presentation_order"):
         assert swapped.judgments[0][field] == bundle.judgments[0][field]
     assert swapped.judgments[0]["prob_a"] == pytest.approx(bundle.judgments[0]["prob_a"])
 
 
-@pytest.mark.parametrize("line, field", [
-    ({"prompt": {"text": "Q", "content_hash": "0" * 64}, "response_a": "x", "response_b": "y"},
-     "prompt.content_hash"),
-    ({"prompt": "Q", "response_a": {"text": "x", "role": "draft"}, "response_b": "y"}, "response_a.role"),
-    ({"prompt": "Q", "response_a": "x"}, "response_b"),
-    ({"prompt": "Q", "response_a": "x", "response_b": "y", "judgments": [{"judge": "m"}]},
-     "judgments[0].kind"),
-    ({"prompt": "Q", "response_a": "x", "response_b": "y",
-      "judgments": [{"kind": "ai", "judge": "m", "preferred": "c"}]}, "judgments[0]"),
-    ({"prompt": "Q", "response_a": "x", "response_b": "y",
-      "judgments": [{"kind": "ai", "judge": "m", "preferred": "a", "prob_a": 2}]}, "judgments[0]"),
-    ({"prompt": "Q", "response_a": "x", "response_b": {"text": "y", "parent": 5}}, "response_b.parent"),
-])
+@pytest.mark.parametrize(
+    "line, field",
+    [
+        (
+            {
+                "prompt": {"text": "Q", "content_hash": "0" * 64},
+                "response_a": "x",
+                "response_b": "y",
+            },
+            "prompt.content_hash",
+        ),
+        (
+            {"prompt": "Q", "response_a": {"text": "x", "role": "draft"}, "response_b": "y"},
+            "response_a.role",
+        ),
+        ({"prompt": "Q", "response_a": "x"}, "response_b"),
+        (
+            {"prompt": "Q", "response_a": "x", "response_b": "y", "judgments": [{"judge": "m"}]},
+            "judgments[0].kind",
+        ),
+        (
+            {
+                "prompt": "Q",
+                "response_a": "x",
+                "response_b": "y",
+                "judgments": [{"kind": "ai", "judge": "m", "preferred": "c"}],
+            },
+            "judgments[0]",
+        ),
+        (
+            {
+                "prompt": "Q",
+                "response_a": "x",
+                "response_b": "y",
+                "judgments": [{"kind": "ai", "judge": "m", "preferred": "a", "prob_a": 2}],
+            },
+            "judgments[0]",
+        ),
+        (
+            {"prompt": "Q", "response_a": "x", "response_b": {"text": "y", "parent": 5}},
+            "response_b.parent",
+        ),
+    ],
+)
 def test_bad_accord_lines(line, field):
     with pytest.raises(FieldError) as info:
         bundle_from_line(line)

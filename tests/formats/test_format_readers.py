@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+
 from accord.formats.base import InvalidRecordError
 from accord.formats.hh_rlhf import parse_transcript, split_transcripts
 from accord.formats.registry import format_name, read_records
@@ -33,6 +34,7 @@ def only_error(path, fmt, **kw) -> InvalidRecordError:
 
 # --- trl ----------------------------------------------------------------------------------
 
+
 def test_trl_plain_text_explicit_prompt(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}])
     [rec] = records(path, "trl")
@@ -43,8 +45,9 @@ def test_trl_plain_text_explicit_prompt(tmp_path):
 
 
 def test_trl_plain_text_implicit_prompt_splits_at_white_space(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [{"chosen": "The sky is blue.",
-                                               "rejected": "The sky is bleak."}])
+    path = write_jsonl(
+        tmp_path / "p.jsonl", [{"chosen": "The sky is blue.", "rejected": "The sky is bleak."}]
+    )
     [rec] = records(path, "trl")
     assert (rec.prompt, rec.chosen, rec.rejected) == ("The sky is", " blue.", " bleak.")
 
@@ -53,13 +56,18 @@ def test_trl_conversational_explicit_and_implicit(tmp_path):
     user = {"role": "user", "content": "What color is the sky?"}
     good = {"role": "assistant", "content": "It is blue."}
     bad = {"role": "assistant", "content": "It is green."}
-    path = write_jsonl(tmp_path / "c.jsonl", [
-        {"prompt": [user], "chosen": [good], "rejected": [bad]},
-        {"chosen": [user, good], "rejected": [user, bad]},
-        # multi-turn implicit: the shared turns are the prompt
-        {"chosen": [user, good, {"role": "user", "content": "Sure?"}, good],
-         "rejected": [user, good, {"role": "user", "content": "Sure?"}, bad]},
-    ])
+    path = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"prompt": [user], "chosen": [good], "rejected": [bad]},
+            {"chosen": [user, good], "rejected": [user, bad]},
+            # multi-turn implicit: the shared turns are the prompt
+            {
+                "chosen": [user, good, {"role": "user", "content": "Sure?"}, good],
+                "rejected": [user, good, {"role": "user", "content": "Sure?"}, bad],
+            },
+        ],
+    )
     first, second, third = records(path, "trl")
     for rec in (first, second):
         assert rec.prompt_messages == [user]
@@ -71,13 +79,27 @@ def test_trl_conversational_explicit_and_implicit(tmp_path):
 
 
 def test_trl_soft_labels_ties_annotator_and_models(tmp_path):
-    path = write_jsonl(tmp_path / "s.jsonl", [
-        {"prompt": "q", "chosen": "a", "rejected": "b", "score": 0.8},
-        {"prompt": "q", "chosen": "a", "rejected": "b", "label_strength": 0.6, "annotator": "ann"},
-        {"prompt": "q", "chosen": "a", "rejected": "b", "prob_chosen": 0.7, "tie": True},
-        {"prompt": "q", "chosen": "same", "rejected": "same", "chosen_model": "m1",
-         "rejected_model": "m2"},
-    ])
+    path = write_jsonl(
+        tmp_path / "s.jsonl",
+        [
+            {"prompt": "q", "chosen": "a", "rejected": "b", "score": 0.8},
+            {
+                "prompt": "q",
+                "chosen": "a",
+                "rejected": "b",
+                "label_strength": 0.6,
+                "annotator": "ann",
+            },
+            {"prompt": "q", "chosen": "a", "rejected": "b", "prob_chosen": 0.7, "tie": True},
+            {
+                "prompt": "q",
+                "chosen": "same",
+                "rejected": "same",
+                "chosen_model": "m1",
+                "rejected_model": "m2",
+            },
+        ],
+    )
     a, b, c, d = records(path, "trl", label_kind="ai")
     assert a.judgments[0].prob_chosen == 0.8 and a.judgments[0].kind == "ai"
     assert b.judgments[0].judge == "ann" and b.judgments[0].annotator is None  # AI: no annotator
@@ -87,29 +109,37 @@ def test_trl_soft_labels_ties_annotator_and_models(tmp_path):
     assert human.judgments[0].annotator == "ann"
 
 
-@pytest.mark.parametrize("row, field", [
-    ({"prompt": "q", "chosen": "a"}, "rejected"),
-    ({"prompt": "q", "chosen": 3, "rejected": "b"}, "chosen"),
-    ({"prompt": "q", "chosen": "  ", "rejected": "b"}, "chosen"),
-    ({"prompt": "", "chosen": "a", "rejected": "b"}, "prompt"),
-    ({"prompt": "q", "chosen": "a", "rejected": "a"}, "rejected"),
-    ({"prompt": "q", "chosen": "a", "rejected": "b", "score": 1.5}, "score"),
-    ({"prompt": "q", "chosen": "a", "rejected": "b", "prob": "high"}, "prob"),
-    ({"prompt": "q", "chosen": "a", "rejected": "b", "tie": "yes"}, "tie"),
-    ({"prompt": "q", "chosen": [{"role": "assistant"}], "rejected": "b"}, "chosen[0].content"),
-    ({"prompt": "q", "chosen": "a\x00", "rejected": "b"}, "chosen"),
-    ({"chosen": "Alpha", "rejected": "Beta"}, "chosen"),
-])
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ({"prompt": "q", "chosen": "a"}, "rejected"),
+        ({"prompt": "q", "chosen": 3, "rejected": "b"}, "chosen"),
+        ({"prompt": "q", "chosen": "  ", "rejected": "b"}, "chosen"),
+        ({"prompt": "", "chosen": "a", "rejected": "b"}, "prompt"),
+        ({"prompt": "q", "chosen": "a", "rejected": "a"}, "rejected"),
+        ({"prompt": "q", "chosen": "a", "rejected": "b", "score": 1.5}, "score"),
+        ({"prompt": "q", "chosen": "a", "rejected": "b", "prob": "high"}, "prob"),
+        ({"prompt": "q", "chosen": "a", "rejected": "b", "tie": "yes"}, "tie"),
+        ({"prompt": "q", "chosen": [{"role": "assistant"}], "rejected": "b"}, "chosen[0].content"),
+        ({"prompt": "q", "chosen": "a\x00", "rejected": "b"}, "chosen"),
+        ({"chosen": "Alpha", "rejected": "Beta"}, "chosen"),
+    ],
+)
 def test_trl_bad_rows_name_the_field(tmp_path, row, field):
-    path = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "ok", "chosen": "1", "rejected": "2"}, row])
+    path = write_jsonl(
+        tmp_path / "bad.jsonl", [{"prompt": "ok", "chosen": "1", "rejected": "2"}, row]
+    )
     err = only_error(path, "trl")
     assert (err.file, err.line, err.field) == (str(path), 2, field)
     assert f"bad.jsonl:2: field {field!r}" in str(err)
 
 
 def test_bad_json_and_invalid_utf8_and_non_objects(tmp_path):
-    path = write_jsonl(tmp_path / "b.jsonl", [{"prompt": "q", "chosen": "a", "rejected": "b"}],
-                       raw_lines=[b'{"prompt": "q", "chosen": ', b'{"prompt": "\xff\xfe"}', b"[1, 2]", b""])
+    path = write_jsonl(
+        tmp_path / "b.jsonl",
+        [{"prompt": "q", "chosen": "a", "rejected": "b"}],
+        raw_lines=[b'{"prompt": "q", "chosen": ', b'{"prompt": "\xff\xfe"}', b"[1, 2]", b""],
+    )
     errors = [i.error for i in read_records(path, "trl") if i.error]
     assert [(e.line, e.field) for e in errors] == [(2, "<json>"), (3, "<line>"), (4, "<json>")]
     assert "not valid UTF-8" in errors[1].reason
@@ -117,39 +147,62 @@ def test_bad_json_and_invalid_utf8_and_non_objects(tmp_path):
 
 # --- hh-rlhf ------------------------------------------------------------------------------
 
+
 def test_hh_rlhf_splits_the_shared_multi_turn_prompt(tmp_path):
     shared = "\n\nHuman: Hi there\n\nAssistant: Hello! How can I help?\n\nHuman: Name a fruit"
-    path = write_jsonl(tmp_path / "hh.jsonl", [
-        {"chosen": shared + "\n\nAssistant: An apple.", "rejected": shared + "\n\nAssistant: A rock."},
-        {"chosen": "\n\nHuman: Say hi\n\nAssistant: Hi!", "rejected": "\n\nHuman: Say hi\n\nAssistant: No."},
-    ])
+    path = write_jsonl(
+        tmp_path / "hh.jsonl",
+        [
+            {
+                "chosen": shared + "\n\nAssistant: An apple.",
+                "rejected": shared + "\n\nAssistant: A rock.",
+            },
+            {
+                "chosen": "\n\nHuman: Say hi\n\nAssistant: Hi!",
+                "rejected": "\n\nHuman: Say hi\n\nAssistant: No.",
+            },
+        ],
+    )
     multi, single = records(path, "hh-rlhf")
     assert multi.prompt_messages == [
         {"role": "user", "content": "Hi there"},
         {"role": "assistant", "content": "Hello! How can I help?"},
-        {"role": "user", "content": "Name a fruit"}]
+        {"role": "user", "content": "Name a fruit"},
+    ]
     assert (multi.chosen, multi.rejected) == ("An apple.", "A rock.")
     assert multi.chosen_messages == [{"role": "assistant", "content": "An apple."}]
-    assert single.prompt == "Say hi" and single.prompt_messages == [{"role": "user", "content": "Say hi"}]
+    assert single.prompt == "Say hi" and single.prompt_messages == [
+        {"role": "user", "content": "Say hi"}
+    ]
 
 
 def test_hh_rlhf_shared_prefix_ends_at_last_assistant_marker():
     # Both replies start with "I" — the prompt must still end at "\n\nAssistant:".
-    prompt, chosen, rejected = split_transcripts("\n\nHuman: Q\n\nAssistant: I agree",
-                                                 "\n\nHuman: Q\n\nAssistant: I refuse")
+    prompt, chosen, rejected = split_transcripts(
+        "\n\nHuman: Q\n\nAssistant: I agree", "\n\nHuman: Q\n\nAssistant: I refuse"
+    )
     assert prompt == "\n\nHuman: Q\n\nAssistant:" and (chosen, rejected) == ("I agree", "I refuse")
-    assert parse_transcript("\n\nHuman: a\n\nAssistant: b", "x")[1] == {"role": "assistant",
-                                                                       "content": "b"}
+    assert parse_transcript("\n\nHuman: a\n\nAssistant: b", "x")[1] == {
+        "role": "assistant",
+        "content": "b",
+    }
 
 
-@pytest.mark.parametrize("row, field", [
-    ({"chosen": "Hi", "rejected": "Ho"}, "chosen"),
-    ({"chosen": "\n\nHuman: Q\n\nAssistant: A", "rejected": "\n\nHuman: Q\n\nAssistant:   "},
-     "rejected"),
-    ({"chosen": "\n\nHuman: Q\n\nAssistant: A"}, "rejected"),
-    ({"chosen": "\n\nHuman: Q\n\nAssistant: A", "rejected": "\n\nHuman: Q\n\nAssistant: A"},
-     "rejected"),
-])
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ({"chosen": "Hi", "rejected": "Ho"}, "chosen"),
+        (
+            {"chosen": "\n\nHuman: Q\n\nAssistant: A", "rejected": "\n\nHuman: Q\n\nAssistant:   "},
+            "rejected",
+        ),
+        ({"chosen": "\n\nHuman: Q\n\nAssistant: A"}, "rejected"),
+        (
+            {"chosen": "\n\nHuman: Q\n\nAssistant: A", "rejected": "\n\nHuman: Q\n\nAssistant: A"},
+            "rejected",
+        ),
+    ],
+)
 def test_hh_rlhf_bad_rows(tmp_path, row, field):
     path = write_jsonl(tmp_path / "hh.jsonl", [row])
     assert only_error(path, "hh-rlhf").field == field
@@ -157,12 +210,22 @@ def test_hh_rlhf_bad_rows(tmp_path, row, field):
 
 # --- ultrafeedback ------------------------------------------------------------------------
 
+
 def uf_row(sc=8.0, sr=6.0, **extra):
     q = "Write a haiku about rain."
-    return {"prompt": q, "prompt_id": "abc",
-            "chosen": [{"role": "user", "content": q}, {"role": "assistant", "content": "Soft rain falls"}],
-            "rejected": [{"role": "user", "content": q}, {"role": "assistant", "content": "Rain."}],
-            "messages": [], "score_chosen": sc, "score_rejected": sr, **extra}
+    return {
+        "prompt": q,
+        "prompt_id": "abc",
+        "chosen": [
+            {"role": "user", "content": q},
+            {"role": "assistant", "content": "Soft rain falls"},
+        ],
+        "rejected": [{"role": "user", "content": q}, {"role": "assistant", "content": "Rain."}],
+        "messages": [],
+        "score_chosen": sc,
+        "score_rejected": sr,
+        **extra,
+    }
 
 
 def test_ultrafeedback_hard_and_bradley_terry_soft(tmp_path):
@@ -187,23 +250,30 @@ def test_ultrafeedback_missing_score(tmp_path):
 
 # --- csv ----------------------------------------------------------------------------------
 
+
 def test_csv_columns_multiline_cells_and_errors(tmp_path):
     path = tmp_path / "p.csv"
     path.write_bytes(
-        b'prompt,chosen,rejected,score,annotator,kind\n'
+        b"prompt,chosen,rejected,score,annotator,kind\n"
         b'"2+2?",4,5,0.9,ann,\n'
         b'"Write two lines","one\ntwo",one,,,ai\n'
-        b'q,a,b,2,,\n'
-        b'q,a,,,,\n'
-        b'q,a,b,,,robot\n'
-        b'q,\xff,b,,,\n'
-        b'q,a,b\n')
+        b"q,a,b,2,,\n"
+        b"q,a,,,,\n"
+        b"q,a,b,,,robot\n"
+        b"q,\xff,b,,,\n"
+        b"q,a,b\n"
+    )
     items = list(read_records(path, "csv"))
     first, second = items[0].value, items[1].value
     assert first.judgments[0].prob_chosen == 0.9 and first.judgments[0].annotator == "ann"
     assert second.chosen == "one\ntwo" and second.judgments[0].kind == "ai"
     assert [(i.line, i.error.field) for i in items[2:]] == [
-        (5, "score"), (6, "rejected"), (7, "kind"), (8, "<line>"), (9, "<csv>")]
+        (5, "score"),
+        (6, "rejected"),
+        (7, "kind"),
+        (8, "<line>"),
+        (9, "<csv>"),
+    ]
 
 
 def test_csv_without_required_columns_fails_at_the_header(tmp_path):
@@ -215,6 +285,7 @@ def test_csv_without_required_columns_fails_at_the_header(tmp_path):
 
 # --- registry -----------------------------------------------------------------------------
 
+
 def test_unknown_format_and_aliases():
     assert format_name("ultrafeedback") == "ultrafeedback-binarized"
     with pytest.raises(ValueError, match="unknown format"):
@@ -222,8 +293,11 @@ def test_unknown_format_and_aliases():
 
 
 def test_readers_are_lazy(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "q", "chosen": "a", "rejected": "b"}] * 3,
-                       raw_lines=[b"garbage"])
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        [{"prompt": "q", "chosen": "a", "rejected": "b"}] * 3,
+        raw_lines=[b"garbage"],
+    )
     items = read_records(path, "trl")
     assert next(items).line == 1  # nothing past the first line had to be read
 

@@ -8,13 +8,14 @@ import json
 
 import pytest
 import typer
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
 from accord.cli import data
 from accord.formats.base import InvalidRecordError
 from accord.importer import import_file
 from accord.store.db import open_store, session_scope
 from accord.store.models import Judgment, JudgmentRevision
-from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 
 def write_rows(path, rows):
@@ -23,8 +24,10 @@ def write_rows(path, rows):
 
 
 def rows_with_an_invalid_one():
-    return [{"prompt": "q1", "chosen": "a", "rejected": "b"},
-            {"prompt": "q2", "chosen": "same", "rejected": "same"}]
+    return [
+        {"prompt": "q1", "chosen": "a", "rejected": "b"},
+        {"prompt": "q2", "chosen": "same", "rejected": "same"},
+    ]
 
 
 @pytest.fixture
@@ -54,8 +57,13 @@ def test_rejects_path_that_is_the_input_is_refused_and_the_input_kept(cli, tmp_p
     with pytest.raises(ValueError, match="is the input file"):
         import_file(open_store(db), path, fmt="trl", skip_invalid=True, rejects_path=link)
     with pytest.raises(ValueError, match="is the input file"):  # the same file spelled differently
-        import_file(open_store(db), path, fmt="trl", skip_invalid=True,
-                    rejects_path=tmp_path / "." / "prefs.jsonl")
+        import_file(
+            open_store(db),
+            path,
+            fmt="trl",
+            skip_invalid=True,
+            rejects_path=tmp_path / "." / "prefs.jsonl",
+        )
     assert path.read_bytes() == before
 
 
@@ -67,8 +75,9 @@ def test_an_existing_rejects_file_is_kept_unless_force(cli, tmp_path):
     result = cli("import", path, "-f", "trl", "--skip-invalid", "--rejects", rejects, "--db", db)
     assert result.exit_code == 1 and "exists already" in result.text and "--force" in result.text
     assert rejects.read_text() == "precious\n"
-    result = cli("import", path, "-f", "trl", "--skip-invalid", "--rejects", rejects, "--force",
-                 "--db", db)
+    result = cli(
+        "import", path, "-f", "trl", "--skip-invalid", "--rejects", rejects, "--force", "--db", db
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(rejects.read_text())["line"] == 2
 
@@ -81,12 +90,15 @@ def _judgments(engine):
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 1000])
-def test_conflicting_duplicates_give_one_outcome_whatever_the_batch_size(db_url, tmp_path,
-                                                                         batch_size):
-    rows = [{"prompt": "q", "chosen": "a", "rejected": "b", "annotator": "ann"},
-            {"prompt": "other", "chosen": "x", "rejected": "y"},
-            {"prompt": "q", "chosen": "a", "rejected": "b", "annotator": "ann"},  # same: fine
-            {"prompt": "q", "chosen": "b", "rejected": "a", "annotator": "ann"}]  # conflict
+def test_conflicting_duplicates_give_one_outcome_whatever_the_batch_size(
+    db_url, tmp_path, batch_size
+):
+    rows = [
+        {"prompt": "q", "chosen": "a", "rejected": "b", "annotator": "ann"},
+        {"prompt": "other", "chosen": "x", "rejected": "y"},
+        {"prompt": "q", "chosen": "a", "rejected": "b", "annotator": "ann"},  # same: fine
+        {"prompt": "q", "chosen": "b", "rejected": "a", "annotator": "ann"},
+    ]  # conflict
     path = write_rows(tmp_path / "dups.jsonl", rows)
     engine = open_store(db_url)
     with pytest.raises(InvalidRecordError) as info:
@@ -105,7 +117,9 @@ def test_conflicting_duplicates_give_one_outcome_whatever_the_batch_size(db_url,
 def test_nul_text_is_refused_the_same_way_on_sqlite_and_postgresql(db_url, tmp_path, field):
     row = {"prompt": "q", "chosen": "a", "rejected": "b"}
     row[field] = "bad\u0000text"
-    path = write_rows(tmp_path / "nul.jsonl", [{"prompt": "ok", "chosen": "1", "rejected": "2"}, row])
+    path = write_rows(
+        tmp_path / "nul.jsonl", [{"prompt": "ok", "chosen": "1", "rejected": "2"}, row]
+    )
     engine = open_store(db_url)
     with pytest.raises(InvalidRecordError) as info:
         import_file(engine, path, fmt="trl")

@@ -7,32 +7,52 @@ from __future__ import annotations
 import json
 
 import pytest
-from accord.backends.base import GenerationResult
-from accord.jobs import run_recipe
-from accord.store.models import CacheEntry, Job, JobError, Judgment, Pair, Prompt, Response
 from sqlalchemy import func, select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from accord.backends.base import GenerationResult
+from accord.jobs import run_recipe
+from accord.store.models import CacheEntry, Job, JobError, Judgment, Pair, Prompt, Response
+
 pytestmark = pytest.mark.slow  # the real tiny model generates and scores
 
-MODELS = {"policy": {"backend": "transformers", "model": "accord/tiny"},
-          "judge": {"backend": "transformers", "model": "accord/tiny"}}
+MODELS = {
+    "policy": {"backend": "transformers", "model": "accord/tiny"},
+    "judge": {"backend": "transformers", "model": "accord/tiny"},
+}
 
 
 def _counts(engine):
     with Session(engine) as s:
-        return {t.__name__: s.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in (Prompt, Response, Pair, Judgment, CacheEntry, JobError)}
+        return {
+            t.__name__: s.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (Prompt, Response, Pair, Judgment, CacheEntry, JobError)
+        }
 
 
 def test_rerun_adds_zero_rows_and_calls_no_backend(store, recorder):
-    recipe = {"name": "exact", "seed": 3, "models": MODELS, "steps": [
-        {"kind": "import_prompts", "bundled": "quickstart", "limit": 2},
-        {"kind": "generate", "n": 2, "max_tokens": 8, "temperature": 1.0, "batch_size": 4},
-        {"kind": "critique_revise", "constitution": "tiny-test", "make_pairs": True, "max_tokens": 8},
-        {"kind": "make_pairs", "input": "generate"},
-        {"kind": "judge", "constitution": "tiny-test", "input": ["critique_revise", "make_pairs"]}]}
+    recipe = {
+        "name": "exact",
+        "seed": 3,
+        "models": MODELS,
+        "steps": [
+            {"kind": "import_prompts", "bundled": "quickstart", "limit": 2},
+            {"kind": "generate", "n": 2, "max_tokens": 8, "temperature": 1.0, "batch_size": 4},
+            {
+                "kind": "critique_revise",
+                "constitution": "tiny-test",
+                "make_pairs": True,
+                "max_tokens": 8,
+            },
+            {"kind": "make_pairs", "input": "generate"},
+            {
+                "kind": "judge",
+                "constitution": "tiny-test",
+                "input": ["critique_revise", "make_pairs"],
+            },
+        ],
+    }
     backends = {"policy": recorder, "judge": recorder}
     first = run_recipe(store, recipe, progress=False, backends=backends)
     after_first = _counts(store)
@@ -41,8 +61,11 @@ def test_rerun_adds_zero_rows_and_calls_no_backend(store, recorder):
     second = run_recipe(store, recipe, progress=False, backends=backends)
     assert recorder.calls == []
     assert _counts(store) == after_first
+
     # the same ids flow through the steps; only "created" counters differ
-    strip = lambda steps: {k: {n: v for n, v in d.items() if n != "prompts_created"} for k, d in steps.items()}
+    def strip(steps):
+        return {k: {n: v for n, v in d.items() if n != "prompts_created"} for k, d in steps.items()}
+
     assert strip(second.steps) == strip(first.steps)
     assert second.steps["import_prompts"]["prompts_created"] == 0
     # a different seed is a different request: generation runs again
@@ -61,10 +84,14 @@ class FlakyNetwork:
 
     def generate(self, requests):
         self.calls += 1
-        ok = [r for r in requests if not (self.failing and self.marker in r.messages[-1]["content"])]
+        ok = [
+            r for r in requests if not (self.failing and self.marker in r.messages[-1]["content"])
+        ]
         done = iter(self.inner.generate(ok)) if ok else iter(())
-        return [next(done) if r in ok else GenerationResult(text="", error="timeout: read timed out")
-                for r in requests]
+        return [
+            next(done) if r in ok else GenerationResult(text="", error="timeout: read timed out")
+            for r in requests
+        ]
 
     def close(self):
         pass
@@ -72,13 +99,22 @@ class FlakyNetwork:
 
 def test_error_records_skip_and_retry(store, tiny_backend, tmp_path):
     prompts = tmp_path / "prompts.jsonl"
-    rows = [{"prompt": "Say hello."}, {"prompt": "FLAKY: name a colour."},
-            {"prompt": "word " * 1500}, {"prompt": "Count to three."}]
+    rows = [
+        {"prompt": "Say hello."},
+        {"prompt": "FLAKY: name a colour."},
+        {"prompt": "word " * 1500},
+        {"prompt": "Count to three."},
+    ]
     prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     flaky = FlakyNetwork(tiny_backend, "FLAKY")
-    recipe = {"name": "errs", "models": MODELS, "steps": [
-        {"kind": "import_prompts", "file": str(prompts)},
-        {"kind": "generate", "n": 1, "max_tokens": 6, "batch_size": 2}]}
+    recipe = {
+        "name": "errs",
+        "models": MODELS,
+        "steps": [
+            {"kind": "import_prompts", "file": str(prompts)},
+            {"kind": "generate", "n": 1, "max_tokens": 6, "batch_size": 2},
+        ],
+    }
     first = run_recipe(store, recipe, progress=False, backends={"policy": flaky})
     assert first.status == "succeeded" and first.errors == 2
     with Session(store) as s:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import typer
+from typer.testing import CliRunner
+
 from accord.cli import constitutions as constitutions_cli
 from accord.cli import jobs as jobs_cli
 from accord.cli.run import run
-from typer.testing import CliRunner
 
 
 def _app() -> typer.Typer:
@@ -21,7 +22,9 @@ def _app() -> typer.Typer:
 
 def test_run_json_then_jobs_list(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("name: cli\nsteps:\n  - {kind: import_prompts, bundled: quickstart, limit: 4}\n")
+    recipe.write_text(
+        "name: cli\nsteps:\n  - {kind: import_prompts, bundled: quickstart, limit: 4}\n"
+    )
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     out = CliRunner().invoke(_app(), ["run", str(recipe), "--db", db, "--json"])
     assert out.exit_code == 0, out.output

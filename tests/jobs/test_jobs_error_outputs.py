@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
 from accord.backends.base import GenerationRequest
 from accord.jobs.context import StepContext
 from accord.jobs.execute import WorkUnit, run_units
@@ -11,8 +14,6 @@ from accord.rlaif.templates import UnparsableOutput
 from accord.store.crud.jobs import create_job
 from accord.store.db import session_scope
 from accord.store.models import JobError
-from sqlalchemy import select
-from sqlmodel import Session
 
 pytestmark = pytest.mark.slow  # the real tiny model generates
 

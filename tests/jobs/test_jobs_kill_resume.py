@@ -11,11 +11,12 @@ import sys
 import time
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
 from accord.jobs import run_recipe
 from accord.store.db import make_engine, open_store
 from accord.store.models import CacheEntry, Job, Judgment, Pair, Prompt, Response
-from sqlalchemy import select
-from sqlmodel import Session
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +50,9 @@ def _snapshot(url: str) -> dict:
             "prompts": sorted(s.exec(select(Prompt.content_hash)).scalars().all()),
             "responses": sorted(s.exec(select(Response.content_hash)).scalars().all()),
             "pairs": sorted(s.exec(select(Pair.content_hash)).scalars().all()),
-            "judgments": sorted((j.key_hash, round(j.prob_a, 5)) for j in s.exec(select(Judgment)).scalars()),
+            "judgments": sorted(
+                (j.key_hash, round(j.prob_a, 5)) for j in s.exec(select(Judgment)).scalars()
+            ),
             "cache": sorted(s.exec(select(CacheEntry.key)).scalars().all()),
         }
     engine.dispose()
@@ -74,7 +77,11 @@ def _progress(url: str, after_job_id: int = 0) -> int:
     engine = make_engine(url)
     try:
         with Session(engine) as s:
-            job = s.exec(select(Job).where(Job.id > after_job_id).order_by(Job.id.desc())).scalars().first()
+            job = (
+                s.exec(select(Job).where(Job.id > after_job_id).order_by(Job.id.desc()))
+                .scalars()
+                .first()
+            )
             return job.progress_done if job else 0
     except Exception:  # noqa: BLE001 - the store may not be migrated yet
         return 0
@@ -91,8 +98,12 @@ def test_kill_at_random_points_then_rerun(tmp_path, tiny_backend):
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
     run_recipe(open_store(reference_url), recipe, progress=False, backends={"policy": tiny_backend})
     reference = _snapshot(reference_url)
-    total_units = open_store(reference_url).connect().exec_driver_sql(
-        "select progress_total from job").scalar_one()
+    total_units = (
+        open_store(reference_url)
+        .connect()
+        .exec_driver_sql("select progress_total from job")
+        .scalar_one()
+    )
 
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -102,10 +113,18 @@ def test_kill_at_random_points_then_rerun(tmp_path, tiny_backend):
     for sig in plan:
         target = rng.randint(1, total_units - 2)
         previous_job = _latest_job_id(url)
-        proc = subprocess.Popen([sys.executable, str(runner), url, str(recipe)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, str(runner), url, str(recipe)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 300
-        while proc.poll() is None and _progress(url, previous_job) < target and time.monotonic() < deadline:
+        while (
+            proc.poll() is None
+            and _progress(url, previous_job) < target
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 0.4))  # land anywhere, including inside a transaction
         if proc.poll() is None:
@@ -115,7 +134,9 @@ def test_kill_at_random_points_then_rerun(tmp_path, tiny_backend):
         partial = _snapshot(url)
         for kind, rows in partial.items():
             assert len(rows) == len(set(rows)), f"duplicate {kind} after {sig.name}"
-            assert set(rows) <= set(reference[kind]), f"{kind} that an uninterrupted run never makes"
+            assert set(rows) <= set(reference[kind]), (
+                f"{kind} that an uninterrupted run never makes"
+            )
         if sig == signal.SIGINT and proc.returncode != 0:
             engine = make_engine(url)
             with Session(engine) as s:
@@ -124,10 +145,21 @@ def test_kill_at_random_points_then_rerun(tmp_path, tiny_backend):
             # An interrupt during the work cancels the job. One that lands after the last unit
             # (the random delay can outlast the remaining units on a fast machine) finds the
             # job complete and interrupts only the process's exit: the job stays succeeded.
-            finished_before_interrupt = job.status == "succeeded" and job.progress_done == job.progress_total
-            assert job.status == "cancelled" or finished_before_interrupt, (job.status, job.progress_done)
+            finished_before_interrupt = (
+                job.status == "succeeded" and job.progress_done == job.progress_total
+            )
+            assert job.status == "cancelled" or finished_before_interrupt, (
+                job.status,
+                job.progress_done,
+            )
 
-    done = subprocess.run([sys.executable, str(runner), url, str(recipe)], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, str(runner), url, str(recipe)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert _snapshot(url) == reference, f"kills at {killed_at}"

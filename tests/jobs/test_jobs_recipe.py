@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from accord.constitutions import DocumentError
 from accord.jobs import load_recipe, parse_recipe, register_step, run_recipe
 from accord.jobs.context import StepOutput
@@ -27,7 +28,9 @@ def _write(tmp_path, text):
 
 
 def test_errors_name_file_line_and_field_path(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
 name: broken
 models:
   policy: {backend: transformers, model: accord/tiny}
@@ -41,7 +44,8 @@ steps:
     model: nobody
     input: later
   - kind: teleport
-""")
+""",
+    )
     with pytest.raises(DocumentError) as err:
         load_recipe(path)
     text = str(err.value)
@@ -53,7 +57,9 @@ steps:
 
 
 def test_top_level_errors_and_bad_backend(tmp_path):
-    path = _write(tmp_path, "name: x\nmodels:\n  p: {backend: tpu, model: m}\nsteps: []\nextra: 1\n")
+    path = _write(
+        tmp_path, "name: x\nmodels:\n  p: {backend: tpu, model: m}\nsteps: []\nextra: 1\n"
+    )
     with pytest.raises(DocumentError) as err:
         load_recipe(path)
     text = str(err.value)
@@ -78,9 +84,17 @@ def test_other_packages_register_step_kinds(store):
 
     register_step("audit_like_for_test", AuditLikeConfig, run_audit_like)
     assert "audit_like_for_test" in step_kinds()
-    result = run_recipe(store, {"name": "plug", "steps": [
-        {"kind": "import_prompts", "bundled": "quickstart", "limit": 3},
-        {"kind": "audit_like_for_test", "threshold": 0.9}]}, progress=False)
+    result = run_recipe(
+        store,
+        {
+            "name": "plug",
+            "steps": [
+                {"kind": "import_prompts", "bundled": "quickstart", "limit": 3},
+                {"kind": "audit_like_for_test", "threshold": 0.9},
+            ],
+        },
+        progress=False,
+    )
     assert result.status == "succeeded" and result.steps["audit_like_for_test"]["checked"] == 1
     assert len(seen[0][0]) == 3 and seen[0][1] == 0.9
     with pytest.raises(DocumentError, match=r"steps\[0\].threshold"):
@@ -91,12 +105,17 @@ def test_prompt_file_errors_name_the_line(tmp_path, store):
     bad = tmp_path / "p.jsonl"
     bad.write_text('{"prompt": "ok"}\n{"prompt": \n{"other": 1}\n')
     with pytest.raises(DocumentError) as err:
-        run_recipe(store, {"name": "x", "steps": [{"kind": "import_prompts", "file": str(bad)}]},
-                   progress=False)
+        run_recipe(
+            store,
+            {"name": "x", "steps": [{"kind": "import_prompts", "file": str(bad)}]},
+            progress=False,
+        )
     assert f"{bad}:2: <document>: invalid JSON" in str(err.value)
     assert f"{bad}:3: prompt: no prompt text" in str(err.value)
-    from accord.store.models import Job, Prompt
     from sqlmodel import Session, select
+
+    from accord.store.models import Job, Prompt
+
     with Session(store) as s:
         assert s.exec(select(Prompt)).all() == []  # nothing half-written
         assert s.exec(select(Job)).one().status == "failed"
@@ -107,10 +126,16 @@ def test_stored_job_config_reruns_with_relative_paths(tmp_path, store, monkeypat
     (tmp_path / "data" / "p.txt").write_text("first prompt\nsecond prompt\n")
     path = _write(tmp_path, "name: rel\nsteps:\n  - {kind: import_prompts, file: data/p.txt}\n")
     first = run_recipe(store, path, progress=False)
-    from accord.store.models import Job
     from sqlmodel import Session
+
+    from accord.store.models import Job
+
     with Session(store) as s:
         config = s.get(Job, first.job_id).config
     monkeypatch.chdir(tmp_path.parent)  # a worker runs from anywhere
     again = run_recipe(store, config, progress=False)
-    assert again.steps["import_prompts"] == {"kind": "import_prompts", "prompts": 2, "prompts_created": 0}
+    assert again.steps["import_prompts"] == {
+        "kind": "import_prompts",
+        "prompts": 2,
+        "prompts_created": 0,
+    }

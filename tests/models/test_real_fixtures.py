@@ -64,8 +64,9 @@ def test_models_cli_list_show_and_unknown_name(smollm2_dir):
     listed = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
     [row] = [r for r in listed if r["name"] == "smollm2-135m-instruct"]
     assert row["installed"] and row["path"] == str(smollm2_dir)
-    shown = json.loads(runner.invoke(app, ["models", "show", "accord/smollm2-135m-instruct",
-                                           "--json"]).stdout)
+    shown = json.loads(
+        runner.invoke(app, ["models", "show", "accord/smollm2-135m-instruct", "--json"]).stdout
+    )
     assert shown["licence"] == "Apache-2.0" and shown["installed"]["path"] == str(smollm2_dir)
     bad = runner.invoke(app, ["models", "pull", "no-such-model"])
     assert bad.exit_code == 1

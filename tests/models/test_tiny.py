@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 import torch
+
 from accord.models import (
     TINY_MODEL_ID,
     TINY_REWARD_MODEL_ID,

@@ -50,19 +50,37 @@ class RecipeRunner:
         return Path(self.env["ACCORD_HOME"])
 
     def run(self, recipe: str | Path, *extra: str, timeout: float = 1800) -> RecipeRun:
-        command = [sys.executable, "-m", "accord.cli.main", "run", str(recipe), "--db", self.db_url,
-                   "--no-progress", *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "accord.cli.main",
+            "run",
+            str(recipe),
+            "--db",
+            self.db_url,
+            "--no-progress",
+            *extra,
+        ]
         started = time.perf_counter()
-        done = subprocess.run(command, check=False, cwd=self.folder, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            command,
+            check=False,
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return RecipeRun(done.returncode, done.stdout, done.stderr, time.perf_counter() - started)
 
     def row_counts(self) -> dict[str, int]:
         engine = create_engine(self.db_url)
         try:
             with engine.connect() as conn:
-                return {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
-                        for t in inspect(conn).get_table_names()}
+                return {
+                    t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
+                    for t in inspect(conn).get_table_names()
+                }
         finally:
             engine.dispose()
 
@@ -70,11 +88,22 @@ class RecipeRunner:
 @pytest.fixture
 def recipe_runner(tmp_path) -> RecipeRunner:
     env = dict(os.environ)
-    env.update({"ACCORD_HOME": str(tmp_path / "home"), "COLUMNS": "200", "NO_COLOR": "1",
-                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                "TOKENIZERS_PARALLELISM": "false"})
+    env.update(
+        {
+            "ACCORD_HOME": str(tmp_path / "home"),
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
     env.pop("ACCORD_DATABASE_URL", None)
-    for key in ("ARGILLA_API_URL", "ARGILLA_API_KEY"):  # recipes must not reach a server by accident
+    for key in (
+        "ARGILLA_API_URL",
+        "ARGILLA_API_KEY",
+    ):  # recipes must not reach a server by accident
         env.pop(key, None)
     return RecipeRunner(folder=tmp_path, env=env)
 

@@ -22,12 +22,24 @@ def _inputs(tmp_path, **step):
     data = tmp_path / "input"
     data.mkdir()
     hh = data / "hh.jsonl"
-    hh.write_text(_hh_row("What is 2+2?", "4.", "5.")
-                  + _hh_row("Capital of Italy?", "Rome.", "")  # line 2: empty last reply
-                  + _hh_row("Colour of the sky?", "Blue.", "Green."))
-    recipe = {"name": "messy", "seed": 0,
-              "steps": [{"kind": "import_preferences", "name": "hh", "file": str(hh),
-                         "format": "hh-rlhf", **step}]}
+    hh.write_text(
+        _hh_row("What is 2+2?", "4.", "5.")
+        + _hh_row("Capital of Italy?", "Rome.", "")  # line 2: empty last reply
+        + _hh_row("Colour of the sky?", "Blue.", "Green.")
+    )
+    recipe = {
+        "name": "messy",
+        "seed": 0,
+        "steps": [
+            {
+                "kind": "import_preferences",
+                "name": "hh",
+                "file": str(hh),
+                "format": "hh-rlhf",
+                **step,
+            }
+        ],
+    }
     path = tmp_path / "messy.yaml"
     path.write_text(yaml.safe_dump(recipe))
     os.chmod(data, 0o555)  # the input's folder is read-only, as a shared data set is
@@ -49,7 +61,9 @@ def test_skip_invalid_imports_the_rest_and_writes_rejects_under_the_home(recipe_
     result = json.loads(done.stdout)
     rejects = recipe_runner.home.resolve() / "rejects" / "messy" / "hh.rejects.jsonl"
     assert result["steps"]["hh"]["pairs"] == 2
-    assert result["steps"]["hh"]["invalid"] == 1 and result["steps"]["hh"]["rejects"] == str(rejects)
+    assert result["steps"]["hh"]["invalid"] == 1 and result["steps"]["hh"]["rejects"] == str(
+        rejects
+    )
     assert f"1 invalid row(s) of hh.jsonl skipped, written to {rejects}" in done.said
     [reject] = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert reject["line"] == 2 and "Rome." in reject["row"]

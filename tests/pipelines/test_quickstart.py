@@ -13,9 +13,10 @@ import json
 import re
 
 import pytest
+from sqlmodel import Session, select
+
 from accord.store.db import open_store
 from accord.store.models import Judgment, Pair, Response, Snapshot, TrainingRun
-from sqlmodel import Session, select
 
 from .conftest import tiny_variant
 
@@ -45,7 +46,9 @@ def test_quickstart_twice_recomputes_nothing(recipe_runner, tmp_path):
         snapshots = session.exec(select(Snapshot)).all()
         runs = session.exec(select(TrainingRun).order_by(TrainingRun.id)).all()
         human = session.exec(select(Judgment).where(Judgment.kind == "human")).all()
-        ai_pairs = {j.pair_id for j in session.exec(select(Judgment).where(Judgment.kind == "ai")).all()}
+        ai_pairs = {
+            j.pair_id for j in session.exec(select(Judgment).where(Judgment.kind == "ai")).all()
+        }
     assert [s.name for s in snapshots] == ["quickstart-human-over-ai"]
     assert [(r.kind, r.status) for r in runs] == [("dpo", "completed"), ("rm", "completed")]
     assert all(r.snapshot_hash == snapshots[0].content_hash for r in runs)
@@ -65,8 +68,13 @@ def test_quickstart_twice_recomputes_nothing(recipe_runner, tmp_path):
     assert "reused=1" in second.stdout and "reused=True" in second.stdout
 
     reports = recipe_runner.home / "reports" / "quickstart"
-    for name in ("audit.json", "audit.html", "summary.json", "summary.txt",
-                 *(f"run-{r.id}.html" for r in runs)):
+    for name in (
+        "audit.json",
+        "audit.html",
+        "summary.json",
+        "summary.txt",
+        *(f"run-{r.id}.html" for r in runs),
+    ):
         assert (reports / name).is_file(), name
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["counts"]["human_judgments"] == N_HUMAN_PAIRS and "how_to_label" not in summary
@@ -84,21 +92,45 @@ def test_quickstart_on_smollm2_writes_english_and_measures_the_judge(recipe_runn
 
     engine = open_store(recipe_runner.db_url)
     with Session(engine) as session:
-        samples = [r.text for r in session.exec(select(Response).where(Response.role == "initial")).all()
-                   if r.model_id and "smollm2" in r.model_id.lower()]
+        samples = [
+            r.text
+            for r in session.exec(select(Response).where(Response.role == "initial")).all()
+            if r.model_id and "smollm2" in r.model_id.lower()
+        ]
         judged = session.exec(select(Judgment).where(Judgment.kind == "ai")).all()
         n_pairs = len(session.exec(select(Pair)).all())
     # Real English: mostly common English words, not byte soup.
     assert samples
     words = [w.lower() for text in samples for w in re.findall(r"[A-Za-z']+", text)]
-    common = {"the", "a", "is", "of", "to", "and", "in", "you", "it", "for", "that", "are", "can", "i"}
-    assert len(words) > 10 * len(samples) // 2 and sum(w in common for w in words) / len(words) > 0.15
+    common = {
+        "the",
+        "a",
+        "is",
+        "of",
+        "to",
+        "and",
+        "in",
+        "you",
+        "it",
+        "for",
+        "that",
+        "are",
+        "can",
+        "i",
+    }
+    assert (
+        len(words) > 10 * len(samples) // 2 and sum(w in common for w in words) / len(words) > 0.15
+    )
     assert {j.pair_id for j in judged} and n_pairs > N_HUMAN_PAIRS
 
-    summary = json.loads((recipe_runner.home / "reports" / "quickstart" / "summary.json").read_text())
+    summary = json.loads(
+        (recipe_runner.home / "reports" / "quickstart" / "summary.json").read_text()
+    )
     human_ai = summary["audits"][0]["human_ai_per_pair"]
     assert human_ai and human_ai[0]["n"] == N_HUMAN_PAIRS
-    assert human_ai[0]["agreement"]["value"] is not None and human_ai[0]["kappa"]["value"] is not None
+    assert (
+        human_ai[0]["agreement"]["value"] is not None and human_ai[0]["kappa"]["value"] is not None
+    )
     assert summary["audits"][0]["position_consistency"][0]["n_pairs"] > 0
     assert any("agrees with humans on" in line for line in summary["in_plain_words"])
     assert "agrees with humans on" in done.said

@@ -19,10 +19,15 @@ NOISE = ("Loading weights", "it/s]", "UserWarning", "FutureWarning", "DeepSpeed"
 
 def _recipe(tmp_path):
     """Generate with the tiny model: loads weights, tokenizes, samples (a few seconds)."""
-    recipe = {"name": "quiet", "seed": 0,
-              "models": {"policy": {"backend": "transformers", "model": "accord/tiny"}},
-              "steps": [{"kind": "import_prompts", "name": "prompts", "bundled": "quickstart", "limit": 2},
-                        {"kind": "generate", "model": "policy", "n": 1, "max_tokens": 4}]}
+    recipe = {
+        "name": "quiet",
+        "seed": 0,
+        "models": {"policy": {"backend": "transformers", "model": "accord/tiny"}},
+        "steps": [
+            {"kind": "import_prompts", "name": "prompts", "bundled": "quickstart", "limit": 2},
+            {"kind": "generate", "model": "policy", "n": 1, "max_tokens": 4},
+        ],
+    }
     path = tmp_path / "quiet.yaml"
     path.write_text(yaml.safe_dump(recipe))
     return path
@@ -30,8 +35,15 @@ def _recipe(tmp_path):
 
 def _accord(recipe_runner, *args):
     command = [sys.executable, "-m", "accord.cli.main", *args]
-    return subprocess.run(command, cwd=recipe_runner.folder, env=recipe_runner.env, capture_output=True,
-                          text=True, timeout=600, check=False)
+    return subprocess.run(
+        command,
+        cwd=recipe_runner.folder,
+        env=recipe_runner.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_json_stdout_is_only_json_and_library_noise_goes_to_the_log(recipe_runner, tmp_path):
@@ -61,7 +73,9 @@ def test_progress_is_plain_lines_when_not_a_terminal(recipe_runner, tmp_path):
 
 def test_verbose_shows_library_output_on_stderr(recipe_runner, tmp_path):
     recipe = _recipe(tmp_path)
-    done = _accord(recipe_runner, "--verbose", "run", str(recipe), "--db", recipe_runner.db_url, "--json")
+    done = _accord(
+        recipe_runner, "--verbose", "run", str(recipe), "--db", recipe_runner.db_url, "--json"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     json.loads(done.stdout)  # --verbose never touches stdout either
     assert "Loading weights" in done.stderr

@@ -12,9 +12,10 @@ from uuid import UUID
 import httpx
 import pytest
 import yaml
+from sqlmodel import Session, select
+
 from accord.store.db import open_store
 from accord.store.models import Judgment, Snapshot, TrainingRun
-from sqlmodel import Session, select
 
 from .conftest import PIPELINES
 
@@ -43,14 +44,17 @@ def _longer(record: dict) -> str:
 
 def test_rlaif_vs_human_with_two_annotators(recipe_runner, argilla_server, tmp_path):
     import argilla as rg
+    from argilla._models import UserResponseModel
+
     from accord.feedback.argilla.client import connect
     from accord.feedback.argilla.pull import find_dataset
     from accord.feedback.argilla.users import create_user, sign_in
-    from argilla._models import UserResponseModel
 
     name = f"rvh-{uuid.uuid4().hex[:8]}"
     path = _recipe_for(tmp_path, name)
-    recipe_runner.env.update(ARGILLA_API_URL=argilla_server.url, ARGILLA_API_KEY=argilla_server.api_key)
+    recipe_runner.env.update(
+        ARGILLA_API_URL=argilla_server.url, ARGILLA_API_KEY=argilla_server.api_key
+    )
 
     first = recipe_runner.run(path)
     assert first.returncode == 1, first.output[-5000:]
@@ -63,7 +67,9 @@ def test_rlaif_vs_human_with_two_annotators(recipe_runner, argilla_server, tmp_p
     users = []
     for who in ("ann1", "ann2"):
         info = create_user(connection, username=f"{name}-{who}", password=PASSWORD, workspace=name)
-        users.append((info, sign_in(argilla_server.url, username=f"{name}-{who}", password=PASSWORD)))
+        users.append(
+            (info, sign_in(argilla_server.url, username=f"{name}-{who}", password=PASSWORD))
+        )
     dataset_id = find_dataset(connection, name=name, workspace=name)["id"]
     records = connection.get_json(f"/api/v1/datasets/{dataset_id}/records", limit=1000)["items"]
     assert len(records) == 12
@@ -71,14 +77,24 @@ def test_rlaif_vs_human_with_two_annotators(recipe_runner, argilla_server, tmp_p
     # on two records, so human–human agreement is measurable and below 1.
     (user1, key1), (_, key2) = users
     sdk = rg.Argilla(api_url=argilla_server.url, api_key=key1)
-    with httpx.Client(base_url=argilla_server.url, headers={"X-Argilla-Api-Key": key2}, timeout=60) as http:
+    with httpx.Client(
+        base_url=argilla_server.url, headers={"X-Argilla-Api-Key": key2}, timeout=60
+    ) as http:
         for i, record in enumerate(records):
             label = _longer(record)
-            sdk.api.records.create_record_response(UUID(record["id"]), UserResponseModel(
-                values={"preference": {"value": label}}, status="submitted", user_id=UUID(user1.id)))
+            sdk.api.records.create_record_response(
+                UUID(record["id"]),
+                UserResponseModel(
+                    values={"preference": {"value": label}},
+                    status="submitted",
+                    user_id=UUID(user1.id),
+                ),
+            )
             other = {"a": "b", "b": "a"}[label] if i < 2 else label
-            answer = http.post(f"/api/v1/records/{record['id']}/responses",
-                               json={"status": "submitted", "values": {"preference": {"value": other}}})
+            answer = http.post(
+                f"/api/v1/records/{record['id']}/responses",
+                json={"status": "submitted", "values": {"preference": {"value": other}}},
+            )
             assert answer.status_code == 201, answer.text
 
     second = recipe_runner.run(path)
@@ -100,7 +116,9 @@ def test_rlaif_vs_human_with_two_annotators(recipe_runner, argilla_server, tmp_p
         assert runs[policy].metrics["eval_judge"] == judge
         assert 0.0 <= runs[policy].metrics["win_rate_vs_ref"] <= 1.0
 
-    summary = json.loads((recipe_runner.home / "reports" / "rlaif-vs-human" / "summary.json").read_text())
+    summary = json.loads(
+        (recipe_runner.home / "reports" / "rlaif-vs-human" / "summary.json").read_text()
+    )
     audit = summary["audits"][0]
     assert audit["human_human"]["agreement"]["value"] == pytest.approx(10 / 12)
     assert audit["human_ai"] and audit["human_ai"][0]["n"] > 0

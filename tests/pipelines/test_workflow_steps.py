@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import Session, select
+
 from accord.constitutions import DocumentError
 from accord.jobs import load_recipe, run_recipe
 from accord.store.db import open_store
 from accord.store.models import Judgment, Snapshot
 from accord.workflows.run_reuse import comparable_config, find_finished_run
-from sqlmodel import Session, select
 
 from .conftest import PIPELINES
 
@@ -34,7 +35,9 @@ def _write(tmp_path, text: str):
 
 
 def test_bad_workflow_steps_name_line_and_field(tmp_path):
-    path = _write(tmp_path, """\
+    path = _write(
+        tmp_path,
+        """\
 name: broken
 steps:
   - kind: import_preferences
@@ -50,7 +53,8 @@ steps:
     options: {max_steps: 3}
   - kind: argilla_pull
     min_labelled_fraction: 2
-""")
+""",
+    )
     with pytest.raises(DocumentError) as err:
         load_recipe(path)
     text = str(err.value)
@@ -63,14 +67,17 @@ steps:
 
 
 def _data_recipe(extra_steps: list[dict] | None = None) -> dict:
-    return {"name": "curation", "steps": [
-        {"kind": "import_preferences", "name": "human", "bundled": "sample"},
-        {"kind": "snapshot", "policy": "human-over-ai", "test_fraction": 0.25},
-        {"kind": "export", "format": "trl"},
-        {"kind": "argilla_push", "input": "human"},
-        *(extra_steps or []),
-        {"kind": "summary"},
-    ]}
+    return {
+        "name": "curation",
+        "steps": [
+            {"kind": "import_preferences", "name": "human", "bundled": "sample"},
+            {"kind": "snapshot", "policy": "human-over-ai", "test_fraction": 0.25},
+            {"kind": "export", "format": "trl"},
+            {"kind": "argilla_push", "input": "human"},
+            *(extra_steps or []),
+            {"kind": "summary"},
+        ],
+    }
 
 
 def test_snapshot_export_and_summary_are_content_addressed(tmp_path, monkeypatch, capsys):
@@ -93,9 +100,19 @@ def test_snapshot_export_and_summary_are_content_addressed(tmp_path, monkeypatch
 
     # New labelled pairs change the content: the default name moves to the next free variant.
     extra = tmp_path / "more.jsonl"
-    extra.write_text(json.dumps({"prompt": "Name a planet.", "chosen": "Mars.", "rejected": "The Moon."}) + "\n")
-    third = run_recipe(engine, _data_recipe([{"kind": "import_preferences", "file": str(extra)},
-                                             {"kind": "snapshot", "name": "again"}]), progress=False)
+    extra.write_text(
+        json.dumps({"prompt": "Name a planet.", "chosen": "Mars.", "rejected": "The Moon."}) + "\n"
+    )
+    third = run_recipe(
+        engine,
+        _data_recipe(
+            [
+                {"kind": "import_preferences", "file": str(extra)},
+                {"kind": "snapshot", "name": "again"},
+            ]
+        ),
+        progress=False,
+    )
     assert third.steps["snapshot"]["snapshot"] == "curation-human-over-ai"  # before the new import
     assert third.steps["again"]["snapshot"] == "curation-human-over-ai-2"
     err = capsys.readouterr().err
@@ -107,8 +124,13 @@ def test_snapshot_export_and_summary_are_content_addressed(tmp_path, monkeypatch
 
 def test_explicit_snapshot_name_is_immutable(tmp_path):
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    recipe = {"name": "fixed", "steps": [{"kind": "import_preferences", "bundled": "sample"},
-                                         {"kind": "snapshot", "snapshot": "{recipe}-v1", "test_fraction": 0.0}]}
+    recipe = {
+        "name": "fixed",
+        "steps": [
+            {"kind": "import_preferences", "bundled": "sample"},
+            {"kind": "snapshot", "snapshot": "{recipe}-v1", "test_fraction": 0.0},
+        ],
+    }
     assert run_recipe(engine, recipe, progress=False).steps["snapshot"]["snapshot"] == "fixed-v1"
     recipe["steps"][1]["test_fraction"] = 0.5  # other content under the same explicit name
     with pytest.raises(ValueError, match="already exists with different content"):
@@ -127,14 +149,38 @@ def test_run_reuse_ignores_bookkeeping_but_not_training_fields(tmp_path):
     from accord.train.runs import RunRecorder
 
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    config = {"snapshot": "a", "model": "accord/tiny", "beta": 0.1, "max_steps": 4, "run_name": "x",
-              "output_dir": None, "db_url": None, "save_model": False, "loss_type": ["sigmoid"]}
-    recorder = RunRecorder.start(engine, kind="dpo", snapshot_hash="ab" * 32, base_model="accord/tiny",
-                                 config={**config, "snapshot_name": "a"})
+    config = {
+        "snapshot": "a",
+        "model": "accord/tiny",
+        "beta": 0.1,
+        "max_steps": 4,
+        "run_name": "x",
+        "output_dir": None,
+        "db_url": None,
+        "save_model": False,
+        "loss_type": ["sigmoid"],
+    }
+    recorder = RunRecorder.start(
+        engine,
+        kind="dpo",
+        snapshot_hash="ab" * 32,
+        base_model="accord/tiny",
+        config={**config, "snapshot_name": "a"},
+    )
     recorder.finish(metrics={"train_loss": 0.6})
     renamed = {**config, "snapshot": "b", "run_name": "y", "output_dir": "/elsewhere"}
-    assert find_finished_run(engine, kind="dpo", snapshot_hash="ab" * 32, config=renamed).id == recorder.run_id
+    assert (
+        find_finished_run(engine, kind="dpo", snapshot_hash="ab" * 32, config=renamed).id
+        == recorder.run_id
+    )
     assert find_finished_run(engine, kind="dpo", snapshot_hash="cd" * 32, config=config) is None
-    assert find_finished_run(engine, kind="dpo", snapshot_hash="ab" * 32, config={**config, "beta": 0.2}) is None
+    assert (
+        find_finished_run(
+            engine, kind="dpo", snapshot_hash="ab" * 32, config={**config, "beta": 0.2}
+        )
+        is None
+    )
     assert find_finished_run(engine, kind="rm", snapshot_hash="ab" * 32, config=config) is None
-    assert comparable_config({"loss_type": ("sigmoid",), "x": float("nan")}) == {"loss_type": ["sigmoid"]}
+    assert comparable_config({"loss_type": ("sigmoid",), "x": float("nan")}) == {
+        "loss_type": ["sigmoid"]
+    }

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
 from accord.backends.base import GenerationRequest
 from accord.constitutions import DocumentError, load_constitution
 from accord.jobs import run_recipe
@@ -20,8 +23,6 @@ from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
 from accord.store.db import session_scope
 from accord.store.models import Judgment
-from sqlmodel import Session, select
-from typer.testing import CliRunner
 
 C = load_constitution("tiny-test")
 

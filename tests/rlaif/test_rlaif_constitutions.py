@@ -4,6 +4,7 @@ and each version is stored once."""
 from __future__ import annotations
 
 import pytest
+
 from accord.constitutions import (
     Constitution,
     DocumentError,
@@ -40,7 +41,8 @@ def test_errors_name_file_line_and_field(tmp_path):
     bad.write_text(
         "name: bad\nversion: 1\nprinciples:\n"
         "  - id: ok\n    critique_request: c\n    revision_request: r\n    comparison_question: q\n"
-        "  - id: ok\n    critique_request: c\n    revision_request: ''\n    comparison_question: q\n"
+        "  - id: ok\n    critique_request: c\n    revision_request: ''\n    comparison_question: "
+        "q\n"
         "    surprise: 1\n"
     )
     with pytest.raises(DocumentError) as err:
@@ -52,8 +54,10 @@ def test_errors_name_file_line_and_field(tmp_path):
 
 def test_duplicate_ids_and_yaml_syntax_errors(tmp_path):
     dup = tmp_path / "dup.yaml"
-    dup.write_text("name: d\nversion: '1'\nprinciples:\n"
-                   + "  - {id: x, critique_request: c, revision_request: r, comparison_question: q}\n" * 2)
+    dup.write_text(
+        "name: d\nversion: '1'\nprinciples:\n"
+        + "  - {id: x, critique_request: c, revision_request: r, comparison_question: q}\n" * 2
+    )
     with pytest.raises(DocumentError, match="repeated"):
         validate_document(Constitution, dup)
     broken = tmp_path / "broken.yaml"
@@ -70,4 +74,7 @@ def test_stored_once_per_version(store):
         store_constitution(s, c.model_copy(update={"version": "9"}))
     with session_scope(store) as s:
         rows = s.query(ConstitutionRow).all()
-        assert len(rows) == 2 and {r.content_hash for r in rows} == {c.content_hash, c.model_copy(update={"version": "9"}).content_hash}
+        assert len(rows) == 2 and {r.content_hash for r in rows} == {
+            c.content_hash,
+            c.model_copy(update={"version": "9"}).content_hash,
+        }

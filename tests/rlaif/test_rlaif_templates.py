@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from accord.backends.base import GenerationResult
 from accord.constitutions import load_constitution
 from accord.rlaif.critique_revise import critique_messages, revision_messages, sample_principle
@@ -25,8 +26,13 @@ def test_delimiter_lookalikes_are_escaped():
 
 
 def test_judge_prompt_keeps_texts_inside_their_blocks():
-    msgs = judge_messages(prompt="Q <<<END REQUEST>>>", principle=C.principles[0],
-                          first="one >>>", second="two", cot=False)
+    msgs = judge_messages(
+        prompt="Q <<<END REQUEST>>>",
+        principle=C.principles[0],
+        first="one >>>",
+        second="two",
+        cot=False,
+    )
     user = msgs[-1]["content"]
     assert user.count("<<<") == user.count(">>>") == 6  # request, A, B: begin + end each
     assert C.principles[0].comparison_question in user
@@ -46,8 +52,15 @@ def test_order_mapping_aggregation_and_consistency():
     assert canonical_prob(0.9, "ab") == 0.9
     assert canonical_prob(0.9, "ba") == pytest.approx(0.1)
     harmless, helpful = C.principles
-    prob, meta = aggregate([(_Slot(harmless, "ab"), 0.8), (_Slot(harmless, "ba"), 0.6),
-                            (_Slot(helpful, "ab"), 0.7), (_Slot(helpful, "ba"), 0.3)], tie_band=0.0)
+    prob, meta = aggregate(
+        [
+            (_Slot(harmless, "ab"), 0.8),
+            (_Slot(harmless, "ba"), 0.6),
+            (_Slot(helpful, "ab"), 0.7),
+            (_Slot(helpful, "ba"), 0.3),
+        ],
+        tie_band=0.0,
+    )
     assert prob == pytest.approx((0.7 + 0.5) / 2)
     assert meta["consistent_by_principle"] == {"harmless": True, "helpful": False}
     assert meta["position_consistent"] is False and meta["position_consistency"] == 0.5
@@ -74,6 +87,20 @@ def test_critique_then_revision_conversation_and_seeded_principles():
     rev = revision_messages(crit, p, "the critique")
     assert rev[-2] == {"role": "assistant", "content": "the critique"}
     assert rev[-1]["content"] == p.revision_request
-    draws = [sample_principle(harm.principles, seed=0, response_hash="h", round_index=r).id for r in range(1, 6)]
-    assert draws == [sample_principle(harm.principles, seed=0, response_hash="h", round_index=r).id for r in range(1, 6)]
-    assert len({sample_principle(harm.principles, seed=s, response_hash="h", round_index=1).id for s in range(40)}) > 1
+    draws = [
+        sample_principle(harm.principles, seed=0, response_hash="h", round_index=r).id
+        for r in range(1, 6)
+    ]
+    assert draws == [
+        sample_principle(harm.principles, seed=0, response_hash="h", round_index=r).id
+        for r in range(1, 6)
+    ]
+    assert (
+        len(
+            {
+                sample_principle(harm.principles, seed=s, response_hash="h", round_index=1).id
+                for s in range(40)
+            }
+        )
+        > 1
+    )

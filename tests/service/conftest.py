@@ -4,8 +4,9 @@ fresh PostgreSQL database), the app on it, one signed-in user per role, and a li
 from __future__ import annotations
 
 import pytest
-from accord.store.models.user import ROLES
 from fastapi.testclient import TestClient
+
+from accord.store.models.user import ROLES
 
 _TEMPLATE = {}
 
@@ -56,9 +57,14 @@ def sqlite_engine():
 def service_settings(tmp_path):
     from accord.service.config import ServiceSettings
 
-    return ServiceSettings(database_url="sqlite://", home=tmp_path / "home",
-                           webhook_secret=None, max_body_bytes=200_000, max_text_chars=5_000,
-                           max_page_size=50)
+    return ServiceSettings(
+        database_url="sqlite://",
+        home=tmp_path / "home",
+        webhook_secret=None,
+        max_body_bytes=200_000,
+        max_text_chars=5_000,
+        max_page_size=50,
+    )
 
 
 @pytest.fixture
@@ -129,14 +135,23 @@ def seed_store(engine, *, prompts: int = 3) -> dict[str, list[int]]:
             p = upsert_prompt(s, text=f"Question {i}?", source="seed" if i % 2 == 0 else "other")
             x = upsert_response(s, prompt=p, text=f"answer {i} x", model_id="m1")
             y = upsert_response(s, prompt=p, text=f"answer {i} y", model_id="m2")
-            r = upsert_response(s, prompt=p, text=f"answer {i} x, revised", role="revision",
-                                parent=x, model_id="m1")
+            r = upsert_response(
+                s, prompt=p, text=f"answer {i} x, revised", role="revision", parent=x, model_id="m1"
+            )
             pair = upsert_pair(s, response_x=x, response_y=y, source="seed")
-            j_ai, _ = upsert_judgment(s, pair=pair, kind="ai", judge="judge-model",
-                                      preferred="a", prob_a=0.8, presentation_order="ab",
-                                      principle="helpful")
-            j_h, _ = upsert_judgment(s, pair=pair, kind="human", judge="alice",
-                                     preferred="a" if i % 2 == 0 else "b")
+            j_ai, _ = upsert_judgment(
+                s,
+                pair=pair,
+                kind="ai",
+                judge="judge-model",
+                preferred="a",
+                prob_a=0.8,
+                presentation_order="ab",
+                principle="helpful",
+            )
+            j_h, _ = upsert_judgment(
+                s, pair=pair, kind="human", judge="alice", preferred="a" if i % 2 == 0 else "b"
+            )
             ids["prompts"].append(p.id)
             ids["responses"] += [x.id, y.id, r.id]
             ids["pairs"].append(pair.id)

@@ -61,18 +61,31 @@ def test_lineage_and_pair_detail(client, as_role, seeded):
 def test_annotator_submits_and_changes_a_label_with_history(client, as_role, seeded):
     h = as_role("annotator")
     pair_id = seeded["pairs"][1]
-    first = client.post("/api/judgments", json={"pair_id": pair_id, "preferred": "a",
-                                                "presentation_order": "ba"}, headers=h)
+    first = client.post(
+        "/api/judgments",
+        json={"pair_id": pair_id, "preferred": "a", "presentation_order": "ba"},
+        headers=h,
+    )
     assert first.status_code == 201 and first.json()["outcome"] == "created"
     judgment = first.json()["judgment"]
     assert judgment["kind"] == "human" and judgment["judge"] == "annotator-user"
     assert judgment["annotator_id"] is not None
-    same = client.post("/api/judgments", json={"pair_id": pair_id, "preferred": "a",
-                                               "presentation_order": "ba"}, headers=h)
+    same = client.post(
+        "/api/judgments",
+        json={"pair_id": pair_id, "preferred": "a", "presentation_order": "ba"},
+        headers=h,
+    )
     assert same.json()["outcome"] == "unchanged"
-    changed = client.post("/api/judgments", json={"pair_id": pair_id, "preferred": "b",
-                                                  "presentation_order": "ba",
-                                                  "rationale": "B is shorter"}, headers=h)
+    changed = client.post(
+        "/api/judgments",
+        json={
+            "pair_id": pair_id,
+            "preferred": "b",
+            "presentation_order": "ba",
+            "rationale": "B is shorter",
+        },
+        headers=h,
+    )
     assert changed.json()["outcome"] == "updated"
     history = client.get(f"/api/judgments/{judgment['id']}/history", headers=h).json()
     assert [r["preferred"] for r in history] == ["a"]
@@ -83,12 +96,19 @@ def test_annotator_submits_and_changes_a_label_with_history(client, as_role, see
 def test_judgment_input_is_checked(client, as_role, seeded):
     h = as_role("annotator")
     pair_id = seeded["pairs"][0]
-    assert client.post("/api/judgments", json={"pair_id": 999999, "preferred": "a"},
-                       headers=h).status_code == 404
+    assert (
+        client.post(
+            "/api/judgments", json={"pair_id": 999999, "preferred": "a"}, headers=h
+        ).status_code
+        == 404
+    )
     bad = client.post("/api/judgments", json={"pair_id": pair_id, "preferred": "c"}, headers=h)
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "preferred"
-    long = client.post("/api/judgments", json={"pair_id": pair_id, "preferred": "a",
-                                               "rationale": "x" * 5001}, headers=h)
+    long = client.post(
+        "/api/judgments",
+        json={"pair_id": pair_id, "preferred": "a", "rationale": "x" * 5001},
+        headers=h,
+    )
     assert long.status_code == 422 and "rationale is 5001 characters" in long.json()["detail"]
 
 
@@ -102,8 +122,9 @@ def test_body_size_limit(client, as_role):
         for _ in range(30):
             yield b" " * 10_000
 
-    streamed = client.post("/api/prompts", content=chunks(),
-                           headers={**h, "Content-Type": "application/json"})
+    streamed = client.post(
+        "/api/prompts", content=chunks(), headers={**h, "Content-Type": "application/json"}
+    )
     assert streamed.status_code == 413
 
 
@@ -115,8 +136,9 @@ def test_prompt_text_limit_and_add(client, as_role):
     made = client.post("/api/prompts", json={"text": "Hello?", "source": "api"}, headers=h)
     again = client.post("/api/prompts", json={"text": "Hello?"}, headers=h)
     assert made.status_code == 201 and made.json()["id"] == again.json()["id"]
-    bad_messages = client.post("/api/prompts", json={"messages": [{"role": "user", "content": 3}]},
-                               headers=h)
+    bad_messages = client.post(
+        "/api/prompts", json={"messages": [{"role": "user", "content": 3}]}, headers=h
+    )
     assert bad_messages.status_code == 422 and "messages[0]" in bad_messages.json()["detail"]
 
 
@@ -126,13 +148,21 @@ def test_users_crud_token_shown_once(client, as_role):
     assert made.status_code == 201
     token, user = made.json()["token"], made.json()["user"]
     assert "token" not in user and "token_hash" not in user
-    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "bob"
-    assert client.post("/api/users", json={"name": "bob", "role": "viewer"},
-                       headers=h).status_code == 409
-    assert client.post("/api/users", json={"name": "b o b", "role": "viewer"},
-                       headers=h).status_code == 422
-    assert client.post("/api/users", json={"name": "carl", "role": "root"},
-                       headers=h).status_code == 422
+    assert (
+        client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "bob"
+    )
+    assert (
+        client.post("/api/users", json={"name": "bob", "role": "viewer"}, headers=h).status_code
+        == 409
+    )
+    assert (
+        client.post("/api/users", json={"name": "b o b", "role": "viewer"}, headers=h).status_code
+        == 422
+    )
+    assert (
+        client.post("/api/users", json={"name": "carl", "role": "root"}, headers=h).status_code
+        == 422
+    )
     listed = client.get("/api/users?role=viewer", headers=h).json()
     assert {u["name"] for u in listed["items"]} == {"bob", "viewer-user"}
     rotated = client.post(f"/api/users/{user['id']}/token", headers=h).json()["token"]
@@ -144,19 +174,27 @@ def test_users_crud_token_shown_once(client, as_role):
 
 def test_jobs_submit_validate_cancel_retry(client, as_role):
     h = as_role("engineer")
-    bad = client.post("/api/jobs", json={"kind": "snapshot", "config": {"policy": "coin-flip"}},
-                      headers=h)
+    bad = client.post(
+        "/api/jobs", json={"kind": "snapshot", "config": {"policy": "coin-flip"}}, headers=h
+    )
     assert bad.status_code == 422
     fields = {p["field"] for p in bad.json()["detail"]}
     assert fields == {"name", "policy"}
     unknown = client.post("/api/jobs", json={"kind": "teleport"}, headers=h)
     assert unknown.status_code == 422 and "unknown job kind" in unknown.text
-    recipe = client.post("/api/jobs", json={"kind": "recipe", "config": {"recipe": "../etc/passwd"}},
-                         headers=h)
+    recipe = client.post(
+        "/api/jobs", json={"kind": "recipe", "config": {"recipe": "../etc/passwd"}}, headers=h
+    )
     assert recipe.status_code == 422 and "bundled" in recipe.text
-    made = client.post("/api/jobs", json={"kind": "snapshot", "name": "nightly",
-                                          "config": {"name": "s-nightly", "policy": "majority"}},
-                       headers=h)
+    made = client.post(
+        "/api/jobs",
+        json={
+            "kind": "snapshot",
+            "name": "nightly",
+            "config": {"name": "s-nightly", "policy": "majority"},
+        },
+        headers=h,
+    )
     assert made.status_code == 201
     job = made.json()
     assert job["status"] == "queued" and job["config"]["test_fraction"] == 0.1
@@ -175,12 +213,26 @@ def test_jobs_submit_validate_cancel_retry(client, as_role):
 def test_recipe_job_accepts_a_document_and_bundled_names(client, as_role):
     h = as_role("engineer")
     doc = {"name": "tiny", "steps": [{"kind": "import_prompts", "bundled": "quickstart"}]}
-    assert client.post("/api/jobs", json={"kind": "recipe", "config": {"recipe": doc}},
-                       headers=h).status_code == 201
-    assert client.post("/api/jobs", json={"kind": "recipe", "config": {"recipe": "quickstart"}},
-                       headers=h).status_code == 201
-    bad = client.post("/api/jobs", json={"kind": "recipe", "config": {
-        "recipe": {"name": "x", "steps": [{"kind": "levitate"}]}}}, headers=h)
+    assert (
+        client.post(
+            "/api/jobs", json={"kind": "recipe", "config": {"recipe": doc}}, headers=h
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/jobs", json={"kind": "recipe", "config": {"recipe": "quickstart"}}, headers=h
+        ).status_code
+        == 201
+    )
+    bad = client.post(
+        "/api/jobs",
+        json={
+            "kind": "recipe",
+            "config": {"recipe": {"name": "x", "steps": [{"kind": "levitate"}]}},
+        },
+        headers=h,
+    )
     assert bad.status_code == 422 and "steps[0].kind" in bad.text
 
 
@@ -229,8 +281,9 @@ def test_snapshots_list_show_verify_diff_export(client, as_role, seeded):
     assert export.status_code == 200 and export.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(export.content)).namelist()
     assert "snap-a/manifest.json" in names and "snap-a/train.jsonl" in names
-    dup = client.post("/api/snapshots", json={"name": "snap-a", "policy": "majority"},
-                      headers=as_role("engineer"))
+    dup = client.post(
+        "/api/snapshots", json={"name": "snap-a", "policy": "majority"}, headers=as_role("engineer")
+    )
     assert dup.status_code == 409
 
 
@@ -273,9 +326,13 @@ def test_audit_reports_are_served_from_the_reports_folder(client, as_role, setti
     assert report["summary"] == {"alpha": 0.5} and report["plots"] == ["agreement.svg"]
     svg = client.get("/api/audit/reports/store-audit/files/agreement.svg", headers=h)
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg")
-    assert client.get("/api/audit/reports/store-audit/files/secret.txt", headers=h).status_code == 404
-    assert client.get("/api/audit/reports/store-audit/files/../../x.json",
-                      headers=h).status_code == 404
+    assert (
+        client.get("/api/audit/reports/store-audit/files/secret.txt", headers=h).status_code == 404
+    )
+    assert (
+        client.get("/api/audit/reports/store-audit/files/../../x.json", headers=h).status_code
+        == 404
+    )
 
 
 def test_argilla_webhook_signature(client, settings):
@@ -289,10 +346,15 @@ def test_argilla_webhook_signature(client, settings):
 
     now = datetime.now(UTC)
     signature = Webhook(secret).sign("msg_1", now, body)
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": signature, "content-type": "application/json"}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
     ok = client.post("/api/argilla/webhook", content=body, headers=headers)
     assert ok.status_code == 200 and ok.json()["action"] == "ignored"
-    forged = client.post("/api/argilla/webhook", content=body.replace("created", "deleted"),
-                         headers=headers)
+    forged = client.post(
+        "/api/argilla/webhook", content=body.replace("created", "deleted"), headers=headers
+    )
     assert forged.status_code == 401

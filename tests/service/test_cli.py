@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
-from accord.cli import service as service_cli
 from typer.testing import CliRunner
+
+from accord.cli import service as service_cli
 
 
 def cli() -> typer.Typer:
@@ -22,7 +23,9 @@ def test_users_create_prints_the_token_once_and_list(sqlite_url):
     from accord.store.db import open_store, session_scope
 
     runner = CliRunner()
-    made = runner.invoke(cli(), ["users", "create", "ada", "--role", "engineer", "--db", sqlite_url])
+    made = runner.invoke(
+        cli(), ["users", "create", "ada", "--role", "engineer", "--db", sqlite_url]
+    )
     assert made.exit_code == 0, made.output
     token = made.output.strip().splitlines()[-1]
     with session_scope(open_store(sqlite_url)) as s:

@@ -16,10 +16,23 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
-SERVICES = {"postgres", "elasticsearch", "redis", "argilla", "argilla-worker", "accord-api",
-            "accord-worker", "vllm"}
-STATEFUL = {"postgres": "/var/lib/postgresql/data", "elasticsearch": "/usr/share/elasticsearch/data",
-            "redis": "/data", "argilla": "/var/lib/argilla", "accord-api": "/data"}
+SERVICES = {
+    "postgres",
+    "elasticsearch",
+    "redis",
+    "argilla",
+    "argilla-worker",
+    "accord-api",
+    "accord-worker",
+    "vllm",
+}
+STATEFUL = {
+    "postgres": "/var/lib/postgresql/data",
+    "elasticsearch": "/usr/share/elasticsearch/data",
+    "redis": "/data",
+    "argilla": "/var/lib/argilla",
+    "accord-api": "/data",
+}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|TOKEN", re.IGNORECASE)
 VARIABLE = re.compile(r"^\$\{[A-Z0-9_]+(:?[-?][^}]*)?\}$")
 
@@ -32,11 +45,20 @@ def compose() -> dict:
 def docker_compose(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "ARGILLA_",
-                                                                        "ACCORD_", "VLLM_"))}
-    return subprocess.run(["docker-compose", "-f", str(COMPOSE), *args], check=False, cwd=ROOT,
-                          text=True,
-                          capture_output=True, env={**clean, **(env or {})}, timeout=60)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POSTGRES_", "ARGILLA_", "ACCORD_", "VLLM_"))
+    }
+    return subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), *args],
+        check=False,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+    )
 
 
 def test_compose_config_is_valid_with_the_example_env():
@@ -98,17 +120,24 @@ def test_no_secret_is_written_in_the_file(compose):
         if SECRET_NAME.search(key):
             assert VARIABLE.match(value), f"{owner}: {key} must come from .env, not {value!r}"
         assert not re.search(r"://[^:/@\s]+:(?!\$\{)[^@\s]+@", value), (
-            f"{owner}: {key} has a password written into a URL")
+            f"{owner}: {key} has a password written into a URL"
+        )
     for service in compose["services"].values():
-        command = " ".join(service.get("command", []) if isinstance(service.get("command"), list)
-                           else [service.get("command") or ""])
+        command = " ".join(
+            service.get("command", [])
+            if isinstance(service.get("command"), list)
+            else [service.get("command") or ""]
+        )
         assert not re.search(r"--api-key\s+(?!\$\{)", command)
 
 
 def test_env_example_names_every_required_variable():
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", COMPOSE.read_text()))
-    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert required <= set(example), f"missing from .env.example: {required - set(example)}"
     for name in required:
         assert "CHANGE-ME" in example[name] or not SECRET_NAME.search(name), name

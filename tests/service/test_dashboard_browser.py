@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from accord.service.config import ServiceSettings
 
+from accord.service.config import ServiceSettings
 from tests.fixtures.ports import free_port
 
 from .conftest import create_role_users, seed_store
@@ -22,17 +22,24 @@ CHROMIUM = "/usr/bin/chromium"
 def live_service(tmp_path):
     """uvicorn serving the app on a file store, with a worker thread running jobs."""
     import uvicorn
+
     from accord.service.app import create_app
     from accord.service.worker import Worker
     from accord.store.db import open_store
 
     register()
-    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'svc.db'}",
-                               home=tmp_path / "home", heartbeat_seconds=0.3)
+    settings = ServiceSettings(
+        database_url=f"sqlite:///{tmp_path / 'svc.db'}",
+        home=tmp_path / "home",
+        heartbeat_seconds=0.3,
+    )
     engine = open_store(settings.database_url)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, engine=engine), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -41,8 +48,13 @@ def live_service(tmp_path):
         time.sleep(0.05)
     worker = Worker(engine, settings=settings, poll_interval=0.2)
     worker_thread = threading.Thread(target=worker.run_forever, daemon=True)
-    yield {"url": f"http://127.0.0.1:{port}", "engine": engine, "worker": worker,
-           "worker_thread": worker_thread, "settings": settings}
+    yield {
+        "url": f"http://127.0.0.1:{port}",
+        "engine": engine,
+        "worker": worker,
+        "worker_thread": worker_thread,
+        "settings": settings,
+    }
     worker.stop()
     server.should_exit = True
     thread.join(10)
@@ -59,9 +71,11 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-background-networking",
-                                    "--disable-dev-shm-usage"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
         yield b
         b.close()
 
@@ -79,14 +93,20 @@ def test_sign_in_watch_a_job_move_and_open_a_snapshot(live_service, browser, art
     seed_store(engine, prompts=6)
     create_snapshot(engine, name="second", policy="human-over-ai", test_fraction=0.25)
     with session_scope(engine) as s:
-        job_id = create_job(s, kind="count", name="browser-count",
-                            config={"n": 25, "delay": 0.25, "tag": "browser"}).id
+        job_id = create_job(
+            s, kind="count", name="browser-count", config={"n": 25, "delay": 0.25, "tag": "browser"}
+        ).id
         run = TrainingRun(name="dpo-demo", kind="dpo", status="succeeded")
         s.add(run)
         s.flush()
         for step in range(1, 21):
-            s.add(RunMetric(run_id=run.id, step=step,
-                            values={"loss": 0.7 / step ** 0.5, "rewards/accuracies": step / 25}))
+            s.add(
+                RunMetric(
+                    run_id=run.id,
+                    step=step,
+                    values={"loss": 0.7 / step**0.5, "rewards/accuracies": step / 25},
+                )
+            )
         run_id = run.id
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -105,14 +125,19 @@ def test_sign_in_watch_a_job_move_and_open_a_snapshot(live_service, browser, art
     page.wait_for_function(
         f"""() => {{ const el = document.querySelector('.progress[data-job="{job_id}"] .count');
                     const done = parseInt(el.textContent.split('/')[0], 10);
-                    return done >= 3 && done < 25; }}""", timeout=60_000)
+                    return done >= 3 && done < 25; }}""",
+        timeout=60_000,
+    )
     first = int(progress.locator(".count").inner_text().split("/")[0])
     page.screenshot(path=str(artifacts_dir / "service-jobs-running.png"), full_page=True)
     page.wait_for_function(
         f"""() => parseInt(document.querySelector('.progress[data-job="{job_id}"] .count')
-                 .textContent.split('/')[0], 10) > {first}""", timeout=30_000)
-    page.wait_for_selector(f'.progress[data-job="{job_id}"][data-status="succeeded"]',
-                           timeout=60_000)
+                 .textContent.split('/')[0], 10) > {first}""",
+        timeout=30_000,
+    )
+    page.wait_for_selector(
+        f'.progress[data-job="{job_id}"][data-status="succeeded"]', timeout=60_000
+    )
     assert progress.locator(".count").inner_text() == "25/25"
     page.screenshot(path=str(artifacts_dir / "service-jobs-done.png"), full_page=True)
 

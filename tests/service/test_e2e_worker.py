@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from sqlmodel import func, select
+
 from accord.service.job_kinds import validate_config
 from accord.store.crud.jobs import create_job
 from accord.store.crud.judgments import upsert_judgment
@@ -17,15 +19,15 @@ from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
 from accord.store.db import open_store, session_scope
 from accord.store.models import Job, Judgment, Pair, Prompt, Response, Snapshot, TrainingRun
-from sqlmodel import func, select
 
 pytestmark = pytest.mark.slow
 
 RECIPE = {
     "name": "worker-e2e",
     "seed": 0,
-    "models": {"policy": {"backend": "transformers", "model": "accord/tiny",
-                          "options": {"batch_size": 32}}},
+    "models": {
+        "policy": {"backend": "transformers", "model": "accord/tiny", "options": {"batch_size": 32}}
+    },
     "steps": [
         {"kind": "import_prompts", "name": "prompts", "bundled": "quickstart"},
         {"kind": "generate", "model": "policy", "n": 1, "max_tokens": 8, "batch_size": 32},
@@ -37,15 +39,25 @@ def run_worker_once(url: str, tmp_path) -> subprocess.CompletedProcess:
     """``accord worker --once --db URL`` in its own process, as an operator would run it."""
     env = dict(os.environ, ACCORD_HOME=str(tmp_path / "home"))
     code = "from accord.cli.main import app; app()"
-    return subprocess.run([sys.executable, "-c", code, "worker", "--once", "--db", url],
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", code, "worker", "--once", "--db", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def queue(engine, kind: str, config: dict) -> int:
     """Queue a job the way ``POST /api/jobs`` does: validate its config, then store it."""
     with session_scope(engine) as session:
-        return create_job(session, kind=kind, name=f"e2e-{kind}",
-                          config=validate_config(kind, config), created_by="e2e").id
+        return create_job(
+            session,
+            kind=kind,
+            name=f"e2e-{kind}",
+            config=validate_config(kind, config),
+            created_by="e2e",
+        ).id
 
 
 def count(engine, model) -> int:
@@ -80,8 +92,12 @@ def test_worker_process_runs_a_recipe_job_once(store_url, tmp_path, tiny_model_d
     prompts, responses = count(engine, Prompt), count(engine, Response)
     assert prompts == 24 and responses == 24, (prompts, responses)
     with session_scope(engine) as session:
-        assert session.exec(select(func.count()).select_from(Response).where(
-            Response.job_id == first)).one() == 24
+        assert (
+            session.exec(
+                select(func.count()).select_from(Response).where(Response.job_id == first)
+            ).one()
+            == 24
+        )
     assert job.result and job.result.get("steps"), job.result
 
     # Nothing queued: the worker returns without touching the store.
@@ -97,12 +113,16 @@ def test_worker_process_runs_a_recipe_job_once(store_url, tmp_path, tiny_model_d
 
 
 def seed_human_preferences(engine, n: int) -> None:
-    """``n`` prompts, each with a detailed and a curt answer; a person preferred the detailed one."""
+    """``n`` prompts, each with a detailed and a curt answer; a person preferred the detailed
+    one."""
     with session_scope(engine) as session:
         for i in range(n):
             prompt = upsert_prompt(session, text=f"How do I water plant number {i}?", source="e2e")
-            good = upsert_response(session, prompt=prompt, text=f"Water plant {i} weekly, "
-                                   "soaking the soil until it drains.")
+            good = upsert_response(
+                session,
+                prompt=prompt,
+                text=f"Water plant {i} weekly, soaking the soil until it drains.",
+            )
             curt = upsert_response(session, prompt=prompt, text="No idea.")
             pair = upsert_pair(session, response_x=good, response_y=curt, source="e2e")
             preferred = "a" if pair.response_a_id == good.id else "b"
@@ -114,32 +134,47 @@ def test_worker_process_builds_a_snapshot_then_trains_dpo(store_url, tmp_path, t
     seed_human_preferences(engine, 12)
     assert (count(engine, Pair), count(engine, Judgment)) == (12, 12)
 
-    snapshot_job = queue(engine, "snapshot", {"name": "e2e-prefs", "policy": "human-over-ai",
-                                              "test_fraction": 0.25, "seed": 0})
+    snapshot_job = queue(
+        engine,
+        "snapshot",
+        {"name": "e2e-prefs", "policy": "human-over-ai", "test_fraction": 0.25, "seed": 0},
+    )
     ran = run_worker_once(store_url, tmp_path)
     assert ran.returncode == 0, ran.stderr[-4000:]
     snap = assert_succeeded(engine, snapshot_job, ran).result
     assert snap["n_train"] + snap["n_test"] == 12 and snap["n_train"] >= 6, snap
 
-    train = {"trainer": "dpo", "snapshot": "e2e-prefs", "model": "accord/tiny", "max_steps": 2,
-             "per_device_train_batch_size": 2, "learning_rate": 5e-4, "max_length": 64,
-             "output_dir": str(tmp_path / "dpo"), "run_name": "e2e-dpo"}
+    train = {
+        "trainer": "dpo",
+        "snapshot": "e2e-prefs",
+        "model": "accord/tiny",
+        "max_steps": 2,
+        "per_device_train_batch_size": 2,
+        "learning_rate": 5e-4,
+        "max_length": 64,
+        "output_dir": str(tmp_path / "dpo"),
+        "run_name": "e2e-dpo",
+    }
     train_job = queue(engine, "train", train)
     ran = run_worker_once(store_url, tmp_path)
     assert ran.returncode == 0, ran.stderr[-4000:]
     result = assert_succeeded(engine, train_job, ran).result
     with session_scope(engine) as session:
         runs = session.exec(select(TrainingRun)).all()
-        snapshot_hash = session.exec(select(Snapshot.content_hash).where(
-            Snapshot.name == "e2e-prefs")).one()
+        snapshot_hash = session.exec(
+            select(Snapshot.content_hash).where(Snapshot.name == "e2e-prefs")
+        ).one()
     assert len(runs) == 1, [(r.id, r.kind, r.status) for r in runs]
     run = runs[0]
     assert (run.kind, run.status, run.snapshot_hash) == ("dpo", "completed", snapshot_hash)
     assert result["run_id"] == run.id, result
 
     # The snapshot and the training queued again with the same configs add nothing.
-    queue(engine, "snapshot", {"name": "e2e-prefs", "policy": "human-over-ai",
-                               "test_fraction": 0.25, "seed": 0})
+    queue(
+        engine,
+        "snapshot",
+        {"name": "e2e-prefs", "policy": "human-over-ai", "test_fraction": 0.25, "seed": 0},
+    )
     again = queue(engine, "train", train)
     for _ in range(2):
         ran = run_worker_once(store_url, tmp_path)

@@ -5,6 +5,7 @@ well-formed one is accepted with the same fields as the CLI and recipes."""
 from __future__ import annotations
 
 import pytest
+
 from accord.service.job_kinds import ApiJobPolicy, JobConfigError, validate_config
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi.routing import APIRoute
+
 from accord.service.auth import ADMIN, ANNOTATE, OPERATE, READ_DATA, READ_OPS
 from accord.service.deps import allow
 from accord.store.models.user import ROLES
-from fastapi.routing import APIRoute
 
 from .conftest import bearer, create_role_users, make_client, memory_engine, service_settings
 
@@ -79,8 +80,12 @@ def _app():
 
 
 APP = _app()
-ROUTES = [(method, route) for route in APP.routes if isinstance(route, APIRoute)
-          for method in sorted(route.methods)]
+ROUTES = [
+    (method, route)
+    for route in APP.routes
+    if isinstance(route, APIRoute)
+    for method in sorted(route.methods)
+]
 
 
 @pytest.fixture(scope="module")
@@ -112,11 +117,15 @@ def test_every_route_has_an_expected_permission():
     actual = {(m, r.path) for m, r in ROUTES if r.path.startswith("/api")}
     assert actual == set(EXPECTED), (
         f"routes without an entry: {sorted(actual - set(EXPECTED))}; "
-        f"entries without a route: {sorted(set(EXPECTED) - actual)}")
+        f"entries without a route: {sorted(set(EXPECTED) - actual)}"
+    )
 
 
-@pytest.mark.parametrize("method,route", [(m, r) for m, r in ROUTES if r.path.startswith("/api")],
-                         ids=lambda v: v if isinstance(v, str) else v.path)
+@pytest.mark.parametrize(
+    "method,route",
+    [(m, r) for m, r in ROUTES if r.path.startswith("/api")],
+    ids=lambda v: v if isinstance(v, str) else v.path,
+)
 def test_route_declares_the_expected_permission(method, route):
     assert declared_permission(route) == EXPECTED[(method, route.path)]
 
@@ -126,17 +135,26 @@ def concrete_path(template: str) -> str:
     return re.sub(r"\{(\w+)(:path)?\}", lambda m: values.get(m.group(1), "999999"), template)
 
 
-CASES = [(m, r.path, role) for m, r in ROUTES if r.path.startswith("/api")
-         and EXPECTED.get((m, r.path)) is not PUBLIC for role in (None, *ROLES)]
+CASES = [
+    (m, r.path, role)
+    for m, r in ROUTES
+    if r.path.startswith("/api") and EXPECTED.get((m, r.path)) is not PUBLIC
+    for role in (None, *ROLES)
+]
 
 
-@pytest.mark.parametrize("method,path,role", CASES,
-                         ids=[f"{m} {p} as {r or 'nobody'}" for m, p, r in CASES])
+@pytest.mark.parametrize(
+    "method,path,role", CASES, ids=[f"{m} {p} as {r or 'nobody'}" for m, p, r in CASES]
+)
 def test_role_matrix(matrix, method, path, role):
     client, tokens = matrix
     headers = bearer(tokens[role]) if role else {}
-    response = client.request(method, concrete_path(path), headers=headers,
-                              json={} if method in ("POST", "PATCH") else None)
+    response = client.request(
+        method,
+        concrete_path(path),
+        headers=headers,
+        json={} if method in ("POST", "PATCH") else None,
+    )
     allowed = EXPECTED[(method, path)].roles
     if role is None:
         assert response.status_code == 401, response.text
@@ -173,8 +191,12 @@ def test_bad_authorization_headers_are_401(client):
 
 def test_deactivated_user_token_stops_working(client, tokens, as_role):
     me = client.get("/api/me", headers=as_role("viewer")).json()
-    assert client.patch(f"/api/users/{me['id']}", json={"active": False},
-                        headers=as_role("admin")).status_code == 200
+    assert (
+        client.patch(
+            f"/api/users/{me['id']}", json={"active": False}, headers=as_role("admin")
+        ).status_code
+        == 200
+    )
     assert client.get("/api/me", headers=as_role("viewer")).status_code == 401
 
 

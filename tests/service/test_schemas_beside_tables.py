@@ -7,8 +7,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import accord.service
 import pytest
+
+import accord.service
 from accord.store import models
 
 SERVICE = Path(accord.service.__file__).parent

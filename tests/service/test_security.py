@@ -21,13 +21,14 @@ import json
 import time
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import OperationalError
+
 from accord.service.app import create_app
 from accord.store.crud.jobs import create_job
 from accord.store.db import session_scope
 from accord.store.models import Job, Snapshot
-from fastapi.testclient import TestClient
-from sqlalchemy import event, select, text
-from sqlalchemy.exc import OperationalError
 
 from .conftest import bearer, create_role_users, seed_store, service_settings
 
@@ -37,10 +38,27 @@ WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 # Names and paths as an attacker writes them: plain, URL-encoded, double-encoded, NUL,
 # backslashes, absolute, home-relative, full-width dots.
 TRAVERSALS = [
-    "..", "../..", "../outside", "../../outside/x", "a/../../outside", "....//....//outside",
-    "%2e%2e", "%2e%2e%2foutside", "..%2f..%2foutside", "%252e%252e%252foutside",
-    "..%5c..%5coutside", "..\\..\\outside", "/etc/passwd", "%2fetc%2fpasswd", "~root",
-    "x%00y", "..%00", "．．", "..;", ".hidden", "-rf",
+    "..",
+    "../..",
+    "../outside",
+    "../../outside/x",
+    "a/../../outside",
+    "....//....//outside",
+    "%2e%2e",
+    "%2e%2e%2foutside",
+    "..%2f..%2foutside",
+    "%252e%252e%252foutside",
+    "..%5c..%5coutside",
+    "..\\..\\outside",
+    "/etc/passwd",
+    "%2fetc%2fpasswd",
+    "~root",
+    "x%00y",
+    "..%00",
+    "．．",
+    "..;",
+    ".hidden",
+    "-rf",
 ]
 
 
@@ -64,14 +82,22 @@ def world(tmp_path, store_engine):
     tokens = create_role_users(store_engine)
     client = TestClient(app, raise_server_exceptions=False)
     client.cookies.set(settings.cookie_name, tokens["admin"])
-    return {"client": client, "h": bearer(tokens["admin"]), "tmp": tmp_path, "engine": store_engine,
-            "settings": settings}
+    return {
+        "client": client,
+        "h": bearer(tokens["admin"]),
+        "tmp": tmp_path,
+        "engine": store_engine,
+        "settings": settings,
+    }
 
 
 def _files_outside(tmp_path, settings) -> set[str]:
     home = settings.home.resolve()
-    return {str(p) for p in tmp_path.rglob("*") if home not in p.resolve().parents
-            and p.resolve() != home}
+    return {
+        str(p)
+        for p in tmp_path.rglob("*")
+        if home not in p.resolve().parents and p.resolve() != home
+    }
 
 
 def _escapes(value: str) -> bool:
@@ -86,32 +112,70 @@ def test_traversal_probes(world, capsys):
     """Every name and path parameter with every traversal: N probes, 0 leaks."""
     c, h, tmp, settings = world["client"], world["h"], world["tmp"], world["settings"]
     before = _files_outside(tmp, settings)
-    gets = ["/api/snapshots/{v}", "/api/snapshots/{v}/examples", "/api/snapshots/{v}/verify",
-            "/api/snapshots/{v}/diff/snap-ok", "/api/snapshots/snap-ok/diff/{v}",
-            "/api/snapshots/{v}/export", "/api/audit/reports/{v}",
-            "/api/audit/reports/audit1/files/{v}", "/api/audit/reports/{v}/files/summary.json",
-            "/snapshots/{v}", "/snapshots/snap-ok?diff={v}", "/api/audit/summary?snapshot={v}"]
+    gets = [
+        "/api/snapshots/{v}",
+        "/api/snapshots/{v}/examples",
+        "/api/snapshots/{v}/verify",
+        "/api/snapshots/{v}/diff/snap-ok",
+        "/api/snapshots/snap-ok/diff/{v}",
+        "/api/snapshots/{v}/export",
+        "/api/audit/reports/{v}",
+        "/api/audit/reports/audit1/files/{v}",
+        "/api/audit/reports/{v}/files/summary.json",
+        "/snapshots/{v}",
+        "/snapshots/snap-ok?diff={v}",
+        "/api/audit/summary?snapshot={v}",
+    ]
     posts = [
         ("/api/snapshots", lambda v: {"name": v, "policy": "majority"}),
-        ("/api/jobs", lambda v: {"kind": "snapshot", "name": v,
-                                 "config": {"name": "s-ok", "policy": "majority"}}),
+        (
+            "/api/jobs",
+            lambda v: {
+                "kind": "snapshot",
+                "name": v,
+                "config": {"name": "s-ok", "policy": "majority"},
+            },
+        ),
         ("/api/jobs", lambda v: {"kind": "snapshot", "config": {"name": v, "policy": "majority"}}),
         ("/api/jobs", lambda v: {"kind": "argilla_pull", "config": {"dataset": v}}),
-        ("/api/jobs", lambda v: {"kind": "argilla_pull", "config": {"dataset": "d",
-                                                                     "workspace": v}}),
+        (
+            "/api/jobs",
+            lambda v: {"kind": "argilla_pull", "config": {"dataset": "d", "workspace": v}},
+        ),
         ("/api/jobs", lambda v: {"kind": "recipe", "config": {"recipe": v}}),
-        ("/api/jobs", lambda v: {"kind": "recipe", "config": {"recipe": {
-            "name": "r", "steps": [{"kind": "import_prompts", "file": v}]}}}),
-        ("/api/jobs", lambda v: {"kind": "recipe", "config": {"recipe": {
-            "name": "r", "base_dir": v, "steps": [{"kind": "import_prompts", "file": "p.txt"}]}}}),
+        (
+            "/api/jobs",
+            lambda v: {
+                "kind": "recipe",
+                "config": {
+                    "recipe": {"name": "r", "steps": [{"kind": "import_prompts", "file": v}]}
+                },
+            },
+        ),
+        (
+            "/api/jobs",
+            lambda v: {
+                "kind": "recipe",
+                "config": {
+                    "recipe": {
+                        "name": "r",
+                        "base_dir": v,
+                        "steps": [{"kind": "import_prompts", "file": "p.txt"}],
+                    }
+                },
+            },
+        ),
     ]
     probes, leaks = 0, []
     for v in TRAVERSALS:
         for template in gets:
             r = c.get(template.format(v=v), headers=h)
             probes += 1
-            if r.status_code >= 500 or MARKER in r.text or (
-                    r.status_code == 200 and "export" in template):
+            if (
+                r.status_code >= 500
+                or MARKER in r.text
+                or (r.status_code == 200 and "export" in template)
+            ):
                 leaks.append((template, v, r.status_code))
         for url, body in posts:
             r = c.post(url, json=body(v), headers=h)
@@ -138,8 +202,12 @@ def test_a_legacy_snapshot_named_dotdot_exports_only_itself(world):
 
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     # the dataset card (README.md) travels with the data it describes
-    assert sorted(n.split("/", 1)[1] for n in names) == ["README.md", "manifest.json",
-                                                         "test.jsonl", "train.jsonl"]
+    assert sorted(n.split("/", 1)[1] for n in names) == [
+        "README.md",
+        "manifest.json",
+        "test.jsonl",
+        "train.jsonl",
+    ]
     assert all(n.startswith("snapshot/") for n in names)
 
 
@@ -169,8 +237,15 @@ def test_report_folder_stays_under_reports_even_for_a_stored_bad_job_name(tmp_pa
             s.add(Job(kind="recipe", name="../../outside/x", config={}, config_hash="0" * 64))
         with session_scope(engine) as s:
             job_id = s.exec(select(Job.id)).first()
-        ctx = StepContext(engine=engine, job_id=job_id, seed=0, base_dir=tmp_path,
-                          retry_errors=False, progress=None, models={})
+        ctx = StepContext(
+            engine=engine,
+            job_id=job_id,
+            seed=0,
+            base_dir=tmp_path,
+            retry_errors=False,
+            progress=None,
+            models={},
+        )
         folder = report_dir(ctx)
         assert folder == (tmp_path / "home" / "reports" / "recipe").resolve()
     finally:
@@ -179,10 +254,16 @@ def test_report_folder_stays_under_reports_even_for_a_stored_bad_job_name(tmp_pa
 
 # -- secrets --------------------------------------------------------------------------------
 def _recipe_with(options: dict) -> dict:
-    return {"kind": "recipe", "config": {"recipe": {
-        "name": "gen", "models": {"policy": {"backend": "openai", "model": "gpt-x",
-                                             "options": options}},
-        "steps": [{"kind": "import_prompts", "bundled": "quickstart"}]}}}
+    return {
+        "kind": "recipe",
+        "config": {
+            "recipe": {
+                "name": "gen",
+                "models": {"policy": {"backend": "openai", "model": "gpt-x", "options": options}},
+                "steps": [{"kind": "import_prompts", "bundled": "quickstart"}],
+            }
+        },
+    }
 
 
 def test_secrets_are_refused_from_the_api_and_never_shown(world):
@@ -193,16 +274,27 @@ def test_secrets_are_refused_from_the_api_and_never_shown(world):
     ok = c.post("/api/jobs", json=_recipe_with({"api_key": {"env": "OPENAI_API_KEY"}}), headers=h)
     assert ok.status_code == 201, ok.text
     assert ok.json()["config"]["recipe"]["models"]["policy"]["options"]["api_key"] == {
-        "env": "OPENAI_API_KEY"}
+        "env": "OPENAI_API_KEY"
+    }
     # A job made by a local caller (accord run) with a literal key: stored redacted.
     with session_scope(engine) as s:
-        job = create_job(s, kind="recipe", name="local", config={
-            "models": {"m": {"options": {"api_key": MARKER, "pad_token": "<pad>"}}},
-            "argilla": {"password": MARKER}, "hf_token": MARKER})
+        job = create_job(
+            s,
+            kind="recipe",
+            name="local",
+            config={
+                "models": {"m": {"options": {"api_key": MARKER, "pad_token": "<pad>"}}},
+                "argilla": {"password": MARKER},
+                "hf_token": MARKER,
+            },
+        )
         job_id = job.id
     with session_scope(engine) as s:
         stored = s.get(Job, job_id).config
-    assert MARKER not in json.dumps(stored) and stored["models"]["m"]["options"]["pad_token"] == "<pad>"
+    assert (
+        MARKER not in json.dumps(stored)
+        and stored["models"]["m"]["options"]["pad_token"] == "<pad>"
+    )
     # Rows from before redaction on write are redacted in every answer.
     with session_scope(engine) as s:
         s.get(Job, job_id).config = {"options": {"api_key": MARKER}, "token": MARKER}
@@ -216,8 +308,12 @@ def test_api_recipes_name_paths_only_under_configured_roots(world):
     c, h, tmp, settings = world["client"], world["h"], world["tmp"], world["settings"]
 
     def prompts_from(path):
-        return {"kind": "recipe", "config": {"recipe": {
-            "name": "r", "steps": [{"kind": "import_prompts", "file": path}]}}}
+        return {
+            "kind": "recipe",
+            "config": {
+                "recipe": {"name": "r", "steps": [{"kind": "import_prompts", "file": path}]}
+            },
+        }
 
     data = tmp / "data"
     data.mkdir()
@@ -230,8 +326,10 @@ def test_api_recipes_name_paths_only_under_configured_roots(world):
     link = data / "escape.txt"
     link.symlink_to(tmp / "outside-secret.txt")
     assert c.post("/api/jobs", json=prompts_from(str(link)), headers=h).status_code == 422
-    train = {"kind": "train", "config": {"trainer": "sft", "snapshot": "snap-ok",
-                                         "output_dir": "/tmp/elsewhere"}}
+    train = {
+        "kind": "train",
+        "config": {"trainer": "sft", "snapshot": "snap-ok", "output_dir": "/tmp/elsewhere"},
+    }
     r = c.post("/api/jobs", json=train, headers=h)
     assert r.status_code == 422 and "output_dir" in r.text
     remote = _recipe_with({"trust_remote_code": True})
@@ -270,12 +368,19 @@ def test_sweep_every_route_with_bad_ids_and_texts(world, capsys):
                 url = url.replace("{" + p + "}", value).replace("{" + p + ":path}", value)
             body_schema = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             ref = body_schema.get("schema", {}).get("$ref", "")
-            fields = schema["components"]["schemas"][ref.split("/")[-1]].get("properties", {}) \
-                if ref else {}
+            fields = (
+                schema["components"]["schemas"][ref.split("/")[-1]].get("properties", {})
+                if ref
+                else {}
+            )
             bodies = [{f: t} for f in fields for t in BAD_TEXTS] or [{}]
             for body in bodies if method in ("post", "patch", "put") else [None]:
-                r = c.request(method.upper(), url, headers={**h, "content-type": "application/json"},
-                              content=_raw_json(body) if body is not None else None)
+                r = c.request(
+                    method.upper(),
+                    url,
+                    headers={**h, "content-type": "application/json"},
+                    content=_raw_json(body) if body is not None else None,
+                )
                 probes += 1
                 if r.status_code >= 500:
                     failures.append((method, url, body, r.status_code, r.text[:200]))
@@ -290,9 +395,11 @@ def test_judgment_pair_id_beyond_64_bits_and_lone_surrogates_are_422(world):
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "pair_id"
     with session_scope(engine) as s:
         pair_id = s.exec(select(text("id")).select_from(text("pair"))).first()[0]
-    for body, field in [({"pair_id": pair_id, "preferred": "a", "rationale": "\ud800"}, "rationale"),
-                        ({"text": "x\ud800"}, "prompt text"), ({"text": "ok", "meta": {"k": "\udc00"}},
-                                                               "prompt meta")]:
+    for body, field in [
+        ({"pair_id": pair_id, "preferred": "a", "rationale": "\ud800"}, "rationale"),
+        ({"text": "x\ud800"}, "prompt text"),
+        ({"text": "ok", "meta": {"k": "\udc00"}}, "prompt meta"),
+    ]:
         url = "/api/judgments" if "pair_id" in body else "/api/prompts"
         r = c.post(url, content=_raw_json(body), headers={**h, "content-type": "application/json"})
         assert r.status_code == 422 and field in r.json()["detail"], r.text
@@ -305,8 +412,12 @@ def test_huge_ids_on_dashboard_pages_and_nul_in_urls_are_4xx(world):
     for url in ("/jobs/99999999999999999999", "/runs/9223372036854775808"):
         assert c.get(url).status_code == 404
     # A NUL in a path or query: the same 422 on SQLite and PostgreSQL (which cannot compare).
-    for url in ("/api/audit/reports/audit1/files/summary%00.json", "/api/snapshots/x%00y",
-                "/api/prompts?source=a%00b", "/snapshots/x%00"):
+    for url in (
+        "/api/audit/reports/audit1/files/summary%00.json",
+        "/api/snapshots/x%00y",
+        "/api/prompts?source=a%00b",
+        "/snapshots/x%00",
+    ):
         r = c.get(url, headers=h)
         assert r.status_code == 422 and "NUL" in r.text, (url, r.text)
     assert c.get("/api/audit/reports/audit1/files/summary.json", headers=h).status_code == 200
@@ -316,19 +427,26 @@ def _signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     mid, ts = "msg_sec", str(int(time.time()))
     sig = base64.b64encode(hmac.new(key, f"{mid}.{ts}.".encode() + body, hashlib.sha256).digest())
-    return {"webhook-id": mid, "webhook-timestamp": ts, "webhook-signature": f"v1,{sig.decode()}",
-            "content-type": "application/json"}
+    return {
+        "webhook-id": mid,
+        "webhook-timestamp": ts,
+        "webhook-signature": f"v1,{sig.decode()}",
+        "content-type": "application/json",
+    }
 
 
-@pytest.mark.parametrize("payload,where", [
-    ({"type": "response.created", "data": [1]}, "data"),
-    ({"type": "response.created", "data": "x"}, "data"),
-    ({"type": "response.updated", "data": {"record": "x"}}, "data.record"),
-    ({"type": "response.created", "data": {"record": {"dataset": "d"}}}, "data.record.dataset"),
-    ({"type": "response.deleted", "data": {"record": {}, "user": 5}}, "data.user"),
-    ([1, 2, 3], "not a JSON object"),
-    ("text", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "payload,where",
+    [
+        ({"type": "response.created", "data": [1]}, "data"),
+        ({"type": "response.created", "data": "x"}, "data"),
+        ({"type": "response.updated", "data": {"record": "x"}}, "data.record"),
+        ({"type": "response.created", "data": {"record": {"dataset": "d"}}}, "data.record.dataset"),
+        ({"type": "response.deleted", "data": {"record": {}, "user": 5}}, "data.user"),
+        ([1, 2, 3], "not a JSON object"),
+        ("text", "not a JSON object"),
+    ],
+)
 def test_signed_webhooks_of_the_wrong_shape_are_422(world, payload, where):
     body = json.dumps(payload).encode()
     r = world["client"].post("/api/argilla/webhook", content=body, headers=_signed(body))
@@ -344,8 +462,11 @@ def test_deeply_nested_bodies_are_4xx(world):
     r = c.post("/api/prompts", content=deep, headers={**h, "content-type": "application/json"})
     assert 400 <= r.status_code < 500
     body = json.dumps({"type": "response.created", "data": {}}).encode()
-    bad = c.post("/api/argilla/webhook", content=body,
-                 headers=_signed(body, "whsec_" + base64.b64encode(b"x" * 24).decode()))
+    bad = c.post(
+        "/api/argilla/webhook",
+        content=body,
+        headers=_signed(body, "whsec_" + base64.b64encode(b"x" * 24).decode()),
+    )
     assert bad.status_code == 401
 
 
@@ -363,6 +484,12 @@ def test_a_failed_commit_never_follows_a_2xx(world):
         event.remove(engine, "commit", refuse)
     assert r.status_code == 503 and "unavailable" in r.text
     with session_scope(engine) as s:
-        assert s.exec(select(text("count(*)")).select_from(text("prompt"))
-                      .where(text("text = 'never stored'"))).one()[0] == 0
+        assert (
+            s.exec(
+                select(text("count(*)"))
+                .select_from(text("prompt"))
+                .where(text("text = 'never stored'"))
+            ).one()[0]
+            == 0
+        )
     assert Snapshot is not None

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+from typer.testing import CliRunner
+
 from accord.service.users import user_for_token
 from accord.store.db import open_store, session_scope
 from accord.store.models import User
-from sqlalchemy import update
-from typer.testing import CliRunner
 
 from .conftest import bearer
 from .test_cli import cli
@@ -41,8 +42,9 @@ def test_set_role_expires_and_the_last_admin(db_url):
         assert user_for_token(s, token=token).role == "viewer"
     bad = run("users", "set-role", "ada", "root", "--db", db_url)
     assert bad.exit_code == 1 and "role must be one of" in bad.text
-    past = run("users", "create", "old", "--role", "viewer", "--expires", "2001-01-01",
-               "--db", db_url)
+    past = run(
+        "users", "create", "old", "--role", "viewer", "--expires", "2001-01-01", "--db", db_url
+    )
     assert past.exit_code == 1 and "not in the future" in past.text
     nonsense = run("users", "rotate-token", "ada", "--expires", "soon", "--db", db_url)
     assert nonsense.exit_code == 1 and "not a duration" in nonsense.text
@@ -56,8 +58,11 @@ def test_an_expired_token_no_longer_signs_in(client):
         _, token = create_user(s, name="temp", role="viewer", expires_at=parse_expiry("1h"))
     assert client.get("/api/me", headers=bearer(token)).status_code == 200
     with session_scope(engine) as s:
-        s.execute(update(User).where(User.name == "temp").values(
-            token_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(
+            update(User)
+            .where(User.name == "temp")
+            .values(token_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     assert client.get("/api/me", headers=bearer(token)).status_code == 401
 
 
@@ -68,8 +73,13 @@ def test_the_api_keeps_the_last_admin(client, tokens):
     for change in ({"role": "viewer"}, {"active": False}):
         r = client.patch(f"/api/users/{admin['id']}", json=change, headers=h)
         assert r.status_code == 409 and "last active admin" in r.text
-    made = client.post("/api/users", json={"name": "second", "role": "admin",
-                                           "expires_at": "2099-01-01T00:00:00Z"}, headers=h)
+    made = client.post(
+        "/api/users",
+        json={"name": "second", "role": "admin", "expires_at": "2099-01-01T00:00:00Z"},
+        headers=h,
+    )
     assert made.status_code == 201 and made.json()["user"]["token_expires_at"].startswith("2099")
-    assert client.patch(f"/api/users/{admin['id']}", json={"role": "viewer"},
-                        headers=h).status_code == 200
+    assert (
+        client.patch(f"/api/users/{admin['id']}", json={"role": "viewer"}, headers=h).status_code
+        == 200
+    )

@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlmodel import func, select
+
 from accord.service.config import ServiceSettings
 from accord.service.worker import Worker, claim_next_job, request_cancel, requeue_stale_jobs
 from accord.store.crud.jobs import create_job
 from accord.store.db import session_scope
 from accord.store.models import Job, Prompt
-from sqlmodel import func, select
 
 from .workloads import register
 
@@ -137,8 +138,9 @@ def test_stale_jobs_are_requeued_then_failed_after_max_attempts(engine):
 
 
 def test_scheduled_argilla_pull_is_queued_once_per_interval(engine):
-    settings = fast_settings(argilla_pull_every_seconds=3600,
-                             argilla_pull_config='{"dataset": "prefs"}')
+    settings = fast_settings(
+        argilla_pull_every_seconds=3600, argilla_pull_config='{"dataset": "prefs"}'
+    )
     worker = Worker(engine, settings=settings, kinds=["none"])
     first = worker.maybe_schedule_argilla_pull()
     assert first is not None and job(engine, first).config == {"dataset": "prefs"}
@@ -153,8 +155,13 @@ def test_killed_worker_job_is_resumed_by_the_next_without_duplicates(engine):
     job_id = queue(engine, n=n, delay=0.15, tag="resume")
     url = engine.url.render_as_string(hide_password=False)
     env = dict(os.environ, ACCORD_DATABASE_URL=url, PYTHONPATH=str(ROOT))
-    first = subprocess.Popen([sys.executable, "-m", "tests.service.workloads"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tests.service.workloads"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: job(engine, job_id).progress_done >= 5, timeout=90)
     finally:
@@ -175,8 +182,15 @@ def test_killed_worker_job_is_resumed_by_the_next_without_duplicates(engine):
 def test_a_real_recipe_runs_through_the_worker_and_reruns_add_nothing(engine):
     from accord.service.job_kinds import validate_config
 
-    config = validate_config("recipe", {"recipe": {
-        "name": "import-only", "steps": [{"kind": "import_prompts", "bundled": "quickstart"}]}})
+    config = validate_config(
+        "recipe",
+        {
+            "recipe": {
+                "name": "import-only",
+                "steps": [{"kind": "import_prompts", "bundled": "quickstart"}],
+            }
+        },
+    )
     job_id = queue(engine, kind="recipe", **config)
     worker = Worker(engine, settings=fast_settings())
     assert worker.run_once()

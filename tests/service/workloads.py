@@ -52,8 +52,11 @@ def main() -> None:
     register()
     logging.basicConfig(level=logging.INFO)
     settings = ServiceSettings(heartbeat_seconds=0.3, stale_after_seconds=2.0)
-    worker = Worker(open_store(os.environ["ACCORD_DATABASE_URL"], migrate=False),
-                    settings=settings, poll_interval=0.2)
+    worker = Worker(
+        open_store(os.environ["ACCORD_DATABASE_URL"], migrate=False),
+        settings=settings,
+        poll_interval=0.2,
+    )
     worker.install_signal_handlers()
     worker.run_forever()
 

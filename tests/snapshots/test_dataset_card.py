@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
 from accord.cli.main import app
 from accord.jobs import run_recipe
 from accord.jobs.context import StepOutput
@@ -17,8 +20,6 @@ from accord.store.crud.prompts import upsert_prompt
 from accord.store.crud.responses import upsert_response
 from accord.store.db import open_store, session_scope
 from accord.store.models import CacheEntry, Pair
-from sqlmodel import Session, select
-from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow  # the tiny model judges
 
@@ -27,7 +28,9 @@ class CardTestPairs(StepConfig):
     pair_ids: list[int]
 
 
-register_step("pairs_for_card_test", CardTestPairs, lambda ctx, cfg: StepOutput(pairs=list(cfg.pair_ids)))
+register_step(
+    "pairs_for_card_test", CardTestPairs, lambda ctx, cfg: StepOutput(pairs=list(cfg.pair_ids))
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +40,31 @@ def judged_store(tmp_path_factory, tiny_model_dir):
         ids = []
         for i in range(4):
             p = upsert_prompt(s, text=f"What is {i} + 1?")
-            ids.append(upsert_pair(s, response_x=upsert_response(s, prompt=p, text=f"{i + 1}."),
-                                   response_y=upsert_response(s, prompt=p, text="No idea.")).id)
-    recipe = {"name": "card", "steps": [
-        {"kind": "pairs_for_card_test", "name": "pairs", "pair_ids": ids},
-        {"kind": "judge", "model": {"backend": "transformers", "model": str(tiny_model_dir)},
-         "constitution": "tiny-test", "input": "pairs"}]}
+            ids.append(
+                upsert_pair(
+                    s,
+                    response_x=upsert_response(s, prompt=p, text=f"{i + 1}."),
+                    response_y=upsert_response(s, prompt=p, text="No idea."),
+                ).id
+            )
+    recipe = {
+        "name": "card",
+        "steps": [
+            {"kind": "pairs_for_card_test", "name": "pairs", "pair_ids": ids},
+            {
+                "kind": "judge",
+                "model": {"backend": "transformers", "model": str(tiny_model_dir)},
+                "constitution": "tiny-test",
+                "input": "pairs",
+            },
+        ],
+    }
     result = run_recipe(engine, recipe, progress=False)
     assert result.status == "succeeded", result.to_dict()
     with session_scope(engine) as s:
         for pid in ids:
             for judge in ("ann", "bob"):
-                upsert_judgment(s, pair=s.get(Pair, pid), kind="human", judge=judge,
-                                preferred="a")
+                upsert_judgment(s, pair=s.get(Pair, pid), kind="human", judge=judge, preferred="a")
     create_snapshot(engine, name="card-snap", policy="soft", test_fraction=0.25)
     return engine, ids
 
@@ -104,13 +119,28 @@ def test_card_without_prices_and_bad_price_tables(judged_store, tmp_path):
     bad.write_text(json.dumps({"models": {"m": {"input": "cheap", "output": 1}}}))
     runner = CliRunner()
     url = str(engine.url)
-    result = runner.invoke(app, ["export", "card-snap", "-f", "trl", "-o", str(tmp_path / "x"),
-                                 "--price-table", str(bad), "--db", url])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "card-snap",
+            "-f",
+            "trl",
+            "-o",
+            str(tmp_path / "x"),
+            "--price-table",
+            str(bad),
+            "--db",
+            url,
+        ],
+    )
     assert result.exit_code == 1
     output = " ".join(result.output.split())  # the console wraps long lines
     assert f"{bad}: field 'models.m.input': must be a number" in output
     assert not (tmp_path / "x").exists()  # nothing written
     bad.write_text("{not json")
-    result = runner.invoke(app, ["export", "card-snap", "-o", str(tmp_path / "x"),
-                                 "--price-table", str(bad), "--db", url])
+    result = runner.invoke(
+        app,
+        ["export", "card-snap", "-o", str(tmp_path / "x"), "--price-table", str(bad), "--db", url],
+    )
     assert result.exit_code == 1 and "not valid JSON" in " ".join(result.output.split())

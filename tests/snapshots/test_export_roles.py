@@ -18,13 +18,21 @@ def _revision_store(url: str, n: int = 6):
             p = prompts.upsert_prompt(s, text=f"Explain topic {i} kindly.")
             draft = responses.upsert_response(s, prompt=p, text=f"draft {i}", model_id="m")
             other = responses.upsert_response(s, prompt=p, text=f"another draft {i}", model_id="m")
-            crit = responses.upsert_response(s, prompt=p, text=f"too curt {i}", role="critique", parent=draft)
-            rev = responses.upsert_response(s, prompt=p, text=f"a kind explanation {i}", role="revision",
-                                            parent=crit)
+            crit = responses.upsert_response(
+                s, prompt=p, text=f"too curt {i}", role="critique", parent=draft
+            )
+            rev = responses.upsert_response(
+                s, prompt=p, text=f"a kind explanation {i}", role="revision", parent=crit
+            )
             for better, worse in ((rev, draft), (other, draft)):
                 pair = pairs.upsert_pair(s, response_x=better, response_y=worse)
-                judgments.upsert_judgment(s, pair=pair, kind="ai", judge="critique-revise",
-                                          preferred=pairs.side_of(pair, better.id))
+                judgments.upsert_judgment(
+                    s,
+                    pair=pair,
+                    kind="ai",
+                    judge="critique-revise",
+                    preferred=pairs.side_of(pair, better.id),
+                )
     return engine
 
 
@@ -44,8 +52,15 @@ def test_sft_on_revisions_from_an_export_folder(tmp_path, tiny_model_dir):
     engine = _revision_store(f"sqlite:///{tmp_path / 'a.db'}")
     create_snapshot(engine, name="cai", policy="ai-only", test_fraction=0)
     export_snapshot(engine, name="cai", fmt="trl", out_dir=tmp_path / "out")
-    result = train_sft(SFTTrainConfig(snapshot=str(tmp_path / "out"), model=str(tiny_model_dir),
-                                      target="revisions", max_steps=1, save_model=False,
-                                      db_url=f"sqlite:///{tmp_path / 'runs.db'}",
-                                      output_dir=str(tmp_path / "sft")))
+    result = train_sft(
+        SFTTrainConfig(
+            snapshot=str(tmp_path / "out"),
+            model=str(tiny_model_dir),
+            target="revisions",
+            max_steps=1,
+            save_model=False,
+            db_url=f"sqlite:///{tmp_path / 'runs.db'}",
+            output_dir=str(tmp_path / "sft"),
+        )
+    )
     assert result.metrics["n_examples"] == 6  # the revisions only, not the other chosen drafts

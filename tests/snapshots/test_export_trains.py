@@ -19,19 +19,35 @@ def test_trl_export_runs_one_dpo_step(tmp_path, tiny_model_dir, conversational):
     engine = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     with session_scope(engine) as s:
         PreferenceIngestor(s).ingest(
-            PreferenceRecord(prompt=f"Name a colour number {i}.", chosen=f"Blue is colour {i}.",
-                             rejected="no", source="t") for i in range(16))
+            PreferenceRecord(
+                prompt=f"Name a colour number {i}.",
+                chosen=f"Blue is colour {i}.",
+                rejected="no",
+                source="t",
+            )
+            for i in range(16)
+        )
     create_snapshot(engine, name="dpo", policy="human-over-ai", test_fraction=0.25)
     out = tmp_path / "export"
     export_snapshot(engine, name="dpo", fmt="trl", out_dir=out, conversational=conversational)
 
-    data = datasets.load_dataset("json", data_files={"train": str(out / "train.jsonl"),
-                                                     "test": str(out / "test.jsonl")})
+    data = datasets.load_dataset(
+        "json", data_files={"train": str(out / "train.jsonl"), "test": str(out / "test.jsonl")}
+    )
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    args = DPOConfig(output_dir=str(tmp_path / "run"), max_steps=1, per_device_train_batch_size=4,
-                     report_to="none", save_strategy="no", bf16=False, use_cpu=True,
-                     dataloader_pin_memory=False, logging_steps=1, max_length=128)
+    args = DPOConfig(
+        output_dir=str(tmp_path / "run"),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        report_to="none",
+        save_strategy="no",
+        bf16=False,
+        use_cpu=True,
+        dataloader_pin_memory=False,
+        logging_steps=1,
+        max_length=128,
+    )
     trainer = DPOTrainer(model=model, args=args, train_dataset=data["train"], processing_class=tok)
     result = trainer.train()
     assert result.global_step == 1

@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from accord.cli.main import app as main_app
 from accord.cli.snapshot import app as snapshot_app
 from accord.jobs.registry import get_step
@@ -16,7 +18,6 @@ from accord.snapshots.export_formats import FORMATS, register_export_format
 from accord.snapshots.policies import POLICIES, Policy, register_policy
 from accord.store.db import session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

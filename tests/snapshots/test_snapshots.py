@@ -1,4 +1,5 @@
-"""Snapshots on SQLite and PostgreSQL: policies, immutability, leak-free splits, export, verify, diff."""
+"""Snapshots on SQLite and PostgreSQL: policies, immutability, leak-free splits, export, verify,
+diff."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ import json
 import pytest
 from sqlalchemy import text, update
 
-from accord.snapshots import (PolicyParams, SnapshotError, create_snapshot, diff_snapshots,
-                              export_snapshot, verify_export, verify_snapshot)
+from accord.snapshots import (
+    PolicyParams,
+    SnapshotError,
+    create_snapshot,
+    diff_snapshots,
+    export_snapshot,
+    verify_export,
+    verify_snapshot,
+)
 from accord.store.db import session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
 from accord.store.models import Response, SnapshotExample
 
 
 def H(annotator, chosen_wins=True, tie=False):
-    return JudgmentSpec(kind="human", annotator=annotator, tie=tie,
-                        prob_chosen=None if chosen_wins else 0.0)
+    return JudgmentSpec(
+        kind="human", annotator=annotator, tie=tie, prob_chosen=None if chosen_wins else 0.0
+    )
 
 
 def A(judge, p):
@@ -39,8 +48,12 @@ def mixed_store(engine):
         # 2: human says chosen, AI disagrees strongly
         PreferenceRecord(prompt="p2", chosen="c2", rejected="r2", judgments=[H("h1"), A("j", 0.1)]),
         # 3: humans split 2-1, AI agrees with majority
-        PreferenceRecord(prompt="p3", chosen="c3", rejected="r3",
-                         judgments=[H("h1"), H("h2"), H("h3", chosen_wins=False), A("j", 0.9)]),
+        PreferenceRecord(
+            prompt="p3",
+            chosen="c3",
+            rejected="r3",
+            judgments=[H("h1"), H("h2"), H("h3", chosen_wins=False), A("j", 0.9)],
+        ),
         # 4: a human tie
         PreferenceRecord(prompt="p4", chosen="c4", rejected="r4", judgments=[H("h1", tie=True)]),
         # 5: no labels at all? (an AI vote at exactly 0.5 → tie under every policy)
@@ -55,10 +68,14 @@ def mixed_store(engine):
 
 def _labels(engine, snap):
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "select p.text, c.text, e.prob, e.label_source, e.split from snapshotexample e "
-            "join prompt p on p.id = e.prompt_id join response c on c.id = e.chosen_id "
-            "where e.snapshot_id = :s order by p.text, c.text"), {"s": snap.id}).all()
+        rows = conn.execute(
+            text(
+                "select p.text, c.text, e.prob, e.label_source, e.split from snapshotexample e "
+                "join prompt p on p.id = e.prompt_id join response c on c.id = e.chosen_id "
+                "where e.snapshot_id = :s order by p.text, c.text"
+            ),
+            {"s": snap.id},
+        ).all()
     return {r[0]: (r[1], round(r[2], 3), r[3], r[4]) for r in rows}
 
 
@@ -74,20 +91,44 @@ def test_human_over_ai(mixed_store):
 
 
 def test_other_policies(mixed_store):
-    maj = _labels(mixed_store, create_snapshot(mixed_store, name="maj", policy="majority", test_fraction=0))
+    maj = _labels(
+        mixed_store, create_snapshot(mixed_store, name="maj", policy="majority", test_fraction=0)
+    )
     assert "p2" not in maj  # one human vs one AI: a tie, dropped
     assert maj["p3"][:3] == ("c3", 0.75, "mixed")
-    ho = _labels(mixed_store, create_snapshot(mixed_store, name="ho", policy="human-only", test_fraction=0))
+    ho = _labels(
+        mixed_store, create_snapshot(mixed_store, name="ho", policy="human-only", test_fraction=0)
+    )
     assert "p1" not in ho and ho["p2"][0] == "c2"
-    ai = _labels(mixed_store, create_snapshot(mixed_store, name="ai", policy="ai-only", test_fraction=0))
+    ai = _labels(
+        mixed_store, create_snapshot(mixed_store, name="ai", policy="ai-only", test_fraction=0)
+    )
     assert set(ai) == {"p1", "p2", "p3"} and ai["p2"][0] == "r2"
-    ma = _labels(mixed_store, create_snapshot(mixed_store, name="ma", policy="min-agreement",
-                                              test_fraction=0, params=PolicyParams(min_agreement=0.8)))
+    ma = _labels(
+        mixed_store,
+        create_snapshot(
+            mixed_store,
+            name="ma",
+            policy="min-agreement",
+            test_fraction=0,
+            params=PolicyParams(min_agreement=0.8),
+        ),
+    )
     assert "p3" not in ma and "p0" in ma  # 3 of 4 votes agree: below 0.8
-    soft = _labels(mixed_store, create_snapshot(mixed_store, name="soft", policy="soft", test_fraction=0))
+    soft = _labels(
+        mixed_store, create_snapshot(mixed_store, name="soft", policy="soft", test_fraction=0)
+    )
     assert soft["p1"][1] == 0.8 and soft["p2"][:2] == ("c2", 0.55)
-    ties = _labels(mixed_store, create_snapshot(mixed_store, name="ties", policy="human-over-ai",
-                                                test_fraction=0, params=PolicyParams(keep_ties=True)))
+    ties = _labels(
+        mixed_store,
+        create_snapshot(
+            mixed_store,
+            name="ties",
+            policy="human-over-ai",
+            test_fraction=0,
+            params=PolicyParams(keep_ties=True),
+        ),
+    )
     assert ties["p4"][1] == 0.5
 
 
@@ -118,20 +159,33 @@ def test_diff_reports_flips(mixed_store):
     create_snapshot(mixed_store, name="h", policy="human-only", test_fraction=0)
     create_snapshot(mixed_store, name="a", policy="ai-only", test_fraction=0)
     d = diff_snapshots(mixed_store, "h", "a")
-    assert (d["flipped"], d["removed"], d["added"]) == (1, 3, 1)  # p2 flips; p0, p6, p7 leave; p1 comes
+    assert (d["flipped"], d["removed"], d["added"]) == (
+        1,
+        3,
+        1,
+    )  # p2 flips; p0, p6, p7 leave; p1 comes
 
 
 def test_split_is_leak_free(engine):
-    recs = [PreferenceRecord(prompt=f"Prompt {i % 50}", chosen=f"good {i}", rejected=f"bad {i}")
-            for i in range(400)]
-    recs += [PreferenceRecord(prompt=f"  prompt {i % 50} ", chosen=f"g {i}", rejected=f"b {i}")
-             for i in range(100)]
+    recs = [
+        PreferenceRecord(prompt=f"Prompt {i % 50}", chosen=f"good {i}", rejected=f"bad {i}")
+        for i in range(400)
+    ]
+    recs += [
+        PreferenceRecord(prompt=f"  prompt {i % 50} ", chosen=f"g {i}", rejected=f"b {i}")
+        for i in range(100)
+    ]
     ingest(engine, recs)
     snap = create_snapshot(engine, name="s", policy="human-over-ai", test_fraction=0.3, seed=1)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "select p.split_group, e.split from snapshotexample e join prompt p on p.id = e.prompt_id "
-            "where e.snapshot_id = :s"), {"s": snap.id}).all()
+        rows = conn.execute(
+            text(
+                "select p.split_group, e.split from snapshotexample e join prompt p on p.id = "
+                "e.prompt_id "
+                "where e.snapshot_id = :s"
+            ),
+            {"s": snap.id},
+        ).all()
     sides: dict[str, set] = {}
     for group, split in rows:
         sides.setdefault(group, set()).add(split)
@@ -162,8 +216,11 @@ def test_export_and_verify_detect_tampering(mixed_store, tmp_path):
 def test_verify_detects_deleted_rows(mixed_store):
     snap = create_snapshot(mixed_store, name="d", policy="human-over-ai", test_fraction=0)
     with session_scope(mixed_store) as s:
-        s.execute(SnapshotExample.__table__.delete().where(SnapshotExample.snapshot_id == snap.id,
-                                                           SnapshotExample.position == 0))
+        s.execute(
+            SnapshotExample.__table__.delete().where(
+                SnapshotExample.snapshot_id == snap.id, SnapshotExample.position == 0
+            )
+        )
     assert not verify_snapshot(mixed_store, "d").ok
 
 
@@ -184,7 +241,9 @@ def test_hf_and_parquet_exports_load_with_datasets(mixed_store, tmp_path, fmt):
         tables = {s: pq.read_table(out / f"{s}.parquet") for s in ("train", "test")}
         sizes = {s: t.num_rows for s, t in tables.items()}
         columns = tables["test"].column_names  # the schema is written even for an empty split
-        train = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
+        train = datasets.load_dataset(
+            "parquet", data_files=str(out / "train.parquet"), split="train"
+        )
         assert train.num_rows == sizes["train"]
     assert sizes["train"] + sizes["test"] == 6
     assert {"prompt", "chosen", "rejected", "score"} <= set(columns)
@@ -196,17 +255,40 @@ def test_audit_aware_policies_exclude_unreliable_annotators_and_weak_principles(
     that disagrees with the human majority is dropped; the figures go into the manifest."""
     recs = []
     for i in range(12):
-        recs.append(PreferenceRecord(
-            prompt=f"q{i}", chosen=f"good{i}", rejected=f"bad{i}",
-            judgments=[H("good1"), H("good2"), H("contrarian", chosen_wins=False),
-                       JudgmentSpec(kind="ai", judge="j", principle="agrees", prob_chosen=0.9,
-                                    constitution_hash="c"),
-                       JudgmentSpec(kind="ai", judge="j2", principle="contradicts", prob_chosen=0.1,
-                                    constitution_hash="c")]))
+        recs.append(
+            PreferenceRecord(
+                prompt=f"q{i}",
+                chosen=f"good{i}",
+                rejected=f"bad{i}",
+                judgments=[
+                    H("good1"),
+                    H("good2"),
+                    H("contrarian", chosen_wins=False),
+                    JudgmentSpec(
+                        kind="ai",
+                        judge="j",
+                        principle="agrees",
+                        prob_chosen=0.9,
+                        constitution_hash="c",
+                    ),
+                    JudgmentSpec(
+                        kind="ai",
+                        judge="j2",
+                        principle="contradicts",
+                        prob_chosen=0.1,
+                        constitution_hash="c",
+                    ),
+                ],
+            )
+        )
     ingest(engine, recs)
-    snap = create_snapshot(engine, name="aware", policy="majority", test_fraction=0,
-                           params=PolicyParams(min_annotator_reliability=0.5,
-                                               min_principle_agreement=0.5))
+    snap = create_snapshot(
+        engine,
+        name="aware",
+        policy="majority",
+        test_fraction=0,
+        params=PolicyParams(min_annotator_reliability=0.5, min_principle_agreement=0.5),
+    )
     audit = snap.manifest["audit"]
     assert len(audit["excluded_annotators"]) == 1
     assert audit["low_agreement_ai_votes"] == 12
@@ -214,8 +296,12 @@ def test_audit_aware_policies_exclude_unreliable_annotators_and_weak_principles(
     assert snap.manifest["counts"]["examples"] == 12
     # Without the contrarian and the contradicting principle every vote agrees.
     with engine.connect() as conn:
-        probs = {r[0] for r in conn.execute(text("select prob from snapshotexample where snapshot_id = :s"),
-                                              {"s": snap.id})}
+        probs = {
+            r[0]
+            for r in conn.execute(
+                text("select prob from snapshotexample where snapshot_id = :s"), {"s": snap.id}
+            )
+        }
     assert probs == {1.0}
 
 
@@ -233,5 +319,7 @@ def test_pair_ids_narrow_the_snapshot(mixed_store):
     from accord.snapshots.build import load_pairs
 
     ids = sorted(load_pairs(mixed_store).pair_id)[:2]
-    snap = create_snapshot(mixed_store, name="two", policy="human-over-ai", test_fraction=0, pair_ids=ids)
+    snap = create_snapshot(
+        mixed_store, name="two", policy="human-over-ai", test_fraction=0, pair_ids=ids
+    )
     assert snap.n_train == 2 and "pair_ids_sha256" in snap.params

@@ -26,9 +26,15 @@ def _open_at_once(url: str, processes: int = 4) -> None:
     import time
 
     start_at = f"{time.time() + 3.0:.3f}"
-    running = [subprocess.Popen([sys.executable, "-c", OPEN_STORE, url, start_at],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(processes)]
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_STORE, url, start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
     for process in running:
         _, err = process.communicate(timeout=180)
         assert process.returncode == 0, err[-3000:]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 
 import pytest
+from sqlmodel import func, select
+
 from accord.formats.accord_jsonl import bundle_from_line
 from accord.hashing import content_hash
 from accord.store.bundles import bundle_from_preference
@@ -28,28 +30,60 @@ from accord.store.models import (
     Prompt,
     Response,
 )
-from sqlmodel import func, select
 
-CONSTITUTION = {"name": "helpful", "version": "1", "content_hash": "c" * 64,
-                "text": "principles: [be helpful]", "description": ""}
+CONSTITUTION = {
+    "name": "helpful",
+    "version": "1",
+    "content_hash": "c" * 64,
+    "text": "principles: [be helpful]",
+    "description": "",
+}
 
 
 def lineage_line(i: int, *, prob_a: float = 0.2, history: list | None = None) -> dict:
     """A pair whose response_b is a revision of a critique of an initial answer."""
     initial = {"text": f"Sleep {i}.", "model_id": "tiny-gpt"}
-    critique = {"text": f"Too short {i}.", "role": "critique", "parent": initial,
-                "constitution_hash": "c" * 64, "principle": "helpful", "round": 1}
-    revision = {"text": f"Keep a regular bedtime {i}.", "role": "revision", "parent": critique,
-                "constitution_hash": "c" * 64, "principle": "helpful", "round": 1}
-    return {"prompt": {"text": f"Tips for sleep {i}?", "source": "rlaif"},
-            "response_a": {"text": f"Sleep {i}.", "model_id": "tiny-gpt"}, "response_b": revision,
-            "constitutions": [CONSTITUTION],
-            "judgments": [{"kind": "ai", "judge": "tiny-judge", "preferred": "b", "prob_a": prob_a,
-                           "presentation_order": "ab", "principle": "helpful",
-                           "constitution_hash": "c" * 64, "rationale": "more useful"},
-                          {"kind": "human", "judge": "carol", "preferred": "b",
-                           "annotator": {"username": "carol", "source": "argilla"},
-                           "history": history or []}]}
+    critique = {
+        "text": f"Too short {i}.",
+        "role": "critique",
+        "parent": initial,
+        "constitution_hash": "c" * 64,
+        "principle": "helpful",
+        "round": 1,
+    }
+    revision = {
+        "text": f"Keep a regular bedtime {i}.",
+        "role": "revision",
+        "parent": critique,
+        "constitution_hash": "c" * 64,
+        "principle": "helpful",
+        "round": 1,
+    }
+    return {
+        "prompt": {"text": f"Tips for sleep {i}?", "source": "rlaif"},
+        "response_a": {"text": f"Sleep {i}.", "model_id": "tiny-gpt"},
+        "response_b": revision,
+        "constitutions": [CONSTITUTION],
+        "judgments": [
+            {
+                "kind": "ai",
+                "judge": "tiny-judge",
+                "preferred": "b",
+                "prob_a": prob_a,
+                "presentation_order": "ab",
+                "principle": "helpful",
+                "constitution_hash": "c" * 64,
+                "rationale": "more useful",
+            },
+            {
+                "kind": "human",
+                "judge": "carol",
+                "preferred": "b",
+                "annotator": {"username": "carol", "source": "argilla"},
+                "history": history or [],
+            },
+        ],
+    }
 
 
 def ingest(engine, bundles, **kw) -> IngestCounts:
@@ -64,21 +98,44 @@ def count(engine, model) -> int:
 
 def test_lineage_constitutions_and_idempotency(engine):
     first = ingest(engine, [bundle_from_line(lineage_line(i)) for i in range(5)], batch_size=2)
-    assert first.as_dict() == {"prompts": 5, "responses": 15, "pairs": 5, "judgments": 10,
-                               "updated": 0, "unchanged": 0, "records": 5, "annotators": 1}
+    assert first.as_dict() == {
+        "prompts": 5,
+        "responses": 15,
+        "pairs": 5,
+        "judgments": 10,
+        "updated": 0,
+        "unchanged": 0,
+        "records": 5,
+        "annotators": 1,
+    }
     again = ingest(engine, [bundle_from_line(lineage_line(i)) for i in range(5)], batch_size=3)
-    assert again.as_dict() == {"prompts": 0, "responses": 0, "pairs": 0, "judgments": 0,
-                               "updated": 0, "unchanged": 10, "records": 5, "annotators": 0}
+    assert again.as_dict() == {
+        "prompts": 0,
+        "responses": 0,
+        "pairs": 0,
+        "judgments": 0,
+        "updated": 0,
+        "unchanged": 10,
+        "records": 5,
+        "annotators": 0,
+    }
     with session_scope(engine) as s:
         const = s.exec(select(ConstitutionRow)).one()
-        rev = s.exec(select(Response).where(Response.role == "revision",
-                                            Response.text == "Keep a regular bedtime 3.")).one()
+        rev = s.exec(
+            select(Response).where(
+                Response.role == "revision", Response.text == "Keep a regular bedtime 3."
+            )
+        ).one()
         crit = s.get(Response, rev.parent_id)
         initial = s.get(Response, crit.parent_id)
         assert (crit.role, initial.role, initial.parent_id) == ("critique", "initial", None)
         assert rev.constitution_id == crit.constitution_id == const.id
         ai = s.exec(select(Judgment).where(Judgment.kind == "ai")).first()
-        assert (ai.constitution_id, ai.rationale, ai.principle) == (const.id, "more useful", "helpful")
+        assert (ai.constitution_id, ai.rationale, ai.principle) == (
+            const.id,
+            "more useful",
+            "helpful",
+        )
 
 
 def test_changed_answer_is_updated_and_the_old_one_kept(engine):
@@ -86,8 +143,9 @@ def test_changed_answer_is_updated_and_the_old_one_kept(engine):
     with session_scope(engine) as s:
         before = s.exec(select(Judgment).where(Judgment.kind == "ai")).one()
         first_updated_at = before.updated_at
-    counts = ingest(engine, [bundle_from_line(lineage_line(0, prob_a=0.9)),
-                             bundle_from_line(lineage_line(1))])
+    counts = ingest(
+        engine, [bundle_from_line(lineage_line(0, prob_a=0.9)), bundle_from_line(lineage_line(1))]
+    )
     assert (counts.judgments, counts.updated, counts.unchanged, counts.pairs) == (2, 1, 1, 1)
     with session_scope(engine) as s:
         ai = s.exec(select(Judgment).where(Judgment.kind == "ai", Judgment.id == before.id)).one()
@@ -98,10 +156,19 @@ def test_changed_answer_is_updated_and_the_old_one_kept(engine):
 
 
 def test_history_carried_by_a_bundle_becomes_revisions(engine):
-    history = [{"preferred": "a", "strength": 1, "valid_from": "2025-01-01T00:00:00+00:00",
-                "replaced_at": "2025-01-02T00:00:00+00:00"},
-               {"preferred": "tie", "valid_from": "2025-01-02T00:00:00+00:00",
-                "replaced_at": "2025-01-03T00:00:00+00:00"}]
+    history = [
+        {
+            "preferred": "a",
+            "strength": 1,
+            "valid_from": "2025-01-01T00:00:00+00:00",
+            "replaced_at": "2025-01-02T00:00:00+00:00",
+        },
+        {
+            "preferred": "tie",
+            "valid_from": "2025-01-02T00:00:00+00:00",
+            "replaced_at": "2025-01-03T00:00:00+00:00",
+        },
+    ]
     ingest(engine, [bundle_from_line(lineage_line(0, history=history))])
     with session_scope(engine) as s:
         human = s.exec(select(Judgment).where(Judgment.kind == "human")).one()
@@ -124,14 +191,20 @@ def test_judgment_key_includes_the_kind():
 
 
 def test_crud_and_ingest_agree_on_the_key(engine):
-    rec = PreferenceRecord(prompt="q", chosen="a", rejected="b", source="s",
-                           judgments=[JudgmentSpec(kind="ai", judge="m", prob_chosen=0.8)])
+    rec = PreferenceRecord(
+        prompt="q",
+        chosen="a",
+        rejected="b",
+        source="s",
+        judgments=[JudgmentSpec(kind="ai", judge="m", prob_chosen=0.8)],
+    )
     with session_scope(engine) as s:
         PreferenceIngestor(s).ingest([rec])
         pair = s.exec(select(Pair)).one()
         stored = s.exec(select(Judgment)).one()
-        _, action = upsert_judgment(s, pair=pair, kind="ai", judge="m", preferred=stored.preferred,
-                                    prob_a=stored.prob_a)
+        _, action = upsert_judgment(
+            s, pair=pair, kind="ai", judge="m", preferred=stored.preferred, prob_a=stored.prob_a
+        )
         assert action == "unchanged"
         # The same name as a human annotator is another judge identity.
         _, action = upsert_judgment(s, pair=pair, kind="human", judge="m", preferred="a")
@@ -140,8 +213,13 @@ def test_crud_and_ingest_agree_on_the_key(engine):
 
 def test_relabelling_a_judge_is_refused_within_and_across_imports(engine):
     def rec(kind, principle=""):
-        return PreferenceRecord(prompt="q", chosen="a", rejected="b", source="s", judgments=[
-            JudgmentSpec(kind=kind, judge="same-name", principle=principle)])
+        return PreferenceRecord(
+            prompt="q",
+            chosen="a",
+            rejected="b",
+            source="s",
+            judgments=[JudgmentSpec(kind=kind, judge="same-name", principle=principle)],
+        )
 
     with pytest.raises(ValueError, match="already has human judgments"):
         ingest(engine, [bundle_from_preference(rec("human")), bundle_from_preference(rec("ai"))])
@@ -183,23 +261,39 @@ def test_parents_already_in_the_store_and_missing_parents(engine):
     only_children = bundle_from_line(lineage_line(0))  # no response without a parent
     only_children.responses = [r for r in only_children.responses if r["parent_hash"]]
     only_children.pair["a"] = only_children.pair["b"] = next(
-        r["content_hash"] for r in only_children.responses if r["role"] == "revision")
+        r["content_hash"] for r in only_children.responses if r["role"] == "revision"
+    )
     only_children.judgments = []
     assert ingest(engine, [only_children]).as_dict()["responses"] == 0
     orphan = bundle_from_line(lineage_line(7))
-    orphan.responses = [{**r, "parent_hash": "f" * 64} for r in orphan.responses
-                        if r["role"] == "revision"]
+    orphan.responses = [
+        {**r, "parent_hash": "f" * 64} for r in orphan.responses if r["role"] == "revision"
+    ]
     with pytest.raises(ValueError, match="parents are missing"):
         ingest(engine, [orphan])
 
 
 def test_rows_read_back_as_written_and_in_input_order(engine):
     msgs = [{"role": "user", "content": "Hi"}]
-    recs = [PreferenceRecord(prompt=f"q{i}", chosen=f"a{i}", rejected=f"b{i}", source="s",
-                             prompt_messages=msgs if i == 1 else None, prompt_meta={"i": i},
-                             judgments=[JudgmentSpec(kind="human", annotator="ann", prob_chosen=0.25,
-                                                     meta={"k": [1, 2]} if i == 2 else {})])
-            for i in range(3)]
+    recs = [
+        PreferenceRecord(
+            prompt=f"q{i}",
+            chosen=f"a{i}",
+            rejected=f"b{i}",
+            source="s",
+            prompt_messages=msgs if i == 1 else None,
+            prompt_meta={"i": i},
+            judgments=[
+                JudgmentSpec(
+                    kind="human",
+                    annotator="ann",
+                    prob_chosen=0.25,
+                    meta={"k": [1, 2]} if i == 2 else {},
+                )
+            ],
+        )
+        for i in range(3)
+    ]
     with session_scope(engine) as s:
         counts = PreferenceIngestor(s, job_id=None).ingest(recs)
     assert counts.annotators == 1
@@ -210,8 +304,9 @@ def test_rows_read_back_as_written_and_in_input_order(engine):
         assert [p.meta for p in prompts] == [{"i": 0}, {"i": 1}, {"i": 2}]
         assert prompts[0].created_at.tzinfo is not None
         pairs = list(s.exec(select(Pair).order_by(Pair.id)))
-        assert [s.get(Prompt, p.prompt_id).content_hash for p in pairs] == \
-            [p.content_hash for p in prompts]
+        assert [s.get(Prompt, p.prompt_id).content_hash for p in pairs] == [
+            p.content_hash for p in prompts
+        ]
         js = list(s.exec(select(Judgment).order_by(Judgment.id)))
         assert [j.meta for j in js] == [{}, {}, {"k": [1, 2]}]
         assert all(j.annotator_id is not None and j.is_aggregate is False for j in js)
@@ -222,11 +317,14 @@ def test_rows_read_back_as_written_and_in_input_order(engine):
 
 def test_gc_is_restored_after_an_ingest_even_a_failed_one(engine):
     assert gc.isenabled()
-    both = [PreferenceRecord(prompt="q", chosen="a", rejected="b", kind=kind, judge="j")
-            for kind in ("human", "ai")]
+    both = [
+        PreferenceRecord(prompt="q", chosen="a", rejected="b", kind=kind, judge="j")
+        for kind in ("human", "ai")
+    ]
     with pytest.raises(ValueError, match="relabel"):
-        ingest(engine, [bundle_from_line(lineage_line(0))] +
-               [bundle_from_preference(r) for r in both])
+        ingest(
+            engine, [bundle_from_line(lineage_line(0))] + [bundle_from_preference(r) for r in both]
+        )
     assert gc.isenabled()
     assert count(engine, Pair) == 0
 
@@ -240,8 +338,14 @@ def test_split_group_normalization_is_the_documented_one():
     def reference(text: str) -> str:  # NFKC, white space runs collapsed, stripped, lower case
         return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
 
-    for text in ("  Hello,\n  WORLD ", "tab\tand\u00a0nbsp\u2003em\u3000ideographic",
-                 "ﬁne Ｆｕｌｌｗｉｄｔｈ", "line\u2028sep\x1cfs\x85nel", "", " \n "):
+    for text in (
+        "  Hello,\n  WORLD ",
+        "tab\tand\u00a0nbsp\u2003em\u3000ideographic",
+        "ﬁne Ｆｕｌｌｗｉｄｔｈ",
+        "line\u2028sep\x1cfs\x85nel",
+        "",
+        " \n ",
+    ):
         assert normalize_text(text) == reference(text)
 
 
@@ -253,21 +357,33 @@ def test_store_keys_are_the_content_hashes_of_their_parts():
         assert prompt_key(text) == content_hash("prompt", text)
         assert prompt_key(text, msgs) == content_hash("prompt", msgs)
         for role, parent, model in (("initial", "", ""), ("revision", "p" * 64, "m/ü")):
-            assert response_key("h" * 64, text, role=role, parent_hash=parent, model_id=model) == \
-                content_hash("response", "h" * 64, role, parent, model, text)
+            assert response_key(
+                "h" * 64, text, role=role, parent_hash=parent, model_id=model
+            ) == content_hash("response", "h" * 64, role, parent, model, text)
     assert pair_key("b" * 64, "a" * 64) == content_hash("pair", "a" * 64, "b" * 64)
-    assert judgment_key("p" * 64, "jüdge", kind="ai", presentation_order="ba", principle="x",
-                        constitution_hash="c" * 64) == \
-        content_hash("judgment", "p" * 64, "jüdge", "ai", "ba", "x", "c" * 64)
+    assert judgment_key(
+        "p" * 64,
+        "jüdge",
+        kind="ai",
+        presentation_order="ba",
+        principle="x",
+        constitution_hash="c" * 64,
+    ) == content_hash("judgment", "p" * 64, "jüdge", "ai", "ba", "x", "c" * 64)
 
 
 def test_rekey_brings_judgments_written_with_the_old_key_back_under_their_key(engine):
     from accord.store.rekey import rekey_judgments
 
-    recs = [PreferenceRecord(prompt=f"q{i}", chosen="a", rejected="b", source="old",
-                             judgments=[JudgmentSpec(kind="ai", judge="m", principle="p",
-                                                     presentation_order="ab")])
-            for i in range(3)]
+    recs = [
+        PreferenceRecord(
+            prompt=f"q{i}",
+            chosen="a",
+            rejected="b",
+            source="old",
+            judgments=[JudgmentSpec(kind="ai", judge="m", principle="p", presentation_order="ab")],
+        )
+        for i in range(3)
+    ]
     with session_scope(engine) as s:
         PreferenceIngestor(s).ingest(recs)
         for j in s.exec(select(Judgment)):  # the key as stores wrote it before it had the kind

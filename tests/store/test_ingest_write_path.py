@@ -6,16 +6,29 @@ insert itself, leaving nothing written."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import func, select
+
 from accord.store.bundles import bundle_from_preference
 from accord.store.crud.judgments import upsert_judgment
 from accord.store.db import session_scope
 from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord, StoreIngestor
 from accord.store.models import Judgment, Pair, Prompt
-from sqlalchemy import text
-from sqlmodel import func, select
 
-STORED = ("preferred", "prob_a", "strength", "rationale", "status", "is_aggregate", "meta",
-          "external_id", "annotator_id", "constitution_id", "job_id", "raw_output")
+STORED = (
+    "preferred",
+    "prob_a",
+    "strength",
+    "rationale",
+    "status",
+    "is_aggregate",
+    "meta",
+    "external_id",
+    "annotator_id",
+    "constitution_id",
+    "job_id",
+    "raw_output",
+)
 
 
 def _count(engine, model) -> int:
@@ -26,23 +39,41 @@ def _count(engine, model) -> int:
 def _stored(engine, where: str) -> list[tuple]:
     """Judgment columns as the database holds them (not as the ORM reads them back)."""
     with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(text(
-            f"SELECT {', '.join(STORED)} FROM judgment WHERE {where} ORDER BY id"))]
+        return [
+            tuple(row)
+            for row in conn.execute(
+                text(f"SELECT {', '.join(STORED)} FROM judgment WHERE {where} ORDER BY id")
+            )
+        ]
 
 
 def test_bulk_rows_are_stored_as_the_orm_stores_them(engine):
     """Unset links and texts (None in every row of a batch: left out of the statement) and
     booleans (ints on SQLite) hold what a judgment written through the ORM holds."""
-    recs = [PreferenceRecord(prompt=f"q{i}", chosen="a", rejected="b", source="s", judgments=[
-        JudgmentSpec(kind="ai", judge="bulk", prob_chosen=0.75, is_aggregate=flag)])
-        for i, flag in enumerate((False, True))]
+    recs = [
+        PreferenceRecord(
+            prompt=f"q{i}",
+            chosen="a",
+            rejected="b",
+            source="s",
+            judgments=[JudgmentSpec(kind="ai", judge="bulk", prob_chosen=0.75, is_aggregate=flag)],
+        )
+        for i, flag in enumerate((False, True))
+    ]
     with session_scope(engine) as s:
         PreferenceIngestor(s).ingest(recs)
     with session_scope(engine) as s:
         for pair in s.exec(select(Pair).order_by(Pair.id)).all():
             bulk = s.exec(select(Judgment).where(Judgment.pair_id == pair.id)).one()
-            upsert_judgment(s, pair=pair, kind="ai", judge="orm", preferred=bulk.preferred,
-                            prob_a=bulk.prob_a, is_aggregate=bulk.is_aggregate)
+            upsert_judgment(
+                s,
+                pair=pair,
+                kind="ai",
+                judge="orm",
+                preferred=bulk.preferred,
+                prob_a=bulk.prob_a,
+                is_aggregate=bulk.is_aggregate,
+            )
     bulk, orm = _stored(engine, "judge = 'bulk'"), _stored(engine, "judge = 'orm'")
     assert bulk == orm and len(bulk) == 2
     assert [row[5] for row in bulk] in ([0, 1], [False, True])
@@ -51,9 +82,23 @@ def test_bulk_rows_are_stored_as_the_orm_stores_them(engine):
 
 
 def test_a_column_none_in_some_rows_only_keeps_both(engine):
-    recs = [PreferenceRecord(prompt=f"q{i}", chosen="a", rejected="b", source="s", judgments=[
-        JudgmentSpec(kind="human", judge="ann", prob_chosen=None if i % 2 else 0.9,
-                     rationale=None if i % 2 else f"why {i}")]) for i in range(4)]
+    recs = [
+        PreferenceRecord(
+            prompt=f"q{i}",
+            chosen="a",
+            rejected="b",
+            source="s",
+            judgments=[
+                JudgmentSpec(
+                    kind="human",
+                    judge="ann",
+                    prob_chosen=None if i % 2 else 0.9,
+                    rationale=None if i % 2 else f"why {i}",
+                )
+            ],
+        )
+        for i in range(4)
+    ]
     with session_scope(engine) as s:
         PreferenceIngestor(s).ingest(recs)
     rows = _stored(engine, "1 = 1")
@@ -63,10 +108,15 @@ def test_a_column_none_in_some_rows_only_keeps_both(engine):
 
 def _records(n: int, judges: int = 3):
     for i in range(n):
-        yield PreferenceRecord(prompt=f"question {i}", chosen=f"yes {i}", rejected=f"no {i}",
-                               source="bg", judgments=[
-                                   JudgmentSpec(kind="ai", judge=f"judge-{j}", prob_chosen=0.6)
-                                   for j in range(judges)])
+        yield PreferenceRecord(
+            prompt=f"question {i}",
+            chosen=f"yes {i}",
+            rejected=f"no {i}",
+            source="bg",
+            judgments=[
+                JudgmentSpec(kind="ai", judge=f"judge-{j}", prob_chosen=0.6) for j in range(judges)
+            ],
+        )
 
 
 def test_judgments_of_every_batch_are_counted_and_written(engine):

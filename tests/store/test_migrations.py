@@ -27,14 +27,21 @@ def test_snapshot_examples_keep_only_the_pair_and_snapshot_keys_and_migrate_both
     from accord.store.db import alembic_config, current_revision, upgrade
 
     def keys():
-        return sorted(tuple(fk["constrained_columns"])
-                      for fk in inspect(engine).get_foreign_keys("snapshotexample"))
+        return sorted(
+            tuple(fk["constrained_columns"])
+            for fk in inspect(engine).get_foreign_keys("snapshotexample")
+        )
 
     assert keys() == [("pair_id",), ("snapshot_id",)]
     command.downgrade(alembic_config(engine), "0006")
     assert current_revision(engine) == "0006"
-    assert keys() == [("chosen_id",), ("pair_id",), ("prompt_id",), ("rejected_id",),
-                      ("snapshot_id",)]
+    assert keys() == [
+        ("chosen_id",),
+        ("pair_id",),
+        ("prompt_id",),
+        ("rejected_id",),
+        ("snapshot_id",),
+    ]
     upgrade(engine)
     assert keys() == [("pair_id",), ("snapshot_id",)]
 

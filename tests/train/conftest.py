@@ -13,9 +13,20 @@ from tests.fixtures.models import (  # noqa: F401
     tiny_reward_model_dir,
 )
 
-TOPICS = ["photosynthesis", "the water cycle", "compound interest", "black holes", "volcanoes",
-          "sleep hygiene", "recycling plastic", "public speaking", "vaccines", "electric cars",
-          "meditation", "the moon landing"]
+TOPICS = [
+    "photosynthesis",
+    "the water cycle",
+    "compound interest",
+    "black holes",
+    "volcanoes",
+    "sleep hygiene",
+    "recycling plastic",
+    "public speaking",
+    "vaccines",
+    "electric cars",
+    "meditation",
+    "the moon landing",
+]
 
 
 def preference_rows(n: int, seed: int) -> list[dict]:
@@ -27,11 +38,17 @@ def preference_rows(n: int, seed: int) -> list[dict]:
         prompt = f"Can you explain {topic} in simple terms?"
         chosen = f"Sure. Here is a clear explanation of {topic}, step by step, with one example."
         rejected = "No."
-        rows.append({
-            "prompt": prompt, "chosen": chosen, "rejected": rejected,
-            "score": round(rng.uniform(0.6, 1.0), 3), "label_source": "ai",
-            "pair_id": i + 1, "example_hash": f"{seed:02d}{i:062d}",
-        })
+        rows.append(
+            {
+                "prompt": prompt,
+                "chosen": chosen,
+                "rejected": rejected,
+                "score": round(rng.uniform(0.6, 1.0), 3),
+                "label_source": "ai",
+                "pair_id": i + 1,
+                "example_hash": f"{seed:02d}{i:062d}",
+            }
+        )
     return rows
 
 
@@ -41,7 +58,9 @@ def snapshot_export(tmp_path_factory):
     from accord.train.data import write_export
 
     folder = tmp_path_factory.mktemp("snapshot-export")
-    return write_export(folder, name="tiny-prefs", train=preference_rows(24, 1), test=preference_rows(8, 2))
+    return write_export(
+        folder, name="tiny-prefs", train=preference_rows(24, 1), test=preference_rows(8, 2)
+    )
 
 
 @pytest.fixture

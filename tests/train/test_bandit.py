@@ -3,6 +3,7 @@ for single tokens and for two-token sequences (per-token KL, score at the last t
 
 import numpy as np
 import pytest
+
 from accord.train import losses
 from accord.train.bandit import (
     dpo_bandit,
@@ -74,17 +75,30 @@ def test_bad_inputs_are_rejected():
 
 
 SEQUENCE_CASES = [
-    pytest.param([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 0.0]], 0.5, id="2x2-beta0.5"),
-    pytest.param([0.7, 0.3], [[0.2, 0.8], [0.6, 0.4]], [[0.0, 1.0], [1.0, -1.0]], 1.0, id="2x2-beta1"),
-    pytest.param([0.2, 0.3, 0.5], [[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3]],
-                 [[1.0, 0.0, 0.5], [0.0, 2.0, -1.0], [0.5, 0.0, 1.0]], 1.0, id="3x3-beta1"),
+    pytest.param(
+        [0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 0.0]], 0.5, id="2x2-beta0.5"
+    ),
+    pytest.param(
+        [0.7, 0.3], [[0.2, 0.8], [0.6, 0.4]], [[0.0, 1.0], [1.0, -1.0]], 1.0, id="2x2-beta1"
+    ),
+    pytest.param(
+        [0.2, 0.3, 0.5],
+        [[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3]],
+        [[1.0, 0.0, 0.5], [0.0, 2.0, -1.0], [0.5, 0.0, 1.0]],
+        1.0,
+        id="3x3-beta1",
+    ),
 ]
 
 
 @pytest.mark.parametrize("estimator", REWARD_KL_ESTIMATORS)
 @pytest.mark.parametrize("ref_first, ref_second, rewards, beta", SEQUENCE_CASES)
-def test_ppo_sequence_bandit_reaches_joint_closed_form(ref_first, ref_second, rewards, beta, estimator):
-    joint = ppo_sequence_bandit(ref_first, ref_second, rewards, beta, seed=0, kl_estimator=estimator)
+def test_ppo_sequence_bandit_reaches_joint_closed_form(
+    ref_first, ref_second, rewards, beta, estimator
+):
+    joint = ppo_sequence_bandit(
+        ref_first, ref_second, rewards, beta, seed=0, kl_estimator=estimator
+    )
     expected = optimal_sequence_policy(ref_first, ref_second, rewards, beta)
     assert joint.shape == expected.shape and joint.sum() == pytest.approx(1.0)
     assert np.abs(joint - expected).max() < 0.02
@@ -92,7 +106,12 @@ def test_ppo_sequence_bandit_reaches_joint_closed_form(ref_first, ref_second, re
 
 def test_sequence_optimum_is_the_per_token_kl_optimum():
     # π*(y1, y2) ∝ π_ref(y1)·π_ref(y2|y1)·exp(R/β) factorises as π*(y2|y1) ∝ π_ref(y2|y1)·exp(R/β)
-    ref_first, ref_second, rewards, beta = [0.7, 0.3], [[0.2, 0.8], [0.6, 0.4]], [[0.0, 1.0], [1.0, -1.0]], 1.0
+    ref_first, ref_second, rewards, beta = (
+        [0.7, 0.3],
+        [[0.2, 0.8], [0.6, 0.4]],
+        [[0.0, 1.0], [1.0, -1.0]],
+        1.0,
+    )
     joint = optimal_sequence_policy(ref_first, ref_second, rewards, beta)
     for y1 in range(2):
         second = joint[y1] / joint[y1].sum()
@@ -106,13 +125,20 @@ def test_ppo_bandit_converges_with_every_reward_estimator(estimator):
     assert np.abs(probs - optimal_policy(ref, rewards, beta)).max() < 0.02
 
 
-@pytest.mark.parametrize("estimator", [e for e in KL_ESTIMATORS if e not in REWARD_KL_ESTIMATORS] + ["k2", "exact"])
+@pytest.mark.parametrize(
+    "estimator", [e for e in KL_ESTIMATORS if e not in REWARD_KL_ESTIMATORS] + ["k2", "exact"]
+)
 def test_estimators_wrong_in_the_reward_are_refused(estimator):
     with pytest.raises(ValueError, match=f"{estimator}"):
         ppo_bandit([0.5, 0.5], [1.0, 0.0], 0.5, kl_estimator=estimator)
     with pytest.raises(ValueError, match=f"{estimator}"):
-        ppo_sequence_bandit([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 0.0]], 0.5,
-                            kl_estimator=estimator)
+        ppo_sequence_bandit(
+            [0.5, 0.5],
+            [[0.5, 0.5], [0.5, 0.5]],
+            [[1.0, 0.0], [0.0, 0.0]],
+            0.5,
+            kl_estimator=estimator,
+        )
 
 
 def test_k3_in_the_reward_runs_to_the_corner(monkeypatch):

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+
 from accord.store.db import open_store, session_scope
 from accord.train.dpo import DPOTrainConfig, SoftLabelDPOTrainer, train_dpo
 from accord.train.losses import preference_loss
@@ -14,9 +15,16 @@ pytestmark = pytest.mark.slow
 
 
 def dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, **kw):
-    base = dict(snapshot=str(snapshot_export), model=str(tiny_model_dir), db_url=train_db,
-                output_dir=str(tmp_path / "out"), max_steps=8, learning_rate=5e-4,
-                per_device_train_batch_size=4, save_model=False)
+    base = dict(
+        snapshot=str(snapshot_export),
+        model=str(tiny_model_dir),
+        db_url=train_db,
+        output_dir=str(tmp_path / "out"),
+        max_steps=8,
+        learning_rate=5e-4,
+        per_device_train_batch_size=4,
+        save_model=False,
+    )
     return DPOTrainConfig(**{**base, **kw})
 
 
@@ -24,8 +32,12 @@ def losses(result):
     return [h["loss"] for h in result.history if "loss" in h]
 
 
-def test_dpo_soft_labels_loss_goes_down_and_run_recorded(snapshot_export, tiny_model_dir, train_db, tmp_path):
-    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, save_model=True))
+def test_dpo_soft_labels_loss_goes_down_and_run_recorded(
+    snapshot_export, tiny_model_dir, train_db, tmp_path
+):
+    result = train_dpo(
+        dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, save_model=True)
+    )
     curve = losses(result)
     assert len(curve) == 8 and curve[-1] < curve[0]
     assert result.metrics["soft_labels"] is True
@@ -48,27 +60,75 @@ def empty_home(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
-def test_reference_logps_cached_across_runs_and_betas(snapshot_export, tiny_model_dir, train_db, tmp_path, monkeypatch, empty_home):
-    first = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=2, beta=0.2, evaluate_test=False))
+def test_reference_logps_cached_across_runs_and_betas(
+    snapshot_export, tiny_model_dir, train_db, tmp_path, monkeypatch, empty_home
+):
+    first = train_dpo(
+        dpo_config(
+            snapshot_export,
+            tiny_model_dir,
+            train_db,
+            tmp_path,
+            max_steps=2,
+            beta=0.2,
+            evaluate_test=False,
+        )
+    )
     assert first.metrics["ref_cache_hit"] is False
+
     # a second run must not compute reference log-probs nor load a reference model
     def no_reference_pass(*a, **k):
         raise AssertionError("reference log-probs recomputed despite the cache")
+
     monkeypatch.setattr("trl.DPOTrainer._precompute_ref_logps", no_reference_pass)
-    second = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=2, beta=0.5, evaluate_test=False))
+    second = train_dpo(
+        dpo_config(
+            snapshot_export,
+            tiny_model_dir,
+            train_db,
+            tmp_path,
+            max_steps=2,
+            beta=0.5,
+            evaluate_test=False,
+        )
+    )
     assert second.metrics["ref_cache_hit"] is True
     assert second.metrics["ref_model_loaded"] is False
 
 
 def test_hard_labels_use_trl_loss_types(snapshot_export, tiny_model_dir, train_db, tmp_path):
-    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, soft_labels=False,
-                                  loss_type=["sigmoid", "sft"], evaluate_test=False))
+    result = train_dpo(
+        dpo_config(
+            snapshot_export,
+            tiny_model_dir,
+            train_db,
+            tmp_path,
+            soft_labels=False,
+            loss_type=["sigmoid", "sft"],
+            evaluate_test=False,
+        )
+    )
     curve = losses(result)
     assert result.metrics["soft_labels"] is False and curve[-1] < curve[0]
 
 
-@pytest.mark.parametrize("loss_type", ["sigmoid", "hinge", "ipo", "robust", "nca_pair", "bco_pair",
-                                       "sppo_hard", "apo_zero", "apo_down", "discopop", "sigmoid_norm", "exo_pair"])
+@pytest.mark.parametrize(
+    "loss_type",
+    [
+        "sigmoid",
+        "hinge",
+        "ipo",
+        "robust",
+        "nca_pair",
+        "bco_pair",
+        "sppo_hard",
+        "apo_zero",
+        "apo_down",
+        "discopop",
+        "sigmoid_norm",
+        "exo_pair",
+    ],
+)
 def test_accord_losses_match_trl_dpotrainer(loss_type, snapshot_export, tiny_model_dir, tmp_path):
     """trl's own _compute_loss on a real batch vs accord's preference_loss on the same log-probs."""
     trainer = parity_trainer(snapshot_export, tiny_model_dir, tmp_path)
@@ -87,21 +147,33 @@ _PARITY = {}
 def parity_trainer(snapshot_export, tiny_model_dir, tmp_path):
     if "trainer" not in _PARITY:
         import datasets
-        from accord.train.data import read_export
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from trl import DPOConfig
 
+        from accord.train.data import read_export
+
         rows = read_export(snapshot_export).train_rows[:4]
-        ds = datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")})
+        ds = datasets.Dataset.from_dict(
+            {k: [r[k] for r in rows] for k in ("prompt", "chosen", "rejected")}
+        )
         tok = AutoTokenizer.from_pretrained(tiny_model_dir)
         model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
         ref = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
         with torch.no_grad():  # a reference that differs from the policy, so log-ratios are not 0
             for p in ref.parameters():
                 p.add_(0.02 * torch.randn_like(p))
-        args = DPOConfig(output_dir=str(tmp_path), report_to="none", bf16=False, save_strategy="no",
-                         dataloader_pin_memory=False, per_device_train_batch_size=4, beta=0.3)
-        _PARITY["trainer"] = SoftLabelDPOTrainer(model=model, ref_model=ref, args=args, train_dataset=ds, processing_class=tok)
+        args = DPOConfig(
+            output_dir=str(tmp_path),
+            report_to="none",
+            bf16=False,
+            save_strategy="no",
+            dataloader_pin_memory=False,
+            per_device_train_batch_size=4,
+            beta=0.3,
+        )
+        _PARITY["trainer"] = SoftLabelDPOTrainer(
+            model=model, ref_model=ref, args=args, train_dataset=ds, processing_class=tok
+        )
     return _PARITY["trainer"]
 
 
@@ -122,17 +194,35 @@ def accord_loss(trainer, batch, loss_type):
     logps, ref_logps = seq_logps(trainer.model), seq_logps(trainer.ref_model)
     chosen, rejected = (logps - ref_logps).chunk(2)
     cl, rl = batch["completion_mask"].sum(1).float().chunk(2)
-    return preference_loss(chosen, rejected, beta=trainer.beta, loss_type=loss_type,
-                           label_smoothing=trainer.label_smoothing, chosen_lengths=cl, rejected_lengths=rl,
-                           discopop_tau=trainer.args.discopop_tau).mean()
+    return preference_loss(
+        chosen,
+        rejected,
+        beta=trainer.beta,
+        loss_type=loss_type,
+        label_smoothing=trainer.label_smoothing,
+        chosen_lengths=cl,
+        rejected_lengths=rl,
+        discopop_tau=trainer.args.discopop_tau,
+    ).mean()
 
 
-def test_separate_reference_model_is_freed_after_its_pass(snapshot_export, tiny_model_dir, train_db, tmp_path, empty_home):
+def test_separate_reference_model_is_freed_after_its_pass(
+    snapshot_export, tiny_model_dir, train_db, tmp_path, empty_home
+):
     import shutil
 
     ref_dir = shutil.copytree(tiny_model_dir, tmp_path / "reference")
-    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=1,
-                                  ref_model=str(ref_dir), evaluate_test=False))
+    result = train_dpo(
+        dpo_config(
+            snapshot_export,
+            tiny_model_dir,
+            train_db,
+            tmp_path,
+            max_steps=1,
+            ref_model=str(ref_dir),
+            evaluate_test=False,
+        )
+    )
     assert result.metrics["ref_cache_hit"] is False
     assert result.metrics["ref_model_loaded"] is False
 
@@ -149,9 +239,15 @@ def test_model_fingerprint_hashes_whole_weight_files_once(tiny_model_dir, tmp_pa
     index = tmp_path / "index"
     copy = shutil.copytree(tiny_model_dir, tmp_path / "copy")
     weights = copy / "model.safetensors"
-    assert weights.stat().st_size > 2 * 2**20  # a byte in the middle is outside the first and last MiB
+    assert (
+        weights.stat().st_size > 2 * 2**20
+    )  # a byte in the middle is outside the first and last MiB
     before = model_fingerprint(copy, index_dir=index)
-    assert model_fingerprint(copy, index_dir=index) == before == model_fingerprint(tiny_model_dir, index_dir=index)
+    assert (
+        model_fingerprint(copy, index_dir=index)
+        == before
+        == model_fingerprint(tiny_model_dir, index_dir=index)
+    )
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -177,12 +273,15 @@ def test_model_fingerprint_records_the_hub_revision(tiny_model_dir, tmp_path):
     second = shutil.copytree(tiny_model_dir, hub / ("b" * 40))
     index = tmp_path / "index"
     assert model_fingerprint(first, index_dir=index) != model_fingerprint(second, index_dir=index)
-    assert model_fingerprint("org/tiny", revision="main") != model_fingerprint("org/tiny", revision="v2")
+    assert model_fingerprint("org/tiny", revision="main") != model_fingerprint(
+        "org/tiny", revision="v2"
+    )
 
 
 def test_tokenizer_fingerprint_sees_template_tokens_and_vocab(tiny_model_dir, sp_llama_dir):
-    from accord.train.ref_cache import tokenizer_fingerprint
     from transformers import AutoTokenizer
+
+    from accord.train.ref_cache import tokenizer_fingerprint
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     base = tokenizer_fingerprint(tok)
@@ -196,14 +295,16 @@ def test_tokenizer_fingerprint_sees_template_tokens_and_vocab(tiny_model_dir, sp
 
 
 def test_reference_cache_hits_after_trl_filtering_and_misses_on_any_change(
-        snapshot_export, tiny_model_dir, train_db, tmp_path, monkeypatch, empty_home):
+    snapshot_export, tiny_model_dir, train_db, tmp_path, monkeypatch, empty_home
+):
     """Run 1 computes; run 2 (identical) hits although trl drops pairs whose prompt fills
     max_length; a changed chat template (in the policy's tokenizer) or max length misses."""
     import shutil
 
     import trl
-    from accord.train.data import read_export
     from transformers import AutoTokenizer
+
+    from accord.train.data import read_export
 
     reference_forwards = []
     original = trl.DPOTrainer.compute_ref_log_probs
@@ -214,22 +315,39 @@ def test_reference_cache_hits_after_trl_filtering_and_misses_on_any_change(
 
     monkeypatch.setattr(trl.DPOTrainer, "compute_ref_log_probs", counted)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    prompt_lengths = sorted({len(tok(r["prompt"])["input_ids"]) for r in read_export(snapshot_export).train_rows})
+    prompt_lengths = sorted(
+        {len(tok(r["prompt"])["input_ids"]) for r in read_export(snapshot_export).train_rows}
+    )
     max_length = max(8, prompt_lengths[-1])  # the longest prompts fill it: trl drops their pairs
     assert prompt_lengths[0] < max_length
 
     def run(**kw):
         reference_forwards.clear()
-        result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, max_steps=1,
-                                      evaluate_test=False, **{"max_length": max_length, **kw}))
+        result = train_dpo(
+            dpo_config(
+                snapshot_export,
+                tiny_model_dir,
+                train_db,
+                tmp_path,
+                max_steps=1,
+                evaluate_test=False,
+                **{"max_length": max_length, **kw},
+            )
+        )
         return result, len(reference_forwards)
 
     first, calls = run()
     assert first.metrics["ref_cache_hit"] is False and calls > 0
-    stored = [json.loads(p.read_text()) for p in (empty_home / "cache" / "reflogps").glob("*-train.json")]
+    stored = [
+        json.loads(p.read_text()) for p in (empty_home / "cache" / "reflogps").glob("*-train.json")
+    ]
     assert len(stored) == 1 and stored[0]["dropped"]  # trl really filtered some pairs out
     second, calls = run()
-    assert second.metrics["ref_cache_hit"] is True and second.metrics["ref_cache_hits"] == 1 and calls == 0
+    assert (
+        second.metrics["ref_cache_hit"] is True
+        and second.metrics["ref_cache_hits"] == 1
+        and calls == 0
+    )
 
     templated = shutil.copytree(tiny_model_dir, tmp_path / "templated")
     template = templated / "chat_template.jinja"
@@ -242,7 +360,26 @@ def test_reference_cache_hits_after_trl_filtering_and_misses_on_any_change(
 
 def test_hinge_refuses_soft_labelled_snapshots(snapshot_export, tiny_model_dir, train_db, tmp_path):
     with pytest.raises(ValueError, match=r"\['hinge'\] ignore soft labels"):
-        train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, loss_type=["hinge"], max_steps=1))
-    result = train_dpo(dpo_config(snapshot_export, tiny_model_dir, train_db, tmp_path, loss_type=["hinge"],
-                                  soft_labels=False, max_steps=1, evaluate_test=False))
+        train_dpo(
+            dpo_config(
+                snapshot_export,
+                tiny_model_dir,
+                train_db,
+                tmp_path,
+                loss_type=["hinge"],
+                max_steps=1,
+            )
+        )
+    result = train_dpo(
+        dpo_config(
+            snapshot_export,
+            tiny_model_dir,
+            train_db,
+            tmp_path,
+            loss_type=["hinge"],
+            soft_labels=False,
+            max_steps=1,
+            evaluate_test=False,
+        )
+    )
     assert result.metrics["soft_labels"] is False

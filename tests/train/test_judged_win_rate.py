@@ -3,13 +3,22 @@
 import math
 
 import pytest
+
 from accord.backends.base import GenerationRequest
 from accord.rlaif.judge import ANSWER_PREFIX, judge_messages, p_shown_a
 from accord.train.judged_win_rate import AIJudgeSettings, AIWinRateJudge
 from accord.train.ppo import PPOTrainConfig, train_ppo
 
-PROMPTS = ["Can you explain volcanoes in simple terms?", "How do vaccines work?", "What is compound interest?"]
-OURS = ["Sure. Magma rises through the crust and erupts.", "They train the immune system safely.", "Interest on interest."]
+PROMPTS = [
+    "Can you explain volcanoes in simple terms?",
+    "How do vaccines work?",
+    "What is compound interest?",
+]
+OURS = [
+    "Sure. Magma rises through the crust and erupts.",
+    "They train the immune system safely.",
+    "Interest on interest.",
+]
 THEIRS = ["No.", "I do not know.", "Money."]
 
 
@@ -44,9 +53,24 @@ def test_probability_is_the_rlaif_judge_aggregate(judge):
     for principle in judge.principles:
         probs = []
         for first, second, policy_is_a in ((OURS[0], THEIRS[0], True), (THEIRS[0], OURS[0], False)):
-            [r] = backend.generate([GenerationRequest(
-                messages=judge_messages(prompt=PROMPTS[0], principle=principle, first=first, second=second, cot=False),
-                max_tokens=1, temperature=0.0, seed=0, choices=["A", "B"], assistant_prefix=ANSWER_PREFIX)])
+            [r] = backend.generate(
+                [
+                    GenerationRequest(
+                        messages=judge_messages(
+                            prompt=PROMPTS[0],
+                            principle=principle,
+                            first=first,
+                            second=second,
+                            cot=False,
+                        ),
+                        max_tokens=1,
+                        temperature=0.0,
+                        seed=0,
+                        choices=["A", "B"],
+                        assistant_prefix=ANSWER_PREFIX,
+                    )
+                ]
+            )
             p = p_shown_a(r.choice_logprobs)
             probs.append(p if policy_is_a else 1.0 - p)
         per_principle.append(sum(probs) / 2)
@@ -74,15 +98,29 @@ def test_config_requires_a_judge_model_for_ai():
 
 
 @pytest.mark.slow
-def test_ppo_win_rate_judged_by_the_ai_judge(snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path):
+def test_ppo_win_rate_judged_by_the_ai_judge(
+    snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path
+):
     from accord.store.db import open_store, session_scope
     from accord.train.runs import get_run
 
     config = PPOTrainConfig(
-        snapshot=str(snapshot_export), model=str(tiny_model_dir), reward_model=str(tiny_reward_model_dir),
-        db_url=train_db, output_dir=str(tmp_path / "ppo"), max_steps=2, rollout_batch_size=4, mini_batch_size=4,
-        ppo_epochs=1, max_new_tokens=6, eval_every=1, eval_prompts=3, save_model=False,
-        win_rate_judge="ai", judge_model=str(tiny_model_dir), judge_constitution="tiny-test",
+        snapshot=str(snapshot_export),
+        model=str(tiny_model_dir),
+        reward_model=str(tiny_reward_model_dir),
+        db_url=train_db,
+        output_dir=str(tmp_path / "ppo"),
+        max_steps=2,
+        rollout_batch_size=4,
+        mini_batch_size=4,
+        ppo_epochs=1,
+        max_new_tokens=6,
+        eval_every=1,
+        eval_prompts=3,
+        save_model=False,
+        win_rate_judge="ai",
+        judge_model=str(tiny_model_dir),
+        judge_constitution="tiny-test",
     )
     result = train_ppo(config)
     assert 0.0 < result.metrics["win_rate_vs_ref"] < 1.0
@@ -96,59 +134,136 @@ def test_ppo_win_rate_judged_by_the_ai_judge(snapshot_export, tiny_model_dir, ti
 
 
 def test_cli_ppo_rejects_an_ai_judge_without_a_model(train_db, tmp_path):
-    from accord.cli.train import app as train_app
     from typer.testing import CliRunner
 
-    bad = CliRunner().invoke(train_app, ["ppo", "--snapshot", str(tmp_path), "--win-rate-judge", "ai", "--db", train_db])
+    from accord.cli.train import app as train_app
+
+    bad = CliRunner().invoke(
+        train_app, ["ppo", "--snapshot", str(tmp_path), "--win-rate-judge", "ai", "--db", train_db]
+    )
     assert bad.exit_code == 2 and "judge_model" in bad.output
 
 
 @pytest.mark.slow
-def test_cli_ppo_with_the_ai_judge(snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path):
+def test_cli_ppo_with_the_ai_judge(
+    snapshot_export, tiny_model_dir, tiny_reward_model_dir, train_db, tmp_path
+):
     import json
 
-    from accord.cli.train import app as train_app
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(train_app, [
-        "ppo", "--snapshot", str(snapshot_export), "--model", str(tiny_model_dir),
-        "--reward-model", str(tiny_reward_model_dir), "--max-steps", "1", "--batch-size", "4",
-        "--mini-batch-size", "4", "--ppo-epochs", "1", "--max-new-tokens", "4", "--eval-prompts", "2",
-        "--win-rate-judge", "ai", "--judge-model", str(tiny_model_dir), "--judge-constitution", "tiny-test",
-        "--judge-principles", "helpful", "--db", train_db, "--output-dir", str(tmp_path / "ppo"), "--json"])
+    from accord.cli.train import app as train_app
+
+    result = CliRunner().invoke(
+        train_app,
+        [
+            "ppo",
+            "--snapshot",
+            str(snapshot_export),
+            "--model",
+            str(tiny_model_dir),
+            "--reward-model",
+            str(tiny_reward_model_dir),
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--mini-batch-size",
+            "4",
+            "--ppo-epochs",
+            "1",
+            "--max-new-tokens",
+            "4",
+            "--eval-prompts",
+            "2",
+            "--win-rate-judge",
+            "ai",
+            "--judge-model",
+            str(tiny_model_dir),
+            "--judge-constitution",
+            "tiny-test",
+            "--judge-principles",
+            "helpful",
+            "--db",
+            train_db,
+            "--output-dir",
+            str(tmp_path / "ppo"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output[result.output.index("{"):])["metrics"]
-    assert metrics["win_rate_judge"].startswith("ai:transformers:") and metrics["win_rate_judged"] == 2
+    metrics = json.loads(result.output[result.output.index("{") :])["metrics"]
+    assert (
+        metrics["win_rate_judge"].startswith("ai:transformers:") and metrics["win_rate_judged"] == 2
+    )
     assert (tmp_path / "ppo" / "value_model" / "config.json").is_file()
 
 
-def test_policy_evaluation_win_rate_by_the_ai_judge_and_the_reward_model(tiny_model_dir, tiny_reward_model_dir):
-    """A DPO sweep's evaluation: the AI judge beside the reward model, on the same response pairs."""
+def test_policy_evaluation_win_rate_by_the_ai_judge_and_the_reward_model(
+    tiny_model_dir, tiny_reward_model_dir
+):
+    """A DPO sweep's evaluation: the AI judge beside the reward model, on the same response
+    pairs."""
     from accord.workflows.policy_eval import evaluate_policy, evaluation_key
 
     settings = AIJudgeSettings(model=str(tiny_model_dir), constitution="tiny-test", batch_size=4)
-    both = evaluate_policy(str(tiny_model_dir), str(tiny_model_dir), PROMPTS, reward_model=str(tiny_reward_model_dir),
-                           max_new_tokens=6, ai_judge=settings)
+    both = evaluate_policy(
+        str(tiny_model_dir),
+        str(tiny_model_dir),
+        PROMPTS,
+        reward_model=str(tiny_reward_model_dir),
+        max_new_tokens=6,
+        ai_judge=settings,
+    )
     assert both["kl_to_ref"] == pytest.approx(0.0, abs=1e-5)  # the policy is its own reference
     assert 0.0 <= both["win_rate_vs_ref"] <= 1.0 and 0.0 < both["ai_win_rate_vs_ref"] < 1.0
-    assert both["eval_judge"] == f"{tiny_reward_model_dir} + ai:transformers:{tiny_model_dir}:tiny-test"
+    assert (
+        both["eval_judge"]
+        == f"{tiny_reward_model_dir} + ai:transformers:{tiny_model_dir}:tiny-test"
+    )
     assert both["ai_judge_failed"] == 0 and 0.0 <= both["ai_judge_position_consistency"] <= 1.0
 
-    ai_only = evaluate_policy(str(tiny_model_dir), str(tiny_model_dir), PROMPTS, max_new_tokens=6, ai_judge=settings)
-    # same seed, same samples, same judge: the AI figure does not depend on the reward model's presence
+    ai_only = evaluate_policy(
+        str(tiny_model_dir), str(tiny_model_dir), PROMPTS, max_new_tokens=6, ai_judge=settings
+    )
+    # same seed, same samples, same judge: the AI figure does not depend on the reward model's
+    # presence
     assert ai_only["win_rate_vs_ref"] == pytest.approx(both["ai_win_rate_vs_ref"])
     assert "ai_win_rate_vs_ref" not in ai_only
 
-    common = dict(policy=str(tiny_model_dir), reference=str(tiny_model_dir), reward_model=None, prompts=PROMPTS,
-                  max_new_tokens=6, temperature=1.0, seed=0)
-    assert evaluation_key(**common) != evaluation_key(**common, ai_judge={"model": "judge", "backend": "transformers"})
+    common = dict(
+        policy=str(tiny_model_dir),
+        reference=str(tiny_model_dir),
+        reward_model=None,
+        prompts=PROMPTS,
+        max_new_tokens=6,
+        temperature=1.0,
+        seed=0,
+    )
+    assert evaluation_key(**common) != evaluation_key(
+        **common, ai_judge={"model": "judge", "backend": "transformers"}
+    )
 
 
 def test_dpo_step_takes_an_ai_judge_and_names_a_bad_field():
-    from accord.train.recipe_steps import DPOStepConfig
     from pydantic import ValidationError
 
-    step = DPOStepConfig(kind="train_dpo", snapshot="s", base_model="m", eval_ai_judge={"model": "judge-model", "constitution": "tiny-test"})
-    assert step.eval_ai_judge.settings("/models/judge").describe() == "ai:transformers:/models/judge:tiny-test"
+    from accord.train.recipe_steps import DPOStepConfig
+
+    step = DPOStepConfig(
+        kind="train_dpo",
+        snapshot="s",
+        base_model="m",
+        eval_ai_judge={"model": "judge-model", "constitution": "tiny-test"},
+    )
+    assert (
+        step.eval_ai_judge.settings("/models/judge").describe()
+        == "ai:transformers:/models/judge:tiny-test"
+    )
     with pytest.raises(ValidationError, match="backend"):
-        DPOStepConfig(kind="train_dpo", snapshot="s", base_model="m", eval_ai_judge={"model": "j", "backend": "gpt"})
+        DPOStepConfig(
+            kind="train_dpo",
+            snapshot="s",
+            base_model="m",
+            eval_ai_judge={"model": "j", "backend": "gpt"},
+        )

@@ -5,11 +5,11 @@ unchanged settings keep their evaluation key and trained-run reuse."""
 import dataclasses
 
 import pytest
+
 from accord.train.judged_win_rate import AIJudgeSettings, AIWinRateJudge
 from accord.train.ppo import PPOTrainConfig
 from accord.train.recipe_steps import EvalAIJudge
 from accord.workflows.policy_eval import evaluation_key
-
 from tests.fixtures.tiny_backend import RecordingBackend, tiny_backend  # noqa: F401
 
 PROMPTS = ["How do vaccines work?", "What is compound interest?"]

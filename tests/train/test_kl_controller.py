@@ -1,4 +1,5 @@
 import pytest
+
 from accord.train.kl_controller import AdaptiveKLController, FixedKLController, make_kl_controller
 
 

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from accord.train.losses import (
     PAIRWISE_LOSS_TYPES,
     exact_kl,
@@ -30,9 +31,13 @@ def kwargs_for(loss_type):
 @pytest.mark.parametrize("loss_type", PAIRWISE_LOSS_TYPES)
 def test_soft_loss_at_one_is_the_hard_loss(loss_type):
     hard = preference_loss(C, R, beta=0.2, loss_type=loss_type, **kwargs_for(loss_type))
-    soft = soft_preference_loss(C, R, torch.ones(3), beta=0.2, loss_type=loss_type, **kwargs_for(loss_type))
+    soft = soft_preference_loss(
+        C, R, torch.ones(3), beta=0.2, loss_type=loss_type, **kwargs_for(loss_type)
+    )
     torch.testing.assert_close(soft, hard)
-    swapped = soft_preference_loss(R, C, torch.zeros(3), beta=0.2, loss_type=loss_type, **kwargs_for(loss_type))
+    swapped = soft_preference_loss(
+        R, C, torch.zeros(3), beta=0.2, loss_type=loss_type, **kwargs_for(loss_type)
+    )
     torch.testing.assert_close(swapped, hard)
 
 
@@ -54,8 +59,14 @@ def test_sigmoid_definition_and_soft_minimiser():
 
 
 def test_ipo_normalises_by_length():
-    loss = preference_loss(C, R, beta=0.5, loss_type="ipo",
-                           chosen_lengths=torch.tensor([2.0, 2.0, 2.0]), rejected_lengths=torch.tensor([1.0, 1.0, 1.0]))
+    loss = preference_loss(
+        C,
+        R,
+        beta=0.5,
+        loss_type="ipo",
+        chosen_lengths=torch.tensor([2.0, 2.0, 2.0]),
+        rejected_lengths=torch.tensor([1.0, 1.0, 1.0]),
+    )
     torch.testing.assert_close(loss, (C / 2 - R - 1.0) ** 2)
 
 
@@ -77,7 +88,9 @@ def test_gae_matches_naive_sum():
         for t in range(n):
             expected = sum((gamma * lam) ** k * deltas[t + k] for k in range(n - t))
             assert adv[b, t].item() == pytest.approx(expected.item(), abs=1e-5)
-            assert ret[b, t].item() == pytest.approx(expected.item() + values[b, t].item(), abs=1e-5)
+            assert ret[b, t].item() == pytest.approx(
+                expected.item() + values[b, t].item(), abs=1e-5
+            )
         assert adv[b, n:].abs().sum() == 0
 
 
@@ -104,7 +117,9 @@ def test_ppo_policy_loss_clips():
 
 def test_ppo_value_loss_clips_and_whiten():
     values, old = torch.tensor([[2.0]]), torch.tensor([[0.0]])
-    loss, stats = ppo_value_loss(values, old, torch.tensor([[0.0]]), torch.ones(1, 1), cliprange_value=0.5)
+    loss, stats = ppo_value_loss(
+        values, old, torch.tensor([[0.0]]), torch.ones(1, 1), cliprange_value=0.5
+    )
     assert loss.item() == pytest.approx(0.5 * 4.0)
     assert stats["vf_clipfrac"].item() == 0.0
     w = whiten(torch.tensor([1.0, 2.0, 3.0, 100.0]), torch.tensor([1, 1, 1, 0]))
@@ -114,16 +129,26 @@ def test_ppo_value_loss_clips_and_whiten():
 
 def test_exact_kl_matches_torch_categorical_kl_and_is_never_negative():
     generator = torch.Generator().manual_seed(0)
-    logits, ref_logits = torch.randn(3, 5, 11, generator=generator), torch.randn(3, 5, 11, generator=generator)
+    logits, ref_logits = (
+        torch.randn(3, 5, 11, generator=generator),
+        torch.randn(3, 5, 11, generator=generator),
+    )
     ours = exact_kl(logits, ref_logits)
-    theirs = torch.distributions.kl_divergence(torch.distributions.Categorical(logits=logits),
-                                               torch.distributions.Categorical(logits=ref_logits))
+    theirs = torch.distributions.kl_divergence(
+        torch.distributions.Categorical(logits=logits),
+        torch.distributions.Categorical(logits=ref_logits),
+    )
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
     assert (exact_kl(logits, logits) == 0).all()
     # the sampled k1 of the same distributions can be negative; the exact KL cannot
-    tokens = logits.argmin(-1)  # the policy's least likely token: log π − log π_ref < 0 there, mostly
-    k1 = kl_per_token(torch.log_softmax(logits, -1).gather(-1, tokens[..., None])[..., 0],
-                      torch.log_softmax(ref_logits, -1).gather(-1, tokens[..., None])[..., 0], "k1")
+    tokens = logits.argmin(
+        -1
+    )  # the policy's least likely token: log π − log π_ref < 0 there, mostly
+    k1 = kl_per_token(
+        torch.log_softmax(logits, -1).gather(-1, tokens[..., None])[..., 0],
+        torch.log_softmax(ref_logits, -1).gather(-1, tokens[..., None])[..., 0],
+        "k1",
+    )
     assert (k1 < 0).any() and (ours >= 0).all()
 
 
@@ -141,5 +166,12 @@ def test_hinge_refuses_soft_labels():
         soft_preference_loss(c, r, torch.tensor([0.7, 1.0]), beta=0.1, loss_type="hinge")
     # hard labels (0 or 1) are the plain hinge loss, either way round
     hard = soft_preference_loss(c, r, torch.tensor([1.0, 0.0]), beta=0.1, loss_type="hinge")
-    torch.testing.assert_close(hard, torch.stack([preference_loss(c, r, beta=0.1, loss_type="hinge")[0],
-                                                  preference_loss(r, c, beta=0.1, loss_type="hinge")[1]]))
+    torch.testing.assert_close(
+        hard,
+        torch.stack(
+            [
+                preference_loss(c, r, beta=0.1, loss_type="hinge")[0],
+                preference_loss(r, c, beta=0.1, loss_type="hinge")[1],
+            ]
+        ),
+    )

@@ -2,6 +2,7 @@
 to the snapshot (by id and content hash)."""
 
 import pytest
+
 from accord.snapshots import create_snapshot
 from accord.store.db import open_store, session_scope
 from accord.store.ingest import PreferenceIngestor, PreferenceRecord
@@ -15,12 +16,27 @@ def test_store_snapshot_dpo_loop(tmp_path, tiny_model_dir):
     engine = open_store(url)
     with session_scope(engine) as s:
         PreferenceIngestor(s).ingest(
-            PreferenceRecord(prompt=f"Name a colour number {i}.", chosen=f"Blue is colour {i}.", rejected="no", source="t")
-            for i in range(16))
+            PreferenceRecord(
+                prompt=f"Name a colour number {i}.",
+                chosen=f"Blue is colour {i}.",
+                rejected="no",
+                source="t",
+            )
+            for i in range(16)
+        )
     snap = create_snapshot(engine, name="loop", policy="human-over-ai", test_fraction=0.25)
-    result = train_dpo(DPOTrainConfig(snapshot="loop", model=str(tiny_model_dir), db_url=url, max_steps=4,
-                                      learning_rate=5e-4, save_model=False, output_dir=str(tmp_path / "out")),
-                       engine=engine)
+    result = train_dpo(
+        DPOTrainConfig(
+            snapshot="loop",
+            model=str(tiny_model_dir),
+            db_url=url,
+            max_steps=4,
+            learning_rate=5e-4,
+            save_model=False,
+            output_dir=str(tmp_path / "out"),
+        ),
+        engine=engine,
+    )
     losses = [h["loss"] for h in result.history if "loss" in h]
     assert len(losses) == 4 and losses[-1] < losses[0]
     with session_scope(engine) as s:

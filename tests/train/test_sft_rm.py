@@ -1,6 +1,7 @@
 """SFT and reward-model training on a tiny snapshot export: loss goes down, run metrics stored."""
 
 import pytest
+
 from accord.store.db import open_store, session_scope
 from accord.train.rm import RewardTrainConfig, train_rm
 from accord.train.runs import get_run
@@ -14,17 +15,36 @@ def losses(result):
 
 @pytest.mark.slow
 def test_sft_loss_goes_down(snapshot_export, tiny_model_dir, train_db, tmp_path):
-    result = train_sft(SFTTrainConfig(snapshot=str(snapshot_export), model=str(tiny_model_dir), db_url=train_db,
-                                      output_dir=str(tmp_path / "sft"), max_steps=8, learning_rate=1e-3, save_model=False))
+    result = train_sft(
+        SFTTrainConfig(
+            snapshot=str(snapshot_export),
+            model=str(tiny_model_dir),
+            db_url=train_db,
+            output_dir=str(tmp_path / "sft"),
+            max_steps=8,
+            learning_rate=1e-3,
+            save_model=False,
+        )
+    )
     curve = losses(result)
     assert len(curve) == 8 and curve[-1] < curve[0]
     assert result.metrics["n_examples"] == 24
 
 
 @pytest.mark.slow
-def test_rm_learns_and_reports_heldout_accuracy(snapshot_export, tiny_model_dir, train_db, tmp_path):
-    result = train_rm(RewardTrainConfig(snapshot=str(snapshot_export), model=str(tiny_model_dir), db_url=train_db,
-                                        output_dir=str(tmp_path / "rm"), max_steps=10, learning_rate=1e-3))
+def test_rm_learns_and_reports_heldout_accuracy(
+    snapshot_export, tiny_model_dir, train_db, tmp_path
+):
+    result = train_rm(
+        RewardTrainConfig(
+            snapshot=str(snapshot_export),
+            model=str(tiny_model_dir),
+            db_url=train_db,
+            output_dir=str(tmp_path / "rm"),
+            max_steps=10,
+            learning_rate=1e-3,
+        )
+    )
     curve = losses(result)
     assert curve[-1] < curve[0]
     assert result.metrics["margin_from_score"] is True

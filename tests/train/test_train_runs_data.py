@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from accord.store.db import open_store, session_scope
 from accord.train.data import SnapshotDataError, read_export, write_export
 from accord.train.runs import RunRecorder, get_run, list_metrics, list_runs
@@ -10,8 +11,14 @@ from accord.train.runs import RunRecorder, get_run, list_metrics, list_runs
 
 def test_run_lifecycle(train_db):
     engine = open_store(train_db)
-    rec = RunRecorder.start(engine, kind="ppo", name="try-1", snapshot_hash="ab" * 32,
-                            base_model="accord/tiny", config={"beta": 0.1, "nan": float("nan")})
+    rec = RunRecorder.start(
+        engine,
+        kind="ppo",
+        name="try-1",
+        snapshot_hash="ab" * 32,
+        base_model="accord/tiny",
+        config={"beta": 0.1, "nan": float("nan")},
+    )
     rec.log(1, {"reward": 0.5})
     rec.log(1, {"kl": 0.1})
     rec.log(2, {"reward": 0.7})

@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from accord.cli.train import app as train_app
 from accord.cli.train import make_command
 from accord.jobs import registry as step_registry
@@ -14,7 +16,6 @@ from accord.service.job_kinds import JobConfigError, validate_config
 from accord.train import trainers as trainer_registry
 from accord.train.recipe_steps import MANAGED
 from accord.train.trainers import Trainer, config_options, get_trainer, register_trainer, trainers
-from typer.testing import CliRunner
 
 runner = CliRunner()
 NAMES = ["dpo", "grpo", "ppo", "rloo", "rm", "sft"]
@@ -85,9 +86,7 @@ def test_bad_option_values_name_the_field(tmp_path):
 def test_recipe_steps_take_config_fields_as_fields_or_options():
     ppo = get_step("train_ppo").config_model
     by_field = ppo(kind="train_ppo", reward_model="rm", gamma=0.9, ppo_epochs=2)
-    by_option = ppo(
-        kind="train_ppo", reward_model="rm", options={"gamma": 0.9, "ppo_epochs": 2}
-    )
+    by_option = ppo(kind="train_ppo", reward_model="rm", options={"gamma": 0.9, "ppo_epochs": 2})
     kwargs = {"snapshot": "s", "model": "m", "run_name": "r"}
     assert by_field.build_kwargs(**kwargs) == by_option.build_kwargs(**kwargs)
     assert by_field.build_kwargs(**kwargs)["gamma"] == 0.9
@@ -186,9 +185,10 @@ def test_grpo_from_the_cli_records_the_generated_options(
     )
     assert result.exit_code == 0, result.output
     run_id = json.loads(result.output[result.output.index("{") :])["run_id"]
+    from sqlmodel import Session
+
     from accord.store.db import open_store
     from accord.train.runs import get_run
-    from sqlmodel import Session
 
     with Session(open_store(train_db)) as session:
         run = get_run(session, run=run_id)

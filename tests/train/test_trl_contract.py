@@ -51,7 +51,8 @@ def _minor(version: str) -> str:
 def test_installed_trl_is_a_tested_minor_version():
     assert _minor(trl.__version__) in TESTED, (
         f"trl {trl.__version__} is installed, but train/dpo.py's overrides were read against trl "
-        f"{', '.join(TESTED)}; see this module's docstring before widening the pin")
+        f"{', '.join(TESTED)}; see this module's docstring before widening the pin"
+    )
 
 
 def test_pyproject_pins_trl_to_the_tested_minor_versions():
@@ -73,7 +74,8 @@ def test_overridden_trl_members_are_unchanged():
         assert digest == expected[qualified], (
             f"trl {trl.__version__} changed {qualified}, which train/dpo.py overrides or calls "
             f"(source fingerprint {digest}, read: {expected[qualified]}); re-read it before "
-            "trusting the soft-label DPO loss")
+            "trusting the soft-label DPO loss"
+        )
 
 
 def test_the_overrides_keep_trl_signatures():

@@ -27,8 +27,20 @@ from .calibration import (
 from .metrics import cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement
 
 __all__ = [
-    "BootstrapConfig", "Estimate", "ReliabilityCurve", "bootstrap_ci", "brier_score",
-    "calibration_summary", "cohen_kappa", "cohen_kappa_ci", "expected_calibration_error",
-    "fleiss_kappa", "fleiss_kappa_ci", "krippendorff_alpha", "krippendorff_alpha_ci",
-    "percent_agreement", "percent_agreement_ci", "reliability_curve",
+    "BootstrapConfig",
+    "Estimate",
+    "ReliabilityCurve",
+    "bootstrap_ci",
+    "brier_score",
+    "calibration_summary",
+    "cohen_kappa",
+    "cohen_kappa_ci",
+    "expected_calibration_error",
+    "fleiss_kappa",
+    "fleiss_kappa_ci",
+    "krippendorff_alpha",
+    "krippendorff_alpha_ci",
+    "percent_agreement",
+    "percent_agreement_ci",
+    "reliability_curve",
 ]

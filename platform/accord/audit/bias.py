@@ -43,9 +43,15 @@ def length_bias_section(views: AuditViews, config: BootstrapConfig) -> list[dict
     def add(source: str, kind: str, labels, pairs) -> None:
         cells = longer_win_cells(labels, data.len_a[pairs], data.len_b[pairs])
         n = len(labels)
-        rows.append({"source": source, "kind": kind, "n_labels": int(n),
-                     "tie_rate": clean(rate(np.array([(labels == 2).sum()]), np.array([n]))[0]),
-                     "longer_wins": bootstrap_cells(cells, _share_longer, config).to_dict()})
+        rows.append(
+            {
+                "source": source,
+                "kind": kind,
+                "n_labels": int(n),
+                "tie_rate": clean(rate(np.array([(labels == 2).sum()]), np.array([n]))[0]),
+                "longer_wins": bootstrap_cells(cells, _share_longer, config).to_dict(),
+            }
+        )
 
     if len(h.rating_label):
         add("human (all ratings)", "human", h.rating_label, h.rating_pair)
@@ -60,8 +66,12 @@ def length_bias_section(views: AuditViews, config: BootstrapConfig) -> list[dict
             for p in np.unique(principles):
                 sub = sel.copy()
                 sub[sel] = principles == p
-                add(f"{views.judge_names[code]} · {principle_label(views.principles[p])}", "ai",
-                    ai.label[sub], ai.pair[sub])
+                add(
+                    f"{views.judge_names[code]} · {principle_label(views.principles[p])}",
+                    "ai",
+                    ai.label[sub],
+                    ai.pair[sub],
+                )
     return rows
 
 
@@ -69,11 +79,15 @@ def reward_model_section(engine: Engine, scope: AuditScope) -> list[dict]:
     """Runs whose metrics hold ``rm_heldout_accuracy``: for a job or snapshot scope, those
     trained on a snapshot containing the scope's pairs; for the whole store, all of them."""
     where, params = scope_condition(scope, "se.pair_id")
-    sql = ("SELECT tr.id, tr.name, tr.kind, tr.status, tr.snapshot_hash, tr.metrics, s.name"
-           " FROM training_run tr LEFT JOIN snapshot s ON s.id = tr.snapshot_id")
+    sql = (
+        "SELECT tr.id, tr.name, tr.kind, tr.status, tr.snapshot_hash, tr.metrics, s.name"
+        " FROM training_run tr LEFT JOIN snapshot s ON s.id = tr.snapshot_id"
+    )
     if where:
-        sql += (" WHERE tr.snapshot_id IN (SELECT se.snapshot_id FROM snapshotexample se"
-                " WHERE 1 = 1" + where + ")")
+        sql += (
+            " WHERE tr.snapshot_id IN (SELECT se.snapshot_id FROM snapshotexample se"
+            " WHERE 1 = 1" + where + ")"
+        )
     with engine.connect() as conn:
         runs = conn.execute(text(sql + " ORDER BY tr.id"), params).all()
     out = []
@@ -81,8 +95,16 @@ def reward_model_section(engine: Engine, scope: AuditScope) -> list[dict]:
         values = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
         accuracy = values.get("rm_heldout_accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
-            out.append({"run_id": run_id, "name": name, "kind": kind, "status": status,
-                        "snapshot": snapshot_name, "snapshot_hash": snapshot_hash,
-                        "rm_heldout_accuracy": clean(accuracy),
-                        "n_heldout": values.get("rm_heldout_n")})
+            out.append(
+                {
+                    "run_id": run_id,
+                    "name": name,
+                    "kind": kind,
+                    "status": status,
+                    "snapshot": snapshot_name,
+                    "snapshot_hash": snapshot_hash,
+                    "rm_heldout_accuracy": clean(accuracy),
+                    "n_heldout": values.get("rm_heldout_n"),
+                }
+            )
     return out

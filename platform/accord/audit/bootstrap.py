@@ -37,7 +37,9 @@ class BootstrapConfig:
     confidence_level: float = field(
         default=0.95, metadata={"help": "Coverage of the percentile interval, in (0, 1)."}
     )
-    seed: int = field(default=0, metadata={"help": "Seed of the resampling: same seed, same interval."})
+    seed: int = field(
+        default=0, metadata={"help": "Seed of the resampling: same seed, same interval."}
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_resamples, int) or self.n_resamples < 0:
@@ -60,8 +62,13 @@ class Estimate:
         def clean(x: float) -> float | None:
             return None if x is None or math.isnan(x) else round(float(x), 6)
 
-        return {"value": clean(self.value), "low": clean(self.low), "high": clean(self.high),
-                "n_units": int(self.n_units), "confidence_level": self.confidence_level}
+        return {
+            "value": clean(self.value),
+            "low": clean(self.low),
+            "high": clean(self.high),
+            "n_units": int(self.n_units),
+            "confidence_level": self.confidence_level,
+        }
 
 
 def _interval(values: np.ndarray, confidence_level: float) -> tuple[float, float]:
@@ -88,13 +95,16 @@ def resample_kind_counts(kind_counts: np.ndarray, config: BootstrapConfig) -> np
         rows = min(step, config.n_resamples - start)
         drawn = unit_kinds[rng.integers(0, n, size=(rows, n))]
         flat = drawn + (np.arange(rows) * k)[:, None]
-        out[start:start + rows] = np.bincount(flat.ravel(), minlength=rows * k).reshape(rows, k)
+        out[start : start + rows] = np.bincount(flat.ravel(), minlength=rows * k).reshape(rows, k)
     return out
 
 
-def bootstrap_kinds(kind_counts: np.ndarray, kind_features: np.ndarray,
-                    statistic: Callable[[np.ndarray], np.ndarray],
-                    config: BootstrapConfig | None = None) -> Estimate:
+def bootstrap_kinds(
+    kind_counts: np.ndarray,
+    kind_features: np.ndarray,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    config: BootstrapConfig | None = None,
+) -> Estimate:
     """Interval of ``statistic(sum of unit features)`` where units come in kinds.
 
     ``kind_counts[k]`` units share the features ``kind_features[k]`` (any trailing shape);
@@ -104,7 +114,11 @@ def bootstrap_kinds(kind_counts: np.ndarray, kind_features: np.ndarray,
     kind_counts = np.asarray(kind_counts, dtype=np.int64)
     kind_features = np.asarray(kind_features, dtype=np.float64)
     n_units = int(kind_counts.sum())
-    value = float(statistic(np.tensordot(kind_counts, kind_features, axes=1))) if n_units else float("nan")
+    value = (
+        float(statistic(np.tensordot(kind_counts, kind_features, axes=1)))
+        if n_units
+        else float("nan")
+    )
     if n_units == 0 or config.n_resamples == 0:
         return Estimate(value, float("nan"), float("nan"), n_units, config.confidence_level)
     draws = resample_kind_counts(kind_counts, config).astype(np.float64)
@@ -113,8 +127,11 @@ def bootstrap_kinds(kind_counts: np.ndarray, kind_features: np.ndarray,
     return Estimate(value, low, high, n_units, config.confidence_level)
 
 
-def bootstrap_cells(cell_counts: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray],
-                    config: BootstrapConfig | None = None) -> Estimate:
+def bootstrap_cells(
+    cell_counts: np.ndarray,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    config: BootstrapConfig | None = None,
+) -> Estimate:
     """Interval of ``statistic(counts)`` when each unit falls in one cell (e.g. a cell of a
     confusion matrix): ``statistic`` gets (..., n_cells) counts."""
     config = config or BootstrapConfig()
@@ -135,19 +152,31 @@ def unit_kinds(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- per metric
-def cohen_kappa_ci(labels_a, labels_b, *, labels=None, weights: metrics.Weights = None,
-                   config: BootstrapConfig | None = None) -> Estimate:
+def cohen_kappa_ci(
+    labels_a,
+    labels_b,
+    *,
+    labels=None,
+    weights: metrics.Weights = None,
+    config: BootstrapConfig | None = None,
+) -> Estimate:
     ca, cb, v = metrics.paired_codes(labels_a, labels_b, labels)
     cells = np.bincount(ca * v + cb, minlength=v * v)
-    return bootstrap_cells(cells, lambda c: metrics.kappa_statistic(c.reshape(c.shape[:-1] + (v, v)), weights), config)
+    return bootstrap_cells(
+        cells, lambda c: metrics.kappa_statistic(c.reshape(c.shape[:-1] + (v, v)), weights), config
+    )
 
 
-def percent_agreement_ci(labels_a, labels_b=None, *, config: BootstrapConfig | None = None) -> Estimate:
+def percent_agreement_ci(
+    labels_a, labels_b=None, *, config: BootstrapConfig | None = None
+) -> Estimate:
     """Interval of ``metrics.percent_agreement`` (units: items, or columns of reliability data)."""
     if labels_b is not None:
         ca, cb, v = metrics.paired_codes(labels_a, labels_b)
         cells = np.bincount(ca * v + cb, minlength=v * v)
-        return bootstrap_cells(cells, lambda c: metrics.agreement_statistic(c.reshape(c.shape[:-1] + (v, v))), config)
+        return bootstrap_cells(
+            cells, lambda c: metrics.agreement_statistic(c.reshape(c.shape[:-1] + (v, v))), config
+        )
     codes, domain = metrics.encode_labels(labels_a)
     if codes.ndim != 2:
         raise ValueError("reliability data must be a 2-D raters × units matrix")
@@ -164,9 +193,11 @@ def percent_agreement_ci(labels_a, labels_b=None, *, config: BootstrapConfig | N
     return bootstrap_kinds(counts, features, statistic, config)
 
 
-def fleiss_kappa_ci(table, method: str = "fleiss", *, config: BootstrapConfig | None = None) -> Estimate:
+def fleiss_kappa_ci(
+    table, method: str = "fleiss", *, config: BootstrapConfig | None = None
+) -> Estimate:
     table = np.asarray(table, dtype=np.float64)
-    _, n = metrics.fleiss_unit_agreement(table)   # validates the design
+    _, n = metrics.fleiss_unit_agreement(table)  # validates the design
     kinds, counts = unit_kinds(table)
     kind_agree, _ = metrics.fleiss_unit_agreement(kinds)
     features = np.concatenate([np.ones((len(kinds), 1)), kind_agree[:, None], kinds], axis=1)
@@ -177,14 +208,22 @@ def fleiss_kappa_ci(table, method: str = "fleiss", *, config: BootstrapConfig | 
     return bootstrap_kinds(counts, features, statistic, config)
 
 
-def krippendorff_alpha_ci(reliability_data=None, *, value_counts=None, value_domain=None,
-                          level_of_measurement: metrics.Level = "interval",
-                          config: BootstrapConfig | None = None) -> Estimate:
+def krippendorff_alpha_ci(
+    reliability_data=None,
+    *,
+    value_counts=None,
+    value_domain=None,
+    level_of_measurement: metrics.Level = "interval",
+    config: BootstrapConfig | None = None,
+) -> Estimate:
     """Interval of Krippendorff's alpha; units rated fewer than twice are left out of the
     resampling (they contribute nothing to alpha)."""
-    vc, domain = metrics.alpha_inputs(reliability_data, value_counts=value_counts,
-                                      value_domain=value_domain,
-                                      level_of_measurement=level_of_measurement)
+    vc, domain = metrics.alpha_inputs(
+        reliability_data,
+        value_counts=value_counts,
+        value_domain=value_domain,
+        level_of_measurement=level_of_measurement,
+    )
     vc = vc[vc.sum(axis=1) >= 2]
     kinds, counts = unit_kinds(vc)
     features = metrics.coincidence_contributions(kinds)
@@ -193,8 +232,9 @@ def krippendorff_alpha_ci(reliability_data=None, *, value_counts=None, value_dom
     )
 
 
-def bootstrap_ci(statistic: Callable[..., float], *data, axis: int = 0,
-                 config: BootstrapConfig | None = None) -> Estimate:
+def bootstrap_ci(
+    statistic: Callable[..., float], *data, axis: int = 0, config: BootstrapConfig | None = None
+) -> Estimate:
     """Interval of any ``statistic(*data)`` by resampling indices along ``axis`` of every array
     (all must have the same length there). One call per resample: for custom metrics."""
     config = config or BootstrapConfig()

@@ -12,7 +12,7 @@ idempotent. The CLI (``accord calibrate``), the recipe step and the REST API cal
 >>> calibrate_judge(engine, judge="no-such-judge")
 Traceback (most recent call last):
 ...
-accord.audit.calibration_data.CalibrationDataError: no AI soft labels for judge 'no-such-judge', aggregate label
+accord.audit.calibration_data.CalibrationDataError: no AI soft labels for judge 'no-such-judge', ...
 """
 
 from __future__ import annotations
@@ -46,41 +46,81 @@ class CalibrationOutcome:
 
 def _key(data: LabelledPairs, method: str, folds: int, seed: int, n_resamples: int) -> str:
     keep = data.labelled
-    ai = sorted(zip((k for k, m in zip(data.pair_keys, keep, strict=True) if m),
-                    np.round(data.prob[keep], 12).tolist(), strict=True))
+    ai = sorted(
+        zip(
+            (k for k, m in zip(data.pair_keys, keep, strict=True) if m),
+            np.round(data.prob[keep], 12).tolist(),
+            strict=True,
+        )
+    )
     sel = data.selection
-    return content_hash("calibration-v1", sel.judge, sel.constitution_hash, sel.principle,
-                        method, data.human_label_hash(), ai, folds, seed, n_resamples)
+    return content_hash(
+        "calibration-v1",
+        sel.judge,
+        sel.constitution_hash,
+        sel.principle,
+        method,
+        data.human_label_hash(),
+        ai,
+        folds,
+        seed,
+        n_resamples,
+    )
 
 
-def calibrate_judge(engine: Engine, *, judge: str, constitution: str | None = None,
-                    principle: str = "", method: str = "temperature", folds: int = 5,
-                    seed: int = 0, n_resamples: int = 1000) -> CalibrationOutcome:
+def calibrate_judge(
+    engine: Engine,
+    *,
+    judge: str,
+    constitution: str | None = None,
+    principle: str = "",
+    method: str = "temperature",
+    folds: int = 5,
+    seed: int = 0,
+    n_resamples: int = 1000,
+) -> CalibrationOutcome:
     """Fit, report and store the calibration of ``judge`` (see the module docstring)."""
     if method not in METHODS:
         raise CalibrationDataError(f"unknown method {method!r}; use {', '.join(METHODS)}")
-    selection = JudgeSelection(judge=judge, constitution_hash=resolve_constitution(engine,
-                               constitution), principle=principle or "")
+    selection = JudgeSelection(
+        judge=judge,
+        constitution_hash=resolve_constitution(engine, constitution),
+        principle=principle or "",
+    )
     data = load_labelled_pairs(engine, selection)
     keep = data.labelled
     if keep.sum() < max(MIN_PAIRS, 2 * folds):
         raise CalibrationDataError(
             f"{selection.describe()}: {int(keep.sum())} pairs carry both its soft label and a "
             f"human label; calibration needs at least {max(MIN_PAIRS, 2 * folds)} "
-            "(collect human labels on its pairs: accord argilla push)")
+            "(collect human labels on its pairs: accord argilla push)"
+        )
     key = _key(data, method, folds, seed, n_resamples)
     with Session(engine) as session:
         existing = crud.get_calibration_by_key(session, key_hash=key)
         if existing is not None:
             return CalibrationOutcome(existing, created=False)
-        report = calibration_report(data.prob[keep], data.outcome[keep], method=method,
-                                    folds=folds, n_resamples=n_resamples, seed=seed)
+        report = calibration_report(
+            data.prob[keep],
+            data.outcome[keep],
+            method=method,
+            folds=folds,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
         report["reliability"] = _reliability(data, report)
         row = crud.create_calibration(
-            session, key_hash=key, judge=judge, constitution_hash=selection.constitution_hash,
-            principle=selection.principle, method=method,
-            human_label_hash=data.human_label_hash(), n=int(keep.sum()),
-            params=report["map"]["params"], report=report)
+            session,
+            key_hash=key,
+            judge=judge,
+            constitution_hash=selection.constitution_hash,
+            principle=selection.principle,
+            method=method,
+            human_label_hash=data.human_label_hash(),
+            n=int(keep.sum()),
+            params=report["map"]["params"],
+            report=report,
+        )
         session.commit()
         session.refresh(row)
         return CalibrationOutcome(row, created=True)
@@ -93,8 +133,10 @@ def _reliability(data: LabelledPairs, report: dict) -> dict:
     keep = data.labelled
     y, p = data.outcome[keep], data.prob[keep]
     after = CalibrationMap.from_dict(report["map"]).apply(p)
-    return {"before": reliability_curve(y, p).to_dict(),
-            "after": reliability_curve(y, after).to_dict()}
+    return {
+        "before": reliability_curve(y, p).to_dict(),
+        "after": reliability_curve(y, after).to_dict(),
+    }
 
 
 def calibration_map(calibration: Calibration) -> CalibrationMap:

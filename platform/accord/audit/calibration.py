@@ -29,8 +29,12 @@ class ReliabilityCurve:
     n_bins: int
 
     def to_dict(self) -> dict:
-        return {"n_bins": self.n_bins, "prob_pred": np.round(self.prob_pred, 6).tolist(),
-                "prob_true": np.round(self.prob_true, 6).tolist(), "counts": self.counts.tolist()}
+        return {
+            "n_bins": self.n_bins,
+            "prob_pred": np.round(self.prob_pred, 6).tolist(),
+            "prob_true": np.round(self.prob_true, 6).tolist(),
+            "counts": self.counts.tolist(),
+        }
 
 
 def _check(outcome, prob) -> tuple[np.ndarray, np.ndarray]:
@@ -83,9 +87,12 @@ def expected_calibration_error(outcome, prob, n_bins: int = 10) -> float:
 def calibration_summary(outcome, prob, n_bins: int = 10) -> dict:
     """Brier score, ECE and the reliability curve as one JSON-ready dict."""
     y, p = _check(outcome, prob)
-    return {"n": int(y.size), "brier": _round(brier_score(y, p)),
-            "ece": _round(expected_calibration_error(y, p, n_bins)),
-            "curve": reliability_curve(y, p, n_bins).to_dict()}
+    return {
+        "n": int(y.size),
+        "brier": _round(brier_score(y, p)),
+        "ece": _round(expected_calibration_error(y, p, n_bins)),
+        "curve": reliability_curve(y, p, n_bins).to_dict(),
+    }
 
 
 def _round(x: float) -> float | None:

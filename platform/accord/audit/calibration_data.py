@@ -57,8 +57,13 @@ class LabelledPairs:
 
     def human_label_hash(self) -> str:
         keep = self.labelled
-        items = sorted(zip((k for k, m in zip(self.pair_keys, keep, strict=True) if m),
-                           self.outcome[keep].tolist(), strict=True))
+        items = sorted(
+            zip(
+                (k for k, m in zip(self.pair_keys, keep, strict=True) if m),
+                self.outcome[keep].tolist(),
+                strict=True,
+            )
+        )
         return content_hash("human-labels-v1", items)
 
 
@@ -67,42 +72,59 @@ def resolve_constitution(engine: Engine, value: str | None) -> str:
     if not value:
         return ""
     with engine.connect() as conn:
-        rows = conn.execute(select(ConstitutionRow.name, ConstitutionRow.version,
-                                   ConstitutionRow.content_hash)).all()
+        rows = conn.execute(
+            select(ConstitutionRow.name, ConstitutionRow.version, ConstitutionRow.content_hash)
+        ).all()
     name, _, version = value.partition("@")
-    matches = {h for n, v, h in rows
-               if h.startswith(value) or (n == name and (not version or v == version))}
+    matches = {
+        h
+        for n, v, h in rows
+        if h.startswith(value) or (n == name and (not version or v == version))
+    }
     if not matches:
         raise CalibrationDataError(f"no constitution {value!r} in the store")
     if len(matches) > 1:
-        raise CalibrationDataError(f"constitution {value!r} is ambiguous ({len(matches)} "
-                                   "versions): give name@version or the content hash")
+        raise CalibrationDataError(
+            f"constitution {value!r} is ambiguous ({len(matches)} "
+            "versions): give name@version or the content hash"
+        )
     return matches.pop()
 
 
 def _ai_labels(conn, selection: JudgeSelection) -> dict[int, float]:
     j = Judgment.__table__.c
-    where = [j.kind == "ai", j.judge == selection.judge, j.prob_a.is_not(None),
-             j.status == "submitted"]
+    where = [
+        j.kind == "ai",
+        j.judge == selection.judge,
+        j.prob_a.is_not(None),
+        j.status == "submitted",
+    ]
     if selection.constitution_hash:
         where.append(j.constitution_hash == selection.constitution_hash)
     if selection.principle:
-        where += [j.principle == selection.principle, j.is_aggregate.is_(False),
-                  j.presentation_order.in_(("ab", "ba"))]
+        where += [
+            j.principle == selection.principle,
+            j.is_aggregate.is_(False),
+            j.presentation_order.in_(("ab", "ba")),
+        ]
     else:
         where.append(j.is_aggregate.is_(True))
     groups = conn.execute(
-        select(j.constitution_hash, j.principle, func.count()).where(and_(*where))
-        .group_by(j.constitution_hash, j.principle)).all()
+        select(j.constitution_hash, j.principle, func.count())
+        .where(and_(*where))
+        .group_by(j.constitution_hash, j.principle)
+    ).all()
     if not groups:
         raise CalibrationDataError(f"no AI soft labels for {selection.describe()}")
     if len(groups) > 1:
         found = ", ".join(f"{c[:12] or '-'}/{p or '-'} ({n})" for c, p, n in groups)
         raise CalibrationDataError(
             f"{selection.describe()} has labels under several constitutions or principle sets "
-            f"({found}): pass a constitution (and a principle) to choose one")
-    rows = conn.execute(select(j.pair_id, func.avg(j.prob_a)).where(and_(*where))
-                        .group_by(j.pair_id)).all()
+            f"({found}): pass a constitution (and a principle) to choose one"
+        )
+    rows = conn.execute(
+        select(j.pair_id, func.avg(j.prob_a)).where(and_(*where)).group_by(j.pair_id)
+    ).all()
     return {int(pid): float(p) for pid, p in rows}
 
 
@@ -112,11 +134,12 @@ def _human_outcomes(conn, pair_ids: list[int]) -> dict[int, int]:
     b_votes = func.sum(case((j.preferred == "b", 1), else_=0))
     out: dict[int, int] = {}
     for start in range(0, len(pair_ids), 5000):
-        chunk = pair_ids[start:start + 5000]
+        chunk = pair_ids[start : start + 5000]
         rows = conn.execute(
             select(j.pair_id, a_votes, b_votes)
             .where(j.kind == "human", j.status == "submitted", j.pair_id.in_(chunk))
-            .group_by(j.pair_id)).all()
+            .group_by(j.pair_id)
+        ).all()
         for pid, a, b in rows:
             if a != b:
                 out[int(pid)] = 1 if a > b else 0
@@ -132,9 +155,13 @@ def load_labelled_pairs(engine: Engine, selection: JudgeSelection) -> LabelledPa
         keys: dict[int, str] = {}
         p = Pair.__table__.c
         for start in range(0, len(pair_ids), 5000):
-            chunk = pair_ids[start:start + 5000]
-            keys.update({int(i): k for i, k in
-                         conn.execute(select(p.id, p.content_hash).where(p.id.in_(chunk)))})
+            chunk = pair_ids[start : start + 5000]
+            keys.update(
+                {
+                    int(i): k
+                    for i, k in conn.execute(select(p.id, p.content_hash).where(p.id.in_(chunk)))
+                }
+            )
     return LabelledPairs(
         selection=selection,
         pair_ids=np.asarray(pair_ids, dtype=np.int64),

@@ -72,8 +72,10 @@ class CalibrationMap:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CalibrationMap:
         if d.get("method") not in METHODS:
-            raise ValueError(f"unknown calibration method {d.get('method')!r}; "
-                             f"expected one of {', '.join(METHODS)}")
+            raise ValueError(
+                f"unknown calibration method {d.get('method')!r}; "
+                f"expected one of {', '.join(METHODS)}"
+            )
         return cls(method=d["method"], params=dict(d["params"]))
 
 
@@ -137,19 +139,24 @@ def fit_calibration(prob, outcome, *, method: Method | str = "temperature") -> C
     (1 = humans preferred A, 0 = B; ties left out by the caller)."""
     y, p = _check(outcome, prob)
     if method not in METHODS:
-        raise ValueError(f"unknown calibration method {method!r}; expected one of "
-                         f"{', '.join(METHODS)}")
+        raise ValueError(
+            f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     if y.size < 2 or y.min() == y.max():
-        raise ValueError(f"calibration needs both outcomes among its pairs (got {y.size} pairs, "
-                         f"{int(y.sum())} preferring A)")
+        raise ValueError(
+            f"calibration needs both outcomes among its pairs (got {y.size} pairs, "
+            f"{int(y.sum())} preferring A)"
+        )
     if method == "isotonic":
         return CalibrationMap("isotonic", _fit_isotonic(p, y))
     z = _logit(p)
     if method == "temperature":
         [inverse_t] = _newton_logistic(z, y, intercept=False)
         if inverse_t <= 0:
-            raise ValueError("the judge's labels are anti-correlated with the human labels: a "
-                             "temperature cannot calibrate them (try platt or isotonic)")
+            raise ValueError(
+                "the judge's labels are anti-correlated with the human labels: a "
+                "temperature cannot calibrate them (try platt or isotonic)"
+            )
         return CalibrationMap("temperature", {"temperature": float(1.0 / inverse_t)})
     a, b = _newton_logistic(z, y, intercept=True)
     return CalibrationMap("platt", {"a": float(a), "b": float(b)})
@@ -163,13 +170,15 @@ def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
     return rng.permutation(np.arange(n) % folds)
 
 
-def cross_fit(prob, outcome, *, method: Method | str = "temperature", folds: int = 5,
-              seed: int = 0) -> np.ndarray:
+def cross_fit(
+    prob, outcome, *, method: Method | str = "temperature", folds: int = 5, seed: int = 0
+) -> np.ndarray:
     """Out-of-sample calibrated probabilities: each fold mapped by a fit on the others."""
     y, p = _check(outcome, prob)
     if y.size < 2 * folds:
-        raise ValueError(f"cross-fitting with {folds} folds needs at least {2 * folds} pairs, "
-                         f"got {y.size}")
+        raise ValueError(
+            f"cross-fitting with {folds} folds needs at least {2 * folds} pairs, got {y.size}"
+        )
     assignment = fold_ids(y.size, folds, seed)
     out = np.empty_like(p)
     for fold in range(folds):
@@ -178,8 +187,16 @@ def cross_fit(prob, outcome, *, method: Method | str = "temperature", folds: int
     return out
 
 
-def _bootstrap(stat, y: np.ndarray, p_before: np.ndarray, p_after: np.ndarray, *,
-               n_resamples: int, confidence_level: float, seed: int) -> dict[str, Any]:
+def _bootstrap(
+    stat,
+    y: np.ndarray,
+    p_before: np.ndarray,
+    p_after: np.ndarray,
+    *,
+    n_resamples: int,
+    confidence_level: float,
+    seed: int,
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     index = rng.integers(0, y.size, size=(n_resamples, y.size))
     before = np.array([stat(y[i], p_before[i]) for i in index])
@@ -191,13 +208,24 @@ def _bootstrap(stat, y: np.ndarray, p_before: np.ndarray, p_after: np.ndarray, *
         lo, hi = np.quantile(values, q)
         return {"value": round(float(full), 6), "ci": [round(float(lo), 6), round(float(hi), 6)]}
 
-    return {"before": est(before, stat(y, p_before)), "after": est(after, stat(y, p_after)),
-            "change": est(after - before, stat(y, p_after) - stat(y, p_before))}
+    return {
+        "before": est(before, stat(y, p_before)),
+        "after": est(after, stat(y, p_after)),
+        "change": est(after - before, stat(y, p_after) - stat(y, p_before)),
+    }
 
 
-def calibration_report(prob, outcome, *, method: Method | str = "temperature", folds: int = 5,
-                       n_bins: int = 10, n_resamples: int = 1000,
-                       confidence_level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+def calibration_report(
+    prob,
+    outcome,
+    *,
+    method: Method | str = "temperature",
+    folds: int = 5,
+    n_bins: int = 10,
+    n_resamples: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Fit on all pairs (the map to store) and report ECE and Brier before → after, the after
     figures out-of-sample by cross-fitting, each with a paired bootstrap CI."""
     y, p = _check(outcome, prob)
@@ -213,9 +241,23 @@ def calibration_report(prob, outcome, *, method: Method | str = "temperature", f
         "n": int(y.size),
         "folds": folds,
         "map": cmap.to_dict(),
-        "ece": _bootstrap(ece, y, p, held_out, n_resamples=n_resamples,
-                          confidence_level=confidence_level, seed=seed),
-        "brier": _bootstrap(brier_score, y, p, held_out, n_resamples=n_resamples,
-                            confidence_level=confidence_level, seed=seed + 1),
+        "ece": _bootstrap(
+            ece,
+            y,
+            p,
+            held_out,
+            n_resamples=n_resamples,
+            confidence_level=confidence_level,
+            seed=seed,
+        ),
+        "brier": _bootstrap(
+            brier_score,
+            y,
+            p,
+            held_out,
+            n_resamples=n_resamples,
+            confidence_level=confidence_level,
+            seed=seed + 1,
+        ),
         "bootstrap": boot,
     }

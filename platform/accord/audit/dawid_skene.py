@@ -87,8 +87,10 @@ def dawid_skene(items, workers, labels, *, n_iter: int = 100, tol: float = 1e-5)
     """Fit Dawid–Skene to answers given as three parallel arrays (one row per answer)."""
     items, workers, labels = (np.asarray(x).ravel() for x in (items, workers, labels))
     if not (items.size == workers.size == labels.size):
-        raise ValueError("items, workers and labels need the same length, got "
-                         f"{items.size}, {workers.size} and {labels.size}")
+        raise ValueError(
+            "items, workers and labels need the same length, got "
+            f"{items.size}, {workers.size} and {labels.size}"
+        )
     if items.size == 0:
         raise ValueError("Dawid–Skene needs at least one answer")
     if n_iter < 1:

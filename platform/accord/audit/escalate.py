@@ -69,12 +69,22 @@ class JudgeCertificate:
         }
 
 
-def certify_judge(engine: Engine, *, judge: str, target: float, delta: float,
-                  constitution: str | None = None, principle: str = "",
-                  calibration_id: int | None = None) -> JudgeCertificate:
+def certify_judge(
+    engine: Engine,
+    *,
+    judge: str,
+    target: float,
+    delta: float,
+    constitution: str | None = None,
+    principle: str = "",
+    calibration_id: int | None = None,
+) -> JudgeCertificate:
     """Certify ``judge``'s confidence threshold on the store's human labels (see module)."""
-    selection = JudgeSelection(judge=judge, constitution_hash=resolve_constitution(engine,
-                               constitution), principle=principle or "")
+    selection = JudgeSelection(
+        judge=judge,
+        constitution_hash=resolve_constitution(engine, constitution),
+        principle=principle or "",
+    )
     data = load_labelled_pairs(engine, selection)
     prob = data.prob
     if calibration_id is not None:
@@ -85,13 +95,16 @@ def certify_judge(engine: Engine, *, judge: str, target: float, delta: float,
         if calibration.judge != judge or calibration.principle != selection.principle:
             raise CalibrationDataError(
                 f"calibration {calibration_id} is for judge {calibration.judge!r} "
-                f"(principle {calibration.principle or 'aggregate'!r}), not {selection.describe()}")
+                f"(principle {calibration.principle or 'aggregate'!r}), not {selection.describe()}"
+            )
         prob = calibration_map(calibration).apply(prob)
     confidence = np.maximum(prob, 1.0 - prob)
     labelled = data.labelled
     if not labelled.any():
-        raise CalibrationDataError(f"{selection.describe()}: none of its pairs has a human label "
-                                   "to certify a threshold on (collect some: accord argilla push)")
+        raise CalibrationDataError(
+            f"{selection.describe()}: none of its pairs has a human label "
+            "to certify a threshold on (collect some: accord argilla push)"
+        )
     ai_label_a = prob > 0.5
     agrees = np.where(prob == 0.5, False, ai_label_a == (data.outcome == 1))
     cert = certify_escalation(confidence[labelled], agrees[labelled], target=target, delta=delta)
@@ -100,8 +113,11 @@ def certify_judge(engine: Engine, *, judge: str, target: float, delta: float,
     kept = ai_only[conf_ai >= cert.threshold] if cert.threshold is not None else ai_only[:0]
     order = escalation_order(conf_ai, cert.threshold)
     return JudgeCertificate(
-        selection=selection, certificate=cert, human_label_hash=data.human_label_hash(),
-        calibration_id=calibration_id, n_ai_only=int(ai_only.size),
+        selection=selection,
+        certificate=cert,
+        human_label_hash=data.human_label_hash(),
+        calibration_id=calibration_id,
+        n_ai_only=int(ai_only.size),
         kept_pair_ids=data.pair_ids[kept].tolist(),
         escalate_pair_ids=data.pair_ids[ai_only[order]].tolist(),
         escalate_confidence=np.round(conf_ai[order], 6).tolist(),

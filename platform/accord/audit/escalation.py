@@ -1,4 +1,5 @@
-"""Which AI labels to keep, with a guarantee: a certified confidence threshold ("trust or escalate").
+"""Which AI labels to keep, with a guarantee: a certified confidence threshold
+("trust or escalate").
 
 On a calibration set of pairs that carry both an AI label and a human label, each pair gives the
 AI label's confidence (e.g. ``max(p, 1 - p)`` of the raw or calibrated soft label) and whether

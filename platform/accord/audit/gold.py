@@ -41,19 +41,30 @@ def gold_accuracy_section(engine: Engine, *, confidence: float = 0.95) -> list[d
     (``annotator_id`` is the store's annotator id, None for labels without one)."""
     rows: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
-        for judge, annotator_id, preferred, answer in conn.execute(text(
+        for judge, annotator_id, preferred, answer in conn.execute(
+            text(
                 "SELECT j.judge, j.annotator_id, j.preferred, g.answer FROM judgment j"
                 " JOIN gold_pair g ON g.pair_id = j.pair_id"
                 " WHERE j.kind = 'human' AND j.status = 'submitted'"
-                " AND j.preferred IS NOT NULL")):
-            row = rows.setdefault(judge, {"annotator": judge, "annotator_id": annotator_id,
-                                          "n_gold": 0, "correct": 0})
+                " AND j.preferred IS NOT NULL"
+            )
+        ):
+            row = rows.setdefault(
+                judge, {"annotator": judge, "annotator_id": annotator_id, "n_gold": 0, "correct": 0}
+            )
             row["n_gold"] += 1
             row["correct"] += preferred == answer
     out = []
     for judge in sorted(rows):
         row = rows[judge]
         low, high = wilson_interval(row["correct"], row["n_gold"], confidence)
-        out.append({**row, "accuracy": round(row["correct"] / row["n_gold"], 6),
-                    "ci_low": low, "ci_high": high, "confidence_level": confidence})
+        out.append(
+            {
+                **row,
+                "accuracy": round(row["correct"] / row["n_gold"], 6),
+                "ci_low": low,
+                "ci_high": high,
+                "confidence_level": confidence,
+            }
+        )
     return out

@@ -24,7 +24,9 @@ _NOMINAL = np.arange(3)
 
 def rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+        return np.where(
+            denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
+        )
 
 
 def clean(x: Any, digits: int = 6) -> float | None:
@@ -39,8 +41,12 @@ def alpha_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict:
     """Nominal Krippendorff's alpha of units × (a, b, tie) counts with its interval."""
     vc = value_counts[value_counts.sum(axis=1) >= 2]
     kinds, counts = unit_kinds(vc) if len(vc) else (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
-    return bootstrap_kinds(counts, metrics.coincidence_contributions(kinds),
-                           lambda o: metrics.alpha_statistic(o, _NOMINAL, "nominal"), config).to_dict()
+    return bootstrap_kinds(
+        counts,
+        metrics.coincidence_contributions(kinds),
+        lambda o: metrics.alpha_statistic(o, _NOMINAL, "nominal"),
+        config,
+    ).to_dict()
 
 
 def agreement_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict:
@@ -48,8 +54,12 @@ def agreement_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dic
     vc = value_counts[value_counts.sum(axis=1) >= 2]
     kinds, counts = unit_kinds(vc) if len(vc) else (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
     agree, pairs = metrics.pairwise_agreement_parts(kinds)
-    return bootstrap_kinds(counts, np.stack([agree, pairs], axis=-1).reshape(-1, 2),
-                           lambda s: rate(s[..., 0], s[..., 1]), config).to_dict()
+    return bootstrap_kinds(
+        counts,
+        np.stack([agree, pairs], axis=-1).reshape(-1, 2),
+        lambda s: rate(s[..., 0], s[..., 1]),
+        config,
+    ).to_dict()
 
 
 def fleiss_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict | None:
@@ -66,8 +76,12 @@ def fleiss_estimate(value_counts: np.ndarray, config: BootstrapConfig) -> dict |
     kinds, counts = unit_kinds(table)
     per_kind, _ = metrics.fleiss_unit_agreement(kinds)
     features = np.concatenate([np.ones((len(kinds), 1)), per_kind[:, None], kinds], axis=1)
-    est = bootstrap_kinds(counts, features, lambda s: metrics.fleiss_statistic(
-        s[..., 0], s[..., 1], s[..., 2:], modal), config).to_dict()
+    est = bootstrap_kinds(
+        counts,
+        features,
+        lambda s: metrics.fleiss_statistic(s[..., 0], s[..., 1], s[..., 2:], modal),
+        config,
+    ).to_dict()
     return {**est, "raters_per_unit": modal}
 
 
@@ -78,10 +92,14 @@ def human_human_section(views: AuditViews, config: BootstrapConfig) -> dict:
     if len(np.unique(h.unit_principle)) > 1:
         for code in np.unique(h.unit_principle):
             vc = h.value_counts[h.unit_principle == code]
-            by_principle.append({"principle": views.principles[code] or "(overall)",
-                                 "n_units": int((vc.sum(axis=1) >= 2).sum()),
-                                 "alpha": alpha_estimate(vc, config),
-                                 "agreement": agreement_estimate(vc, config)})
+            by_principle.append(
+                {
+                    "principle": views.principles[code] or "(overall)",
+                    "n_units": int((vc.sum(axis=1) >= 2).sum()),
+                    "alpha": alpha_estimate(vc, config),
+                    "agreement": agreement_estimate(vc, config),
+                }
+            )
     labels = np.bincount(h.rating_label, minlength=3)
     return {
         "n_ratings": len(h.rating_label),
@@ -113,7 +131,7 @@ def annotator_section(views: AuditViews) -> list[dict]:
         return []
     rater, unit, label = h.rating_rater, h.rating_unit, h.rating_label
     own = np.eye(3, dtype=np.int64)[label]
-    others = h.value_counts[unit] - own                  # the other raters' labels on the unit
+    others = h.value_counts[unit] - own  # the other raters' labels on the unit
     n_others = others.sum(axis=1)
     overlap = n_others > 0
 
@@ -126,12 +144,15 @@ def annotator_section(views: AuditViews) -> list[dict]:
     p_o = rate(agree, pairs)
     p_e = np.zeros(n_raters)
     for k in range(3):
-        p_e += rate(per_rater(overlap & (label == k)), n_overlap) * rate(per_rater(others[:, k]), pairs)
+        p_e += rate(per_rater(overlap & (label == k)), n_overlap) * rate(
+            per_rater(others[:, k]), pairs
+        )
     kappa = rate(p_o - p_e, 1.0 - p_e)
 
     is_gold = _gold_ratings(views)
-    gold_counts = np.bincount(unit[is_gold] * 3 + label[is_gold],
-                              minlength=len(h.unit_pair) * 3).reshape(-1, 3)
+    gold_counts = np.bincount(
+        unit[is_gold] * 3 + label[is_gold], minlength=len(h.unit_pair) * 3
+    ).reshape(-1, 3)
     gold_others = gold_counts[unit] - own * is_gold[:, None]
     gold_major = strict_majority(gold_others)
     has_gold = gold_major != NO_LABEL
@@ -152,17 +173,19 @@ def annotator_section(views: AuditViews) -> list[dict]:
     rows = []
     for r in range(n_raters):
         aid = int(data.sources.annotator_id[first_source[r]])
-        rows.append({
-            "annotator_id": aid if aid >= 0 else None,
-            "username": views.judge_names[h.rater_keys[r]],
-            "is_gold": bool(rater_gold[r]),
-            "n_labels": int(n_labels[r]),
-            "n_overlap": int(n_overlap[r]),
-            "agreement": clean(p_o[r]),
-            "kappa": clean(kappa[r]),
-            "n_gold_items": int(n_gold[r]),
-            "gold_agreement": clean(gold_rate[r]),
-            "tie_rate": clean(tie_rate[r]),
-            "longer_wins": clean(longer_rate[r]),
-        })
+        rows.append(
+            {
+                "annotator_id": aid if aid >= 0 else None,
+                "username": views.judge_names[h.rater_keys[r]],
+                "is_gold": bool(rater_gold[r]),
+                "n_labels": int(n_labels[r]),
+                "n_overlap": int(n_overlap[r]),
+                "agreement": clean(p_o[r]),
+                "kappa": clean(kappa[r]),
+                "n_gold_items": int(n_gold[r]),
+                "gold_agreement": clean(gold_rate[r]),
+                "tie_rate": clean(tie_rate[r]),
+                "longer_wins": clean(longer_rate[r]),
+            }
+        )
     return rows

@@ -42,26 +42,36 @@ def judge_output_section(engine: Engine, scope: AuditScope) -> list[dict[str, An
     truncated = _truncated_sql(engine.dialect.name)
     rows: dict[str, dict[str, int]] = {}
     with engine.connect() as conn:
-        for judge, n, n_truncated in conn.execute(text(
+        for judge, n, n_truncated in conn.execute(
+            text(
                 f"SELECT judge, COUNT(*), SUM(CASE WHEN {truncated} THEN 1 ELSE 0 END)"
                 " FROM judgment WHERE kind = 'ai' AND is_aggregate = :no"
-                f" AND status = 'submitted'{where} GROUP BY judge"),
-                {**params, "no": False}):
-            rows[judge] = {"judgments": int(n), "truncated": int(n_truncated or 0),
-                           "unparsable": 0}
+                f" AND status = 'submitted'{where} GROUP BY judge"
+            ),
+            {**params, "no": False},
+        ):
+            rows[judge] = {"judgments": int(n), "truncated": int(n_truncated or 0), "unparsable": 0}
         if scope.snapshot is None:
             job_where = " AND job_id = :job_id" if scope.job_id is not None else ""
-            errors = conn.execute(text(
-                "SELECT payload FROM joberror WHERE cause = 'unparsable' AND resolved = :no"
-                f" AND step IN ({', '.join(repr(s) for s in JUDGE_STEPS)}){job_where}"),
-                {**params, "no": False})
+            errors = conn.execute(
+                text(
+                    "SELECT payload FROM joberror WHERE cause = 'unparsable' AND resolved = :no"
+                    f" AND step IN ({', '.join(repr(s) for s in JUDGE_STEPS)}){job_where}"
+                ),
+                {**params, "no": False},
+            )
             for (payload,) in errors:
                 if isinstance(payload, str):
                     payload = json.loads(payload)
                 judge = (payload or {}).get("model_id", "")
                 row = rows.setdefault(judge, {"judgments": 0, "truncated": 0, "unparsable": 0})
                 row["unparsable"] += len((payload or {}).get("requests") or [None])
-    return [{"judge": judge, **row,
-             "unparsable_share": _share(row["unparsable"], row["judgments"] + row["unparsable"]),
-             "truncated_share": _share(row["truncated"], row["judgments"])}
-            for judge, row in sorted(rows.items())]
+    return [
+        {
+            "judge": judge,
+            **row,
+            "unparsable_share": _share(row["unparsable"], row["judgments"] + row["unparsable"]),
+            "truncated_share": _share(row["truncated"], row["judgments"]),
+        }
+        for judge, row in sorted(rows.items())
+    ]

@@ -47,8 +47,12 @@ def compare_cells(cells: np.ndarray, config: BootstrapConfig | None) -> dict:
 
     return {
         "n": int(cells.sum()),
-        "agreement": bootstrap_cells(cells, lambda c: metrics.agreement_statistic(as_matrix(c)), config).to_dict(),
-        "kappa": bootstrap_cells(cells, lambda c: metrics.kappa_statistic(as_matrix(c)), config).to_dict(),
+        "agreement": bootstrap_cells(
+            cells, lambda c: metrics.agreement_statistic(as_matrix(c)), config
+        ).to_dict(),
+        "kappa": bootstrap_cells(
+            cells, lambda c: metrics.kappa_statistic(as_matrix(c)), config
+        ).to_dict(),
         "confusion": cells.reshape(3, 3).tolist(),
     }
 
@@ -59,13 +63,17 @@ def _grouped_cells(groups: np.ndarray, cells: np.ndarray, n_groups: int) -> np.n
 
 def _source_fields(views: AuditViews, source: int) -> dict:
     s = views.data.sources
-    return {"judge": s.judge[source], "principle": principle_label(s.principle[source]),
-            "constitution": constitution_label(views, s.constitution_hash[source])}
+    return {
+        "judge": s.judge[source],
+        "principle": principle_label(s.principle[source]),
+        "constitution": constitution_label(views, s.constitution_hash[source]),
+    }
 
 
 def _constitution_codes(views: AuditViews) -> tuple[list[str], np.ndarray]:
-    hashes, codes = np.unique(np.array(views.data.sources.constitution_hash + [""], dtype=object),
-                              return_inverse=True)
+    hashes, codes = np.unique(
+        np.array(views.data.sources.constitution_hash + [""], dtype=object), return_inverse=True
+    )
     return [str(h) for h in hashes], codes[:-1]
 
 
@@ -82,8 +90,10 @@ def human_ai_section(views: AuditViews, config: BootstrapConfig) -> dict:
 
     def pooled(codes_of_source: np.ndarray, names: list[str], key: str) -> list[dict]:
         grouped = _grouped_cells(codes_of_source[src], cells, len(names))
-        return [{key: names[g], **compare_cells(grouped[g], config)}
-                for g in np.flatnonzero(grouped.sum(axis=1))]
+        return [
+            {key: names[g], **compare_cells(grouped[g], config)}
+            for g in np.flatnonzero(grouped.sum(axis=1))
+        ]
 
     hashes, constitution_of_source = _constitution_codes(views)
     return {
@@ -91,10 +101,12 @@ def human_ai_section(views: AuditViews, config: BootstrapConfig) -> dict:
         "n_without_human_majority": int((~m).sum()),
         "by_source": by_source,
         "by_judge": pooled(views.source_judge, views.judge_names, "judge"),
-        "by_principle": pooled(views.source_principle, [principle_label(p) for p in views.principles],
-                               "principle"),
-        "by_constitution": pooled(constitution_of_source,
-                                  [constitution_label(views, h) for h in hashes], "constitution"),
+        "by_principle": pooled(
+            views.source_principle, [principle_label(p) for p in views.principles], "principle"
+        ),
+        "by_constitution": pooled(
+            constitution_of_source, [constitution_label(views, h) for h in hashes], "constitution"
+        ),
     }
 
 
@@ -108,7 +120,12 @@ def calibration_section(views: AuditViews, n_bins: int) -> list[dict]:
     out = []
     for code in np.unique(judge):
         sel = judge == code
-        out.append({"judge": views.judge_names[code], **calibration_summary(outcome[sel], prob[sel], n_bins)})
+        out.append(
+            {
+                "judge": views.judge_names[code],
+                **calibration_summary(outcome[sel], prob[sel], n_bins),
+            }
+        )
     return out
 
 
@@ -122,7 +139,9 @@ def position_section(views: AuditViews, config: BootstrapConfig) -> dict:
     n_sources = len(views.data.sources)
     decisive_ab = (ai.label_ab >= 0) & (ai.label_ab < 2)
     decisive_ba = (ai.label_ba >= 0) & (ai.label_ba < 2)
-    first_wins = (ai.label_ab == 0).astype(np.int64) + (ai.label_ba == 1)     # per row: 0, 1 or 2 first-shown wins
+    first_wins = (ai.label_ab == 0).astype(np.int64) + (
+        ai.label_ba == 1
+    )  # per row: 0, 1 or 2 first-shown wins
     decisions = decisive_ab.astype(np.int64) + decisive_ba
 
     def consistency(c):
@@ -134,16 +153,24 @@ def position_section(views: AuditViews, config: BootstrapConfig) -> dict:
         group_all = codes_of_source[ai.source] if len(ai.source) else np.zeros(0, dtype=np.int64)
         wins = np.bincount(group_all, weights=first_wins, minlength=n_groups)
         total = np.bincount(group_all, weights=decisions, minlength=n_groups)
-        return [{**key_fields(g), "n_pairs": int(grouped[g].sum()),
-                 "consistency": bootstrap_cells(grouped[g], consistency, config).to_dict(),
-                 "first_position_wins": clean(rate(wins[g:g + 1], total[g:g + 1])[0]),
-                 "n_decisions": int(total[g])}
-                for g in np.flatnonzero(grouped.sum(axis=1))]
+        return [
+            {
+                **key_fields(g),
+                "n_pairs": int(grouped[g].sum()),
+                "consistency": bootstrap_cells(grouped[g], consistency, config).to_dict(),
+                "first_position_wins": clean(rate(wins[g : g + 1], total[g : g + 1])[0]),
+                "n_decisions": int(total[g]),
+            }
+            for g in np.flatnonzero(grouped.sum(axis=1))
+        ]
 
     return {
-        "by_source": rows(np.arange(n_sources), range(n_sources), lambda s: _source_fields(views, s)),
-        "by_judge": rows(views.source_judge, views.judge_names,
-                         lambda g: {"judge": views.judge_names[g]}),
+        "by_source": rows(
+            np.arange(n_sources), range(n_sources), lambda s: _source_fields(views, s)
+        ),
+        "by_judge": rows(
+            views.source_judge, views.judge_names, lambda g: {"judge": views.judge_names[g]}
+        ),
     }
 
 
@@ -177,12 +204,14 @@ def principle_agreement_section(views: AuditViews) -> list[dict]:
                 confusion = metrics.confusion_counts(labels[i, both], labels[j, both], 3)
                 agreement[i, j] = metrics.agreement_statistic(confusion)
                 kappa[i, j] = metrics.kappa_statistic(confusion)
-        out.append({
-            "judge": s.judge[members[0]],
-            "constitution": constitution_label(views, s.constitution_hash[members[0]]),
-            "principles": [principle_label(s.principle[m]) for m in members],
-            "agreement": [[clean(x) for x in row] for row in agreement],
-            "kappa": [[clean(x) for x in row] for row in kappa],
-            "n": counts.tolist(),
-        })
+        out.append(
+            {
+                "judge": s.judge[members[0]],
+                "constitution": constitution_label(views, s.constitution_hash[members[0]]),
+                "principles": [principle_label(s.principle[m]) for m in members],
+                "agreement": [[clean(x) for x in row] for row in agreement],
+                "kappa": [[clean(x) for x in row] for row in kappa],
+                "n": counts.tolist(),
+            }
+        )
     return out

@@ -70,14 +70,14 @@ class LabelSources:
 class AuditData:
     """Judgments as parallel arrays (one entry per judgment) plus per-pair and lookup tables."""
 
-    pair: np.ndarray            # index into pair_ids
-    source: np.ndarray          # index into sources
-    label: np.ndarray           # 0 a, 1 b, 2 tie
-    order: np.ndarray           # index into ORDERS
+    pair: np.ndarray  # index into pair_ids
+    source: np.ndarray  # index into sources
+    label: np.ndarray  # 0 a, 1 b, 2 tie
+    order: np.ndarray  # index into ORDERS
     is_aggregate: np.ndarray
-    prob_a: np.ndarray          # NaN when the judgment has no soft label
+    prob_a: np.ndarray  # NaN when the judgment has no soft label
     pair_ids: np.ndarray
-    len_a: np.ndarray           # characters of response_a / response_b, per pair
+    len_a: np.ndarray  # characters of response_a / response_b, per pair
     len_b: np.ndarray
     sources: LabelSources
     annotators: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -94,11 +94,20 @@ class AuditData:
         new_index = np.cumsum(wanted) - 1
         keep = wanted[self.pair]
         return AuditData(
-            pair=new_index[self.pair[keep]], source=self.source[keep], label=self.label[keep],
-            order=self.order[keep], is_aggregate=self.is_aggregate[keep], prob_a=self.prob_a[keep],
-            pair_ids=self.pair_ids[wanted], len_a=self.len_a[wanted], len_b=self.len_b[wanted],
-            sources=self.sources, annotators=self.annotators, constitutions=self.constitutions,
-            scope=self.scope)
+            pair=new_index[self.pair[keep]],
+            source=self.source[keep],
+            label=self.label[keep],
+            order=self.order[keep],
+            is_aggregate=self.is_aggregate[keep],
+            prob_a=self.prob_a[keep],
+            pair_ids=self.pair_ids[wanted],
+            len_a=self.len_a[wanted],
+            len_b=self.len_b[wanted],
+            sources=self.sources,
+            annotators=self.annotators,
+            constitutions=self.constitutions,
+            scope=self.scope,
+        )
 
     def human_reliability_matrix(self) -> np.ndarray:
         """Human raters × pairs (with a human label) matrix of label codes, NaN missing: the
@@ -114,19 +123,30 @@ class AuditData:
 def scope_condition(scope: AuditScope, column: str) -> tuple[str, dict[str, Any]]:
     """A condition on a pair id column restricting it to the scope's pairs."""
     if scope.job_id is not None:
-        return ((f" AND {column} IN (SELECT id FROM pair WHERE job_id = :job_id"
-                 " UNION SELECT pair_id FROM judgment WHERE job_id = :job_id)"),
-                {"job_id": int(scope.job_id)})
+        return (
+            (
+                f" AND {column} IN (SELECT id FROM pair WHERE job_id = :job_id"
+                " UNION SELECT pair_id FROM judgment WHERE job_id = :job_id)"
+            ),
+            {"job_id": int(scope.job_id)},
+        )
     if scope.snapshot is not None:
-        return ((f" AND {column} IN (SELECT se.pair_id FROM snapshotexample se"
-                 " JOIN snapshot s ON s.id = se.snapshot_id WHERE s.name = :snapshot)"),
-                {"snapshot": scope.snapshot})
+        return (
+            (
+                f" AND {column} IN (SELECT se.pair_id FROM snapshotexample se"
+                " JOIN snapshot s ON s.id = se.snapshot_id WHERE s.name = :snapshot)"
+            ),
+            {"snapshot": scope.snapshot},
+        )
     return "", {}
 
 
 def _check_scope(conn, scope: AuditScope) -> None:
-    if scope.job_id is not None and conn.execute(
-            text("SELECT 1 FROM job WHERE id = :i"), {"i": scope.job_id}).first() is None:
+    if (
+        scope.job_id is not None
+        and conn.execute(text("SELECT 1 FROM job WHERE id = :i"), {"i": scope.job_id}).first()
+        is None
+    ):
         raise ValueError(f"no job with id {scope.job_id} in the store")
     if scope.snapshot is not None:
         found = conn.execute(text("SELECT 1 FROM snapshot WHERE name = :n"), {"n": scope.snapshot})
@@ -152,7 +172,7 @@ class _Packing:
     """Several small integer fields packed into one 62-bit integer per row, so the database
     hands over one long text of numbers instead of millions of Python objects."""
 
-    fields: list[tuple[str, int]]      # (SQL expression with values in [0, size), size)
+    fields: list[tuple[str, int]]  # (SQL expression with values in [0, size), size)
 
     def words(self) -> list[list[tuple[str, int]]]:
         out: list[list[tuple[str, int]]] = [[]]
@@ -182,20 +202,34 @@ class _Packing:
         return out[::-1]
 
 
-def _read_numbers(conn, select_sql: str, where: str, params: dict[str, Any], per_row: int,
-                  id_column: str, table: str) -> np.ndarray:
+def _read_numbers(
+    conn,
+    select_sql: str,
+    where: str,
+    params: dict[str, Any],
+    per_row: int,
+    id_column: str,
+    table: str,
+) -> np.ndarray:
     """``select_sql`` (a comma-joined SQL text of integers per row) aggregated into one text
     per chunk of ids and parsed by numpy: (rows, per_row) int64."""
     dialect = conn.dialect.name
-    agg = (f"string_agg({select_sql}, ',')" if dialect == "postgresql"
-           else f"group_concat({select_sql}, ',')")
+    agg = (
+        f"string_agg({select_sql}, ',')"
+        if dialect == "postgresql"
+        else f"group_concat({select_sql}, ',')"
+    )
     lo, hi = conn.execute(text(f"SELECT MIN({id_column}), MAX({id_column}) FROM {table}")).one()
     parts = []
     if lo is not None:
         for start in range(int(lo), int(hi) + 1, _CHUNK_IDS):
             chunk = conn.execute(
-                text(f"SELECT {agg} FROM {table} WHERE {id_column} >= :lo AND {id_column} < :hi"
-                     + where), {**params, "lo": start, "hi": start + _CHUNK_IDS}).scalar()
+                text(
+                    f"SELECT {agg} FROM {table} WHERE {id_column} >= :lo AND {id_column} < :hi"
+                    + where
+                ),
+                {**params, "lo": start, "hi": start + _CHUNK_IDS},
+            ).scalar()
             if chunk:
                 parts.append(np.fromstring(chunk, dtype=np.int64, sep=","))
     flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -204,7 +238,7 @@ def _read_numbers(conn, select_sql: str, where: str, params: dict[str, Any], per
 
 # Ids per aggregated text: bounds memory (~30 bytes a row) on very large stores.
 _CHUNK_IDS = 2_000_000
-PROB_SCALE = 1_000_000          # soft labels are read with 6 decimals
+PROB_SCALE = 1_000_000  # soft labels are read with 6 decimals
 _NO_PROB = PROB_SCALE + 1
 _SUBMITTED = " AND j.status = 'submitted' AND j.preferred IN ('a', 'b', 'tie')"
 
@@ -226,10 +260,18 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
         annotators = {int(r[0]): {"username": r[1], "is_gold": bool(r[2])} for r in annotator_rows}
         by_username = {r[1]: int(r[0]) for r in annotator_rows}
         judges = [r[0] for r in conn.execute(text("SELECT DISTINCT judge FROM judgment")).all()]
-        principles = sorted(r[0] for r in conn.execute(text("SELECT DISTINCT principle FROM judgment")))
-        hashes = sorted(r[0] for r in conn.execute(text("SELECT DISTINCT constitution_hash FROM judgment")))
-        constitutions = {r[0]: f"{r[1]}@{r[2]}" for r in conn.execute(
-            text("SELECT content_hash, name, version FROM constitution")).all()}
+        principles = sorted(
+            r[0] for r in conn.execute(text("SELECT DISTINCT principle FROM judgment"))
+        )
+        hashes = sorted(
+            r[0] for r in conn.execute(text("SELECT DISTINCT constitution_hash FROM judgment"))
+        )
+        constitutions = {
+            r[0]: f"{r[1]}@{r[2]}"
+            for r in conn.execute(
+                text("SELECT content_hash, name, version FROM constitution")
+            ).all()
+        }
         max_pair = conn.execute(text("SELECT MAX(id) FROM pair")).scalar() or 0
 
         # Who judged: the annotator id when the row has one (or its judge is an annotator's
@@ -241,31 +283,50 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
         n_who = first_free + len(other_judges) + 1
         principle_codes = {p: i for i, p in enumerate(principles)}
         hash_codes = {h: i for i, h in enumerate(hashes)}
-        packing = _Packing([
-            ("j.pair_id", max_pair + 1),
-            ("(CASE j.preferred WHEN 'a' THEN 0 WHEN 'b' THEN 1 ELSE 2 END)", 3),
-            (("(CASE j.presentation_order WHEN 'ab' THEN 0 WHEN 'ba' THEN 1 WHEN 'agg' THEN 2"
-              " ELSE 3 END)"), 4),
-            ("(CASE WHEN j.is_aggregate THEN 1 ELSE 0 END)", 2),
-            ("(CASE WHEN j.kind = 'human' THEN 0 ELSE 1 END)", 2),
-            (f"COALESCE(j.annotator_id, {_case('j.judge', judge_codes, n_who - 1)})", n_who),
-            (_case("j.principle", principle_codes, len(principles)), len(principles) + 1),
-            (_case("j.constitution_hash", hash_codes, len(hashes)), len(hashes) + 1),
-            (f"COALESCE(CAST(ROUND(j.prob_a * {PROB_SCALE}) AS BIGINT), {_NO_PROB})", _NO_PROB + 1),
-        ])
+        packing = _Packing(
+            [
+                ("j.pair_id", max_pair + 1),
+                ("(CASE j.preferred WHEN 'a' THEN 0 WHEN 'b' THEN 1 ELSE 2 END)", 3),
+                (
+                    (
+                        "(CASE j.presentation_order WHEN 'ab' THEN 0 WHEN 'ba' THEN 1 WHEN 'agg' "
+                        "THEN 2"
+                        " ELSE 3 END)"
+                    ),
+                    4,
+                ),
+                ("(CASE WHEN j.is_aggregate THEN 1 ELSE 0 END)", 2),
+                ("(CASE WHEN j.kind = 'human' THEN 0 ELSE 1 END)", 2),
+                (f"COALESCE(j.annotator_id, {_case('j.judge', judge_codes, n_who - 1)})", n_who),
+                (_case("j.principle", principle_codes, len(principles)), len(principles) + 1),
+                (_case("j.constitution_hash", hash_codes, len(hashes)), len(hashes) + 1),
+                (
+                    f"COALESCE(CAST(ROUND(j.prob_a * {PROB_SCALE}) AS BIGINT), {_NO_PROB})",
+                    _NO_PROB + 1,
+                ),
+            ]
+        )
         words = packing.words()
         select = " || ',' || ".join(_as_text(_Packing.word_sql(w), dialect) for w in words)
-        packed = _read_numbers(conn, select, _SUBMITTED + where, params, len(words), "j.id",
-                               "judgment j")
-        pair_select = " || ',' || ".join(_as_text(x, dialect) for x in (
-            "p.id", "(SELECT LENGTH(r.text) FROM response r WHERE r.id = p.response_a_id)",
-            "(SELECT LENGTH(r.text) FROM response r WHERE r.id = p.response_b_id)"))
+        packed = _read_numbers(
+            conn, select, _SUBMITTED + where, params, len(words), "j.id", "judgment j"
+        )
+        pair_select = " || ',' || ".join(
+            _as_text(x, dialect)
+            for x in (
+                "p.id",
+                "(SELECT LENGTH(r.text) FROM response r WHERE r.id = p.response_a_id)",
+                "(SELECT LENGTH(r.text) FROM response r WHERE r.id = p.response_b_id)",
+            )
+        )
         pair_table = _read_numbers(conn, pair_select, pair_where, params, 3, "p.id", "pair p")
 
     fields = [f for i, w in enumerate(words) for f in _Packing.unpack(packed[:, i], w)]
     pair_id, label, order, aggregate, kind, who, principle, chash, prob_q = fields
     known = (who < n_who - 1) & (principle < len(principles)) & (chash < len(hashes))
-    source_key = ((kind * n_who + who) * (len(principles) + 1) + principle) * (len(hashes) + 1) + chash
+    source_key = ((kind * n_who + who) * (len(principles) + 1) + principle) * (
+        len(hashes) + 1
+    ) + chash
     keys, source = np.unique(source_key[known], return_inverse=True)
     rest, s_hash = np.divmod(keys, len(hashes) + 1)
     rest, s_principle = np.divmod(rest, len(principles) + 1)
@@ -277,16 +338,25 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
         judge=[name_of.get(int(w), f"#{int(w)}") for w in s_who],
         principle=[principles[int(p)] for p in s_principle],
         constitution_hash=[hashes[int(h)] for h in s_hash],
-        annotator_id=np.where((s_kind == 0) & (s_who < first_free), s_who, -1).astype(np.int64))
+        annotator_id=np.where((s_kind == 0) & (s_who < first_free), s_who, -1).astype(np.int64),
+    )
     # Pairs in scope that have at least one judgment, sorted by id.
     pair_table = pair_table[np.argsort(pair_table[:, 0], kind="stable")]
     pair_table = pair_table[np.isin(pair_table[:, 0], pair_id[known])]
     pair_ids = pair_table[:, 0]
     prob = prob_q[known].astype(np.float64) / PROB_SCALE
     return AuditData(
-        pair=np.searchsorted(pair_ids, pair_id[known]), source=source.astype(np.int64),
-        label=label[known].astype(np.int8), order=order[known].astype(np.int8),
+        pair=np.searchsorted(pair_ids, pair_id[known]),
+        source=source.astype(np.int64),
+        label=label[known].astype(np.int8),
+        order=order[known].astype(np.int8),
         is_aggregate=aggregate[known].astype(bool),
-        prob_a=np.where(prob_q[known] == _NO_PROB, np.nan, prob), pair_ids=pair_ids,
-        len_a=pair_table[:, 1], len_b=pair_table[:, 2], sources=sources,
-        annotators=annotators, constitutions=constitutions, scope=scope)
+        prob_a=np.where(prob_q[known] == _NO_PROB, np.nan, prob),
+        pair_ids=pair_ids,
+        len_a=pair_table[:, 1],
+        len_b=pair_table[:, 2],
+        sources=sources,
+        annotators=annotators,
+        constitutions=constitutions,
+        scope=scope,
+    )

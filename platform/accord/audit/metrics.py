@@ -138,11 +138,17 @@ def paired_codes(labels_a, labels_b, labels=None) -> tuple[np.ndarray, np.ndarra
     a = np.asarray(labels_a)
     b = np.asarray(labels_b)
     if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"labels_a and labels_b must be 1-D of one length, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"labels_a and labels_b must be 1-D of one length, got {a.shape} and {b.shape}"
+        )
     same_kind = a.dtype.kind == b.dtype.kind
-    both = np.concatenate([a, b]) if same_kind else np.concatenate([a.astype(object), b.astype(object)])
+    both = (
+        np.concatenate([a, b])
+        if same_kind
+        else np.concatenate([a.astype(object), b.astype(object)])
+    )
     codes, domain = encode_labels(both, labels)
-    ca, cb = codes[: len(a)], codes[len(a):]
+    ca, cb = codes[: len(a)], codes[len(a) :]
     keep = (ca >= 0) & (cb >= 0)
     return ca[keep], cb[keep], len(domain)
 
@@ -303,19 +309,29 @@ def alpha_statistic(coincidence: np.ndarray, value_domain: np.ndarray, level: Le
         return 1.0 - (o * d).sum(axis=(-2, -1)) / expected
 
 
-def alpha_inputs(reliability_data=None, *, value_counts=None, value_domain=None,
-                 level_of_measurement: Level = "interval") -> tuple[np.ndarray, np.ndarray]:
-    """Units × values counts and the value domain, validated as the ``krippendorff`` package does."""
+def alpha_inputs(
+    reliability_data=None,
+    *,
+    value_counts=None,
+    value_domain=None,
+    level_of_measurement: Level = "interval",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Units × values counts and the value domain, validated as the ``krippendorff`` package
+    does."""
     if (reliability_data is None) == (value_counts is None):
         raise ValueError("give either reliability_data or value_counts, not both")
     if level_of_measurement not in LEVELS:
-        raise ValueError(f"level_of_measurement must be one of {LEVELS}, not {level_of_measurement!r}")
+        raise ValueError(
+            f"level_of_measurement must be one of {LEVELS}, not {level_of_measurement!r}"
+        )
     if value_counts is None:
         data = np.asarray(reliability_data)
         if data.ndim != 2:
             raise ValueError(f"reliability_data must be 2-D raters × units, got shape {data.shape}")
         if data.dtype.kind in "USO" and value_domain is None and level_of_measurement != "nominal":
-            raise ValueError("string labels need an ordered value_domain unless the level is nominal")
+            raise ValueError(
+                "string labels need an ordered value_domain unless the level is nominal"
+            )
         if data.dtype.kind == "f":
             vc, domain = _sparse_value_counts(data, value_domain)
         else:
@@ -335,9 +351,18 @@ def alpha_inputs(reliability_data=None, *, value_counts=None, value_domain=None,
     return vc, domain
 
 
-def krippendorff_alpha(reliability_data=None, *, value_counts=None, value_domain=None,
-                       level_of_measurement: Level = "interval") -> float:
+def krippendorff_alpha(
+    reliability_data=None,
+    *,
+    value_counts=None,
+    value_domain=None,
+    level_of_measurement: Level = "interval",
+) -> float:
     """Krippendorff's alpha (the ``krippendorff`` package's ``alpha``, same defaults)."""
-    vc, domain = alpha_inputs(reliability_data, value_counts=value_counts,
-                              value_domain=value_domain, level_of_measurement=level_of_measurement)
+    vc, domain = alpha_inputs(
+        reliability_data,
+        value_counts=value_counts,
+        value_domain=value_domain,
+        level_of_measurement=level_of_measurement,
+    )
     return float(alpha_statistic(coincidences(vc), domain, level_of_measurement))

@@ -23,20 +23,29 @@ from .loader import AuditData, AuditScope, load_audit_data
 from .views import AuditViews
 
 Measure = Literal["agreement", "kappa", "gold"]
-_MEASURE_FIELDS = {"agreement": ("agreement", "n_overlap"), "kappa": ("kappa", "n_overlap"),
-                   "gold": ("gold_agreement", "n_gold_items")}
+_MEASURE_FIELDS = {
+    "agreement": ("agreement", "n_overlap"),
+    "kappa": ("kappa", "n_overlap"),
+    "gold": ("gold_agreement", "n_gold_items"),
+}
 _NO_CI = BootstrapConfig(n_resamples=0)
 
 
-def _data(engine: Engine, scope: AuditScope | None, data: AuditData | None,
-          pair_ids=None) -> AuditData:
+def _data(
+    engine: Engine, scope: AuditScope | None, data: AuditData | None, pair_ids=None
+) -> AuditData:
     data = data if data is not None else load_audit_data(engine, scope)
     return data.restrict(pair_ids) if pair_ids is not None else data
 
 
-def annotator_reliability(engine: Engine, *, scope: AuditScope | None = None,
-                          measure: Measure = "agreement", min_items: int = 1,
-                          data: AuditData | None = None) -> dict[int, float]:
+def annotator_reliability(
+    engine: Engine,
+    *,
+    scope: AuditScope | None = None,
+    measure: Measure = "agreement",
+    min_items: int = 1,
+    data: AuditData | None = None,
+) -> dict[int, float]:
     """annotator id → reliability in [0, 1] (kappa may be negative).
 
     ``agreement``: share of agreeing label pairs with the other annotators on shared items;
@@ -48,9 +57,13 @@ def annotator_reliability(engine: Engine, *, scope: AuditScope | None = None,
         raise ValueError(f"measure must be one of {tuple(_MEASURE_FIELDS)}, not {measure!r}")
     value_field, n_field = _MEASURE_FIELDS[measure]
     rows = annotator_section(AuditViews.build(_data(engine, scope, data)))
-    return {r["annotator_id"]: r[value_field] for r in rows
-            if r["annotator_id"] is not None and r[value_field] is not None
-            and r[n_field] >= max(min_items, 1)}
+    return {
+        r["annotator_id"]: r[value_field]
+        for r in rows
+        if r["annotator_id"] is not None
+        and r[value_field] is not None
+        and r[n_field] >= max(min_items, 1)
+    }
 
 
 def _principle_cells(views: AuditViews) -> dict[tuple[str, str], np.ndarray]:
@@ -62,26 +75,31 @@ def _principle_cells(views: AuditViews) -> dict[tuple[str, str], np.ndarray]:
         return out
     hashes = np.array(s.constitution_hash, dtype=object)[ai.source[m]]
     principles = np.array(s.principle, dtype=object)[ai.source[m]]
-    keys, group = np.unique(np.char.add(hashes.astype(str), np.char.add("\x1f", principles.astype(str))),
-                            return_inverse=True)
-    cells = np.bincount(group * 9 + ai.reference[m] * 3 + ai.label[m],
-                        minlength=len(keys) * 9).reshape(-1, 3, 3)
+    keys, group = np.unique(
+        np.char.add(hashes.astype(str), np.char.add("\x1f", principles.astype(str))),
+        return_inverse=True,
+    )
+    cells = np.bincount(
+        group * 9 + ai.reference[m] * 3 + ai.label[m], minlength=len(keys) * 9
+    ).reshape(-1, 3, 3)
     for key, confusion in zip(keys, cells):
         chash, principle = str(key).split("\x1f", 1)
         out[(chash, principle)] = confusion
     return out
 
 
-def principle_human_agreement(engine: Engine, *, scope: AuditScope | None = None,
-                              data: AuditData | None = None) -> dict[tuple[str, str], float]:
+def principle_human_agreement(
+    engine: Engine, *, scope: AuditScope | None = None, data: AuditData | None = None
+) -> dict[tuple[str, str], float]:
     """(constitution hash, principle) → share of AI labels of that principle (all judge
     models) that match the human majority on the same pairs."""
     cells = _principle_cells(AuditViews.build(_data(engine, scope, data)))
     return {key: float(metrics.agreement_statistic(c)) for key, c in cells.items() if c.sum()}
 
 
-def audit_summary_for_manifest(engine: Engine, *, scope: AuditScope | None = None,
-                               pair_ids=None, data: AuditData | None = None) -> dict[str, Any]:
+def audit_summary_for_manifest(
+    engine: Engine, *, scope: AuditScope | None = None, pair_ids=None, data: AuditData | None = None
+) -> dict[str, Any]:
     """A small JSON dict of the audit figures on the given pairs (all of the scope if None)."""
     data = _data(engine, scope, data, pair_ids)
     views = AuditViews.build(data)
@@ -92,14 +110,24 @@ def audit_summary_for_manifest(engine: Engine, *, scope: AuditScope | None = Non
     return {
         "pairs": len(data.pair_ids),
         "judgments": len(data.label),
-        "human_human": {"alpha": hh["alpha"]["value"], "agreement": hh["agreement"]["value"],
-                        "n_units": hh["n_units_multi"]},
+        "human_human": {
+            "alpha": hh["alpha"]["value"],
+            "agreement": hh["agreement"]["value"],
+            "n_units": hh["n_units_multi"],
+        },
         "human_ai": [
-            {"constitution_hash": chash, "principle": principle, "n": int(c.sum()),
-             "agreement": clean(metrics.agreement_statistic(c)),
-             "kappa": clean(metrics.kappa_statistic(c))}
-            for (chash, principle), c in sorted(_principle_cells(views).items())],
-        "annotators": {"measured": len(agreements),
-                       "median_agreement": clean(np.median(agreements)) if agreements else None},
+            {
+                "constitution_hash": chash,
+                "principle": principle,
+                "n": int(c.sum()),
+                "agreement": clean(metrics.agreement_statistic(c)),
+                "kappa": clean(metrics.kappa_statistic(c)),
+            }
+            for (chash, principle), c in sorted(_principle_cells(views).items())
+        ],
+        "annotators": {
+            "measured": len(agreements),
+            "median_agreement": clean(np.median(agreements)) if agreements else None,
+        },
         "position_consistency": {r["judge"]: r["consistency"]["value"] for r in position},
     }

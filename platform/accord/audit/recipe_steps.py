@@ -25,10 +25,15 @@ from ..workflows.outputs import FiguresOutput, report_dir, step_output
 class AuditStepConfig(StepConfig):
     """Agreement audit of the store or a snapshot, written as JSON and HTML reports."""
 
-    snapshot: str | None = Field(default=None, description="Audit this snapshot (a snapshot step "
-                                 "or a snapshot name) instead of the whole store.")
+    snapshot: str | None = Field(
+        default=None,
+        description="Audit this snapshot (a snapshot step "
+        "or a snapshot name) instead of the whole store.",
+    )
     resamples: int = Field(default=1000, ge=0, description="Bootstrap resamples (0: no intervals).")
-    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of intervals.")
+    confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="Confidence level of intervals."
+    )
     seed: int | None = Field(default=None, description="Bootstrap seed (default: the recipe's).")
     bins: int = Field(default=10, ge=1, description="Bins of the reliability curve.")
     html: bool = Field(default=True, description="Also write the standalone HTML report.")
@@ -40,8 +45,12 @@ ENSEMBLE = "*ensemble*"  # the judge step's principle name for its ensembled lab
 def _per_pair(by_source: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each judge's final label per pair: its ensemble row, or its only row (one principle)."""
     judges = [r["judge"] for r in by_source]
-    return [r for r in by_source if r.get("principle") == ENSEMBLE
-            or (judges.count(r["judge"]) == 1 and not r.get("principle", "").startswith("*"))]
+    return [
+        r
+        for r in by_source
+        if r.get("principle") == ENSEMBLE
+        or (judges.count(r["judge"]) == 1 and not r.get("principle", "").startswith("*"))
+    ]
 
 
 def _value(estimate: dict | None) -> dict[str, Any] | None:
@@ -57,25 +66,55 @@ def headline_figures(report: dict[str, Any]) -> dict[str, Any]:
     hh = report["human_human"]
     return {
         "counts": report["counts"],
-        "human_human": {"alpha": _value(hh.get("alpha")), "agreement": _value(hh.get("agreement")),
-                        "units_with_several_ratings": hh.get("n_units_multi", 0)},
-        "human_ai": [{"judge": r["judge"], "n": r["n"], "agreement": _value(r["agreement"]),
-                      "kappa": _value(r["kappa"])} for r in report["human_ai"].get("by_judge", [])],
+        "human_human": {
+            "alpha": _value(hh.get("alpha")),
+            "agreement": _value(hh.get("agreement")),
+            "units_with_several_ratings": hh.get("n_units_multi", 0),
+        },
+        "human_ai": [
+            {
+                "judge": r["judge"],
+                "n": r["n"],
+                "agreement": _value(r["agreement"]),
+                "kappa": _value(r["kappa"]),
+            }
+            for r in report["human_ai"].get("by_judge", [])
+        ],
         # The judge's final label per pair (its ensemble over principles and orders): n is pairs.
-        "human_ai_per_pair": [{"judge": r["judge"], "n": r["n"], "agreement": _value(r["agreement"]),
-                               "kappa": _value(r["kappa"])}
-                              for r in _per_pair(report["human_ai"].get("by_source", []))],
-        "position_consistency": [{"judge": r["judge"], "n_pairs": r["n_pairs"],
-                                  "consistency": _value(r["consistency"]),
-                                  "first_position_wins": r.get("first_position_wins")}
-                                 for r in report["position_consistency"].get("by_judge", [])],
-        "length_bias": [{"source": r["source"], "kind": r["kind"], "longer_wins": _value(r["longer_wins"])}
-                        for r in report.get("length_bias", [])],
-        "calibration": [{"judge": r["judge"], "n": r["n"], "ece": r["ece"], "brier": r["brier"]}
-                        for r in report.get("calibration", [])],
-        "reward_models": [{"run_id": r.get("run_id"), "name": r.get("name"),
-                           "rm_heldout_accuracy": r.get("rm_heldout_accuracy")}
-                          for r in report.get("reward_models", [])],
+        "human_ai_per_pair": [
+            {
+                "judge": r["judge"],
+                "n": r["n"],
+                "agreement": _value(r["agreement"]),
+                "kappa": _value(r["kappa"]),
+            }
+            for r in _per_pair(report["human_ai"].get("by_source", []))
+        ],
+        "position_consistency": [
+            {
+                "judge": r["judge"],
+                "n_pairs": r["n_pairs"],
+                "consistency": _value(r["consistency"]),
+                "first_position_wins": r.get("first_position_wins"),
+            }
+            for r in report["position_consistency"].get("by_judge", [])
+        ],
+        "length_bias": [
+            {"source": r["source"], "kind": r["kind"], "longer_wins": _value(r["longer_wins"])}
+            for r in report.get("length_bias", [])
+        ],
+        "calibration": [
+            {"judge": r["judge"], "n": r["n"], "ece": r["ece"], "brier": r["brier"]}
+            for r in report.get("calibration", [])
+        ],
+        "reward_models": [
+            {
+                "run_id": r.get("run_id"),
+                "name": r.get("name"),
+                "rm_heldout_accuracy": r.get("rm_heldout_accuracy"),
+            }
+            for r in report.get("reward_models", [])
+        ],
     }
 
 
@@ -89,9 +128,12 @@ def run_audit_step(ctx: StepContext, config: AuditStepConfig) -> FiguresOutput:
     if snapshot is not None and (out := step_output(ctx, snapshot, "snapshot")) is not None:
         snapshot = out.figures["name"]
     seed = ctx.seed if config.seed is None else config.seed
-    audit_config = AuditConfig(bootstrap=BootstrapConfig(n_resamples=config.resamples,
-                                                         confidence_level=config.confidence, seed=seed),
-                               n_bins=config.bins)
+    audit_config = AuditConfig(
+        bootstrap=BootstrapConfig(
+            n_resamples=config.resamples, confidence_level=config.confidence, seed=seed
+        ),
+        n_bins=config.bins,
+    )
     task = ctx.progress.add_step(f"{ctx.step_name}: audit", total=2 if config.html else 1)
     report = run_audit(ctx.engine, AuditScope(snapshot=snapshot), config=audit_config).to_dict()
     text = json.dumps(report, indent=2, default=str, ensure_ascii=False, sort_keys=True)
@@ -107,13 +149,20 @@ def run_audit_step(ctx: StepContext, config: AuditStepConfig) -> FiguresOutput:
         if not (unchanged and html_path.is_file()):
             write_html(json.loads(text), html_path)
         ctx.progress.advance(task)
-    figures = {**headline_figures(report), "json_path": str(json_path.resolve()),
-               "html_path": str(html_path.resolve()) if config.html else None,
-               "scope": report["scope"], "unchanged": unchanged}
+    figures = {
+        **headline_figures(report),
+        "json_path": str(json_path.resolve()),
+        "html_path": str(html_path.resolve()) if config.html else None,
+        "scope": report["scope"],
+        "unchanged": unchanged,
+    }
     counts = report["counts"]
-    return FiguresOutput(kind="audit", figures=figures,
-                         counts={"judgments": counts["judgments"], "human_judgments": counts["human_judgments"]},
-                         brief={"report": str(html_path if config.html else json_path)})
+    return FiguresOutput(
+        kind="audit",
+        figures=figures,
+        counts={"judgments": counts["judgments"], "human_judgments": counts["human_judgments"]},
+        brief={"report": str(html_path if config.html else json_path)},
+    )
 
 
 register_step("audit", AuditStepConfig, run_audit_step)

@@ -35,7 +35,8 @@ class AuditConfig:
 
     bootstrap: BootstrapConfig = field(
         default_factory=BootstrapConfig,
-        metadata={"help": "Resamples, confidence level and seed of every interval."})
+        metadata={"help": "Resamples, confidence level and seed of every interval."},
+    )
     n_bins: int = field(default=10, metadata={"help": "Equal-width bins of the reliability curve."})
 
     def __post_init__(self) -> None:
@@ -78,16 +79,25 @@ def _counts(data: AuditData) -> dict[str, Any]:
         "ai_judgments": int((kind == AI).sum()),
         "pairs": len(data.pair_ids),
         "pairs_with_human_labels": len(np.unique(data.pair[kind == HUMAN])),
-        "annotators": len({data.sources.judge[s] for s in np.flatnonzero(data.sources.kind == HUMAN)}),
+        "annotators": len(
+            {data.sources.judge[s] for s in np.flatnonzero(data.sources.kind == HUMAN)}
+        ),
         "judges": sorted({data.sources.judge[s] for s in ai_sources}),
-        "constitutions": sorted({data.constitutions.get(data.sources.constitution_hash[s],
-                                                         data.sources.constitution_hash[s][:12])
-                                 for s in ai_sources if data.sources.constitution_hash[s]}),
+        "constitutions": sorted(
+            {
+                data.constitutions.get(
+                    data.sources.constitution_hash[s], data.sources.constitution_hash[s][:12]
+                )
+                for s in ai_sources
+                if data.sources.constitution_hash[s]
+            }
+        ),
     }
 
 
-def build_report(data: AuditData, *, config: AuditConfig | None = None,
-                 engine: Engine | None = None) -> AuditReport:
+def build_report(
+    data: AuditData, *, config: AuditConfig | None = None, engine: Engine | None = None
+) -> AuditReport:
     """All sections for already loaded data (reward-model runs need ``engine``)."""
     config = config or AuditConfig()
     views = AuditViews.build(data)
@@ -103,15 +113,23 @@ def build_report(data: AuditData, *, config: AuditConfig | None = None,
         principle_agreement=principle_agreement_section(views),
         length_bias=length_bias_section(views, boot),
         reward_models=reward_model_section(engine, data.scope) if engine is not None else [],
-        config={"n_resamples": boot.n_resamples, "confidence_level": boot.confidence_level,
-                "seed": boot.seed, "n_bins": config.n_bins},
+        config={
+            "n_resamples": boot.n_resamples,
+            "confidence_level": boot.confidence_level,
+            "seed": boot.seed,
+            "n_bins": config.n_bins,
+        },
         judge_outputs=judge_output_section(engine, data.scope) if engine is not None else [],
-        gold_accuracy=(gold_accuracy_section(engine, confidence=boot.confidence_level)
-                       if engine is not None else []),
+        gold_accuracy=(
+            gold_accuracy_section(engine, confidence=boot.confidence_level)
+            if engine is not None
+            else []
+        ),
     )
 
 
-def run_audit(engine: Engine, scope: AuditScope | None = None, *,
-              config: AuditConfig | None = None) -> AuditReport:
+def run_audit(
+    engine: Engine, scope: AuditScope | None = None, *, config: AuditConfig | None = None
+) -> AuditReport:
     """Load the scope's judgments and build the report."""
     return build_report(load_audit_data(engine, scope), config=config, engine=engine)

@@ -29,16 +29,16 @@ TIE = 2
 class HumanUnits:
     """One row per human rating (deduplicated: a rater's last answer on a unit counts)."""
 
-    rating_unit: np.ndarray      # index into unit_* arrays
-    rating_source: np.ndarray    # label source (one human rater under one principle)
-    rating_rater: np.ndarray     # index into rater_keys (same person across principles)
+    rating_unit: np.ndarray  # index into unit_* arrays
+    rating_source: np.ndarray  # label source (one human rater under one principle)
+    rating_rater: np.ndarray  # index into rater_keys (same person across principles)
     rating_label: np.ndarray
     rating_pair: np.ndarray
     unit_pair: np.ndarray
-    unit_principle: np.ndarray   # principle code
-    value_counts: np.ndarray     # units × 3 (a, b, tie)
-    majority: np.ndarray         # per unit: the strict majority label, or NO_LABEL
-    rater_keys: np.ndarray       # per rater: the judge name code
+    unit_principle: np.ndarray  # principle code
+    value_counts: np.ndarray  # units × 3 (a, b, tie)
+    majority: np.ndarray  # per unit: the strict majority label, or NO_LABEL
+    rater_keys: np.ndarray  # per rater: the judge name code
 
     @property
     def n_ratings(self) -> np.ndarray:
@@ -51,35 +51,44 @@ class AIFinals:
 
     source: np.ndarray
     pair: np.ndarray
-    label: np.ndarray            # final: the aggregate/unordered judgment, else derived
-    prob: np.ndarray             # final P(a) (NaN when no soft label)
-    label_ab: np.ndarray         # NO_LABEL when that order was not judged
+    label: np.ndarray  # final: the aggregate/unordered judgment, else derived
+    prob: np.ndarray  # final P(a) (NaN when no soft label)
+    label_ab: np.ndarray  # NO_LABEL when that order was not judged
     label_ba: np.ndarray
-    reference: np.ndarray        # the human majority this label is compared with, or NO_LABEL
+    reference: np.ndarray  # the human majority this label is compared with, or NO_LABEL
 
 
 @dataclass
 class AuditViews:
     data: AuditData
-    principles: list[str]              # principle code → text
-    source_principle: np.ndarray       # per source: principle code
-    judge_names: list[str]             # judge code → name
-    source_judge: np.ndarray           # per source: judge code
+    principles: list[str]  # principle code → text
+    source_principle: np.ndarray  # per source: principle code
+    judge_names: list[str]  # judge code → name
+    source_judge: np.ndarray  # per source: judge code
     human: HumanUnits
     ai: AIFinals
 
     @classmethod
     def build(cls, data: AuditData) -> AuditViews:
-        principles, source_principle = np.unique(np.array(data.sources.principle + [""], dtype=object),
-                                                 return_inverse=True)
+        principles, source_principle = np.unique(
+            np.array(data.sources.principle + [""], dtype=object), return_inverse=True
+        )
         source_principle = source_principle[:-1]
-        judge_names, source_judge = np.unique(np.array(data.sources.judge + [""], dtype=object),
-                                              return_inverse=True)
+        judge_names, source_judge = np.unique(
+            np.array(data.sources.judge + [""], dtype=object), return_inverse=True
+        )
         source_judge = source_judge[:-1]
         human = _human_units(data, source_principle, source_judge, len(principles))
         ai = _ai_finals(data, human, source_principle, list(principles).index(""))
-        return cls(data, [str(p) for p in principles], source_principle,
-                   [str(j) for j in judge_names], source_judge, human, ai)
+        return cls(
+            data,
+            [str(p) for p in principles],
+            source_principle,
+            [str(j) for j in judge_names],
+            source_judge,
+            human,
+            ai,
+        )
 
 
 def _last_per_key(keys: np.ndarray) -> np.ndarray:
@@ -107,13 +116,22 @@ def _human_units(data: AuditData, source_principle, source_judge, n_principles) 
     principle = source_principle[data.source[rows]] if len(rows) else np.zeros(0, dtype=np.int64)
     unit_keys, unit = np.unique(pair * n_principles + principle, return_inverse=True)
     counts = np.bincount(unit * 3 + data.label[rows], minlength=len(unit_keys) * 3).reshape(-1, 3)
-    rater_keys, rater = np.unique(source_judge[data.source[rows]] if len(rows) else
-                                  np.zeros(0, dtype=np.int64), return_inverse=True)
+    rater_keys, rater = np.unique(
+        source_judge[data.source[rows]] if len(rows) else np.zeros(0, dtype=np.int64),
+        return_inverse=True,
+    )
     return HumanUnits(
-        rating_unit=unit, rating_source=data.source[rows], rating_rater=rater,
-        rating_label=data.label[rows].astype(np.int64), rating_pair=pair,
-        unit_pair=unit_keys // n_principles, unit_principle=unit_keys % n_principles,
-        value_counts=counts, majority=strict_majority(counts), rater_keys=rater_keys)
+        rating_unit=unit,
+        rating_source=data.source[rows],
+        rating_rater=rater,
+        rating_label=data.label[rows].astype(np.int64),
+        rating_pair=pair,
+        unit_pair=unit_keys // n_principles,
+        unit_principle=unit_keys % n_principles,
+        value_counts=counts,
+        majority=strict_majority(counts),
+        rater_keys=rater_keys,
+    )
 
 
 def _ai_finals(data: AuditData, human: HumanUnits, source_principle, overall_code) -> AIFinals:
@@ -143,22 +161,33 @@ def _ai_finals(data: AuditData, human: HumanUnits, source_principle, overall_cod
     both = (ab >= 0) & (ba >= 0)
     derived = np.where(both, np.where(ab == ba, ab, TIE), np.where(ab >= 0, ab, ba))
     with np.errstate(invalid="ignore"):
-        derived_prob = np.where(both, (ab_prob + ba_prob) / 2.0, np.where(ab >= 0, ab_prob, ba_prob))
+        derived_prob = np.where(
+            both, (ab_prob + ba_prob) / 2.0, np.where(ab >= 0, ab_prob, ba_prob)
+        )
     missing = final < 0
     final[missing] = derived[missing]
     final_prob[missing] = derived_prob[missing]
 
     source = keys // max(n_pairs, 1)
     pair = keys % max(n_pairs, 1)
-    return AIFinals(source=source, pair=pair, label=final, prob=final_prob, label_ab=ab,
-                    label_ba=ba, reference=_references(human, source_principle[source] if len(source)
-                                                       else source, pair, n_pairs, overall_code))
+    return AIFinals(
+        source=source,
+        pair=pair,
+        label=final,
+        prob=final_prob,
+        label_ab=ab,
+        label_ba=ba,
+        reference=_references(
+            human, source_principle[source] if len(source) else source, pair, n_pairs, overall_code
+        ),
+    )
 
 
 def _references(human: HumanUnits, principle, pair, n_pairs, overall_code) -> np.ndarray:
     """Human majority on (pair, same principle) if humans answered it, else on (pair, "")."""
-    n_principles = int(max(principle.max(initial=0), human.unit_principle.max(initial=0),
-                           overall_code)) + 1
+    n_principles = (
+        int(max(principle.max(initial=0), human.unit_principle.max(initial=0), overall_code)) + 1
+    )
     unit_keys = human.unit_pair * n_principles + human.unit_principle
 
     def lookup(codes):

@@ -111,7 +111,7 @@ class GenerationResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "GenerationResult":
+    def from_dict(cls, d: dict[str, Any]) -> GenerationResult:
         d = dict(d)
         if d.get("token_logprobs") is not None:
             d["token_logprobs"] = [TokenLogprob(**t) for t in d["token_logprobs"]]

@@ -53,9 +53,7 @@ def token_starts_choice(token: str, choice: str) -> bool:
     return bool(token) and choice.startswith(token)
 
 
-def choice_logprobs_from_top(
-    choices: list[str], top: Iterable[tuple[str, float]]
-) -> ChoiceReading:
+def choice_logprobs_from_top(choices: list[str], top: Iterable[tuple[str, float]]) -> ChoiceReading:
     """Log-prob of each choice from the first answer token's ``(token, logprob)`` alternatives."""
     listed = [(tok, lp) for tok, lp in top if lp > FORBIDDEN_LOGPROB and math.isfinite(lp)]
     scores: dict[str, float] = {}

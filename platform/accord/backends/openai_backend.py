@@ -382,8 +382,10 @@ class OpenAIBackend:
         self, client: AsyncOpenAI, kwargs: dict[str, Any], *, endpoint: str = "chat"
     ):
         where = f"{client.base_url} (model {self.model_id})"
-        create = client.completions.create if endpoint == "completions" else (
-            client.chat.completions.create
+        create = (
+            client.completions.create
+            if endpoint == "completions"
+            else (client.chat.completions.create)
         )
         for attempt in range(self.max_retries + 1):
             try:

@@ -307,7 +307,9 @@ class TransformersBackend:
                 # Window position keep-1-n+past+j predicts the j-th of the n scored tokens.
                 first = keep - 1 - len(plan.scored_ids) + past
                 records = [
-                    token_record(self.tokenizer, logprobs[i, first + j], tok, row.request.top_logprobs)
+                    token_record(
+                        self.tokenizer, logprobs[i, first + j], tok, row.request.top_logprobs
+                    )
                     for j, tok in enumerate(plan.scored_ids)
                 ]
                 scores.setdefault(row.index, {})[plan.choice] = (

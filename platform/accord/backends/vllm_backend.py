@@ -173,9 +173,7 @@ class VLLMBackend:
         text = self._render(request)
         prompt, plans = choice_tokens(self.tokenizer, text, request.choices)
         self._check_length(max(len(p.ids) for p in plans))
-        return [
-            _Prompt(index, request, p.ids, len(prompt), p.choice, p.start, text) for p in plans
-        ]
+        return [_Prompt(index, request, p.ids, len(prompt), p.choice, p.start, text) for p in plans]
 
     def _sampling(self, request: GenerationRequest, **overrides: Any):
         from vllm import SamplingParams

@@ -23,12 +23,18 @@ from .common import DbOption, JsonOption, console, engine_for, fail, print_json
 
 app = typer.Typer(help="Human preference labels through Argilla.", no_args_is_help=True)
 users_app = typer.Typer(help="Annotator accounts on the Argilla server.", no_args_is_help=True)
-local_app = typer.Typer(help="A local Argilla server (installed on first use).", no_args_is_help=True)
+local_app = typer.Typer(
+    help="A local Argilla server (installed on first use).", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 app.add_typer(local_app, name="local")
 
-ApiUrl = Annotated[str | None, typer.Option("--api-url", help="Argilla URL (default: $ARGILLA_API_URL).")]
-ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (default: $ARGILLA_API_KEY).")]
+ApiUrl = Annotated[
+    str | None, typer.Option("--api-url", help="Argilla URL (default: $ARGILLA_API_URL).")
+]
+ApiKey = Annotated[
+    str | None, typer.Option("--api-key", help="API key (default: $ARGILLA_API_KEY).")
+]
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="Argilla dataset name.")]
 Workspace = Annotated[str | None, typer.Option("--workspace", "-w", help="Argilla workspace.")]
 
@@ -44,8 +50,10 @@ def _argilla_errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except httpx.HTTPStatusError as exc:
-        fail(f"Argilla answered HTTP {exc.response.status_code} to {exc.request.method} "
-             f"{exc.request.url.path}: {exc.response.text[:300]}")
+        fail(
+            f"Argilla answered HTTP {exc.response.status_code} to {exc.request.method} "
+            f"{exc.request.url.path}: {exc.response.text[:300]}"
+        )
     except (ValueError, RuntimeError, OSError, ArgillaError) as exc:
         fail(str(exc))
 
@@ -74,24 +82,51 @@ def push(
     workspace: Workspace = None,
     min_submitted: Annotated[int, typer.Option(help="Annotators per record (overlap).")] = 1,
     job: Annotated[int | None, typer.Option(help="Only pairs made by this job id.")] = None,
-    prompt_source: Annotated[str | None, typer.Option(help="Only prompts from this source.")] = None,
+    prompt_source: Annotated[
+        str | None, typer.Option(help="Only prompts from this source.")
+    ] = None,
     pair_source: Annotated[str | None, typer.Option(help="Only pairs with this source.")] = None,
     snapshot: Annotated[str | None, typer.Option(help="Only pairs in this snapshot.")] = None,
-    pair_id: Annotated[list[int] | None, typer.Option("--pair-id", help="These pairs (repeat).")] = None,
-    disagreements: Annotated[bool, typer.Option(help="Pairs where judges disagree (audit queue).")] = False,
-    include_labelled: Annotated[bool, typer.Option(help="Also pairs that already have human labels.")] = False,
+    pair_id: Annotated[
+        list[int] | None, typer.Option("--pair-id", help="These pairs (repeat).")
+    ] = None,
+    disagreements: Annotated[
+        bool, typer.Option(help="Pairs where judges disagree (audit queue).")
+    ] = False,
+    include_labelled: Annotated[
+        bool, typer.Option(help="Also pairs that already have human labels.")
+    ] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many pairs.")] = None,
-    guidelines: Annotated[Path | None, typer.Option(help="Guidelines from a text/Markdown file.")] = None,
-    constitution: Annotated[str | None, typer.Option(help="Guidelines from a constitution (name or YAML).")] = None,
-    suggestions: Annotated[bool, typer.Option(help="Show the AI judgment as a suggestion (biases annotators).")] = False,
+    guidelines: Annotated[
+        Path | None, typer.Option(help="Guidelines from a text/Markdown file.")
+    ] = None,
+    constitution: Annotated[
+        str | None, typer.Option(help="Guidelines from a constitution (name or YAML).")
+    ] = None,
+    suggestions: Annotated[
+        bool, typer.Option(help="Show the AI judgment as a suggestion (biases annotators).")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the per-record A/B shuffle.")] = 0,
-    force: Annotated[bool, typer.Option(help="Re-send records the store says are up to date.")] = False,
-    priority: Annotated[str | None, typer.Option(
-        help="Most informative first: uncertainty | disagreement | position-inconsistent | "
-             "random (record metadata accord_priority; sort it descending).")] = None,
-    gold_rate: Annotated[float, typer.Option(
-        min=0.0, max=0.99, help="Share of the records that are gold pairs (accord gold add).")] = 0.0,
-    db: DbOption = None, api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
+    force: Annotated[
+        bool, typer.Option(help="Re-send records the store says are up to date.")
+    ] = False,
+    priority: Annotated[
+        str | None,
+        typer.Option(
+            help="Most informative first: uncertainty | disagreement | position-inconsistent | "
+            "random (record metadata accord_priority; sort it descending)."
+        ),
+    ] = None,
+    gold_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.99, help="Share of the records that are gold pairs (accord gold add)."
+        ),
+    ] = 0.0,
+    db: DbOption = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Push pairs (all unlabelled ones by default) to an Argilla dataset; safe to repeat."""
     from ..feedback.argilla.priority import PRIORITIES
@@ -104,30 +139,54 @@ def push(
     if guidelines and constitution:
         fail("give --guidelines or --constitution, not both", 2)
     try:
-        text = (guidelines_from_file(guidelines) if guidelines else
-                guidelines_from_constitution(constitution) if constitution else None)
+        text = (
+            guidelines_from_file(guidelines)
+            if guidelines
+            else guidelines_from_constitution(constitution)
+            if constitution
+            else None
+        )
     except (ValueError, OSError) as exc:
         fail(str(exc))
     engine = engine_for(db)
     connection = _connect(api_url, api_key)
     with _argilla_errors(), Progress(console=console, transient=True, disable=json_out) as progress:
         result = push_pairs(
-            engine, dataset=dataset, workspace=workspace, pair_ids=pair_id or None, job_id=job,
-            prompt_source=prompt_source, pair_source=pair_source, snapshot=snapshot,
-            disagreements=disagreements, unlabelled_only=False if include_labelled else None,
-            limit=limit, min_submitted=min_submitted, guidelines=text,
-            with_suggestions=suggestions, seed=seed, force=force, connection=connection,
-            progress=_progress_callback(progress, "pushing"), priority=priority,
-            gold_rate=gold_rate)
+            engine,
+            dataset=dataset,
+            workspace=workspace,
+            pair_ids=pair_id or None,
+            job_id=job,
+            prompt_source=prompt_source,
+            pair_source=pair_source,
+            snapshot=snapshot,
+            disagreements=disagreements,
+            unlabelled_only=False if include_labelled else None,
+            limit=limit,
+            min_submitted=min_submitted,
+            guidelines=text,
+            with_suggestions=suggestions,
+            seed=seed,
+            force=force,
+            connection=connection,
+            progress=_progress_callback(progress, "pushing"),
+            priority=priority,
+            gold_rate=gold_rate,
+        )
     if json_out:
         print_json(result.to_dict())
         return
-    console.print(f"[bold]{result.dataset}[/] ({result.workspace}): {result.selected} selected, "
-                  f"{result.created} new, {result.updated} updated, {result.unchanged} unchanged"
-                  + (f", {result.resumed} resumed from an interrupted push" if result.resumed else "")
-                  + (f"; {result.gold} gold pairs mixed in" if result.gold else "")
-                  + (f"; ordered by {result.priority} (sort accord_priority descending)"
-                     if result.priority else ""))
+    console.print(
+        f"[bold]{result.dataset}[/] ({result.workspace}): {result.selected} selected, "
+        f"{result.created} new, {result.updated} updated, {result.unchanged} unchanged"
+        + (f", {result.resumed} resumed from an interrupted push" if result.resumed else "")
+        + (f"; {result.gold} gold pairs mixed in" if result.gold else "")
+        + (
+            f"; ordered by {result.priority} (sort accord_priority descending)"
+            if result.priority
+            else ""
+        )
+    )
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"annotate at {result.url}")
@@ -135,8 +194,12 @@ def push(
 
 @app.command()
 def pull(
-    dataset: Dataset, workspace: Workspace = None,
-    db: DbOption = None, api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
+    dataset: Dataset,
+    workspace: Workspace = None,
+    db: DbOption = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Store every submitted (or discarded) answer of a dataset as a human judgment."""
     from ..feedback.argilla.pull import pull_judgments
@@ -144,15 +207,21 @@ def pull(
     engine = engine_for(db)
     connection = _connect(api_url, api_key)
     with _argilla_errors(), Progress(console=console, transient=True, disable=json_out) as progress:
-        result = pull_judgments(engine, dataset=dataset, workspace=workspace,
-                                connection=connection,
-                                progress=_progress_callback(progress, "pulling"))
+        result = pull_judgments(
+            engine,
+            dataset=dataset,
+            workspace=workspace,
+            connection=connection,
+            progress=_progress_callback(progress, "pulling"),
+        )
     if json_out:
         print_json(result.to_dict())
         return
-    console.print(f"[bold]{dataset}[/]: {result.records} records, {result.responses} responses → "
-                  f"{result.created} new, {result.updated} changed, {result.unchanged} unchanged, "
-                  f"{result.discarded} discarded, {result.withdrawn} withdrawn, {result.skipped} skipped")
+    console.print(
+        f"[bold]{dataset}[/]: {result.records} records, {result.responses} responses → "
+        f"{result.created} new, {result.updated} changed, {result.unchanged} unchanged, "
+        f"{result.discarded} discarded, {result.withdrawn} withdrawn, {result.skipped} skipped"
+    )
     for problem in result.problems[:20]:
         console.print(f"[yellow]skipped:[/] {problem}")
 
@@ -160,7 +229,9 @@ def pull(
 @app.command()
 def webhook(
     url: Annotated[str, typer.Option(help="accord service URL of POST /api/argilla/webhook.")],
-    api_url: ApiUrl = None, api_key: ApiKey = None, json_out: JsonOption = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Register (or reuse) an Argilla webhook sending response events to the accord service."""
     from ..feedback.argilla.webhooks import register_webhook
@@ -172,14 +243,20 @@ def webhook(
     if json_out:
         print_json(info.to_dict())
         return
-    console.print(f"webhook {'created' if info.created else 'already registered'}: {info.url} "
-                  f"({', '.join(info.events)})")
+    console.print(
+        f"webhook {'created' if info.created else 'already registered'}: {info.url} "
+        f"({', '.join(info.events)})"
+    )
     console.print(f"set ACCORD_WEBHOOK_SECRET={info.secret} for the accord service")
 
 
 @users_app.command("list")
-def users_list(workspace: Workspace = None, api_url: ApiUrl = None, api_key: ApiKey = None,
-               json_out: JsonOption = False) -> None:
+def users_list(
+    workspace: Workspace = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    json_out: JsonOption = False,
+) -> None:
     """Users of the Argilla server (of one workspace with --workspace)."""
     from ..feedback.argilla.users import list_users
 
@@ -197,22 +274,33 @@ def users_list(workspace: Workspace = None, api_url: ApiUrl = None, api_key: Api
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    password: Annotated[str, typer.Option(help="At least 8 characters.", prompt=True, hide_input=True)],
+    password: Annotated[
+        str, typer.Option(help="At least 8 characters.", prompt=True, hide_input=True)
+    ],
     role: Annotated[str, typer.Option(help="annotator | admin | owner.")] = "annotator",
-    workspace: Workspace = None, api_url: ApiUrl = None, api_key: ApiKey = None,
+    workspace: Workspace = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
     json_out: JsonOption = False,
 ) -> None:
     """Create an annotator account (or find it) and add it to a workspace."""
     from ..feedback.argilla.users import create_user
 
     with _argilla_errors():
-        info = create_user(_connect(api_url, api_key), username=username, password=password,
-                           role=role, workspace=workspace)
+        info = create_user(
+            _connect(api_url, api_key),
+            username=username,
+            password=password,
+            role=role,
+            workspace=workspace,
+        )
     if json_out:
         print_json(info.to_dict())
         return
-    console.print(f"{'created' if info.created else 'found'} {info.role} [bold]{info.username}[/] "
-                  f"in {', '.join(info.workspaces) or 'no workspace'}")
+    console.print(
+        f"{'created' if info.created else 'found'} {info.role} [bold]{info.username}[/] "
+        f"in {', '.join(info.workspaces) or 'no workspace'}"
+    )
 
 
 def _local(home: Path | None, port: int, search_port: int, redis_port: int, venv: Path | None):
@@ -228,7 +316,9 @@ def _local(home: Path | None, port: int, search_port: int, redis_port: int, venv
     return LocalArgilla(config, echo=lambda message: console.print(f"[dim]{message}[/]"))
 
 
-Home = Annotated[Path | None, typer.Option(help="Folder for venv, data, logs (default: <ACCORD_HOME>/argilla).")]
+Home = Annotated[
+    Path | None, typer.Option(help="Folder for venv, data, logs (default: <ACCORD_HOME>/argilla).")
+]
 Port = Annotated[int, typer.Option(help="Argilla API and UI port.")]
 SearchPort = Annotated[int, typer.Option(help="Search engine port.")]
 RedisPort = Annotated[int, typer.Option(help="Redis port.")]
@@ -236,8 +326,14 @@ Venv = Annotated[Path | None, typer.Option(help="Server venv (default: <home>/ve
 
 
 @local_app.command("start")
-def local_start(home: Home = None, port: Port = 6900, search_port: SearchPort = 9200,
-                redis_port: RedisPort = 6379, venv: Venv = None, json_out: JsonOption = False) -> None:
+def local_start(
+    home: Home = None,
+    port: Port = 6900,
+    search_port: SearchPort = 9200,
+    redis_port: RedisPort = 6379,
+    venv: Venv = None,
+    json_out: JsonOption = False,
+) -> None:
     """Install on first use, then start Redis, the search engine, the server and a worker."""
     from ..feedback.argilla.local import LocalArgillaError
 
@@ -249,15 +345,22 @@ def local_start(home: Home = None, port: Port = 6900, search_port: SearchPort = 
     if json_out:
         print_json(status.to_dict())
         return
-    console.print(f"Argilla ready at [bold]{status.api_url}[/] — owner 'argilla', "
-                  f"password '{launcher.config.owner_password}', api key '{status.api_key}'")
+    console.print(
+        f"Argilla ready at [bold]{status.api_url}[/] — owner 'argilla', "
+        f"password '{launcher.config.owner_password}', api key '{status.api_key}'"
+    )
     console.print(f"export ARGILLA_API_URL={status.api_url} ARGILLA_API_KEY={status.api_key}")
 
 
 @local_app.command("stop")
-def local_stop(home: Home = None, port: Port = 6900, search_port: SearchPort = 9200,
-               redis_port: RedisPort = 6379, venv: Venv = None,
-               wipe: Annotated[bool, typer.Option(help="Also delete the server's data.")] = False) -> None:
+def local_stop(
+    home: Home = None,
+    port: Port = 6900,
+    search_port: SearchPort = 9200,
+    redis_port: RedisPort = 6379,
+    venv: Venv = None,
+    wipe: Annotated[bool, typer.Option(help="Also delete the server's data.")] = False,
+) -> None:
     """Stop the processes named by the PID files (TERM, then KILL after 10 s)."""
     outcome = _local(home, port, search_port, redis_port, venv).stop(wipe=wipe)
     for name, what in outcome.items():
@@ -265,8 +368,14 @@ def local_stop(home: Home = None, port: Port = 6900, search_port: SearchPort = 9
 
 
 @local_app.command("status")
-def local_status(home: Home = None, port: Port = 6900, search_port: SearchPort = 9200,
-                 redis_port: RedisPort = 6379, venv: Venv = None, json_out: JsonOption = False) -> None:
+def local_status(
+    home: Home = None,
+    port: Port = 6900,
+    search_port: SearchPort = 9200,
+    redis_port: RedisPort = 6379,
+    venv: Venv = None,
+    json_out: JsonOption = False,
+) -> None:
     """Which components run, and whether the API answers."""
     status = _local(home, port, search_port, redis_port, venv).status()
     if json_out:
@@ -274,8 +383,9 @@ def local_status(home: Home = None, port: Port = 6900, search_port: SearchPort =
     else:
         table = Table("component", "pid", "running", "port", "log")
         for c in status.components:
-            table.add_row(c.name, str(c.pid or "-"), "yes" if c.alive else "no",
-                          str(c.port or "-"), c.log)
+            table.add_row(
+                c.name, str(c.pid or "-"), "yes" if c.alive else "no", str(c.port or "-"), c.log
+            )
         console.print(table)
         console.print(f"{status.api_url}: {'ready' if status.ready else 'not ready'}")
     if not status.ready:

@@ -18,10 +18,12 @@ from .common import DbOption, JsonOption, console, engine_for, fail, print_json
 
 app = typer.Typer(help="Agreement audits: how far to trust each label source.")
 
-JobOption = Annotated[int | None, typer.Option(
-    "--job", help="Audit one job's pairs (created or judged by it).")]
-SnapshotOption = Annotated[str | None, typer.Option(
-    "--snapshot", help="Audit the pairs of the snapshot with this name.")]
+JobOption = Annotated[
+    int | None, typer.Option("--job", help="Audit one job's pairs (created or judged by it).")
+]
+SnapshotOption = Annotated[
+    str | None, typer.Option("--snapshot", help="Audit the pairs of the snapshot with this name.")
+]
 
 
 def _scope(job: int | None, snapshot: str | None):
@@ -40,12 +42,15 @@ def audit(
     job: JobOption = None,
     snapshot: SnapshotOption = None,
     json_out: JsonOption = False,
-    html: Annotated[Path | None, typer.Option(
-        "--html", help="Also write a standalone HTML report here.")] = None,
-    resamples: Annotated[int, typer.Option(
-        "--resamples", help="Bootstrap resamples (0: no intervals).")] = 1000,
-    confidence: Annotated[float, typer.Option(
-        "--confidence", help="Confidence level of the intervals.")] = 0.95,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a standalone HTML report here.")
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap resamples (0: no intervals).")
+    ] = 1000,
+    confidence: Annotated[
+        float, typer.Option("--confidence", help="Confidence level of the intervals.")
+    ] = 0.95,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     bins: Annotated[int, typer.Option("--bins", help="Bins of the reliability curve.")] = 10,
 ) -> None:
@@ -59,8 +64,12 @@ def audit(
     from ..audit.report import AuditConfig, run_audit
 
     try:
-        config = AuditConfig(bootstrap=BootstrapConfig(n_resamples=resamples, confidence_level=confidence,
-                                                       seed=seed), n_bins=bins)
+        config = AuditConfig(
+            bootstrap=BootstrapConfig(
+                n_resamples=resamples, confidence_level=confidence, seed=seed
+            ),
+            n_bins=bins,
+        )
     except ValueError as exc:
         fail(str(exc), 2)
     scope = _scope(job, snapshot)
@@ -91,12 +100,19 @@ def queue(
     db: DbOption = None,
     job: JobOption = None,
     snapshot: SnapshotOption = None,
-    limit: Annotated[int, typer.Option(
-        "--limit", min=1, help="Most contested pairs to list or push.")] = 100,
-    push_dataset: Annotated[str | None, typer.Option(
-        "--push-dataset", help="Push the selected pairs to this Argilla dataset for adjudication.")] = None,
-    workspace: Annotated[str | None, typer.Option(
-        "--workspace", help="Argilla workspace of the dataset.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Most contested pairs to list or push.")
+    ] = 100,
+    push_dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--push-dataset",
+            help="Push the selected pairs to this Argilla dataset for adjudication.",
+        ),
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", help="Argilla workspace of the dataset.")
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Pairs where humans disagree or humans and AI conflict, most contested first."""
@@ -117,8 +133,12 @@ def queue(
         except ImportError as exc:
             fail(f"pushing needs the Argilla extra (pip install 'accord[argilla]'): {exc}")
         try:
-            pushed = push_pairs(engine, pair_ids=[r["pair_id"] for r in rows], dataset=push_dataset,
-                                workspace=workspace).to_dict()
+            pushed = push_pairs(
+                engine,
+                pair_ids=[r["pair_id"] for r in rows],
+                dataset=push_dataset,
+                workspace=workspace,
+            ).to_dict()
         except (ValueError, RuntimeError, OSError) as exc:
             fail(f"push to Argilla dataset {push_dataset!r} failed: {exc}")
     if json_out:
@@ -130,9 +150,17 @@ def queue(
     for col in ("pair", "score", "human disagreement", "AI conflict", "human labels", "AI labels"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(str(r["pair_id"]), f"{r['score']:.3f}", f"{r['human_disagreement']:.3f}",
-                      f"{r['ai_conflict']:.3f}", str(r["n_human"]), str(r["n_ai"]))
+        table.add_row(
+            str(r["pair_id"]),
+            f"{r['score']:.3f}",
+            f"{r['human_disagreement']:.3f}",
+            f"{r['ai_conflict']:.3f}",
+            str(r["n_human"]),
+            str(r["n_ai"]),
+        )
     console.print(table if rows else "No contested pairs: humans agree and AI labels match them.")
     if pushed:
-        console.print(f"pushed {pushed['selected']} pairs to Argilla dataset [bold]{pushed['dataset']}[/] "
-                      f"({pushed['created']} new, {pushed['updated']} updated) {pushed['url']}")
+        console.print(
+            f"pushed {pushed['selected']} pairs to Argilla dataset [bold]{pushed['dataset']}[/] "
+            f"({pushed['created']} new, {pushed['updated']} updated) {pushed['url']}"
+        )

@@ -39,10 +39,16 @@ def _fmt(estimate: dict) -> str:
 def calibrate(
     ctx: typer.Context,
     judge: Annotated[str | None, typer.Option("--judge", help="Judge model id.")] = None,
-    constitution: Annotated[str | None, typer.Option(
-        "--constitution", help="Constitution name, name@version or content hash.")] = None,
-    principle: Annotated[str, typer.Option(
-        "--principle", help="One principle's labels (default: the judge's aggregate).")] = "",
+    constitution: Annotated[
+        str | None,
+        typer.Option("--constitution", help="Constitution name, name@version or content hash."),
+    ] = None,
+    principle: Annotated[
+        str,
+        typer.Option(
+            "--principle", help="One principle's labels (default: the judge's aggregate)."
+        ),
+    ] = "",
     method: MethodOption = "temperature",
     folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-fitting folds.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Fold assignment and bootstrap.")] = 0,
@@ -58,8 +64,15 @@ def calibrate(
     from ..audit.calibration_data import CalibrationDataError
 
     try:
-        outcome = calibrate_judge(engine_for(db), judge=judge, constitution=constitution,
-                                  principle=principle, method=method, folds=folds, seed=seed)
+        outcome = calibrate_judge(
+            engine_for(db),
+            judge=judge,
+            constitution=constitution,
+            principle=principle,
+            method=method,
+            folds=folds,
+            seed=seed,
+        )
     except (CalibrationDataError, ValueError) as exc:
         fail(str(exc))
     row = outcome.calibration
@@ -67,21 +80,31 @@ def calibrate(
         print_json({**_public(row), "created": outcome.created})
         return
     verb = "stored" if outcome.created else "already stored"
-    console.print(f"[green]{verb}[/] calibration {row.id} (v{row.version}) of {row.judge}"
-                  f"{' / ' + row.principle if row.principle else ''}: {row.method}, "
-                  f"n = {row.n} pairs", soft_wrap=True)
+    console.print(
+        f"[green]{verb}[/] calibration {row.id} (v{row.version}) of {row.judge}"
+        f"{' / ' + row.principle if row.principle else ''}: {row.method}, "
+        f"n = {row.n} pairs",
+        soft_wrap=True,
+    )
     table = Table("metric", "before", "after (out of sample)", "change")
     for metric in ("ece", "brier"):
         r = row.report[metric]
-        table.add_row(metric.upper() if metric == "ece" else "Brier", _fmt(r["before"]),
-                      _fmt(r["after"]), _fmt(r["change"]))
+        table.add_row(
+            metric.upper() if metric == "ece" else "Brier",
+            _fmt(r["before"]),
+            _fmt(r["after"]),
+            _fmt(r["change"]),
+        )
     console.print(table)
     console.print(f"[dim]use it: accord snapshot create NAME --calibration {row.id}[/]")
 
 
 @app.command("list")
-def list_(judge: Annotated[str | None, typer.Option("--judge")] = None, db: DbOption = None,
-          json_out: JsonOption = False) -> None:
+def list_(
+    judge: Annotated[str | None, typer.Option("--judge")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
     """Stored calibrations."""
     from sqlmodel import Session
 
@@ -92,11 +115,18 @@ def list_(judge: Annotated[str | None, typer.Option("--judge")] = None, db: DbOp
     if json_out:
         print_json(rows)
         return
-    table = Table("id", "judge", "principle", "method", "v", "n", "ECE before → after",
-                  "Brier before → after")
+    table = Table(
+        "id", "judge", "principle", "method", "v", "n", "ECE before → after", "Brier before → after"
+    )
     for r in rows:
-        table.add_row(str(r["id"]), r["judge"], r["principle"] or "-", r["method"],
-                      str(r["version"]), str(r["n"]),
-                      f"{r['ece_before']:.3f} → {r['ece_after']:.3f}",
-                      f"{r['brier_before']:.3f} → {r['brier_after']:.3f}")
+        table.add_row(
+            str(r["id"]),
+            r["judge"],
+            r["principle"] or "-",
+            r["method"],
+            str(r["version"]),
+            str(r["n"]),
+            f"{r['ece_before']:.3f} → {r['ece_after']:.3f}",
+            f"{r['brier_before']:.3f} → {r['brier_after']:.3f}",
+        )
     console.print(table)

@@ -14,7 +14,9 @@ err_console = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL (default: $ACCORD_DATABASE_URL or sqlite:///./accord.db)."),
+    typer.Option(
+        "--db", help="Store URL (default: $ACCORD_DATABASE_URL or sqlite:///./accord.db)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

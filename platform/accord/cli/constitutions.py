@@ -1,8 +1,8 @@
 """``accord constitutions``: list the bundled ones, show one, validate a file.
 
-    accord constitutions list
-    accord constitutions show harmlessness
-    accord constitutions validate my-constitution.yaml
+accord constitutions list
+accord constitutions show harmlessness
+accord constitutions validate my-constitution.yaml
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from rich.table import Table
 
 from .common import JsonOption, console, fail, print_json
 
-app = typer.Typer(help="Constitutions: principles for critique, revision and judging.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Constitutions: principles for critique, revision and judging.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -26,21 +27,35 @@ def list_(json_out: JsonOption = False) -> None:
     rows = []
     for path in list_constitution_files():
         c = load_constitution(path)
-        rows.append({"name": c.name, "version": c.version, "principles": len(c.principles),
-                     "content_hash": c.content_hash, "file": str(path), "description": c.description})
+        rows.append(
+            {
+                "name": c.name,
+                "version": c.version,
+                "principles": len(c.principles),
+                "content_hash": c.content_hash,
+                "file": str(path),
+                "description": c.description,
+            }
+        )
     if json_out:
         print_json(rows)
         return
     table = Table("name", "version", "principles", "hash", "description")
     for r in rows:
-        table.add_row(r["name"], r["version"], str(r["principles"]), r["content_hash"][:12],
-                      r["description"][:70])
+        table.add_row(
+            r["name"],
+            r["version"],
+            str(r["principles"]),
+            r["content_hash"][:12],
+            r["description"][:70],
+        )
     console.print(table)
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="Bundled name or YAML path."),
-         json_out: JsonOption = False) -> None:
+def show(
+    name: str = typer.Argument(..., help="Bundled name or YAML path."), json_out: JsonOption = False
+) -> None:
     """A constitution's principles."""
     from ..constitutions import DocumentError, load_constitution
 
@@ -53,8 +68,10 @@ def show(name: str = typer.Argument(..., help="Bundled name or YAML path."),
         return
     console.print(f"[bold]{c.name}[/] v{c.version} [dim]{c.content_hash[:12]}[/]\n{c.description}")
     for p in c.principles:
-        console.print(f"\n[bold cyan]{p.id}[/]\n  critique: {p.critique_request}\n"
-                      f"  revision: {p.revision_request}\n  compare:  {p.comparison_question}")
+        console.print(
+            f"\n[bold cyan]{p.id}[/]\n  critique: {p.critique_request}\n"
+            f"  revision: {p.revision_request}\n  compare:  {p.comparison_question}"
+        )
     if c.examples:
         console.print(f"\n[dim]{len(c.examples)} few-shot example(s)[/]")
 
@@ -68,5 +85,7 @@ def validate(file: Path = typer.Argument(..., help="Constitution YAML file.")) -
         c = validate_document(Constitution, file)
     except DocumentError as exc:
         fail(str(exc))
-    console.print(f"[green]ok[/]: {c.name} v{c.version}, {len(c.principles)} principles, "
-                  f"hash {c.content_hash[:12]}")
+    console.print(
+        f"[green]ok[/]: {c.name} v{c.version}, {len(c.principles)} principles, "
+        f"hash {c.content_hash[:12]}"
+    )

@@ -27,39 +27,62 @@ from sqlalchemy.exc import DBAPIError
 
 from .common import DbOption, JsonOption, console, engine_for, err_console, fail, print_json
 
-FORMAT_HELP = ("hh-rlhf | trl | ultrafeedback-binarized | accord | csv | hf (parquet file or "
-               "save_to_disk folder; trl, ultrafeedback-binarized and hh-rlhf read those too)")
+FORMAT_HELP = (
+    "hh-rlhf | trl | ultrafeedback-binarized | accord | csv | hf (parquet file or "
+    "save_to_disk folder; trl, ultrafeedback-binarized and hh-rlhf read those too)"
+)
 
 
 def _progress(unit: str) -> Progress:
     counter = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
     speed = [TransferSpeedColumn()] if unit == "bytes" else []
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), counter, *speed,
-                    TimeRemainingColumn(), console=err_console, transient=True)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        counter,
+        *speed,
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
 
 
 def import_(
     file: Path = typer.Argument(..., help="The file (or dataset folder) to import."),
     format: str = typer.Option(..., "--format", "-f", help=FORMAT_HELP),
     label_kind: str = typer.Option(
-        "human", "--label-kind",
-        help="human: the labels are people's; ai: they came from a model (e.g. UltraFeedback)."),
+        "human",
+        "--label-kind",
+        help="human: the labels are people's; ai: they came from a model (e.g. UltraFeedback).",
+    ),
     skip_invalid: bool = typer.Option(
-        False, "--skip-invalid",
-        help="Write invalid rows to a rejects file and import the rest (default: stop, store nothing)."),
+        False,
+        "--skip-invalid",
+        help="Write invalid rows to a rejects file and import the rest (default: stop, store "
+        "nothing).",
+    ),
     rejects: Path = typer.Option(
-        None, "--rejects", help="Rejects file for --skip-invalid (default: FILE.rejects.jsonl)."),
-    force: bool = typer.Option(
-        False, "--force", help="Overwrite an existing rejects file."),
+        None, "--rejects", help="Rejects file for --skip-invalid (default: FILE.rejects.jsonl)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing rejects file."),
     source: str = typer.Option(
-        None, "--source", help="Source name on the imported rows; judge is import:SOURCE (default: file name)."),
+        None,
+        "--source",
+        help="Source name on the imported rows; judge is import:SOURCE (default: file name).",
+    ),
     soft_labels: bool = typer.Option(
-        False, "--soft-labels",
-        help="ultrafeedback-binarized: soft label σ(score_chosen - score_rejected) instead of hard."),
+        False,
+        "--soft-labels",
+        help="ultrafeedback-binarized: soft label σ(score_chosen - score_rejected) instead of "
+        "hard.",
+    ),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Rows per write batch."),
     gold: bool = typer.Option(
-        False, "--gold", help="The labels are known answers: store the pairs as gold pairs "
-        "(mixed into Argilla pushes with --gold-rate), not as judgments."),
+        False,
+        "--gold",
+        help="The labels are known answers: store the pairs as gold pairs "
+        "(mixed into Argilla pushes with --gold-rate), not as judgments.",
+    ),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -82,11 +105,20 @@ def import_(
         engine = engine_for(db)
         with _progress(unit) as bar:
             task = bar.add_task(f"import {file.name}", total=total or None)
-            report = import_file(engine, file, fmt=fmt, label_kind=label_kind,
-                                 skip_invalid=skip_invalid, rejects_path=rejects,
-                                 batch_size=batch_size, source=source, soft_labels=soft_labels,
-                                 force=force, gold=gold,
-                                 progress=lambda pos: bar.update(task, completed=pos))
+            report = import_file(
+                engine,
+                file,
+                fmt=fmt,
+                label_kind=label_kind,
+                skip_invalid=skip_invalid,
+                rejects_path=rejects,
+                batch_size=batch_size,
+                source=source,
+                soft_labels=soft_labels,
+                force=force,
+                gold=gold,
+                progress=lambda pos: bar.update(task, completed=pos),
+            )
     except InvalidRecordError as exc:
         fail(f"{exc}\nnothing from {file} was stored (use --skip-invalid to import the valid rows)")
     except ValueError as exc:
@@ -106,10 +138,14 @@ def import_(
         line += f", {report.updated_judgments} judgments changed (history kept)"
     console.print(line)
     if report.invalid:
-        console.print(f"[yellow]{report.invalid} invalid rows skipped[/], see {report.rejects_path}")
+        console.print(
+            f"[yellow]{report.invalid} invalid rows skipped[/], see {report.rejects_path}"
+        )
     if report.conflicts:
-        console.print(f"[yellow]{report.conflicts} rows gave a judgment of an earlier row another "
-                      "answer[/] (rejected; the first answer is kept)")
+        console.print(
+            f"[yellow]{report.conflicts} rows gave a judgment of an earlier row another "
+            "answer[/] (rejected; the first answer is kept)"
+        )
     if report.gold:
         console.print(f"{report.gold} pairs stored as gold pairs")
     if report.already_present:

@@ -15,8 +15,9 @@ from rich.table import Table
 
 from .common import JsonOption, console, err_console, fail, print_json
 
-app = typer.Typer(help="Real models installed offline from registry packages.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Real models installed offline from registry packages.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -28,16 +29,30 @@ def list_(json_out: JsonOption = False) -> None:
     rows = []
     for entry in CATALOGUE.values():
         info = installed_info(entry.name)
-        rows.append({"name": entry.name, "alias": entry.alias, "parameters": entry.parameters,
-                     "licence": entry.licence, "package": entry.requirement,
-                     "installed": info is not None, "path": info["path"] if info else None})
+        rows.append(
+            {
+                "name": entry.name,
+                "alias": entry.alias,
+                "parameters": entry.parameters,
+                "licence": entry.licence,
+                "package": entry.requirement,
+                "installed": info is not None,
+                "path": info["path"] if info else None,
+            }
+        )
     if json_out:
         print_json(rows)
         return
     table = Table("name", "alias", "params", "licence", "package", "installed")
     for r in rows:
-        table.add_row(r["name"], r["alias"], r["parameters"], r["licence"], r["package"],
-                      r["path"] or "[dim]no: accord models pull " + r["name"] + "[/]")
+        table.add_row(
+            r["name"],
+            r["alias"],
+            r["parameters"],
+            r["licence"],
+            r["package"],
+            r["path"] or "[dim]no: accord models pull " + r["name"] + "[/]",
+        )
     console.print(table)
 
 
@@ -52,8 +67,9 @@ def pull(
     from ..models.pull import ModelPullError, installed_info, pull_model
 
     try:
-        path = pull_model(name, force=force,
-                          on_step=lambda msg: err_console.print(f"[dim]{name}: {msg}[/]"))
+        path = pull_model(
+            name, force=force, on_step=lambda msg: err_console.print(f"[dim]{name}: {msg}[/]")
+        )
     except (KeyError, ModelPullError) as exc:
         fail(str(exc).strip("'\""))
     info = installed_info(name)
@@ -64,8 +80,10 @@ def pull(
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="Catalogue name (or accord/NAME)."),
-         json_out: JsonOption = False) -> None:
+def show(
+    name: str = typer.Argument(..., help="Catalogue name (or accord/NAME)."),
+    json_out: JsonOption = False,
+) -> None:
     """What a catalogue model is, where it came from, and where it is installed."""
     from dataclasses import asdict
 
@@ -82,9 +100,11 @@ def show(name: str = typer.Argument(..., help="Catalogue name (or accord/NAME)."
         print_json(record)
         return
     console.print(f"[bold]{entry.alias}[/] ({entry.parameters} parameters)\n{entry.description}")
-    console.print(f"licence:  {entry.licence}\nupstream: {entry.upstream}\n"
-                  f"package:  {entry.requirement} (sha256 {entry.wheel_sha256[:16]}…)\n"
-                  f"file:     {entry.gguf_member} (sha256 {entry.gguf_sha256[:16]}…)")
+    console.print(
+        f"licence:  {entry.licence}\nupstream: {entry.upstream}\n"
+        f"package:  {entry.requirement} (sha256 {entry.wheel_sha256[:16]}…)\n"
+        f"file:     {entry.gguf_member} (sha256 {entry.gguf_sha256[:16]}…)"
+    )
     if info:
         console.print(f"installed: {info['path']} (pulled {info['pulled_at']})")
     else:

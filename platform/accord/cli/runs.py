@@ -17,14 +17,18 @@ from rich.table import Table
 
 from .common import DbOption, JsonOption, console, engine_for, fail, print_json
 
-app = typer.Typer(help="Training runs: snapshot hash, models, config, per-step instruments.", no_args_is_help=True)
+app = typer.Typer(
+    help="Training runs: snapshot hash, models, config, per-step instruments.", no_args_is_help=True
+)
 
 
 @app.command("list")
 def list_cmd(
     db: DbOption = None,
     json_out: JsonOption = False,
-    kind: Annotated[str | None, typer.Option(help="Only runs of this kind (sft, rm, dpo, ppo, rloo, grpo).")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only runs of this kind (sft, rm, dpo, ppo, rloo, grpo).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Newest N runs.")] = 50,
 ) -> None:
     """List runs, newest first."""
@@ -33,9 +37,17 @@ def list_cmd(
 
     with session_scope(engine_for(db)) as session:
         rows = [
-            {"id": r.id, "name": r.name, "kind": r.kind, "status": r.status, "snapshot_hash": r.snapshot_hash,
-             "base_model": r.base_model, "created_at": r.created_at, "warnings": len(r.warnings),
-             "artifact_path": r.artifact_path}
+            {
+                "id": r.id,
+                "name": r.name,
+                "kind": r.kind,
+                "status": r.status,
+                "snapshot_hash": r.snapshot_hash,
+                "base_model": r.base_model,
+                "created_at": r.created_at,
+                "warnings": len(r.warnings),
+                "artifact_path": r.artifact_path,
+            }
             for r in list_runs(session, kind=kind, limit=limit)
         ]
     if json_out:
@@ -43,8 +55,16 @@ def list_cmd(
         return
     table = Table("id", "kind", "status", "name", "snapshot", "model", "warnings", "created")
     for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["status"], r["name"], r["snapshot_hash"][:12], r["base_model"],
-                      str(r["warnings"]), str(r["created_at"])[:19])
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["status"],
+            r["name"],
+            r["snapshot_hash"][:12],
+            r["base_model"],
+            str(r["warnings"]),
+            str(r["created_at"])[:19],
+        )
     console.print(table)
 
 
@@ -53,9 +73,12 @@ def show(
     run: Annotated[str, typer.Argument(help="Run id or name.")],
     db: DbOption = None,
     json_out: JsonOption = False,
-    html: Annotated[Path | None, typer.Option("--html", help="Write an HTML report with curves to this file.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write an HTML report with curves to this file.")
+    ] = None,
 ) -> None:
-    """Show one run: identity, final metrics, warnings, last instruments; optionally an HTML report."""
+    """Show one run: identity, final metrics, warnings, last instruments; optionally an HTML
+    report."""
     from ..train.report import run_summary, write_html
 
     engine = engine_for(db)
@@ -68,7 +91,9 @@ def show(
     if json_out:
         print_json(summary)
         return
-    console.print(f"[bold]run {summary['id']}[/] {summary['kind']} · {summary['status']} · {summary['name']}")
+    console.print(
+        f"[bold]run {summary['id']}[/] {summary['kind']} · {summary['status']} · {summary['name']}"
+    )
     for key in ("snapshot_hash", "base_model", "ref_model", "git_revision", "artifact_path"):
         console.print(f"  {key}: {summary[key]}")
     table = Table("metric", "value")

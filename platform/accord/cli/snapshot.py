@@ -37,20 +37,32 @@ def _snapshot_error():
 def create(
     name: str = typer.Argument(..., help="A new, unique snapshot name."),
     policy: str = typer.Option(..., "--policy", "-p", help=" | ".join(POLICIES)),
-    test_fraction: float = typer.Option(0.1, help="Share of prompts (by normalized prompt) in the test split."),
+    test_fraction: float = typer.Option(
+        0.1, help="Share of prompts (by normalized prompt) in the test split."
+    ),
     seed: int = typer.Option(0, help="Seed of the hash-based split."),
-    keep_ties: bool = typer.Option(False, "--keep-ties/--drop-ties", help="Keep tied pairs (score 0.5)."),
+    keep_ties: bool = typer.Option(
+        False, "--keep-ties/--drop-ties", help="Keep tied pairs (score 0.5)."
+    ),
     tie_band: float = typer.Option(0.0, help="|P(a) - 0.5| <= band counts as a tie."),
-    min_agreement: float = typer.Option(0.75, help="min-agreement: share of votes on the winning side."),
+    min_agreement: float = typer.Option(
+        0.75, help="min-agreement: share of votes on the winning side."
+    ),
     min_labels: int = typer.Option(1, help="Drop pairs with fewer votes."),
     human_weight: float = typer.Option(1.0, help="soft: weight of a human vote vs an AI vote."),
     min_annotator_reliability: float = typer.Option(
-        None, help="Exclude annotators whose agreement with others is below this (audit)."),
+        None, help="Exclude annotators whose agreement with others is below this (audit)."
+    ),
     min_principle_agreement: float = typer.Option(
-        None, help="AI labels of principles whose human agreement is below this are dropped/weighted."),
-    low_agreement_ai: str = typer.Option("drop", help="drop | weight (with --min-principle-agreement)."),
+        None,
+        help="AI labels of principles whose human agreement is below this are dropped/weighted.",
+    ),
+    low_agreement_ai: str = typer.Option(
+        "drop", help="drop | weight (with --min-principle-agreement)."
+    ),
     min_gold_accuracy: float = typer.Option(
-        None, help="Drop the labels of annotators whose accuracy on gold pairs is below this."),
+        None, help="Drop the labels of annotators whose accuracy on gold pairs is below this."
+    ),
     source: str = typer.Option(None, help="Only pairs from this source."),
     job: int = typer.Option(None, help="Only pairs made by this job."),
     db: DbOption = None,
@@ -60,15 +72,28 @@ def create(
     from ..snapshots import PolicyParams, create_snapshot
 
     try:
-        params = PolicyParams(keep_ties=keep_ties, tie_band=tie_band, min_agreement=min_agreement,
-                              min_labels=min_labels, human_weight=human_weight,
-                              min_annotator_reliability=min_annotator_reliability,
-                              min_principle_agreement=min_principle_agreement,
-                              low_agreement_ai=low_agreement_ai)
+        params = PolicyParams(
+            keep_ties=keep_ties,
+            tie_band=tie_band,
+            min_agreement=min_agreement,
+            min_labels=min_labels,
+            human_weight=human_weight,
+            min_annotator_reliability=min_annotator_reliability,
+            min_principle_agreement=min_principle_agreement,
+            low_agreement_ai=low_agreement_ai,
+        )
         with console.status(f"building snapshot {name}…"):
-            snap = create_snapshot(engine_for(db), name=name, policy=policy, test_fraction=test_fraction,
-                                   seed=seed, params=params, source=source, job_id=job,
-                                   min_gold_accuracy=min_gold_accuracy)
+            snap = create_snapshot(
+                engine_for(db),
+                name=name,
+                policy=policy,
+                test_fraction=test_fraction,
+                seed=seed,
+                params=params,
+                source=source,
+                job_id=job,
+                min_gold_accuracy=min_gold_accuracy,
+            )
     except ValueError as exc:
         fail(str(exc))
     if json_out:
@@ -76,8 +101,10 @@ def create(
         return
     m = snap.manifest
     console.print(f"snapshot [bold]{snap.name}[/] ({snap.policy}) {snap.content_hash}")
-    console.print(f"  train {snap.n_train}  test {snap.n_test}  source mix {m['source_mix']}  "
-                  f"dropped ties {m['counts']['dropped_ties']}")
+    console.print(
+        f"  train {snap.n_train}  test {snap.n_test}  source mix {m['source_mix']}  "
+        f"dropped ties {m['counts']['dropped_ties']}"
+    )
 
 
 @app.command("list")
@@ -87,13 +114,30 @@ def list_(db: DbOption = None, json_out: JsonOption = False) -> None:
 
     snaps = list_snapshots(engine_for(db))
     if json_out:
-        print_json([{"name": s.name, "policy": s.policy, "content_hash": s.content_hash,
-                     "train": s.n_train, "test": s.n_test, "created_at": s.created_at} for s in snaps])
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "policy": s.policy,
+                    "content_hash": s.content_hash,
+                    "train": s.n_train,
+                    "test": s.n_test,
+                    "created_at": s.created_at,
+                }
+                for s in snaps
+            ]
+        )
         return
     table = Table("name", "policy", "train", "test", "hash", "created")
     for s in snaps:
-        table.add_row(s.name, s.policy, str(s.n_train), str(s.n_test), s.content_hash[:12],
-                      s.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            s.name,
+            s.policy,
+            str(s.n_train),
+            str(s.n_test),
+            s.content_hash[:12],
+            s.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
 
 
@@ -130,8 +174,10 @@ def diff(a: str, b: str, db: DbOption = None, json_out: JsonOption = False) -> N
     table = Table("change", "examples")
     for k in ("added", "removed", "flipped", "prob_changed", "split_changed", "unchanged"):
         table.add_row(k, str(d[k]))
-    console.print(f"{a} ({d['a']['examples']}) → {b} ({d['b']['examples']})"
-                  + ("  [green]identical[/]" if d["identical"] else ""))
+    console.print(
+        f"{a} ({d['a']['examples']}) → {b} ({d['b']['examples']})"
+        + ("  [green]identical[/]" if d["identical"] else "")
+    )
     console.print(table)
 
 
@@ -152,8 +198,9 @@ def verify(
         if name is not None:
             results["store"] = verify_snapshot(engine_for(db), name).as_dict()
         if export_dir is not None:
-            results["export"] = verify_export(export_dir, engine=engine_for(db) if name else None,
-                                              name=name).as_dict()
+            results["export"] = verify_export(
+                export_dir, engine=engine_for(db) if name else None, name=name
+            ).as_dict()
     except ValueError as exc:
         fail(str(exc))
     ok = all(r["ok"] for r in results.values())
@@ -175,8 +222,11 @@ def export(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     conversational: bool = typer.Option(False, help="Message lists instead of plain text."),
     price_table: Path = typer.Option(
-        None, "--price-table", help="YAML/JSON: model id → {input, output} dollars per 1M tokens "
-        "(a dollar figure in the dataset card of hf/trl exports)."),
+        None,
+        "--price-table",
+        help="YAML/JSON: model id → {input, output} dollars per 1M tokens "
+        "(a dollar figure in the dataset card of hf/trl exports).",
+    ),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -186,12 +236,20 @@ def export(
 
     try:
         with console.status(f"exporting {name}…"):
-            manifest = export_snapshot(engine_for(db), name=name, fmt=fmt, out_dir=out,
-                                       conversational=conversational, price_table=price_table)
+            manifest = export_snapshot(
+                engine_for(db),
+                name=name,
+                fmt=fmt,
+                out_dir=out,
+                conversational=conversational,
+                price_table=price_table,
+            )
     except ValueError as exc:
         fail(str(exc))
     if json_out:
-        print_json({"out": str(out), "files": manifest["files"], "content_hash": manifest["content_hash"]})
+        print_json(
+            {"out": str(out), "files": manifest["files"], "content_hash": manifest["content_hash"]}
+        )
     else:
         console.print(f"exported [bold]{name}[/] as {fmt} to {out}")
         for f, info in manifest["files"].items():

@@ -121,14 +121,20 @@ def _prompt(value: Any) -> dict[str, Any]:
     messages = check_messages(p["messages"], "prompt.messages") if p.get("messages") else None
     text = p.get("text")
     text = check_text(text, "prompt.text") if (text is not None or not messages) else ""
-    row = prompt_row(text=text, source=_s(p, "source", "prompt", MAX_SOURCE_CHARS),
-                     messages=messages, meta=_dict(p, "meta", "prompt"))
+    row = prompt_row(
+        text=text,
+        source=_s(p, "source", "prompt", MAX_SOURCE_CHARS),
+        messages=messages,
+        meta=_dict(p, "meta", "prompt"),
+    )
     _check_hash(p.get("content_hash"), row["content_hash"], "prompt.content_hash")
     row["created_at"] = _time(p, "created_at", "prompt")
     return row
 
 
-def _responses(value: Any, name: str, prompt_hash: str, out: dict[str, dict], depth: int = 0) -> str:
+def _responses(
+    value: Any, name: str, prompt_hash: str, out: dict[str, dict], depth: int = 0
+) -> str:
     """Add the response (ancestors first) to ``out``; returns its content hash."""
     if depth > 20:
         raise FieldError(name, "lineage deeper than 20 responses")
@@ -144,19 +150,28 @@ def _responses(value: Any, name: str, prompt_hash: str, out: dict[str, dict], de
     h = response_key(prompt_hash, text, role=role, parent_hash=parent_hash, model_id=model_id)
     _check_hash(r.get("content_hash"), h, f"{name}.content_hash")
     msgs = r.get("messages")
-    out.setdefault(h, {
-        "text": text, "role": role, "model_id": model_id,
-        "backend": _s(r, "backend", name, 32), "content_hash": h,
-        "sampling_params": _dict(r, "sampling_params", name), "usage": _dict(r, "usage", name),
-        "messages": check_messages(msgs, f"{name}.messages") if msgs else None,
-        "principle": _s(r, "principle", name, MAX_PRINCIPLE_CHARS),
-        "round": _int(r, "round", name, 0), "job_id": None,
-        "raw_output": _optional_text(r, "raw_output", name),
-        "finish_reason": _s(r, "finish_reason", name, 32) or None,
-        "cache_key": _s(r, "cache_key", name, 64) or None,
-        "created_at": _time(r, "created_at", name),
-        "parent_hash": parent_hash, "constitution_hash": _s(r, "constitution_hash", name, 64),
-    })
+    out.setdefault(
+        h,
+        {
+            "text": text,
+            "role": role,
+            "model_id": model_id,
+            "backend": _s(r, "backend", name, 32),
+            "content_hash": h,
+            "sampling_params": _dict(r, "sampling_params", name),
+            "usage": _dict(r, "usage", name),
+            "messages": check_messages(msgs, f"{name}.messages") if msgs else None,
+            "principle": _s(r, "principle", name, MAX_PRINCIPLE_CHARS),
+            "round": _int(r, "round", name, 0),
+            "job_id": None,
+            "raw_output": _optional_text(r, "raw_output", name),
+            "finish_reason": _s(r, "finish_reason", name, 32) or None,
+            "cache_key": _s(r, "cache_key", name, 64) or None,
+            "created_at": _time(r, "created_at", name),
+            "parent_hash": parent_hash,
+            "constitution_hash": _s(r, "constitution_hash", name, 64),
+        },
+    )
     return h
 
 
@@ -169,9 +184,12 @@ def _annotator(value: Any, where: str) -> dict[str, Any] | None:
     username = _s(a, "username", where, MAX_ANNOTATOR_CHARS)
     if not username:
         raise FieldError(f"{where}.username", "missing")
-    return {"username": username, "source": _s(a, "source", where, 50) or "import",
-            "external_id": _s(a, "external_id", where, 100) or None,
-            "is_gold": bool(a.get("is_gold", False))}
+    return {
+        "username": username,
+        "source": _s(a, "source", where, 50) or "import",
+        "external_id": _s(a, "external_id", where, 100) or None,
+        "is_gold": bool(a.get("is_gold", False)),
+    }
 
 
 def _values(j: dict[str, Any], where: str, flip: bool) -> dict[str, Any]:
@@ -184,17 +202,27 @@ def _values(j: dict[str, Any], where: str, flip: bool) -> dict[str, Any]:
     if flip:
         preferred = _FLIP.get(preferred, preferred)
         prob = None if prob is None else 1.0 - prob
-    return {"preferred": preferred, "prob_a": prob, "strength": _int(j, "strength", where, None),
-            "rationale": _optional_text(j, "rationale", where),
-            "status": j.get("status") or "submitted"}
+    return {
+        "preferred": preferred,
+        "prob_a": prob,
+        "strength": _int(j, "strength", where, None),
+        "rationale": _optional_text(j, "rationale", where),
+        "status": j.get("status") or "submitted",
+    }
 
 
-def _checked_values(j: dict[str, Any], where: str, flip: bool, *, kind: Any,
-                    order: Any) -> dict[str, Any]:
+def _checked_values(
+    j: dict[str, Any], where: str, flip: bool, *, kind: Any, order: Any
+) -> dict[str, Any]:
     try:
         values = _values(j, where, flip)
-        validate_judgment_values(kind=kind, preferred=values["preferred"], prob_a=values["prob_a"],
-                                 presentation_order=order, status=values["status"])
+        validate_judgment_values(
+            kind=kind,
+            preferred=values["preferred"],
+            prob_a=values["prob_a"],
+            presentation_order=order,
+            status=values["status"],
+        )
     except FieldError:
         raise
     except (TypeError, ValueError) as exc:
@@ -217,8 +245,9 @@ def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict
     values = _checked_values(j, where, flip, kind=kind, order=order)
     principle = _s(j, "principle", where, MAX_PRINCIPLE_CHARS)
     chash = _s(j, "constitution_hash", where, 64)
-    key = judgment_key(pk, judge, kind=kind, presentation_order=order, principle=principle,
-                       constitution_hash=chash)
+    key = judgment_key(
+        pk, judge, kind=kind, presentation_order=order, principle=principle, constitution_hash=chash
+    )
     if not flip:
         _check_hash(j.get("key_hash"), key, f"{where}.key_hash")
     history = j.get("history") or []
@@ -229,18 +258,32 @@ def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict
         hw = f"{where}.history[{i}]"
         if not isinstance(h, dict):
             raise FieldError(hw, "must be an object")
-        past.append({**_checked_values(h, hw, flip, kind=kind, order=order), "valid_from": _time(h, "valid_from", hw),
-                     "replaced_at": _time(h, "replaced_at", hw)})
+        past.append(
+            {
+                **_checked_values(h, hw, flip, kind=kind, order=order),
+                "valid_from": _time(h, "valid_from", hw),
+                "replaced_at": _time(h, "replaced_at", hw),
+            }
+        )
     return {
-        "kind": kind, "judge": judge, "principle": principle, "presentation_order": order,
-        **values, "is_aggregate": bool(j.get("is_aggregate", False)), "key_hash": key,
-        "judge_backend": _s(j, "judge_backend", where, 32), "constitution_hash": chash,
+        "kind": kind,
+        "judge": judge,
+        "principle": principle,
+        "presentation_order": order,
+        **values,
+        "is_aggregate": bool(j.get("is_aggregate", False)),
+        "key_hash": key,
+        "judge_backend": _s(j, "judge_backend", where, 32),
+        "constitution_hash": chash,
         "raw_output": _optional_text(j, "raw_output", where),
         "source": _s(j, "source", where, 300) if "source" in j else pair_source,
-        "external_id": _s(j, "external_id", where, 100) or None, "job_id": None,
-        "meta": _dict(j, "meta", where), "created_at": _time(j, "created_at", where),
+        "external_id": _s(j, "external_id", where, 100) or None,
+        "job_id": None,
+        "meta": _dict(j, "meta", where),
+        "created_at": _time(j, "created_at", where),
         "updated_at": _time(j, "updated_at", where),
-        "annotator": _annotator(j.get("annotator"), f"{where}.annotator"), "history": past,
+        "annotator": _annotator(j.get("annotator"), f"{where}.annotator"),
+        "history": past,
     }
 
 
@@ -255,17 +298,30 @@ def bundle_from_line(row: dict[str, Any], opts: ReadOptions | None = None) -> St
     pk = pair_key(ha, hb)
     pair_in = _dict(row, "pair", "<line>")
     _check_hash(pair_in.get("content_hash"), pk, "pair.content_hash")
-    source = _s(pair_in, "source", "pair", MAX_SOURCE_CHARS) if "source" in pair_in \
-        else prompt["source"]
-    pair = {"a": a, "b": b, "content_hash": pk, "source": source, "job_id": None,
-            "created_at": _time(pair_in, "created_at", "pair")}
+    source = (
+        _s(pair_in, "source", "pair", MAX_SOURCE_CHARS) if "source" in pair_in else prompt["source"]
+    )
+    pair = {
+        "a": a,
+        "b": b,
+        "content_hash": pk,
+        "source": source,
+        "job_id": None,
+        "created_at": _time(pair_in, "created_at", "pair"),
+    }
     judgments_in = row.get("judgments") or []
     if not isinstance(judgments_in, list):
         raise FieldError("judgments", "must be a list")
-    judgments = [_judgment(j, f"judgments[{i}]", pk, ha != a, source)
-                 for i, j in enumerate(judgments_in)]
-    return StoreBundle(prompt=prompt, responses=list(responses.values()), pair=pair,
-                       judgments=judgments, constitutions=_constitutions(row.get("constitutions")))
+    judgments = [
+        _judgment(j, f"judgments[{i}]", pk, ha != a, source) for i, j in enumerate(judgments_in)
+    ]
+    return StoreBundle(
+        prompt=prompt,
+        responses=list(responses.values()),
+        pair=pair,
+        judgments=judgments,
+        constitutions=_constitutions(row.get("constitutions")),
+    )
 
 
 def _constitutions(value: Any) -> list[dict[str, Any]]:
@@ -281,10 +337,15 @@ def _constitutions(value: Any) -> list[dict[str, Any]]:
         content_hash = _s(c, "content_hash", where, 64)
         if len(content_hash) != 64:
             raise FieldError(f"{where}.content_hash", "must be a 64-character sha256")
-        out.append({"name": check_text(c.get("name"), f"{where}.name"),
-                    "version": check_text(c.get("version"), f"{where}.version"),
-                    "content_hash": content_hash, "text": check_text(c.get("text"), f"{where}.text"),
-                    "description": _s(c, "description", where)})
+        out.append(
+            {
+                "name": check_text(c.get("name"), f"{where}.name"),
+                "version": check_text(c.get("version"), f"{where}.version"),
+                "content_hash": content_hash,
+                "text": check_text(c.get("text"), f"{where}.text"),
+                "description": _s(c, "description", where),
+            }
+        )
     return out
 
 

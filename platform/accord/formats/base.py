@@ -120,20 +120,37 @@ def iter_json_lines(path: Path) -> Iterator[ReadItem]:
     """Each non-blank line of a JSONL file as a JSON object, or the error that line raised."""
     for number, position, text, raw in iter_text_lines(path):
         if text is None:
-            yield ReadItem(number, position, raw=raw.decode("utf-8", "replace").rstrip("\n"),
-                           error=InvalidRecordError(path, number, "<line>", "not valid UTF-8"))
+            yield ReadItem(
+                number,
+                position,
+                raw=raw.decode("utf-8", "replace").rstrip("\n"),
+                error=InvalidRecordError(path, number, "<line>", "not valid UTF-8"),
+            )
             continue
         if not text.strip():
             continue
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield ReadItem(number, position, raw=text.rstrip("\n"),
-                           error=InvalidRecordError(path, number, "<json>", f"bad JSON: {exc.msg}"))
+            yield ReadItem(
+                number,
+                position,
+                raw=text.rstrip("\n"),
+                error=InvalidRecordError(path, number, "<json>", f"bad JSON: {exc.msg}"),
+            )
             continue
         if not isinstance(obj, dict):
-            yield ReadItem(number, position, raw=text.rstrip("\n"), error=InvalidRecordError(
-                path, number, "<json>", f"a line must be a JSON object, got {type(obj).__name__}"))
+            yield ReadItem(
+                number,
+                position,
+                raw=text.rstrip("\n"),
+                error=InvalidRecordError(
+                    path,
+                    number,
+                    "<json>",
+                    f"a line must be a JSON object, got {type(obj).__name__}",
+                ),
+            )
             continue
         yield ReadItem(number, position, value=obj, raw=text.rstrip("\n"))
 
@@ -145,12 +162,15 @@ def convert_rows(path: Path, rows: Iterator[ReadItem], convert) -> Iterator[Read
             try:
                 item.value = convert(item.value)
             except FieldError as exc:
-                item.value, item.error = None, InvalidRecordError(path, item.line, exc.field,
-                                                                  exc.reason)
+                item.value, item.error = (
+                    None,
+                    InvalidRecordError(path, item.line, exc.field, exc.reason),
+                )
         yield item
 
 
 # --- field checks shared by the row converters ---------------------------------------------
+
 
 def check_text(value: Any, name: str) -> str:
     """A non-empty string the store can hold (PostgreSQL text cannot contain NUL)."""
@@ -218,31 +238,53 @@ def check_messages(value: Any, name: str) -> list[dict[str, str]]:
     return out
 
 
-def distinct_sides(chosen: str, rejected: str, chosen_model: str = "",
-                   rejected_model: str = "") -> None:
+def distinct_sides(
+    chosen: str, rejected: str, chosen_model: str = "", rejected_model: str = ""
+) -> None:
     """A pair needs two different responses (the store keys a response by text and model)."""
     if chosen == rejected and chosen_model == rejected_model:
         raise FieldError("rejected", "identical to chosen (a pair needs two different responses)")
 
 
-def preference_record(opts: ReadOptions, *, prompt: str, chosen: str, rejected: str,
-                      prompt_messages: list[dict[str, Any]] | None = None,
-                      chosen_messages: list[dict[str, Any]] | None = None,
-                      rejected_messages: list[dict[str, Any]] | None = None,
-                      prob_chosen: float | None = None, tie: bool = False,
-                      annotator: str = "", chosen_model: str = "", rejected_model: str = "",
-                      prompt_meta: dict[str, Any] | None = None,
-                      judgment_meta: dict[str, Any] | None = None) -> PreferenceRecord:
+def preference_record(
+    opts: ReadOptions,
+    *,
+    prompt: str,
+    chosen: str,
+    rejected: str,
+    prompt_messages: list[dict[str, Any]] | None = None,
+    chosen_messages: list[dict[str, Any]] | None = None,
+    rejected_messages: list[dict[str, Any]] | None = None,
+    prob_chosen: float | None = None,
+    tie: bool = False,
+    annotator: str = "",
+    chosen_model: str = "",
+    rejected_model: str = "",
+    prompt_meta: dict[str, Any] | None = None,
+    judgment_meta: dict[str, Any] | None = None,
+) -> PreferenceRecord:
     """The record of one imported preference: one judgment of ``opts.label_kind`` by the
     row's annotator when it names one, else by ``import:<source>``."""
     distinct_sides(chosen, rejected, chosen_model, rejected_model)
     human = opts.label_kind == "human"
-    spec = JudgmentSpec(kind=opts.label_kind, judge=annotator or opts.judge,
-                        prob_chosen=prob_chosen, tie=tie,
-                        annotator=annotator if (annotator and human) else None,
-                        meta=judgment_meta or {})
-    return PreferenceRecord(prompt=prompt, chosen=chosen, rejected=rejected,
-                            prompt_messages=prompt_messages, chosen_messages=chosen_messages,
-                            rejected_messages=rejected_messages, chosen_model=chosen_model,
-                            rejected_model=rejected_model, source=opts.source,
-                            prompt_meta=prompt_meta or {}, judgments=[spec])
+    spec = JudgmentSpec(
+        kind=opts.label_kind,
+        judge=annotator or opts.judge,
+        prob_chosen=prob_chosen,
+        tie=tie,
+        annotator=annotator if (annotator and human) else None,
+        meta=judgment_meta or {},
+    )
+    return PreferenceRecord(
+        prompt=prompt,
+        chosen=chosen,
+        rejected=rejected,
+        prompt_messages=prompt_messages,
+        chosen_messages=chosen_messages,
+        rejected_messages=rejected_messages,
+        chosen_model=chosen_model,
+        rejected_model=rejected_model,
+        source=opts.source,
+        prompt_meta=prompt_meta or {},
+        judgments=[spec],
+    )

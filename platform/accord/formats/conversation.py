@@ -3,8 +3,9 @@
 Preference datasets often store the whole conversation on each side ("implicit prompt"):
 the prompt is what both sides share, the responses are what differs.
 
->>> split_messages([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
-...                [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Go away."}])[0]
+>>> hi = {"role": "user", "content": "Hi"}
+>>> split_messages([hi, {"role": "assistant", "content": "Hello!"}],
+...                [hi, {"role": "assistant", "content": "Go away."}])[0]
 [{'role': 'user', 'content': 'Hi'}]
 >>> split_text("The sky is blue.", "The sky is green.")
 ('The sky is', ' blue.', ' green.')
@@ -40,8 +41,10 @@ def split_messages(chosen: Messages, rejected: Messages) -> tuple[Messages, Mess
     while n < min(len(chosen), len(rejected)) and chosen[n] == rejected[n]:
         n += 1
     if n == 0:
-        raise FieldError("chosen", "no shared prompt: chosen and rejected start differently "
-                                   "(give a 'prompt' field)")
+        raise FieldError(
+            "chosen",
+            "no shared prompt: chosen and rejected start differently (give a 'prompt' field)",
+        )
     if n == len(chosen):
         raise FieldError("chosen", "no completion after the shared prompt")
     if n == len(rejected):
@@ -60,8 +63,10 @@ def split_text(chosen: str, rejected: str) -> tuple[str, str, str]:
             n -= 1
     prompt = chosen[:n]
     if not prompt.strip():
-        raise FieldError("chosen", "no shared prompt: chosen and rejected start differently "
-                                   "(give a 'prompt' field)")
+        raise FieldError(
+            "chosen",
+            "no shared prompt: chosen and rejected start differently (give a 'prompt' field)",
+        )
     if not chosen[n:].strip():
         raise FieldError("chosen", "no completion after the shared prompt")
     if not rejected[n:].strip():

@@ -79,10 +79,14 @@ def record_from_cells(row: dict[str, str], opts: ReadOptions):
     if kind and kind not in KINDS:
         raise FieldError("kind", f"must be one of {KINDS}, got {kind!r}")
     row_opts = dataclasses.replace(opts, label_kind=kind) if kind else opts
-    return preference_record(row_opts, prompt=row["prompt"], chosen=row["chosen"],
-                             rejected=row["rejected"], prob_chosen=prob,
-                             annotator=optional_str(row, "annotator",
-                                                    max_chars=MAX_ANNOTATOR_CHARS).strip())
+    return preference_record(
+        row_opts,
+        prompt=row["prompt"],
+        chosen=row["chosen"],
+        rejected=row["rejected"],
+        prob_chosen=prob,
+        annotator=optional_str(row, "annotator", max_chars=MAX_ANNOTATOR_CHARS).strip(),
+    )
 
 
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:
@@ -106,26 +110,43 @@ def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield ReadItem(start, lines.position, error=InvalidRecordError(
-                path, start, "<csv>", f"bad CSV: {exc}"))
+            yield ReadItem(
+                start,
+                lines.position,
+                error=InvalidRecordError(path, start, "<csv>", f"bad CSV: {exc}"),
+            )
             continue
         raw = _raw(cells)
         if not any(c.strip() for c in cells):
             continue
         bad = [n for n in range(start, reader.line_num + 1) if n in lines.bad_lines]
         if bad:
-            yield ReadItem(start, lines.position, raw=raw, error=InvalidRecordError(
-                path, bad[0], "<line>", "not valid UTF-8"))
+            yield ReadItem(
+                start,
+                lines.position,
+                raw=raw,
+                error=InvalidRecordError(path, bad[0], "<line>", "not valid UTF-8"),
+            )
             continue
         if len(cells) != len(header):
-            yield ReadItem(start, lines.position, raw=raw, error=InvalidRecordError(
-                path, start, "<csv>", f"{len(cells)} cells, the header has {len(header)}"))
+            yield ReadItem(
+                start,
+                lines.position,
+                raw=raw,
+                error=InvalidRecordError(
+                    path, start, "<csv>", f"{len(cells)} cells, the header has {len(header)}"
+                ),
+            )
             continue
         try:
             value = record_from_cells(dict(zip(header, cells)), opts)
         except FieldError as exc:
-            yield ReadItem(start, lines.position, raw=raw,
-                           error=InvalidRecordError(path, start, exc.field, exc.reason))
+            yield ReadItem(
+                start,
+                lines.position,
+                raw=raw,
+                error=InvalidRecordError(path, start, exc.field, exc.reason),
+            )
             continue
         yield ReadItem(start, lines.position, value=value, raw=raw)
 

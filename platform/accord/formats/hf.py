@@ -38,8 +38,9 @@ def is_table_source(path: Path) -> bool:
 
 
 def _is_saved_dataset(path: Path) -> bool:
-    return path.is_dir() and any((path / n).exists() for n in
-                                 ("dataset_dict.json", "state.json", "dataset_info.json"))
+    return path.is_dir() and any(
+        (path / n).exists() for n in ("dataset_dict.json", "state.json", "dataset_info.json")
+    )
 
 
 def _parquet_files(path: Path) -> list[Path]:
@@ -57,10 +58,12 @@ def _parts(path: Path) -> Iterator[tuple[str, int, Callable[[], Iterator[list[di
         loaded = load_from_disk(str(path))
         splits = {"": loaded} if isinstance(loaded, Dataset) else dict(loaded)
         for split, ds in splits.items():
+
             def batches(ds=ds):
                 for batch in ds.iter(batch_size=BATCH_ROWS):
                     names = list(batch)
                     yield [dict(zip(names, values)) for values in zip(*batch.values())]
+
             yield (f"{path}[{split}]" if split else str(path)), ds.num_rows, batches
         return
     import pyarrow.parquet as pq
@@ -71,6 +74,7 @@ def _parts(path: Path) -> Iterator[tuple[str, int, Callable[[], Iterator[list[di
         def batches(pf=pf):
             for batch in pf.iter_batches(batch_size=BATCH_ROWS):
                 yield batch.to_pylist()
+
         yield str(file), pf.metadata.num_rows, batches
 
 
@@ -104,8 +108,12 @@ def detect_layout(columns: list[str], row: dict[str, Any] | None) -> str:
     cols = set(columns)
     if {"score_chosen", "score_rejected"} <= cols:
         return "ultrafeedback-binarized"
-    if "prompt" not in cols and row is not None and isinstance(row.get("chosen"), str) \
-            and row["chosen"].lstrip(" ").startswith("\n\nHuman:"):
+    if (
+        "prompt" not in cols
+        and row is not None
+        and isinstance(row.get("chosen"), str)
+        and row["chosen"].lstrip(" ").startswith("\n\nHuman:")
+    ):
         return "hh-rlhf"
     return "trl"
 

@@ -6,8 +6,8 @@ ending at the last ``"\\n\\nAssistant:"`` in it, parsed into user/assistant mess
 follows on each side is that side's reply (leading white space removed).
 
 >>> from accord.formats.base import ReadOptions
->>> row = {"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello!\\n\\nHuman: Name a fruit\\n\\nAssistant: Apple",
-...        "rejected": "\\n\\nHuman: Hi\\n\\nAssistant: Hello!\\n\\nHuman: Name a fruit\\n\\nAssistant: No."}
+>>> talk = "\\n\\nHuman: Hi\\n\\nAssistant: Hello!\\n\\nHuman: Name a fruit\\n\\nAssistant:"
+>>> row = {"chosen": talk + " Apple", "rejected": talk + " No."}
 >>> rec = record_from_row(row, ReadOptions())
 >>> [m["role"] for m in rec.prompt_messages], rec.chosen, rec.rejected
 (['user', 'assistant', 'user'], 'Apple', 'No.')
@@ -42,11 +42,11 @@ _ROLES = {"Human": "user", "Assistant": "assistant"}
 def parse_transcript(text: str, field: str) -> list[dict[str, str]]:
     """The turns of ``"\\n\\nHuman: …\\n\\nAssistant: …"`` as chat messages."""
     marks = list(_TURN.finditer(text))
-    if not marks or text[:marks[0].start()].strip():
+    if not marks or text[: marks[0].start()].strip():
         raise FieldError(field, "not an HH-RLHF transcript (expected '\\n\\nHuman: ...')")
     messages = []
     for mark, nxt in zip(marks, marks[1:] + [None]):
-        content = text[mark.end():nxt.start() if nxt else len(text)].strip()
+        content = text[mark.end() : nxt.start() if nxt else len(text)].strip()
         if not content:
             raise FieldError(field, f"empty {mark.group(1)} turn")
         messages.append({"role": _ROLES[mark.group(1)], "content": content})
@@ -74,10 +74,15 @@ def record_from_row(row: dict[str, Any], opts: ReadOptions) -> PreferenceRecord:
     messages = parse_transcript(prompt[: -len(ASSISTANT)], "chosen")
     if messages[-1]["role"] != "user":
         raise FieldError("chosen", "the shared prompt must end with a Human turn")
-    return preference_record(opts, prompt=prompt_text(messages), prompt_messages=messages,
-                             chosen=chosen, rejected=rejected,
-                             chosen_messages=[{"role": "assistant", "content": chosen}],
-                             rejected_messages=[{"role": "assistant", "content": rejected}])
+    return preference_record(
+        opts,
+        prompt=prompt_text(messages),
+        prompt_messages=messages,
+        chosen=chosen,
+        rejected=rejected,
+        chosen_messages=[{"role": "assistant", "content": chosen}],
+        rejected_messages=[{"role": "assistant", "content": rejected}],
+    )
 
 
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:

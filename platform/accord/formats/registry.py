@@ -30,8 +30,12 @@ FORMATS: dict[str, Reader] = {
 }
 # Formats whose rows can also come from a parquet file or a saved dataset folder.
 TABLE_LAYOUTS = {"hh-rlhf", "trl", "ultrafeedback-binarized", "hf"}
-ALIASES = {"ultrafeedback": "ultrafeedback-binarized", "hh": "hh-rlhf", "jsonl": "accord",
-           "parquet": "hf"}
+ALIASES = {
+    "ultrafeedback": "ultrafeedback-binarized",
+    "hh": "hh-rlhf",
+    "jsonl": "accord",
+    "parquet": "hf",
+}
 
 
 def format_name(fmt: str) -> str:
@@ -43,8 +47,9 @@ def format_name(fmt: str) -> str:
 
 
 def uses_table_reader(path: Path, fmt: str) -> bool:
-    return format_name(fmt) == "hf" or (format_name(fmt) in TABLE_LAYOUTS
-                                        and hf.is_table_source(path))
+    return format_name(fmt) == "hf" or (
+        format_name(fmt) in TABLE_LAYOUTS and hf.is_table_source(path)
+    )
 
 
 def progress_total(path: Path, fmt: str) -> tuple[int, str]:
@@ -54,8 +59,14 @@ def progress_total(path: Path, fmt: str) -> tuple[int, str]:
     return source_size(path), "bytes"
 
 
-def read_records(path: str | Path, fmt: str, *, label_kind: str = "human", source: str = "",
-                 soft_labels: bool = False) -> Iterator[ReadItem]:
+def read_records(
+    path: str | Path,
+    fmt: str,
+    *,
+    label_kind: str = "human",
+    source: str = "",
+    soft_labels: bool = False,
+) -> Iterator[ReadItem]:
     """Every row of ``path`` read as ``fmt``, lazily, in file order."""
     path = Path(path)
     name = format_name(fmt)

@@ -56,8 +56,9 @@ def sides_from_row(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(chosen_raw, list) or isinstance(rejected_raw, list):
         chosen_msgs = check_messages(chosen_raw, "chosen")
         rejected_msgs = check_messages(rejected_raw, "rejected")
-        if prompt_raw is None or (isinstance(prompt_raw, str)
-                                  and chosen_msgs[0]["role"] != "assistant"):
+        if prompt_raw is None or (
+            isinstance(prompt_raw, str) and chosen_msgs[0]["role"] != "assistant"
+        ):
             # The sides hold whole conversations (implicit prompt, or UltraFeedback's layout
             # where a prompt column repeats the first user turn): the shared turns are the prompt.
             if prompt_raw is not None:
@@ -68,9 +69,14 @@ def sides_from_row(row: dict[str, Any]) -> dict[str, Any]:
         else:
             prompt_msgs = check_messages(prompt_raw, "prompt")
             chosen_msgs, rejected_msgs = _drop_prefix(prompt_msgs, chosen_msgs, rejected_msgs)
-        return {"prompt": prompt_text(prompt_msgs), "prompt_messages": prompt_msgs,
-                "chosen": completion_text(chosen_msgs), "chosen_messages": chosen_msgs,
-                "rejected": completion_text(rejected_msgs), "rejected_messages": rejected_msgs}
+        return {
+            "prompt": prompt_text(prompt_msgs),
+            "prompt_messages": prompt_msgs,
+            "chosen": completion_text(chosen_msgs),
+            "chosen_messages": chosen_msgs,
+            "rejected": completion_text(rejected_msgs),
+            "rejected_messages": rejected_msgs,
+        }
     chosen, rejected = check_text(chosen_raw, "chosen"), check_text(rejected_raw, "rejected")
     if prompt_raw is None:
         prompt, chosen, rejected = split_text(chosen, rejected)
@@ -106,10 +112,14 @@ def optional_bool(row: dict[str, Any], name: str) -> bool:
 def record_from_row(row: dict[str, Any], opts: ReadOptions) -> PreferenceRecord:
     sides = sides_from_row(row)
     return preference_record(
-        opts, **sides, prob_chosen=soft_label(row), tie=optional_bool(row, "tie"),
+        opts,
+        **sides,
+        prob_chosen=soft_label(row),
+        tie=optional_bool(row, "tie"),
         annotator=optional_str(row, "annotator", max_chars=MAX_ANNOTATOR_CHARS),
         chosen_model=optional_str(row, "chosen_model", max_chars=MAX_MODEL_CHARS),
-        rejected_model=optional_str(row, "rejected_model", max_chars=MAX_MODEL_CHARS))
+        rejected_model=optional_str(row, "rejected_model", max_chars=MAX_MODEL_CHARS),
+    )
 
 
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:

@@ -58,9 +58,14 @@ def record_from_row(row: dict[str, Any], opts: ReadOptions) -> PreferenceRecord:
     if row.get("prompt_id") is not None:
         meta["prompt_id"] = str(row["prompt_id"])
     return preference_record(
-        opts, **sides, prob_chosen=prob, prompt_meta=meta, judgment_meta=scores,
+        opts,
+        **sides,
+        prob_chosen=prob,
+        prompt_meta=meta,
+        judgment_meta=scores,
         chosen_model=optional_str(row, "chosen_model", max_chars=MAX_MODEL_CHARS),
-        rejected_model=optional_str(row, "rejected_model", max_chars=MAX_MODEL_CHARS))
+        rejected_model=optional_str(row, "rejected_model", max_chars=MAX_MODEL_CHARS),
+    )
 
 
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:

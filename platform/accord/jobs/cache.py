@@ -37,19 +37,34 @@ def cached_results(session: Session, keys: list[str]) -> dict[str, GenerationRes
     unique = list(dict.fromkeys(keys))
     for i in range(0, len(unique), 5000):
         chunk = unique[i : i + 5000]
-        rows = session.execute(select(CacheEntry.key, CacheEntry.output).where(CacheEntry.key.in_(chunk)))
+        rows = session.execute(
+            select(CacheEntry.key, CacheEntry.output).where(CacheEntry.key.in_(chunk))
+        )
         for key, output in rows:
             out[key] = GenerationResult.from_dict(output["result"])
     return out
 
 
-def cache_row(*, key: str, step: str, model_id: str, backend: str, request: GenerationRequest,
-              result: GenerationResult, job_id: int | None) -> dict[str, Any]:
+def cache_row(
+    *,
+    key: str,
+    step: str,
+    model_id: str,
+    backend: str,
+    request: GenerationRequest,
+    result: GenerationResult,
+    job_id: int | None,
+) -> dict[str, Any]:
     result_dict = result.to_dict()
     result_dict["raw"] = None  # provider payloads can be large; the parsed fields are enough
     return {
-        "key": key, "step": step, "model_id": model_id, "backend": backend,
-        "request": request.cache_payload(), "output": {"result": result_dict}, "job_id": job_id,
+        "key": key,
+        "step": step,
+        "model_id": model_id,
+        "backend": backend,
+        "request": request.cache_payload(),
+        "output": {"result": result_dict},
+        "job_id": job_id,
         "created_at": utcnow(),
     }
 

@@ -68,8 +68,12 @@ def what_the_model_said(result: GenerationResult | None) -> dict[str, Any] | Non
     (None: the request was never answered, e.g. the whole batch failed)."""
     if result is None:
         return None
-    return {"text": result.text, "finish_reason": result.finish_reason,
-            "choice_logprobs": result.choice_logprobs, "error": result.error}
+    return {
+        "text": result.text,
+        "finish_reason": result.finish_reason,
+        "choice_logprobs": result.choice_logprobs,
+        "error": result.error,
+    }
 
 
 def _unresolved(session: Session, step: str, keys: list[str]) -> set[str]:
@@ -79,11 +83,17 @@ def _unresolved(session: Session, step: str, keys: list[str]) -> set[str]:
     return set(session.exec(q).all())
 
 
-def run_units(ctx: StepContext, *, step: str, backend: Backend, units: list[WorkUnit],
-              batch_size: int,
-              parse: Callable[[WorkUnit, list[GenerationResult]], Any],
-              write: Callable[[Session, WorkUnit, Any], Any],
-              description: str | None = None) -> list[tuple[WorkUnit, Any]]:
+def run_units(
+    ctx: StepContext,
+    *,
+    step: str,
+    backend: Backend,
+    units: list[WorkUnit],
+    batch_size: int,
+    parse: Callable[[WorkUnit, list[GenerationResult]], Any],
+    write: Callable[[Session, WorkUnit, Any], Any],
+    description: str | None = None,
+) -> list[tuple[WorkUnit, Any]]:
     """Process ``units``; return ``(unit, write's return)`` for every unit that succeeded.
 
     ``parse`` turns a unit's results into parsed data (raise ``UnparsableOutput`` /
@@ -93,8 +103,10 @@ def run_units(ctx: StepContext, *, step: str, backend: Backend, units: list[Work
     model_id = getattr(backend, "model_id", "")
     backend_name = getattr(backend, "name", "")
     for unit in units:
-        unit.keys = [cache_key(step=step, model_id=model_id, backend=backend_name, request=r)
-                     for r in unit.requests]
+        unit.keys = [
+            cache_key(step=step, model_id=model_id, backend=backend_name, request=r)
+            for r in unit.requests
+        ]
         unit.key = unit.keys[0] if len(unit.keys) == 1 else content_hash("unit", unit.keys)
     task = ctx.progress.add_step(description or step, total=len(units))
     done: list[tuple[WorkUnit, Any]] = []
@@ -122,7 +134,9 @@ def run_units(ctx: StepContext, *, step: str, backend: Backend, units: list[Work
             try:
                 outs = backend.generate([batch[ui].requests[ri] for ui, ri in to_send])
                 if len(outs) != len(to_send):
-                    raise BackendError(f"backend returned {len(outs)} results for {len(to_send)} requests")
+                    raise BackendError(
+                        f"backend returned {len(outs)} results for {len(to_send)} requests"
+                    )
             except BackendError as exc:
                 for ui, _ in to_send:
                     failures[ui] = UnitFailure(exc.cause, str(exc))
@@ -146,11 +160,20 @@ def run_units(ctx: StepContext, *, step: str, backend: Backend, units: list[Work
                     except ValueError as exc:
                         failure = UnitFailure(getattr(exc, "cause", "unparsable"), str(exc))
                 if failure is not None:
-                    record_error(session, job_id=ctx.job_id, step=step, item_key=unit.key,
-                                 cause=failure.cause, message=failure.message[:4000],
-                                 payload={"requests": [r.cache_payload() for r in unit.requests],
-                                          "outputs": [what_the_model_said(r) for r in results[ui]],
-                                          "model_id": model_id, "backend": backend_name})
+                    record_error(
+                        session,
+                        job_id=ctx.job_id,
+                        step=step,
+                        item_key=unit.key,
+                        cause=failure.cause,
+                        message=failure.message[:4000],
+                        payload={
+                            "requests": [r.cache_payload() for r in unit.requests],
+                            "outputs": [what_the_model_said(r) for r in results[ui]],
+                            "model_id": model_id,
+                            "backend": backend_name,
+                        },
+                    )
                     ctx.errors_recorded += 1
                     continue
                 done.append((unit, write(session, unit, parsed)))
@@ -158,13 +181,26 @@ def run_units(ctx: StepContext, *, step: str, backend: Backend, units: list[Work
                     resolve_error(session, step=step, item_key=unit.key)
                 for ri, req in enumerate(unit.requests):
                     if (ui, ri) in fresh:
-                        cache_rows.append(cache_row(
-                            key=unit.keys[ri], step=step, model_id=model_id, backend=backend_name,
-                            request=req, result=results[ui][ri], job_id=ctx.job_id))  # type: ignore[arg-type]
+                        cache_rows.append(
+                            cache_row(
+                                key=unit.keys[ri],
+                                step=step,
+                                model_id=model_id,
+                                backend=backend_name,
+                                request=req,
+                                result=results[ui][ri],
+                                job_id=ctx.job_id,
+                            )
+                        )  # type: ignore[arg-type]
             store_cache_rows(session, cache_rows)
             ctx.progress.advance(task, len(batch))
             job = session.get(Job, ctx.job_id)
             if job is not None:
-                set_progress(session, job=job, done=ctx.progress.done, total=ctx.progress.total,
-                             message=f"{ctx.step_name}: {description or step}")
+                set_progress(
+                    session,
+                    job=job,
+                    done=ctx.progress.done,
+                    total=ctx.progress.total,
+                    message=f"{ctx.step_name}: {description or step}",
+                )
     return done

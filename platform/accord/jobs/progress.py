@@ -41,7 +41,9 @@ class RateColumn(ProgressColumn):
 
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("  -- it/s" if speed is None else f"{speed:6.2f} it/s", style="progress.data.speed")
+        return Text(
+            "  -- it/s" if speed is None else f"{speed:6.2f} it/s", style="progress.data.speed"
+        )
 
 
 class JobProgress:
@@ -55,9 +57,15 @@ class JobProgress:
         self._bars: Progress | None = None
         if show and self.console.is_terminal:
             self._bars = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TaskProgressColumn(), RateColumn(), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=self.console,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                RateColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self.console,
             )
         self._next_id = 0
         self._lines: dict[int, list] = {}  # plain mode: task → [description, done, total, start]
@@ -103,7 +111,8 @@ class JobProgress:
         """A line worth reading among the bars (e.g. rows skipped and where they went); always
         shown, on stderr, even without progress display."""
         (self._bars.console if self._bars is not None else self.console).print(
-            message, soft_wrap=True, highlight=False, markup=False)
+            message, soft_wrap=True, highlight=False, markup=False
+        )
 
     def _finish(self, task_id: int) -> None:
         description, done, total, start = self._lines.pop(task_id)
@@ -116,8 +125,10 @@ class JobProgress:
 def _without_repeated_step_name(description: str) -> str:
     """``"generate: generate"`` → ``"generate"``: a step named after its activity says it once.
 
-    >>> _without_repeated_step_name("prompts: prompts"), _without_repeated_step_name("dpo: train dpo")
-    ('prompts', 'dpo: train dpo')
+    >>> _without_repeated_step_name("prompts: prompts")
+    'prompts'
+    >>> _without_repeated_step_name("dpo: train dpo")
+    'dpo: train dpo'
     """
     head, sep, tail = description.partition(": ")
     if sep and (tail == head or tail.startswith(head + " ")):

@@ -26,8 +26,11 @@ from .templates import TextTask
 
 
 class SamplingConfig(StepConfig):
-    model: str | dict[str, Any] = Field(default="policy", description="Model alias from the "
-                                        "recipe's `models`, or an inline {backend, model, options}.")
+    model: str | dict[str, Any] = Field(
+        default="policy",
+        description="Model alias from the "
+        "recipe's `models`, or an inline {backend, model, options}.",
+    )
     temperature: float = Field(default=0.7, ge=0.0, le=5.0, description="Sampling temperature.")
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_tokens: int = Field(default=128, ge=1, le=32768, description="Longest completion.")
@@ -56,7 +59,9 @@ class GenerateTask(TextTask):
     def __init__(self, system_prompt: str | None = None):
         self.system_prompt = system_prompt
 
-    def format_input(self, *, text: str, messages: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    def format_input(
+        self, *, text: str, messages: list[dict[str, Any]] | None
+    ) -> list[dict[str, str]]:
         turns = [dict(m) for m in messages] if messages else [{"role": "user", "content": text}]
         if self.system_prompt and turns[0].get("role") != "system":
             turns.insert(0, {"role": "system", "content": self.system_prompt})
@@ -69,15 +74,22 @@ def run_generate(ctx: StepContext, config: GenerateConfig) -> StepOutput:
     task = GenerateTask(config.system_prompt)
     seed = ctx.seed if config.seed is None else config.seed
     with Session(ctx.engine) as session:
-        prompts = {p.id: p for p in session.exec(select(Prompt).where(Prompt.id.in_(prompt_ids))).all()}
+        prompts = {
+            p.id: p for p in session.exec(select(Prompt).where(Prompt.id.in_(prompt_ids))).all()
+        }
     units = []
     for pid in prompt_ids:
         p = prompts[pid]
         messages = task.format_input(text=p.text, messages=p.messages)
         for i in range(config.n):
-            req = GenerationRequest(messages=messages, max_tokens=config.max_tokens,
-                                    temperature=config.temperature, top_p=config.top_p,
-                                    seed=seed + i, stop=list(config.stop))
+            req = GenerationRequest(
+                messages=messages,
+                max_tokens=config.max_tokens,
+                temperature=config.temperature,
+                top_p=config.top_p,
+                seed=seed + i,
+                stop=list(config.stop),
+            )
             units.append(WorkUnit(requests=[req], data=(pid, i)))
 
     def parse(unit: WorkUnit, results: list[GenerationResult]):
@@ -87,17 +99,31 @@ def run_generate(ctx: StepContext, config: GenerateConfig) -> StepOutput:
         result, out = parsed
         prompt = session.get(Prompt, unit.data[0])
         row = upsert_response(
-            session, prompt=prompt, text=out.fields["text"], role="initial",
-            model_id=backend.model_id, backend=backend.name,
-            sampling_params=unit.requests[0].sampling(), usage=result.usage,
-            job_id=ctx.job_id, raw_output=out.raw, finish_reason=result.finish_reason,
-            cache_key=unit.keys[0], messages=unit.requests[0].messages,
+            session,
+            prompt=prompt,
+            text=out.fields["text"],
+            role="initial",
+            model_id=backend.model_id,
+            backend=backend.name,
+            sampling_params=unit.requests[0].sampling(),
+            usage=result.usage,
+            job_id=ctx.job_id,
+            raw_output=out.raw,
+            finish_reason=result.finish_reason,
+            cache_key=unit.keys[0],
+            messages=unit.requests[0].messages,
         )
         return row.id
 
-    done = run_units(ctx, step="generate", backend=backend, units=units,
-                     batch_size=config.batch_size, parse=parse, write=write,
-                     description=f"{ctx.step_name}: generate")
+    done = run_units(
+        ctx,
+        step="generate",
+        backend=backend,
+        units=units,
+        batch_size=config.batch_size,
+        parse=parse,
+        write=write,
+        description=f"{ctx.step_name}: generate",
+    )
     response_ids = list(dict.fromkeys(rid for _, rid in done))
-    return StepOutput(prompts=prompt_ids, responses=response_ids,
-                      counts={"generated": len(done)})
+    return StepOutput(prompts=prompt_ids, responses=response_ids, counts={"generated": len(done)})

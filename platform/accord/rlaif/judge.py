@@ -90,17 +90,22 @@ class JudgeConfig(StepConfig):
         return self
 
     def task(self, base_dir: Path | None = None) -> JudgeTask:
-        return JudgeTask(**{f.name: getattr(self, f.name) for f in fields(JudgeTask)
-                            if f.name != "base_dir"}, base_dir=base_dir)
+        return JudgeTask(
+            **{f.name: getattr(self, f.name) for f in fields(JudgeTask) if f.name != "base_dir"},
+            base_dir=base_dir,
+        )
 
 
 # -- pure pieces ---------------------------------------------------------------------------
 
-def judge_messages(*, prompt: str, principle: Principle, first: str, second: str,
-                   cot: bool) -> list[dict[str, str]]:
+
+def judge_messages(
+    *, prompt: str, principle: Principle, first: str, second: str, cot: bool
+) -> list[dict[str, str]]:
     """The bundled template's messages (``JudgeTask(cot=cot).messages``)."""
-    return JudgeTask(cot=cot).messages(prompt=prompt, question=principle.comparison_question,
-                                       first=first, second=second)
+    return JudgeTask(cot=cot).messages(
+        prompt=prompt, question=principle.comparison_question, first=first, second=second
+    )
 
 
 def p_shown_a(choice_logprobs: dict[str, float] | None) -> float:
@@ -152,6 +157,7 @@ def aggregate(per_slot: list[tuple[_Slot, float]], *, tie_band: float) -> tuple[
 
 # -- the step ------------------------------------------------------------------------------
 
+
 def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
     task = config.task(base_dir=ctx.base_dir).check()  # a bad template fails before any request
     constitution, constitution_id = ctx.constitution(config.constitution)
@@ -162,38 +168,73 @@ def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
     with Session(ctx.engine) as session:
         pairs = {p.id: p for p in session.exec(select(Pair).where(Pair.id.in_(pair_ids))).all()}
         rids = {i for p in pairs.values() for i in (p.response_a_id, p.response_b_id)}
-        texts = {r.id: r.text for r in session.exec(select(Response).where(Response.id.in_(rids))).all()}
+        texts = {
+            r.id: r.text for r in session.exec(select(Response).where(Response.id.in_(rids))).all()
+        }
         pids = {p.prompt_id for p in pairs.values()}
-        prompts = {p.id: p.text for p in session.exec(select(Prompt).where(Prompt.id.in_(pids))).all()}
+        prompts = {
+            p.id: p.text for p in session.exec(select(Prompt).where(Prompt.id.in_(pids))).all()
+        }
 
     def asked(pid: int) -> list[tuple[_Slot, list[dict[str, str]]]]:
         pair = pairs[pid]
-        return [(_Slot(p, o), m) for p, o, m in task.pair_messages(
-            prompt=prompts[pair.prompt_id], response_a=texts[pair.response_a_id],
-            response_b=texts[pair.response_b_id], principles=principles)]
+        return [
+            (_Slot(p, o), m)
+            for p, o, m in task.pair_messages(
+                prompt=prompts[pair.prompt_id],
+                response_a=texts[pair.response_a_id],
+                response_b=texts[pair.response_b_id],
+                principles=principles,
+            )
+        ]
 
     questions = {pid: asked(pid) for pid in pair_ids}
     slots = [slot for slot, _ in questions[pair_ids[0]]] if pair_ids else []
     rationales: dict[int, list[str]] = {}
     if config.cot:
-        units = [WorkUnit([task.rationale_request(m, temperature=config.temperature, seed=seed)
-                           for _, m in questions[pid]], pid) for pid in pair_ids]
+        units = [
+            WorkUnit(
+                [
+                    task.rationale_request(m, temperature=config.temperature, seed=seed)
+                    for _, m in questions[pid]
+                ],
+                pid,
+            )
+            for pid in pair_ids
+        ]
 
         def parse_rationale(unit: WorkUnit, results: list[GenerationResult]) -> list[str]:
             return [(r.text or "").strip() for r in results]
 
-        for unit, texts_ in run_units(ctx, step="judge-rationale", backend=backend, units=units,
-                                      batch_size=config.batch_size, parse=parse_rationale,
-                                      write=lambda s, u, parsed: parsed,
-                                      description=f"{ctx.step_name}: rationales"):
+        for unit, texts_ in run_units(
+            ctx,
+            step="judge-rationale",
+            backend=backend,
+            units=units,
+            batch_size=config.batch_size,
+            parse=parse_rationale,
+            write=lambda s, u, parsed: parsed,
+            description=f"{ctx.step_name}: rationales",
+        ):
             rationales[unit.data] = texts_
         pair_ids = [pid for pid in pair_ids if pid in rationales]
 
-    units = [WorkUnit([task.answer_request(m, seed=seed,
-                                           rationale=rationales[pid][i] if config.cot else None)
-                       for i, (_, m) in enumerate(questions[pid])], pid) for pid in pair_ids]
+    units = [
+        WorkUnit(
+            [
+                task.answer_request(
+                    m, seed=seed, rationale=rationales[pid][i] if config.cot else None
+                )
+                for i, (_, m) in enumerate(questions[pid])
+            ],
+            pid,
+        )
+        for pid in pair_ids
+    ]
 
-    def parse(unit: WorkUnit, results: list[GenerationResult]) -> list[tuple[_Slot, float, float, GenerationResult]]:
+    def parse(
+        unit: WorkUnit, results: list[GenerationResult]
+    ) -> list[tuple[_Slot, float, float, GenerationResult]]:
         out = []
         for slot, result in zip(slots, results):
             shown_a = p_shown_a(result.choice_logprobs)
@@ -205,8 +246,15 @@ def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
 
     judge_id = backend.model_id
     chash = constitution.content_hash
-    common = dict(kind="ai", judge=judge_id, constitution_hash=chash, constitution_id=constitution_id,
-                  judge_backend=backend.name, source="judge", job_id=ctx.job_id)
+    common = dict(
+        kind="ai",
+        judge=judge_id,
+        constitution_hash=chash,
+        constitution_id=constitution_id,
+        judge_backend=backend.name,
+        source="judge",
+        job_id=ctx.job_id,
+    )
 
     def write(session: Session, unit: WorkUnit, parsed) -> list[int]:
         pair = session.get(Pair, unit.data)
@@ -214,26 +262,58 @@ def run_judge(ctx: StepContext, config: JudgeConfig) -> StepOutput:
         for i, (slot, shown_a, prob, result) in enumerate(parsed):
             rationale = rationales[unit.data][i] if config.cot else None
             j, _ = upsert_judgment(
-                session, pair=pair, presentation_order=slot.order, principle=slot.principle.id,
-                prob_a=prob, preferred=preferred_from_prob(prob, tie_band=config.tie_band),
-                rationale=rationale, raw_output=f"{task.answer_text_prefix(rationale)}{result.text})",
-                meta={"choice_logprobs": result.choice_logprobs, "p_shown_a": shown_a,
-                      "scored_text": result.scored_text,
-                      "truncated_choice": bool(result.truncated_choice),
-                      "cot": config.cot, "cache_key": unit.keys[i],
-                      "sampling": unit.requests[i].sampling()}, **common)
+                session,
+                pair=pair,
+                presentation_order=slot.order,
+                principle=slot.principle.id,
+                prob_a=prob,
+                preferred=preferred_from_prob(prob, tie_band=config.tie_band),
+                rationale=rationale,
+                raw_output=f"{task.answer_text_prefix(rationale)}{result.text})",
+                meta={
+                    "choice_logprobs": result.choice_logprobs,
+                    "p_shown_a": shown_a,
+                    "scored_text": result.scored_text,
+                    "truncated_choice": bool(result.truncated_choice),
+                    "cot": config.cot,
+                    "cache_key": unit.keys[i],
+                    "sampling": unit.requests[i].sampling(),
+                },
+                **common,
+            )
             ids.append(j.id)
         prob_a, meta = aggregate([(s, p) for s, _, p, _ in parsed], tie_band=config.tie_band)
         agg, _ = upsert_judgment(
-            session, pair=pair, presentation_order="agg",
-            principle=ENSEMBLE if len(principles) > 1 else principles[0].id, prob_a=prob_a,
-            preferred=preferred_from_prob(prob_a, tie_band=config.tie_band), is_aggregate=True,
-            meta={**meta, "principles": [p.id for p in principles], "cot": config.cot,
-                  "n_judgments": len(parsed)}, **common)
+            session,
+            pair=pair,
+            presentation_order="agg",
+            principle=ENSEMBLE if len(principles) > 1 else principles[0].id,
+            prob_a=prob_a,
+            preferred=preferred_from_prob(prob_a, tie_band=config.tie_band),
+            is_aggregate=True,
+            meta={
+                **meta,
+                "principles": [p.id for p in principles],
+                "cot": config.cot,
+                "n_judgments": len(parsed),
+            },
+            **common,
+        )
         return ids + [agg.id]
 
-    done = run_units(ctx, step="judge", backend=backend, units=units, batch_size=config.batch_size,
-                     parse=parse, write=write, description=f"{ctx.step_name}: judge")
+    done = run_units(
+        ctx,
+        step="judge",
+        backend=backend,
+        units=units,
+        batch_size=config.batch_size,
+        parse=parse,
+        write=write,
+        description=f"{ctx.step_name}: judge",
+    )
     judged = [unit.data for unit, _ in done]
-    return StepOutput(pairs=judged, judgments=[j for _, ids in done for j in ids],
-                      counts={"judged_pairs": len(judged)})
+    return StepOutput(
+        pairs=judged,
+        judgments=[j for _, ids in done for j in ids],
+        counts={"judged_pairs": len(judged)},
+    )

@@ -34,24 +34,36 @@ BUNDLED = {"quickstart": "quickstart_prompts.jsonl"}
 class ImportPromptsConfig(StepConfig):
     """Load prompts into the store (exactly one of file, bundled, store_source)."""
 
-    file: str | None = Field(default=None, description="Path (relative to the recipe) of a "
-                             ".jsonl, .txt (one prompt per line) or .csv file.")
+    file: str | None = Field(
+        default=None,
+        description="Path (relative to the recipe) of a "
+        ".jsonl, .txt (one prompt per line) or .csv file.",
+    )
     bundled: str | None = Field(default=None, description="A bundled prompt set: quickstart.")
-    store_source: str | None = Field(default=None, description="Use prompts already in the "
-                                     "store with this source label.")
-    field: str | None = Field(default=None, description="JSONL/CSV field holding the text "
-                              "(default: the first of prompt, text, instruction, question).")
-    source: str | None = Field(default=None, description="Source label stored on new prompts "
-                               "(default: the file name).")
+    store_source: str | None = Field(
+        default=None, description="Use prompts already in the store with this source label."
+    )
+    field: str | None = Field(
+        default=None,
+        description="JSONL/CSV field holding the text "
+        "(default: the first of prompt, text, instruction, question).",
+    )
+    source: str | None = Field(
+        default=None, description="Source label stored on new prompts (default: the file name)."
+    )
     limit: int | None = Field(default=None, ge=1, description="Use only the first N prompts.")
 
     @model_validator(mode="after")
     def _one_origin(self) -> ImportPromptsConfig:
         given = [k for k in ("file", "bundled", "store_source") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of file, bundled, store_source (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of file, bundled, store_source (got {given or 'none'})"
+            )
         if self.bundled and self.bundled not in BUNDLED:
-            raise ValueError(f"unknown bundled prompt set {self.bundled!r}; known: {sorted(BUNDLED)}")
+            raise ValueError(
+                f"unknown bundled prompt set {self.bundled!r}; known: {sorted(BUNDLED)}"
+            )
         return self
 
 
@@ -78,7 +90,9 @@ def read_prompt_file(path: str | Path, *, field: str | None = None) -> list[dict
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DocumentError(str(path), [("", None, f"cannot read file: {exc.strerror or exc}")]) from exc
+        raise DocumentError(
+            str(path), [("", None, f"cannot read file: {exc.strerror or exc}")]
+        ) from exc
     out: list[dict[str, Any]] = []
     problems: list[tuple[str, int | None, str]] = []
     suffix = path.suffix.lower()
@@ -102,20 +116,37 @@ def read_prompt_file(path: str | Path, *, field: str | None = None) -> list[dict
             text = _text_of(record, field)
             if not (isinstance(text, str) and text.strip()) and not messages:
                 want = field or " / ".join(TEXT_FIELDS)
-                problems.append((field or "prompt", n, f"no prompt text (field {want}) or messages"))
+                problems.append(
+                    (field or "prompt", n, f"no prompt text (field {want}) or messages")
+                )
                 continue
             meta = {k: v for k, v in record.items() if k not in (*TEXT_FIELDS, "messages")}
-            out.append({"text": text.strip() if isinstance(text, str) else "", "messages": messages, "meta": meta})
+            out.append(
+                {
+                    "text": text.strip() if isinstance(text, str) else "",
+                    "messages": messages,
+                    "meta": meta,
+                }
+            )
     elif suffix == ".csv":
         reader = csv.DictReader(raw.splitlines())
         for n, record in enumerate(reader, 2):
             text = _text_of(record, field)
             if not (isinstance(text, str) and text.strip()):
-                problems.append((field or "prompt", n, f"no prompt text (columns {reader.fieldnames})"))
+                problems.append(
+                    (field or "prompt", n, f"no prompt text (columns {reader.fieldnames})")
+                )
                 continue
-            out.append({"text": text.strip(), "meta": {k: v for k, v in record.items() if k not in TEXT_FIELDS}})
+            out.append(
+                {
+                    "text": text.strip(),
+                    "meta": {k: v for k, v in record.items() if k not in TEXT_FIELDS},
+                }
+            )
     else:
-        problems.append(("", None, f"unsupported prompt file type {suffix!r} (use .jsonl, .txt or .csv)"))
+        problems.append(
+            ("", None, f"unsupported prompt file type {suffix!r} (use .jsonl, .txt or .csv)")
+        )
     if problems:
         raise DocumentError(str(path), problems[:20])
     if not out:
@@ -136,8 +167,10 @@ def run_import_prompts(ctx: StepContext, config: ImportPromptsConfig) -> StepOut
         path = ctx.base_dir / path
     records = read_prompt_file(path, field=config.field)[: config.limit]
     source = config.source or (f"bundled:{config.bundled}" if config.bundled else path.name)
-    rows = [prompt_row(text=r["text"], source=source, messages=r.get("messages"), meta=r.get("meta"))
-            for r in records]
+    rows = [
+        prompt_row(text=r["text"], source=source, messages=r.get("messages"), meta=r.get("meta"))
+        for r in records
+    ]
     from ..store.models._base import utcnow
 
     now = utcnow()

@@ -20,7 +20,9 @@ from ..backends.base import GenerationResult
 # marker is rewritten (angle brackets become guillemets) so a response cannot close its block
 # early and append instructions that seem to come from accord.
 _OPEN, _CLOSE = "<<<", ">>>"
-_MARKER_LOOKALIKE = re.compile(r"<\s*<\s*<|>\s*>\s*>|[\u00ab\u226a\u2039\uff1c]{3}|[\u00bb\u226b\u203a\uff1e]{3}")
+_MARKER_LOOKALIKE = re.compile(
+    r"<\s*<\s*<|>\s*>\s*>|[\u00ab\u226a\u2039\uff1c]{3}|[\u00bb\u226b\u203a\uff1e]{3}"
+)
 
 
 def escape_delimited(text: str) -> str:
@@ -34,7 +36,8 @@ def escape_delimited(text: str) -> str:
 
 def delimit(label: str, text: str) -> str:
     """``text`` (escaped) between labelled begin/end markers."""
-    return f"{_OPEN}RESPONSE {label}{_CLOSE}\n{escape_delimited(text)}\n{_OPEN}END RESPONSE {label}{_CLOSE}"
+    begin, end = f"{_OPEN}RESPONSE {label}{_CLOSE}", f"{_OPEN}END RESPONSE {label}{_CLOSE}"
+    return f"{begin}\n{escape_delimited(text)}\n{end}"
 
 
 def delimit_named(name: str, text: str) -> str:

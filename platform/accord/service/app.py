@@ -46,8 +46,22 @@ def _routers():
         users,
     )
 
-    return (health, stats, prompts, responses, pairs, judgments, constitutions, jobs, snapshots,
-            runs, audit, argilla, users, gold)
+    return (
+        health,
+        stats,
+        prompts,
+        responses,
+        pairs,
+        judgments,
+        constitutions,
+        jobs,
+        snapshots,
+        runs,
+        audit,
+        argilla,
+        users,
+        gold,
+    )
 
 
 def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -62,7 +76,9 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         yield
 
     app = FastAPI(
-        title="accord", version=accord.__version__, lifespan=lifespan,
+        title="accord",
+        version=accord.__version__,
+        lifespan=lifespan,
         description="Preference data service: store, jobs, snapshots, runs, audits. "
         "Sign in with `Authorization: Bearer <token>` (`accord users create NAME --role ROLE`).",
     )
@@ -81,8 +97,13 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Name each bad field plainly; never echo the (possibly huge) input back.
-        problems = [{"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
-                     "message": err.get("msg", "invalid")} for err in exc.errors()]
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
+                "message": err.get("msg", "invalid"),
+            }
+            for err in exc.errors()
+        ]
         return JSONResponse({"detail": problems}, status_code=422)
 
     @app.exception_handler(StoreTextError)
@@ -92,8 +113,13 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     @app.exception_handler(UnicodeError)
     async def not_unicode(request: Request, exc: UnicodeError) -> JSONResponse:
         # A lone surrogate ("\ud800", valid in JSON) reaching a driver or an encoder.
-        return JSONResponse({"detail": "a text of the request is not valid Unicode (a lone "
-                             "surrogate such as \\ud800): send valid UTF-8 text"}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": "a text of the request is not valid Unicode (a lone "
+                "surrogate such as \\ud800): send valid UTF-8 text"
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(RecursionError)
     async def too_deep(request: Request, exc: RecursionError) -> JSONResponse:
@@ -103,17 +129,29 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     async def data_error(request: Request, exc: DataError) -> JSONResponse:
         # A value the database cannot hold (PostgreSQL: a NUL character in text, a number out
         # of range) that no earlier check caught: the client's input, so a 422.
-        return JSONResponse({"detail": "a value of the request cannot be stored or compared: "
-                             f"{str(exc.orig).splitlines()[0][:300]}"}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": "a value of the request cannot be stored or compared: "
+                f"{str(exc.orig).splitlines()[0][:300]}"
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
-        return JSONResponse({"detail": "conflicts with stored data: "
-                             f"{str(exc.orig).splitlines()[0][:300]}"}, status_code=409)
+        return JSONResponse(
+            {"detail": f"conflicts with stored data: {str(exc.orig).splitlines()[0][:300]}"},
+            status_code=409,
+        )
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        return JSONResponse({"detail": "the database is unavailable, try again: "
-                             f"{str(exc.orig).splitlines()[0][:300]}"}, status_code=503)
+        return JSONResponse(
+            {
+                "detail": "the database is unavailable, try again: "
+                f"{str(exc.orig).splitlines()[0][:300]}"
+            },
+            status_code=503,
+        )
 
     return app

@@ -28,7 +28,9 @@ class ServiceSettings(Settings):
         default=2.0, gt=0, description="How often a worker proves it is alive while a job runs."
     )
     stale_after_seconds: float = Field(
-        default=30.0, gt=0, description="A running job without a heartbeat for this long is "
+        default=30.0,
+        gt=0,
+        description="A running job without a heartbeat for this long is "
         "taken to have lost its worker and is queued again.",
     )
     max_attempts: int = Field(
@@ -38,9 +40,11 @@ class ServiceSettings(Settings):
         default=0.0, ge=0, description="Queue an Argilla pull job this often (0: never)."
     )
     argilla_pull_config: str = Field(
-        default="", description="Config of the scheduled Argilla pull, a JSON object such as "
+        default="",
+        description="Config of the scheduled Argilla pull, a JSON object such as "
         '{"dataset": "preferences"} (empty: {}).',
     )
+
     def argilla_pull_options(self) -> dict:
         """``argilla_pull_config`` parsed; a clear error naming the variable when it is bad."""
         text = self.argilla_pull_config.strip()
@@ -55,19 +59,22 @@ class ServiceSettings(Settings):
         return value
 
     job_path_roots: str = Field(
-        default="", description="Folders (separated by ':') that jobs submitted through the API "
+        default="",
+        description="Folders (separated by ':') that jobs submitted through the API "
         "may name by absolute path (data files, output folders, local models). Empty: none; "
         "such jobs then use bundled data, the store, and relative names only.",
     )
     allow_trust_remote_code: bool = Field(
-        default=False, description="Let jobs submitted through the API load models with "
+        default=False,
+        description="Let jobs submitted through the API load models with "
         "trust_remote_code (runs the model repository's Python code in the worker).",
     )
 
     def path_roots(self) -> tuple[Path, ...]:
         """``job_path_roots`` as resolved folders."""
-        return tuple(Path(p).expanduser().resolve()
-                     for p in self.job_path_roots.split(":") if p.strip())
+        return tuple(
+            Path(p).expanduser().resolve() for p in self.job_path_roots.split(":") if p.strip()
+        )
 
     sse_max_seconds: float = Field(
         default=600.0, gt=0, description="Longest a progress event stream stays open."

@@ -39,12 +39,15 @@ def _user(request: Request, session: Session) -> User | None:
     return user_for_token(session, token=token) if token else None
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def _page(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def curve_points(values: list[tuple[int, float]], *, width: int = 560, height: int = 160,
-                 pad: int = 6) -> dict[str, Any]:
+def curve_points(
+    values: list[tuple[int, float]], *, width: int = 560, height: int = 160, pad: int = 6
+) -> dict[str, Any]:
     """SVG polyline coordinates for one metric's (step, value) points, with its range."""
     pts = [(s, v) for s, v in values if v is not None and math.isfinite(v)]
     if not pts:
@@ -53,7 +56,9 @@ def curve_points(values: list[tuple[int, float]], *, width: int = 560, height: i
     v0, v1 = min(v for _, v in pts), max(v for _, v in pts)
     sx = (width - 2 * pad) / (s1 - s0 or 1)
     sy = (height - 2 * pad) / (v1 - v0 or 1)
-    coords = " ".join(f"{pad + (s - s0) * sx:.1f},{height - pad - (v - v0) * sy:.1f}" for s, v in pts)
+    coords = " ".join(
+        f"{pad + (s - s0) * sx:.1f},{height - pad - (v - v0) * sy:.1f}" for s, v in pts
+    )
     return {"points": coords, "min": v0, "max": v1, "last": pts[-1][1], "n": len(pts)}
 
 
@@ -84,7 +89,9 @@ def mount_dashboard(app: FastAPI) -> None:
 
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
     def signin_form(request: Request, next: str = "/"):
-        return _page(request, "signin.html", {"user": None, "next": _safe_next(next), "error": None})
+        return _page(
+            request, "signin.html", {"user": None, "next": _safe_next(next), "error": None}
+        )
 
     @app.post("/signin", include_in_schema=False)
     def signin(request: Request, token: str = Form(max_length=200), next: str = Form("/")):
@@ -92,12 +99,21 @@ def mount_dashboard(app: FastAPI) -> None:
         with Session(request.app.state.engine) as session:
             user = user_for_token(session, token=token.strip())
         if user is None:
-            return _page(request, "signin.html", {"user": None, "next": _safe_next(next),
-                                                  "error": "Unknown or deactivated token."},
-                         status_code=401)
+            return _page(
+                request,
+                "signin.html",
+                {"user": None, "next": _safe_next(next), "error": "Unknown or deactivated token."},
+                status_code=401,
+            )
         response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(settings.cookie_name, token.strip(), httponly=True, samesite="lax",
-                            secure=settings.cookie_secure, max_age=30 * 24 * 3600)
+        response.set_cookie(
+            settings.cookie_name,
+            token.strip(),
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            max_age=30 * 24 * 3600,
+        )
         return response
 
     @app.get("/signout", include_in_schema=False)
@@ -150,8 +166,9 @@ def mount_dashboard(app: FastAPI) -> None:
         session.close()
         summary = agreement_summary(request.app.state.engine)
         reports = list_reports(Path(request.app.state.settings.reports_dir))
-        return _page(request, "agreement.html", {"user": user, "summary": summary,
-                                                 "reports": reports})
+        return _page(
+            request, "agreement.html", {"user": user, "summary": summary, "reports": reports}
+        )
 
     @app.get("/snapshots", response_class=HTMLResponse, include_in_schema=False)
     def snapshots_page(request: Request) -> Response:
@@ -179,8 +196,11 @@ def mount_dashboard(app: FastAPI) -> None:
             from ..snapshots import diff_snapshots
 
             changes = diff_snapshots(request.app.state.engine, name, diff, sample=10)
-        return _page(request, "snapshot.html", {"user": user, "snap": snap, "others": others,
-                                                "diff_with": diff, "changes": changes})
+        return _page(
+            request,
+            "snapshot.html",
+            {"user": user, "snap": snap, "others": others, "diff_with": diff, "changes": changes},
+        )
 
     @app.get("/runs", response_class=HTMLResponse, include_in_schema=False)
     def runs_page(request: Request) -> Response:

@@ -57,7 +57,8 @@ def token_from_request(request: Request, settings: ServiceSettings) -> str | Non
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, "the Authorization header must be 'Bearer <token>'",
+                status.HTTP_401_UNAUTHORIZED,
+                "the Authorization header must be 'Bearer <token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return value.strip()
@@ -69,13 +70,19 @@ def token_from_request(request: Request, settings: ServiceSettings) -> str | Non
 def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
     token = token_from_request(request, settings)
     if token is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in: send 'Authorization: Bearer "
-                            "<token>' (tokens come from 'accord users create')",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "sign in: send 'Authorization: Bearer "
+            "<token>' (tokens come from 'accord users create')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     user = user_for_token(session, token=token)
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or deactivated token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or deactivated token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 
@@ -108,7 +115,9 @@ class PageParams:
 
 def page_params(
     settings: SettingsDep,
-    limit: Annotated[int | None, Query(ge=1, description="Page size (at most max_page_size).")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Page size (at most max_page_size).")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")] = 0,
 ) -> PageParams:
     if limit is None:

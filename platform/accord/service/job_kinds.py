@@ -55,8 +55,9 @@ class JobKind:
 _KINDS: dict[str, JobKind] = {}
 
 
-def register_kind(name: str, *, validate: Callable[[dict[str, Any]], dict[str, Any]],
-                  handler: str) -> None:
+def register_kind(
+    name: str, *, validate: Callable[[dict[str, Any]], dict[str, Any]], handler: str
+) -> None:
     """Make ``name`` a job kind: ``validate`` checks a submitted config, ``handler`` is the
     ``"module:function"`` the worker runs. The same registration twice is fine; another is not."""
     kind = JobKind(name, validate, handler)
@@ -95,16 +96,37 @@ class ApiJobPolicy:
 
     @classmethod
     def from_settings(cls, settings) -> ApiJobPolicy:
-        return cls(roots=settings.path_roots(),
-                   allow_trust_remote_code=settings.allow_trust_remote_code)
+        return cls(
+            roots=settings.path_roots(), allow_trust_remote_code=settings.allow_trust_remote_code
+        )
 
 
 # Options that name a file, folder or local model (and any option ending in _dir/_path/_file).
-PATH_OPTIONS = frozenset({"file", "path", "base_dir", "out_dir", "output_dir", "model",
-                          "model_path", "base_model", "reward_model", "ref_model", "tokenizer",
-                          "constitution", "snapshot", "chat_template", "resume_from_checkpoint",
-                          "database_url", "db_url", "template", "judge_template",
-                          "judge_constitution", "judge_model"})
+PATH_OPTIONS = frozenset(
+    {
+        "file",
+        "path",
+        "base_dir",
+        "out_dir",
+        "output_dir",
+        "model",
+        "model_path",
+        "base_model",
+        "reward_model",
+        "ref_model",
+        "tokenizer",
+        "constitution",
+        "snapshot",
+        "chat_template",
+        "resume_from_checkpoint",
+        "database_url",
+        "db_url",
+        "template",
+        "judge_template",
+        "judge_constitution",
+        "judge_model",
+    }
+)
 
 
 def _is_path_option(name: str) -> bool:
@@ -114,10 +136,15 @@ def _is_path_option(name: str) -> bool:
 def _server_path(value: str) -> str | None:
     """The filesystem path ``value`` names on the server when it is absolute, home-relative,
     ``file:`` or climbs with ``..`` (None for relative names and hub ids)."""
-    text = value.removeprefix("file://").removeprefix("file:") if value.startswith("file:") \
-        else value
-    if value.startswith("file:") or text.startswith(("/", "~", "\\")) or \
-            (len(text) > 1 and text[1] == ":") or ".." in Path(text.replace("\\", "/")).parts:
+    text = (
+        value.removeprefix("file://").removeprefix("file:") if value.startswith("file:") else value
+    )
+    if (
+        value.startswith("file:")
+        or text.startswith(("/", "~", "\\"))
+        or (len(text) > 1 and text[1] == ":")
+        or ".." in Path(text.replace("\\", "/")).parts
+    ):
         return text
     return None
 
@@ -126,12 +153,16 @@ def policy_problems(config: Any, policy: ApiJobPolicy, path: str = "") -> list[t
     """Every option of ``config`` (walked through) that ``policy`` refuses."""
     from ..secret_values import literal_secrets
 
-    secret = ("a secret in a job config would be stored and shown: set it in the worker's "
-              "environment (e.g. OPENAI_API_KEY) or send {\"env\": \"NAME\"}")
+    secret = (
+        "a secret in a job config would be stored and shown: set it in the worker's "
+        'environment (e.g. OPENAI_API_KEY) or send {"env": "NAME"}'
+    )
     problems = [(p, secret) for p in literal_secrets(config, path)]
 
-    remote = ("trust_remote_code runs the model's own code in the worker; the service allows "
-              "it only with ACCORD_ALLOW_TRUST_REMOTE_CODE=true")
+    remote = (
+        "trust_remote_code runs the model's own code in the worker; the service allows "
+        "it only with ACCORD_ALLOW_TRUST_REMOTE_CODE=true"
+    )
 
     def walk(value: Any, where: str, key: str) -> None:
         if isinstance(value, dict):
@@ -140,17 +171,23 @@ def policy_problems(config: Any, policy: ApiJobPolicy, path: str = "") -> list[t
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(v, f"{where}[{i}]", key)
-        elif key == "trust_remote_code" and value is not False \
-                and not policy.allow_trust_remote_code:
+        elif (
+            key == "trust_remote_code" and value is not False and not policy.allow_trust_remote_code
+        ):
             problems.append((where, remote))
-        elif isinstance(value, str) and (_is_path_option(key) or value.startswith("file:")) \
-                and ("\x00" in value or _server_path(value)):
+        elif (
+            isinstance(value, str)
+            and (_is_path_option(key) or value.startswith("file:"))
+            and ("\x00" in value or _server_path(value))
+        ):
             target = _server_path(value) if "\x00" not in value else None
             if target is None or not _under_roots(target, policy.roots):
                 roots = ", ".join(map(str, policy.roots)) or "none configured"
-                message = (f"{value[:200]!r} is a server path outside the folders jobs may use "
-                           f"(ACCORD_JOB_PATH_ROOTS: {roots}); use bundled data, the store, or a "
-                           "path under one of them")
+                message = (
+                    f"{value[:200]!r} is a server path outside the folders jobs may use "
+                    f"(ACCORD_JOB_PATH_ROOTS: {roots}); use bundled data, the store, or a "
+                    "path under one of them"
+                )
                 problems.append((where, message))
 
     walk(config, path, "")
@@ -165,8 +202,9 @@ def _under_roots(text: str, roots: tuple[Path, ...]) -> bool:
     return any(target == root or root in target.parents for root in roots)
 
 
-def validate_config(kind: str, config: dict[str, Any], *,
-                    policy: ApiJobPolicy | None = None) -> dict[str, Any]:
+def validate_config(
+    kind: str, config: dict[str, Any], *, policy: ApiJobPolicy | None = None
+) -> dict[str, Any]:
     """The config as it will be stored, or ``JobConfigError`` naming every bad field.
 
     ``policy``: the config comes from the API; paths, ``trust_remote_code`` and secrets are
@@ -192,7 +230,9 @@ def _validate_recipe(config: dict[str, Any]) -> dict[str, Any]:
 
     unknown = set(config) - {"recipe", "retry_errors"}
     if unknown:
-        raise JobConfigError([(k, "unknown field (expected recipe, retry_errors)") for k in sorted(unknown)])
+        raise JobConfigError(
+            [(k, "unknown field (expected recipe, retry_errors)") for k in sorted(unknown)]
+        )
     recipe = config.get("recipe")
     retry = config.get("retry_errors", False)
     if not isinstance(retry, bool):
@@ -202,12 +242,16 @@ def _validate_recipe(config: dict[str, Any]) -> dict[str, Any]:
         path = bundled_pipelines_dir() / f"{recipe}.yaml"
         if "/" in recipe or "\\" in recipe or not path.is_file():
             names = sorted(p.stem for p in bundled_pipelines_dir().glob("*.yaml"))
-            message = (f"no bundled pipeline {recipe!r}; bundled: {', '.join(names)} "
-                       "(or send the recipe document)")
+            message = (
+                f"no bundled pipeline {recipe!r}; bundled: {', '.join(names)} "
+                "(or send the recipe document)"
+            )
             raise JobConfigError([("recipe", message)])
         return {"recipe": recipe, "retry_errors": retry}
     if not isinstance(recipe, dict):
-        raise JobConfigError([("recipe", "send a recipe document (object) or a bundled pipeline name")])
+        raise JobConfigError(
+            [("recipe", "send a recipe document (object) or a bundled pipeline name")]
+        )
     try:
         parsed = parse_recipe(recipe, path="recipe")
     except DocumentError as exc:
@@ -228,8 +272,14 @@ def run_recipe_job(ctx) -> dict[str, Any]:
         recipe = bundled_pipelines_dir() / f"{recipe}.yaml"
     else:  # {"env": NAME} secret references become values in this process only
         recipe = resolve_secret_refs(recipe)
-    result = run_recipe(ctx.engine, recipe, job_id=ctx.job_id, progress=False,
-                        retry_errors=ctx.config.get("retry_errors", False), worker_id=ctx.worker_id)
+    result = run_recipe(
+        ctx.engine,
+        recipe,
+        job_id=ctx.job_id,
+        progress=False,
+        retry_errors=ctx.config.get("retry_errors", False),
+        worker_id=ctx.worker_id,
+    )
     return result.to_dict()
 
 
@@ -252,7 +302,9 @@ def _validate_train(config: dict[str, Any]) -> dict[str, Any]:
     try:
         config_cls = get_trainer(trainer).config_class()
     except (ImportError, AttributeError) as exc:
-        raise JobConfigError([("trainer", f"trainer {trainer!r} is not available: {exc}")]) from None
+        raise JobConfigError(
+            [("trainer", f"trainer {trainer!r} is not available: {exc}")]
+        ) from None
     fields = {k: v for k, v in config.items() if k not in ("trainer", "reuse")}
     reuse = config.get("reuse", True)
     if not isinstance(reuse, bool):
@@ -286,17 +338,24 @@ def run_train_job(ctx) -> dict[str, Any]:
 
     trainer = ctx.config["trainer"]
     spec = get_trainer(trainer)
-    config = spec.config_class()(**{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")})
+    config = spec.config_class()(
+        **{k: v for k, v in ctx.config.items() if k not in ("trainer", "reuse")}
+    )
     snapshot_hash = _stored_snapshot_hash(ctx.engine, config.snapshot)
     if ctx.config.get("reuse", True) and snapshot_hash:
         # Training is content-addressed, as in a recipe: a job queued again (or retried after
         # its worker died past the end of training) reuses the finished run, adding no run.
-        run = find_finished_run(ctx.engine, kind=trainer, snapshot_hash=snapshot_hash,
-                                config=config.to_dict())
+        run = find_finished_run(
+            ctx.engine, kind=trainer, snapshot_hash=snapshot_hash, config=config.to_dict()
+        )
         if run is not None:
             ctx.progress(1, 1, f"reused finished {trainer} run {run.id}")
-            return {"run_id": run.id, "reused": True, "output_dir": run.artifact_path,
-                    "metrics": _jsonable(dict(run.metrics or {}))}
+            return {
+                "run_id": run.id,
+                "reused": True,
+                "output_dir": run.artifact_path,
+                "metrics": _jsonable(dict(run.metrics or {})),
+            }
     ctx.progress(0, 1, f"training {trainer}")
     result = spec.run(config, engine=ctx.engine)
     ctx.progress(1, 1, "trained")
@@ -316,15 +375,24 @@ def _jsonable(value: Any) -> dict[str, Any]:
 
 
 # -- snapshot -------------------------------------------------------------------------------
-SNAPSHOT_FIELDS = ("name", "policy", "test_fraction", "seed", "source", "params",
-                   "min_gold_accuracy")
+SNAPSHOT_FIELDS = (
+    "name",
+    "policy",
+    "test_fraction",
+    "seed",
+    "source",
+    "params",
+    "min_gold_accuracy",
+)
 
 
 def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
     from ..snapshots import POLICIES, PolicyParams
 
-    problems = [(k, f"unknown field (expected {', '.join(SNAPSHOT_FIELDS)})")
-                for k in sorted(set(config) - set(SNAPSHOT_FIELDS))]
+    problems = [
+        (k, f"unknown field (expected {', '.join(SNAPSHOT_FIELDS)})")
+        for k in sorted(set(config) - set(SNAPSHOT_FIELDS))
+    ]
     name = config.get("name")
     if not is_safe_name(name):
         problems.append(("name", f"a snapshot name is required: {NAME_RULE}"))
@@ -332,7 +400,11 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
     if policy not in POLICIES:
         problems.append(("policy", f"must be one of {', '.join(POLICIES)}; got {policy!r}"))
     fraction = config.get("test_fraction", 0.1)
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not 0 <= fraction < 1
+    ):
         problems.append(("test_fraction", "must be a number in [0, 1)"))
     seed = config.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -348,14 +420,21 @@ def _validate_snapshot(config: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError) as exc:
             problems.append(("params", str(exc)))
     gold = config.get("min_gold_accuracy")
-    if gold is not None and (isinstance(gold, bool) or not isinstance(gold, (int, float))
-                             or not 0 <= gold <= 1):
+    if gold is not None and (
+        isinstance(gold, bool) or not isinstance(gold, (int, float)) or not 0 <= gold <= 1
+    ):
         problems.append(("min_gold_accuracy", "must be a number in [0, 1]"))
     if problems:
         raise JobConfigError(problems)
-    return {"name": name, "policy": policy, "test_fraction": float(fraction), "seed": seed,
-            "source": config.get("source"), "params": params,
-            **({"min_gold_accuracy": float(gold)} if gold is not None else {})}
+    return {
+        "name": name,
+        "policy": policy,
+        "test_fraction": float(fraction),
+        "seed": seed,
+        "source": config.get("source"),
+        "params": params,
+        **({"min_gold_accuracy": float(gold)} if gold is not None else {}),
+    }
 
 
 def run_snapshot_job(ctx) -> dict[str, Any]:
@@ -363,13 +442,24 @@ def run_snapshot_job(ctx) -> dict[str, Any]:
 
     c = ctx.config
     ctx.progress(0, 1, f"building snapshot {c['name']}")
-    snap = create_snapshot(ctx.engine, name=c["name"], policy=c["policy"],
-                           test_fraction=c["test_fraction"], seed=c["seed"], source=c.get("source"),
-                           params=PolicyParams(**c.get("params", {})),
-                           min_gold_accuracy=c.get("min_gold_accuracy"))
+    snap = create_snapshot(
+        ctx.engine,
+        name=c["name"],
+        policy=c["policy"],
+        test_fraction=c["test_fraction"],
+        seed=c["seed"],
+        source=c.get("source"),
+        params=PolicyParams(**c.get("params", {})),
+        min_gold_accuracy=c.get("min_gold_accuracy"),
+    )
     ctx.progress(1, 1, "snapshot ready")
-    return {"snapshot_id": snap.id, "name": snap.name, "content_hash": snap.content_hash,
-            "n_train": snap.n_train, "n_test": snap.n_test}
+    return {
+        "snapshot_id": snap.id,
+        "name": snap.name,
+        "content_hash": snap.content_hash,
+        "n_train": snap.n_train,
+        "n_test": snap.n_test,
+    }
 
 
 # -- argilla pull ---------------------------------------------------------------------------
@@ -378,12 +468,15 @@ ARGILLA_PULL_FIELDS = {"dataset": str, "workspace": str, "page_size": int, "with
 
 
 def _validate_argilla_pull(config: dict[str, Any]) -> dict[str, Any]:
-    problems = [(k, f"unknown field (expected {', '.join(ARGILLA_PULL_FIELDS)})")
-                for k in sorted(set(config) - set(ARGILLA_PULL_FIELDS))]
+    problems = [
+        (k, f"unknown field (expected {', '.join(ARGILLA_PULL_FIELDS)})")
+        for k in sorted(set(config) - set(ARGILLA_PULL_FIELDS))
+    ]
     for name, kind in ARGILLA_PULL_FIELDS.items():
         value = config.get(name)
-        if value is not None and (not isinstance(value, kind) or
-                                  (kind is int and isinstance(value, bool))):
+        if value is not None and (
+            not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        ):
             problems.append((name, f"must be a {kind.__name__}"))
     if not isinstance(config.get("dataset"), str) or not config["dataset"]:
         problems.append(("dataset", "the Argilla dataset to pull is required"))
@@ -392,8 +485,11 @@ def _validate_argilla_pull(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and value and not is_safe_name(value):
             problems.append((name, f"an Argilla {name} name: {NAME_RULE}"))
     page_size = config.get("page_size")
-    if isinstance(page_size, int) and not isinstance(page_size, bool) \
-            and not 1 <= page_size <= MAX_ARGILLA_PAGE_SIZE:
+    if (
+        isinstance(page_size, int)
+        and not isinstance(page_size, bool)
+        and not 1 <= page_size <= MAX_ARGILLA_PAGE_SIZE
+    ):
         problems.append(("page_size", f"must be 1 to {MAX_ARGILLA_PAGE_SIZE}; got {page_size}"))
     if problems:
         raise JobConfigError(problems)
@@ -405,25 +501,39 @@ def run_argilla_pull_job(ctx) -> dict[str, Any]:
     from ..feedback.argilla.pull import pull_judgments
 
     ctx.progress(0, 0, f"pulling {ctx.config['dataset']} from Argilla")
-    result = pull_judgments(ctx.engine, **ctx.config,
-                            progress=lambda done, total: ctx.progress(done, total, "records pulled"))
+    result = pull_judgments(
+        ctx.engine,
+        **ctx.config,
+        progress=lambda done, total: ctx.progress(done, total, "records pulled"),
+    )
     return _jsonable(result)
 
 
 # -- argilla push ---------------------------------------------------------------------------
-ARGILLA_PUSH_FIELDS = {"dataset": str, "workspace": str, "priority": str, "gold_rate": float,
-                       "limit": int, "min_submitted": int, "seed": int}
+ARGILLA_PUSH_FIELDS = {
+    "dataset": str,
+    "workspace": str,
+    "priority": str,
+    "gold_rate": float,
+    "limit": int,
+    "min_submitted": int,
+    "seed": int,
+}
 
 
 def _validate_argilla_push(config: dict[str, Any]) -> dict[str, Any]:
     from ..feedback.argilla.priority import PRIORITIES
 
-    problems = [(k, f"unknown field (expected {', '.join(ARGILLA_PUSH_FIELDS)})")
-                for k in sorted(set(config) - set(ARGILLA_PUSH_FIELDS))]
+    problems = [
+        (k, f"unknown field (expected {', '.join(ARGILLA_PUSH_FIELDS)})")
+        for k in sorted(set(config) - set(ARGILLA_PUSH_FIELDS))
+    ]
     for name, kind in ARGILLA_PUSH_FIELDS.items():
         value = config.get(name)
         numeric = kind is float and isinstance(value, int)
-        if value is not None and (isinstance(value, bool) or not (isinstance(value, kind) or numeric)):
+        if value is not None and (
+            isinstance(value, bool) or not (isinstance(value, kind) or numeric)
+        ):
             problems.append((name, f"must be a {kind.__name__}"))
     if not isinstance(config.get("dataset"), str) or not config["dataset"]:
         problems.append(("dataset", "the Argilla dataset to push to is required"))
@@ -450,15 +560,20 @@ def run_argilla_push_job(ctx) -> dict[str, Any]:
     from ..feedback.argilla.push import push_pairs
 
     ctx.progress(0, 0, f"pushing to {ctx.config['dataset']} on Argilla")
-    result = push_pairs(ctx.engine, **ctx.config,
-                        progress=lambda done, total: ctx.progress(done, total, "records pushed"))
+    result = push_pairs(
+        ctx.engine,
+        **ctx.config,
+        progress=lambda done, total: ctx.progress(done, total, "records pushed"),
+    )
     return _jsonable(result)
 
 
-register_kind("argilla_push", validate=_validate_argilla_push,
-              handler=f"{__name__}:run_argilla_push_job")
+register_kind(
+    "argilla_push", validate=_validate_argilla_push, handler=f"{__name__}:run_argilla_push_job"
+)
 register_kind("recipe", validate=_validate_recipe, handler=f"{__name__}:run_recipe_job")
 register_kind("train", validate=_validate_train, handler=f"{__name__}:run_train_job")
 register_kind("snapshot", validate=_validate_snapshot, handler=f"{__name__}:run_snapshot_job")
-register_kind("argilla_pull", validate=_validate_argilla_pull,
-              handler=f"{__name__}:run_argilla_pull_job")
+register_kind(
+    "argilla_pull", validate=_validate_argilla_pull, handler=f"{__name__}:run_argilla_pull_job"
+)

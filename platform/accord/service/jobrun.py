@@ -52,8 +52,9 @@ class JobContext:
             job = get_job(session, job_id=self.job_id)
             return job is None or job.cancel_requested
 
-    def progress(self, done: int | None = None, total: int | None = None,
-                 message: str | None = None) -> None:
+    def progress(
+        self, done: int | None = None, total: int | None = None, message: str | None = None
+    ) -> None:
         """Record progress (and a heartbeat); raise ``JobCancelledError`` if cancel was asked."""
         with session_scope(self.engine) as session:
             job = get_job(session, job_id=self.job_id)
@@ -108,14 +109,21 @@ def run_job(engine: Engine, *, job_id: int, worker_id: str, handler_path: str) -
     except BaseException as exc:  # noqa: BLE001 - any failure is the job's result, kept with its traceback
         status = "failed"
         frames = traceback.format_exc(limit=8).splitlines()[-40:]
-        error = f"{type(exc).__name__}: {str(exc)[:1500]}\nTraceback (last frames):\n" + \
-            "\n".join(frames)[-4000:]
+        error = (
+            f"{type(exc).__name__}: {str(exc)[:1500]}\nTraceback (last frames):\n"
+            + "\n".join(frames)[-4000:]
+        )
     with session_scope(engine) as session:
         job = get_job(session, job_id=job_id)
         # Handlers that finish their own row (run_recipe does) are not overwritten.
         if job.status == "running" and job.worker_id == worker_id:
-            finish_job(session, job=job, status=status, error=error,
-                       result=result if isinstance(result, dict) else None)
+            finish_job(
+                session,
+                job=job,
+                status=status,
+                error=error,
+                result=result if isinstance(result, dict) else None,
+            )
         return job.status
 
 

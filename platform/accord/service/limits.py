@@ -21,7 +21,9 @@ class BodyTooLarge(HTTPException):
 
 
 def _too_large_body(limit: int) -> bytes:
-    return json.dumps({"detail": f"request body is larger than the limit of {limit} bytes"}).encode()
+    return json.dumps(
+        {"detail": f"request body is larger than the limit of {limit} bytes"}
+    ).encode()
 
 
 class BodySizeLimit:
@@ -33,9 +35,16 @@ class BodySizeLimit:
 
     async def _reject(self, send, limit: int) -> None:
         body = _too_large_body(limit)
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):
@@ -85,11 +94,19 @@ class RejectNulInUrl:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and ("\x00" in scope.get("path", "")
-                                        or b"%00" in scope.get("query_string", b"")):
-            await send({"type": "http.response.start", "status": 422,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(_NUL_DETAIL)).encode())]})
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 422,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_NUL_DETAIL)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": _NUL_DETAIL})
             return
         await self.app(scope, receive, send)

@@ -49,8 +49,9 @@ class LastAdminError(UserError):
     """The change would leave the service without an active admin."""
 
 
-def create_user(session: Session, *, name: str, role: str,
-                expires_at: datetime | None = None) -> tuple[User, str]:
+def create_user(
+    session: Session, *, name: str, role: str, expires_at: datetime | None = None
+) -> tuple[User, str]:
     """A new active user and its bearer token (shown once; only its hash is kept).
 
     An annotator user is linked to the annotator of the same name, so the judgments it submits
@@ -60,8 +61,9 @@ def create_user(session: Session, *, name: str, role: str,
     if get_user(session, name=name) is not None:
         raise UserExists(f"user {name!r} already exists")
     token = new_token()
-    user = User(name=name, role=role, token_hash=hash_token(token),
-                token_expires_at=_future(expires_at))
+    user = User(
+        name=name, role=role, token_hash=hash_token(token), token_expires_at=_future(expires_at)
+    )
     if role == "annotator":
         user.annotator_id = get_or_create_annotator(session, username=name, source="api").id
     session.add(user)
@@ -69,7 +71,9 @@ def create_user(session: Session, *, name: str, role: str,
     return user, token
 
 
-def get_user(session: Session, *, user_id: int | None = None, name: str | None = None) -> User | None:
+def get_user(
+    session: Session, *, user_id: int | None = None, name: str | None = None
+) -> User | None:
     if user_id is not None:
         return session.get(User, user_id)
     return session.exec(select(User).where(User.name == name)).first()
@@ -108,17 +112,25 @@ def parse_expiry(text: str) -> datetime:
     try:
         return _aware(datetime.fromisoformat(value))
     except ValueError:
-        raise UserError(f"expiry {text!r} is not a duration (30d, 12h, 90m) or an ISO date") \
-            from None
+        raise UserError(
+            f"expiry {text!r} is not a duration (30d, 12h, 90m) or an ISO date"
+        ) from None
 
 
 def _active_admins(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(User)
-                        .where(User.role == "admin", User.active == True)).one()
+    return session.exec(
+        select(func.count()).select_from(User).where(User.role == "admin", User.active == True)
+    ).one()
 
 
-def list_users(session: Session, *, role: str | None = None, active: bool | None = None,
-               offset: int = 0, limit: int = 100) -> tuple[list[User], int]:
+def list_users(
+    session: Session,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[User], int]:
     conds = []
     if role is not None:
         conds.append(User.role == role)
@@ -129,9 +141,15 @@ def list_users(session: Session, *, role: str | None = None, active: bool | None
     return list(session.exec(q).all()), total
 
 
-def update_user(session: Session, *, user: User, role: str | None = None,
-                active: bool | None = None, expires_at: datetime | None = None,
-                clear_expiry: bool = False) -> User:
+def update_user(
+    session: Session,
+    *,
+    user: User,
+    role: str | None = None,
+    active: bool | None = None,
+    expires_at: datetime | None = None,
+    clear_expiry: bool = False,
+) -> User:
     """Change role, active flag or token expiry; the last active admin stays an admin."""
     if role is not None:
         validate_user(name=user.name, role=role)
@@ -146,7 +164,9 @@ def update_user(session: Session, *, user: User, role: str | None = None,
         validate_user(name=user.name, role=role)
         user.role = role
         if role == "annotator" and user.annotator_id is None:
-            user.annotator_id = get_or_create_annotator(session, username=user.name, source="api").id
+            user.annotator_id = get_or_create_annotator(
+                session, username=user.name, source="api"
+            ).id
     if active is not None:
         user.active = active
     session.add(user)

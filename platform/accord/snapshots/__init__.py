@@ -7,10 +7,18 @@ The names below are imported on first use, so reading the registries (``POLICIES
 import importlib
 
 _WHERE = {
-    "SnapshotError": "build", "create_snapshot": "build", "get_snapshot": "build",
-    "list_snapshots": "build", "diff_snapshots": "diff", "export_snapshot": "export",
-    "FORMATS": "export_formats", "POLICIES": "policies", "PolicyParams": "policies",
-    "VerifyReport": "verify", "verify_export": "verify", "verify_snapshot": "verify",
+    "SnapshotError": "build",
+    "create_snapshot": "build",
+    "get_snapshot": "build",
+    "list_snapshots": "build",
+    "diff_snapshots": "diff",
+    "export_snapshot": "export",
+    "FORMATS": "export_formats",
+    "POLICIES": "policies",
+    "PolicyParams": "policies",
+    "VerifyReport": "verify",
+    "verify_export": "verify",
+    "verify_snapshot": "verify",
 }
 
 __all__ = sorted(_WHERE)

@@ -8,7 +8,8 @@ transaction: a failed build leaves nothing behind.
 >>> from accord.store.ingest import PreferenceIngestor, PreferenceRecord
 >>> engine = open_store("sqlite://")
 >>> with session_scope(engine) as s:
-...     _ = PreferenceIngestor(s).ingest([PreferenceRecord(prompt="Q", chosen="good", rejected="bad")])
+...     record = PreferenceRecord(prompt="Q", chosen="good", rejected="bad")
+...     _ = PreferenceIngestor(s).ingest([record])
 >>> snap = create_snapshot(engine, name="demo", policy="human-over-ai", test_fraction=0.0)
 >>> snap.n_train, len(snap.content_hash)
 (1, 64)
@@ -50,22 +51,34 @@ HASH_VERSION = 2
 HASH_DEFINITIONS = {
     1: "sha256('prompt|chosen|rejected|prob:.6f|tie|split') over content hashes",
     2: "sha256('prompt|chosen|rejected|prob:.6f|tie|split|weight:.6f|label_source|n_labels|"
-       "pair_id') over content hashes",
+    "pair_id') over content hashes",
 }
 
 
-def example_hash(prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: float, tie: bool,
-                 split: str) -> str:
+def example_hash(
+    prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: float, tie: bool, split: str
+) -> str:
     """Definition 1 (snapshots without ``hash_version`` in their manifest)."""
     return sha256_hex(f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}")
 
 
-def example_hash_v2(prompt_hash: str, chosen_hash: str, rejected_hash: str, prob: float,
-                    tie: bool, split: str, weight: float, label_source: str, n_labels: int,
-                    pair_id: int) -> str:
+def example_hash_v2(
+    prompt_hash: str,
+    chosen_hash: str,
+    rejected_hash: str,
+    prob: float,
+    tie: bool,
+    split: str,
+    weight: float,
+    label_source: str,
+    n_labels: int,
+    pair_id: int,
+) -> str:
     """Definition 2: definition 1's fields plus weight, label_source, n_labels and pair_id."""
-    return sha256_hex(f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}"
-                      f"|{weight:.6f}|{label_source}|{int(n_labels)}|{int(pair_id)}")
+    return sha256_hex(
+        f"{prompt_hash}|{chosen_hash}|{rejected_hash}|{prob:.6f}|{int(tie)}|{split}"
+        f"|{weight:.6f}|{label_source}|{int(n_labels)}|{int(pair_id)}"
+    )
 
 
 def hash_version_of(manifest: dict[str, Any]) -> int:
@@ -83,8 +96,14 @@ def snapshot_hash(policy: str, params: dict[str, Any], example_hashes: list[str]
     return h.hexdigest()
 
 
-def example_hashes(prompt_hash: list[str], chosen_hash: list[str], rejected_hash: list[str],
-                   prob: list[float], tie: list[bool], split: list[str]) -> list[str]:
+def example_hashes(
+    prompt_hash: list[str],
+    chosen_hash: list[str],
+    rejected_hash: list[str],
+    prob: list[float],
+    tie: list[bool],
+    split: list[str],
+) -> list[str]:
     """``example_hash`` of every row, in one pass (no per-row call)."""
     # The same text as example_hash builds, joined from its parts by map in C.
     probs = map(format, prob, repeat(".6f"))
@@ -93,18 +112,39 @@ def example_hashes(prompt_hash: list[str], chosen_hash: list[str], rejected_hash
     return list(map(_HEXDIGEST, map(hashlib.sha256, map(str.encode, texts))))
 
 
-def example_hashes_v2(prompt_hash: list[str], chosen_hash: list[str], rejected_hash: list[str],
-                      prob: list[float], tie: list[bool], split: list[str], weight: list[float],
-                      label_source: list[str], n_labels: list[int], pair_id: list[int]
-                      ) -> list[str]:
+def example_hashes_v2(
+    prompt_hash: list[str],
+    chosen_hash: list[str],
+    rejected_hash: list[str],
+    prob: list[float],
+    tie: list[bool],
+    split: list[str],
+    weight: list[float],
+    label_source: list[str],
+    n_labels: list[int],
+    pair_id: list[int],
+) -> list[str]:
     """``example_hash_v2`` of every row, in one pass (no per-row call)."""
     probs = map(format, prob, repeat(".6f"))
     ties = map(_TIE_DIGIT.__getitem__, tie)
     weights = map(format, weight, repeat(".6f"))
     counts = map(str, map(int, n_labels))
     pairs = map(str, map(int, pair_id))
-    texts = map("|".join, zip(prompt_hash, chosen_hash, rejected_hash, probs, ties, split, weights,
-                              label_source, counts, pairs))
+    texts = map(
+        "|".join,
+        zip(
+            prompt_hash,
+            chosen_hash,
+            rejected_hash,
+            probs,
+            ties,
+            split,
+            weights,
+            label_source,
+            counts,
+            pairs,
+        ),
+    )
     return list(map(_HEXDIGEST, map(hashlib.sha256, map(str.encode, texts))))
 
 
@@ -112,17 +152,35 @@ _PAIR_INTS = ("pair_id", "prompt_id", "response_a_id", "response_b_id")
 _PAIR_TEXTS = ("prompt_hash", "split_group", "hash_a", "hash_b")
 
 
-def _pair_columns(engine: Engine, *, source: str | None = None, job_id: int | None = None,
-                  pair_ids: list[int] | None = None) -> dict[str, np.ndarray]:
+def _pair_columns(
+    engine: Engine,
+    *,
+    source: str | None = None,
+    job_id: int | None = None,
+    pair_ids: list[int] | None = None,
+) -> dict[str, np.ndarray]:
     """Pairs with the hashes the examples are keyed on: int64 ids, object arrays of hashes."""
-    p, r_a, r_b, pr = (Pair.__table__, Response.__table__.alias("ra"), Response.__table__.alias("rb"),
-                       Prompt.__table__)
-    q = (sa_select(p.c.id.label("pair_id"), p.c.prompt_id, p.c.response_a_id, p.c.response_b_id,
-                   pr.c.content_hash.label("prompt_hash"), pr.c.split_group,
-                   r_a.c.content_hash.label("hash_a"), r_b.c.content_hash.label("hash_b"))
-         .join(pr, pr.c.id == p.c.prompt_id)
-         .join(r_a, r_a.c.id == p.c.response_a_id)
-         .join(r_b, r_b.c.id == p.c.response_b_id))
+    p, r_a, r_b, pr = (
+        Pair.__table__,
+        Response.__table__.alias("ra"),
+        Response.__table__.alias("rb"),
+        Prompt.__table__,
+    )
+    q = (
+        sa_select(
+            p.c.id.label("pair_id"),
+            p.c.prompt_id,
+            p.c.response_a_id,
+            p.c.response_b_id,
+            pr.c.content_hash.label("prompt_hash"),
+            pr.c.split_group,
+            r_a.c.content_hash.label("hash_a"),
+            r_b.c.content_hash.label("hash_b"),
+        )
+        .join(pr, pr.c.id == p.c.prompt_id)
+        .join(r_a, r_a.c.id == p.c.response_a_id)
+        .join(r_b, r_b.c.id == p.c.response_b_id)
+    )
     if source is not None:
         q = q.where(p.c.source == source)
     if job_id is not None:
@@ -138,14 +196,23 @@ def _pair_columns(engine: Engine, *, source: str | None = None, job_id: int | No
     return cols
 
 
-def load_pairs(engine: Engine, *, source: str | None = None, job_id: int | None = None,
-               pair_ids: list[int] | None = None) -> pd.DataFrame:
+def load_pairs(
+    engine: Engine,
+    *,
+    source: str | None = None,
+    job_id: int | None = None,
+    pair_ids: list[int] | None = None,
+) -> pd.DataFrame:
     """Pairs with the hashes the examples are keyed on."""
     cols = _pair_columns(engine, source=source, job_id=job_id, pair_ids=pair_ids)
-    return pd.DataFrame({c: pd.Series(v, dtype=object) if v.dtype == object else v for c, v in cols.items()})
+    return pd.DataFrame(
+        {c: pd.Series(v, dtype=object) if v.dtype == object else v for c, v in cols.items()}
+    )
 
 
-def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> tuple[pd.DataFrame, dict]:
+def _audit_adjust(
+    engine: Engine, votes: pd.DataFrame, params: PolicyParams
+) -> tuple[pd.DataFrame, dict]:
     """Apply the audit-aware options; return the adjusted votes and the figures used."""
     figures: dict[str, Any] = {}
     if params.min_annotator_reliability is not None:
@@ -172,10 +239,20 @@ def _audit_adjust(engine: Engine, votes: pd.DataFrame, params: PolicyParams) -> 
     return votes, figures
 
 
-def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: float = 0.1,
-                    seed: int = 0, params: PolicyParams | None = None, source: str | None = None,
-                    job_id: int | None = None, pair_ids: list[int] | None = None,
-                    allow_empty: bool = False, min_gold_accuracy: float | None = None) -> Snapshot:
+def create_snapshot(
+    engine: Engine,
+    *,
+    name: str,
+    policy: str,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    params: PolicyParams | None = None,
+    source: str | None = None,
+    job_id: int | None = None,
+    pair_ids: list[int] | None = None,
+    allow_empty: bool = False,
+    min_gold_accuracy: float | None = None,
+) -> Snapshot:
     """Freeze the current resolution of pairs into a named snapshot (idempotent by content).
 
     ``source`` / ``job_id`` / ``pair_ids`` narrow the pairs considered. A snapshot with no
@@ -222,9 +299,23 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
         tie=tie,
         split=assign_split(ex["split_group"], test_fraction=test_fraction, seed=seed),
     )
-    hashes = example_hashes_v2(*(ex[c].tolist() for c in (
-        "prompt_hash", "chosen_hash", "rejected_hash", "prob", "tie", "split", "weight",
-        "label_source", "n_labels", "pair_id")))
+    hashes = example_hashes_v2(
+        *(
+            ex[c].tolist()
+            for c in (
+                "prompt_hash",
+                "chosen_hash",
+                "rejected_hash",
+                "prob",
+                "tie",
+                "split",
+                "weight",
+                "label_source",
+                "n_labels",
+                "pair_id",
+            )
+        )
+    )
     # Snapshot order: by example hash (64 hex digits each: one fixed-width byte string per
     # row, sorted by numpy). Rows stay
     # where they are (moving a million-row object column costs seconds); each gets its rank.
@@ -237,10 +328,17 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     ex["position"] = np.empty(n, dtype=np.int64)
     ex["position"][order] = np.arange(n, dtype=np.int64)
     if n == 0 and not allow_empty:
-        raise SnapshotError(f"snapshot {name!r} would have no examples: no pair has a label under "
-                            f"the {policy!r} policy (label pairs first)")
-    recorded = {"test_fraction": test_fraction, "seed": seed, **asdict(params),
-                "source": source, "job_id": job_id}
+        raise SnapshotError(
+            f"snapshot {name!r} would have no examples: no pair has a label under "
+            f"the {policy!r} policy (label pairs first)"
+        )
+    recorded = {
+        "test_fraction": test_fraction,
+        "seed": seed,
+        **asdict(params),
+        "source": source,
+        "job_id": job_id,
+    }
     if min_gold_accuracy is not None:  # recorded only when set: other hashes stay as they were
         recorded["min_gold_accuracy"] = min_gold_accuracy
     if pair_ids is not None:
@@ -253,14 +351,27 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
                 return existing
             raise SnapshotError(
                 f"snapshot {name!r} already exists with different content "
-                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: pick a new name")
+                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: pick a "
+                "new name"
+            )
     n_train = int((ex["split"] == "train").sum())
     manifest = {
-        "name": name, "policy": policy, "params": recorded, "content_hash": digest,
-        "counts": {"examples": n, "train": n_train, "test": n - n_train,
-                   "pairs_considered": len(pairs["pair_id"]), "pairs_labelled": len(resolved),
-                   "dropped_ties": dropped_ties, "ties_kept": int(ex["tie"].sum())},
-        "source_mix": {k: int(v) for k, v in pd.Series(ex["label_source"], dtype=object).value_counts().items()},
+        "name": name,
+        "policy": policy,
+        "params": recorded,
+        "content_hash": digest,
+        "counts": {
+            "examples": n,
+            "train": n_train,
+            "test": n - n_train,
+            "pairs_considered": len(pairs["pair_id"]),
+            "pairs_labelled": len(resolved),
+            "dropped_ties": dropped_ties,
+            "ties_kept": int(ex["tie"].sum()),
+        },
+        "source_mix": {
+            k: int(v) for k, v in pd.Series(ex["label_source"], dtype=object).value_counts().items()
+        },
         "examples_digest": sha256_hex(ordered),
         "hash_version": HASH_VERSION,
         "example_hash": HASH_DEFINITIONS[HASH_VERSION],
@@ -271,12 +382,21 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     if params.min_annotator_reliability is not None or params.min_principle_agreement is not None:
         from ..audit.policy import audit_summary_for_manifest
 
-        manifest["audit"]["summary"] = audit_summary_for_manifest(engine, pair_ids=ex["pair_id"][order].tolist())
+        manifest["audit"]["summary"] = audit_summary_for_manifest(
+            engine, pair_ids=ex["pair_id"][order].tolist()
+        )
     with Session(engine) as s:
         try:
-            snap = Snapshot(name=name, policy=policy, content_hash=digest, n_train=n_train,
-                            n_test=n - n_train, params=recorded, manifest=manifest,
-                            created_at=utcnow())
+            snap = Snapshot(
+                name=name,
+                policy=policy,
+                content_hash=digest,
+                n_train=n_train,
+                n_test=n - n_train,
+                params=recorded,
+                manifest=manifest,
+                created_at=utcnow(),
+            )
             s.add(snap)
             s.flush()
             ex["snapshot_id"] = np.full(n, snap.id, dtype=np.int64)
@@ -289,8 +409,21 @@ def create_snapshot(engine: Engine, *, name: str, policy: str, test_fraction: fl
     return snap
 
 
-_EXAMPLE_COLUMNS = ("snapshot_id", "position", "example_hash", "pair_id", "prompt_id", "chosen_id",
-                    "rejected_id", "split", "prob", "tie", "label_source", "n_labels", "weight")
+_EXAMPLE_COLUMNS = (
+    "snapshot_id",
+    "position",
+    "example_hash",
+    "pair_id",
+    "prompt_id",
+    "chosen_id",
+    "rejected_id",
+    "split",
+    "prob",
+    "tie",
+    "label_source",
+    "n_labels",
+    "weight",
+)
 
 
 def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
@@ -304,14 +437,19 @@ def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
     """
     conn = session.connection()
     quote = conn.dialect.identifier_preparer.quote
-    table, columns = quote(SnapshotExample.__tablename__), ", ".join(quote(c) for c in _EXAMPLE_COLUMNS)
+    table, columns = (
+        quote(SnapshotExample.__tablename__),
+        ", ".join(quote(c) for c in _EXAMPLE_COLUMNS),
+    )
     pair_id = ex["pair_id"]
     if len(pair_id) and not (np.diff(pair_id) > 0).all():  # pairs are usually read in id order
         by_pair = np.argsort(pair_id, kind="stable")
         ex = {c: ex[c][by_pair] for c in _EXAMPLE_COLUMNS}
     # tolist() gives Python ints, floats and bools (numpy scalars are not accepted everywhere).
-    chunks = (zip(*(ex[c][i:i + 50_000].tolist() for c in _EXAMPLE_COLUMNS))
-              for i in range(0, len(pair_id), 50_000))
+    chunks = (
+        zip(*(ex[c][i : i + 50_000].tolist() for c in _EXAMPLE_COLUMNS))
+        for i in range(0, len(pair_id), 50_000)
+    )
     cursor = conn.connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
@@ -321,7 +459,8 @@ def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
                         copy.write_row(row)
         else:
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(_EXAMPLE_COLUMNS))})"
+            marks = ", ".join([mark] * len(_EXAMPLE_COLUMNS))
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
             for rows in chunks:
                 cursor.executemany(sql, rows)
     finally:

@@ -101,11 +101,20 @@ def _jsonl_lines(rows: list[tuple], conversational: bool) -> list[str]:
         return tuple(map(_COLUMN[k], rows))
 
     text = _dumps if conversational else _encode_str
-    values = [map(text, column(0)), map(text, column(1)), map(text, column(2)),
-              _json_numbers(column(3)), map(_JSON_BOOL.__getitem__, column(4)),
-              _json_labels(column(5)), _json_numbers(column(6)), _json_numbers(column(7)),
-              _json_numbers(column(8)), map(_encode_str, column(9)), _json_labels(column(10)),
-              _json_labels(column(11))]
+    values = [
+        map(text, column(0)),
+        map(text, column(1)),
+        map(text, column(2)),
+        _json_numbers(column(3)),
+        map(_JSON_BOOL.__getitem__, column(4)),
+        _json_labels(column(5)),
+        _json_numbers(column(6)),
+        _json_numbers(column(7)),
+        _json_numbers(column(8)),
+        map(_encode_str, column(9)),
+        _json_labels(column(10)),
+        _json_labels(column(11)),
+    ]
     parts: list[Iterable[str]] = []
     for piece, value in zip(_PIECES, values, strict=True):
         parts += (repeat(piece), value)
@@ -113,8 +122,9 @@ def _jsonl_lines(rows: list[tuple], conversational: bool) -> list[str]:
     return list(map("".join, zip(*parts)))
 
 
-def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational: bool
-                        ) -> dict[str, dict[str, Any]]:
+def _write_jsonl_splits(
+    engine: Engine, snap_id: int, out: Path, conversational: bool
+) -> dict[str, dict[str, Any]]:
     """Both split files in one pass over the snapshot; each file's sha256 is taken as it is
     written, so the files are not read again."""
     paths = {split: out / f"{split}.jsonl" for split in SPLITS}
@@ -138,15 +148,32 @@ def _write_jsonl_splits(engine: Engine, snap_id: int, out: Path, conversational:
 def _arrow_schema(conversational: bool):
     import pyarrow as pa
 
-    text = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])) if conversational \
+    text = (
+        pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+        if conversational
         else pa.string()
-    return pa.schema([("prompt", text), ("chosen", text), ("rejected", text), ("score", pa.float64()),
-                      ("tie", pa.bool_()), ("label_source", pa.string()), ("n_labels", pa.int64()),
-                      ("weight", pa.float64()), ("pair_id", pa.int64()), ("example_hash", pa.string()),
-                      ("chosen_role", pa.string()), ("rejected_role", pa.string())])
+    )
+    return pa.schema(
+        [
+            ("prompt", text),
+            ("chosen", text),
+            ("rejected", text),
+            ("score", pa.float64()),
+            ("tie", pa.bool_()),
+            ("label_source", pa.string()),
+            ("n_labels", pa.int64()),
+            ("weight", pa.float64()),
+            ("pair_id", pa.int64()),
+            ("example_hash", pa.string()),
+            ("chosen_role", pa.string()),
+            ("rejected_role", pa.string()),
+        ]
+    )
 
 
-def _write_parquet(engine: Engine, snap_id: int, split: str, path: Path, conversational: bool) -> int:
+def _write_parquet(
+    engine: Engine, snap_id: int, split: str, path: Path, conversational: bool
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -176,13 +203,18 @@ def write_hf(engine: Engine, snapshot_id: int, out: Path, conversational: bool) 
         for split in SPLITS:
             path = Path(tmp) / f"{split}.parquet"
             if _write_parquet(engine, snapshot_id, split, path, conversational):
-                parts[split] = datasets.Dataset.from_parquet(str(path),
-                                                             cache_dir=str(Path(tmp) / "cache"))
+                parts[split] = datasets.Dataset.from_parquet(
+                    str(path), cache_dir=str(Path(tmp) / "cache")
+                )
             else:
-                parts[split] = datasets.Dataset.from_dict({c: [] for c in ("prompt", "chosen", "rejected")})
+                parts[split] = datasets.Dataset.from_dict(
+                    {c: [] for c in ("prompt", "chosen", "rejected")}
+                )
         dd = datasets.DatasetDict(parts)
         # An empty split gets one (empty) shard so load_from_disk can read it back.
-        dd.save_to_disk(str(out), num_shards={k: 1 for k, v in parts.items() if len(v) == 0} or None)
+        dd.save_to_disk(
+            str(out), num_shards={k: 1 for k, v in parts.items() if len(v) == 0} or None
+        )
     for split in SPLITS:
         files[split] = {"rows": len(dd[split])}
     for f in sorted(out.rglob("*.arrow")):
@@ -194,7 +226,9 @@ def write_trl(engine: Engine, snapshot_id: int, out: Path, conversational: bool)
     return _write_jsonl_splits(engine, snapshot_id, out, conversational)
 
 
-def write_parquet(engine: Engine, snapshot_id: int, out: Path, conversational: bool) -> dict[str, Any]:
+def write_parquet(
+    engine: Engine, snapshot_id: int, out: Path, conversational: bool
+) -> dict[str, Any]:
     files: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
         path = out / f"{split}.parquet"
@@ -206,9 +240,16 @@ def write_parquet(engine: Engine, snapshot_id: int, out: Path, conversational: b
 CARD_FORMATS = ("hf", "trl")  # exports that get a Hugging Face dataset card (README.md)
 
 
-def export_snapshot(engine: Engine, *, name: str, fmt: str = "trl", out_dir: str | Path,
-                    conversational: bool = False,
-                    price_table: str | Path | None = None, card: bool = True) -> dict[str, Any]:
+def export_snapshot(
+    engine: Engine,
+    *,
+    name: str,
+    fmt: str = "trl",
+    out_dir: str | Path,
+    conversational: bool = False,
+    price_table: str | Path | None = None,
+    card: bool = True,
+) -> dict[str, Any]:
     """Write the snapshot ``name`` to ``out_dir``; returns the export manifest. ``hf`` and
     ``trl`` exports also get ``README.md``, a dataset card (``accord.snapshots.card``);
     ``price_table`` (YAML/JSON) adds a dollar figure to its cost section; ``card=False``

@@ -21,8 +21,9 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 
-def exclude_low_gold_accuracy(engine: Engine, votes: pd.DataFrame,
-                              min_accuracy: float) -> tuple[pd.DataFrame, dict[str, Any]]:
+def exclude_low_gold_accuracy(
+    engine: Engine, votes: pd.DataFrame, min_accuracy: float
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The votes without the labels of annotators below ``min_accuracy``, and the figures."""
     if not 0.0 <= min_accuracy <= 1.0:
         raise ValueError(f"min_gold_accuracy must be in [0, 1], got {min_accuracy}")
@@ -30,15 +31,26 @@ def exclude_low_gold_accuracy(engine: Engine, votes: pd.DataFrame,
 
     rows = gold_accuracy_section(engine)
     low = [r for r in rows if r["accuracy"] < min_accuracy]
-    excluded = [{"annotator": r["annotator"], "annotator_id": r["annotator_id"],
-                 "accuracy": r["accuracy"], "n_gold": r["n_gold"],
-                 "interval": [r["ci_low"], r["ci_high"]],
-                 "reason": f"gold accuracy {r['accuracy']:.3f} < {min_accuracy} "
-                           f"({r['correct']}/{r['n_gold']} gold labels right)"}
-                for r in low if r["annotator_id"] is not None]
+    excluded = [
+        {
+            "annotator": r["annotator"],
+            "annotator_id": r["annotator_id"],
+            "accuracy": r["accuracy"],
+            "n_gold": r["n_gold"],
+            "interval": [r["ci_low"], r["ci_high"]],
+            "reason": f"gold accuracy {r['accuracy']:.3f} < {min_accuracy} "
+            f"({r['correct']}/{r['n_gold']} gold labels right)",
+        }
+        for r in low
+        if r["annotator_id"] is not None
+    ]
     ids = [r["annotator_id"] for r in excluded]
     drop = (votes.kind == "human") & votes.annotator_id.isin(ids)
-    figures = {"min_gold_accuracy": min_accuracy, "measured": len(rows),
-               "excluded": excluded, "excluded_labels": int(drop.sum()),
-               "not_excludable": [r["annotator"] for r in low if r["annotator_id"] is None]}
+    figures = {
+        "min_gold_accuracy": min_accuracy,
+        "measured": len(rows),
+        "excluded": excluded,
+        "excluded_labels": int(drop.sum()),
+        "not_excludable": [r["annotator"] for r in low if r["annotator_id"] is None],
+    }
     return votes[~drop], figures

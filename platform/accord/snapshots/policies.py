@@ -95,16 +95,28 @@ def _human_over_ai(kind, pair_id):
     return is_h | ~np.isin(pair_id, pair_id[is_h])
 
 
-register_policy(Policy("human-over-ai", "a human label wins; AI labels only where no human label exists",
-                       keep=_human_over_ai))
+register_policy(
+    Policy(
+        "human-over-ai",
+        "a human label wins; AI labels only where no human label exists",
+        keep=_human_over_ai,
+    )
+)
 register_policy(Policy("majority", "every vote counts once (as a hard a / b / tie)"))
-register_policy(Policy("human-only", "only human votes", keep=lambda kind, pair_id: kind == "human"))
+register_policy(
+    Policy("human-only", "only human votes", keep=lambda kind, pair_id: kind == "human")
+)
 register_policy(Policy("ai-only", "only AI votes", keep=lambda kind, pair_id: kind == "ai"))
-register_policy(Policy("min-agreement",
-                       "majority, then drop pairs whose votes agree less than min_agreement",
-                       drop=lambda out, params: out.agreement.to_numpy() >= params.min_agreement))
-register_policy(Policy("soft", "keep the weighted mean preference probability as a soft label",
-                       soft=True))
+register_policy(
+    Policy(
+        "min-agreement",
+        "majority, then drop pairs whose votes agree less than min_agreement",
+        drop=lambda out, params: out.agreement.to_numpy() >= params.min_agreement,
+    )
+)
+register_policy(
+    Policy("soft", "keep the weighted mean preference probability as a soft label", soft=True)
+)
 
 
 def _hard(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -127,7 +139,9 @@ def resolve(votes: pd.DataFrame, policy: str, params: PolicyParams) -> pd.DataFr
     is_h = (votes.kind == "human").to_numpy(bool)
     value = votes.value.to_numpy(float)
     weight = votes.weight.to_numpy(float) if "weight" in votes else np.ones(len(votes))
-    keep = None if rule.keep is None else np.asarray(rule.keep(votes.kind.to_numpy(), pair_id), bool)
+    keep = (
+        None if rule.keep is None else np.asarray(rule.keep(votes.kind.to_numpy(), pair_id), bool)
+    )
     if keep is not None:
         pair_id, is_h, value, weight = pair_id[keep], is_h[keep], value[keep], weight[keep]
     if len(pair_id) == 0:
@@ -146,15 +160,19 @@ def resolve(votes: pd.DataFrame, policy: str, params: PolicyParams) -> pd.DataFr
     side_counts = np.bincount(code * 3 + side, minlength=3 * len(ids)).reshape(len(ids), 3)
     n_labels = np.bincount(code, minlength=len(ids))
     n_human = np.bincount(code, weights=is_h.astype(float), minlength=len(ids)).astype(np.int64)
-    out = pd.DataFrame({
-        "pair_id": ids,
-        "p_a": (sums.wx / sums.w).to_numpy(),
-        "label_source": pd.Series(np.where(n_human == n_labels, "human",
-                                           np.where(n_human == 0, "ai", "mixed")), dtype=object),
-        "n_labels": n_labels,
-        "agreement": side_counts.max(axis=1) / side_counts.sum(axis=1),
-        "weight": g.w.mean().to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "pair_id": ids,
+            "p_a": (sums.wx / sums.w).to_numpy(),
+            "label_source": pd.Series(
+                np.where(n_human == n_labels, "human", np.where(n_human == 0, "ai", "mixed")),
+                dtype=object,
+            ),
+            "n_labels": n_labels,
+            "agreement": side_counts.max(axis=1) / side_counts.sum(axis=1),
+            "weight": g.w.mean().to_numpy(),
+        }
+    )
     keep_pairs = out.n_labels.to_numpy() >= params.min_labels
     if rule.drop is not None:
         keep_pairs &= np.asarray(rule.drop(out, params), bool)

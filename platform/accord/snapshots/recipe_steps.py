@@ -34,41 +34,58 @@ from .build import SnapshotError, create_snapshot, get_snapshot, list_snapshots
 from .export_formats import FORMATS
 from .policies import POLICIES, PolicyParams
 
-BUNDLED_PREFERENCES = {"sample": ("sample_preferences.jsonl", "trl"),
-                       "human-pairs": ("human_pairs.jsonl", "accord")}
+BUNDLED_PREFERENCES = {
+    "sample": ("sample_preferences.jsonl", "trl"),
+    "human-pairs": ("human_pairs.jsonl", "accord"),
+}
 
 
 # -- import_preferences ----------------------------------------------------------------------
+
 
 class ImportPreferencesConfig(StepConfig):
     """Import a preference file into the store (its labels keep the kind they have: human
     for human-labelled datasets, or ai with label_kind: ai)."""
 
     file: str | None = Field(default=None, description="Preference file (relative to the recipe).")
-    bundled: str | None = Field(default=None, description="A bundled file: sample (40 "
-                                "hand-written preferences, trl format) or human-pairs (48 "
-                                "pairs with clear right answers and their annotators' labels, "
-                                "accord format; the format is implied).")
-    format: str = Field(default="trl", description="trl, hh-rlhf, ultrafeedback-binarized, "
-                        "accord, csv or hf.")
+    bundled: str | None = Field(
+        default=None,
+        description="A bundled file: sample (40 "
+        "hand-written preferences, trl format) or human-pairs (48 "
+        "pairs with clear right answers and their annotators' labels, "
+        "accord format; the format is implied).",
+    )
+    format: str = Field(
+        default="trl", description="trl, hh-rlhf, ultrafeedback-binarized, accord, csv or hf."
+    )
     label_kind: Literal["human", "ai"] = Field(default="human", description="Who made the labels.")
-    source: str | None = Field(default=None, description="Source label of the rows (default: "
-                               "the file name without extension).")
+    source: str | None = Field(
+        default=None,
+        description="Source label of the rows (default: the file name without extension).",
+    )
     soft_labels: bool = Field(default=False, description="Read scores as soft labels.")
-    skip_invalid: bool = Field(default=False, description="Write invalid rows (e.g. an HH-RLHF "
-                               "row whose last reply is empty) to a rejects file and import the "
-                               "rest (default: stop, store nothing).")
-    rejects: str | None = Field(default=None, description="Rejects file for skip_invalid, "
-                                "relative to the working folder (default: "
-                                "<home>/rejects/<recipe>/<step>.rejects.jsonl; never beside the "
-                                "input, which may be read-only or shared).")
+    skip_invalid: bool = Field(
+        default=False,
+        description="Write invalid rows (e.g. an HH-RLHF "
+        "row whose last reply is empty) to a rejects file and import the "
+        "rest (default: stop, store nothing).",
+    )
+    rejects: str | None = Field(
+        default=None,
+        description="Rejects file for skip_invalid, "
+        "relative to the working folder (default: "
+        "<home>/rejects/<recipe>/<step>.rejects.jsonl; never beside the "
+        "input, which may be read-only or shared).",
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> ImportPreferencesConfig:
         if bool(self.file) == bool(self.bundled):
             raise ValueError("give exactly one of file, bundled")
         if self.bundled and self.bundled not in BUNDLED_PREFERENCES:
-            raise ValueError(f"unknown bundled file {self.bundled!r}; known: {sorted(BUNDLED_PREFERENCES)}")
+            raise ValueError(
+                f"unknown bundled file {self.bundled!r}; known: {sorted(BUNDLED_PREFERENCES)}"
+            )
         from ..formats.registry import format_name
 
         format_name(self.format)  # an unknown format fails here, before anything runs
@@ -82,7 +99,9 @@ def rejects_path_for(ctx: StepContext, config: ImportPreferencesConfig) -> Path:
     ``<home>/rejects/<recipe>/<step>.rejects.jsonl``."""
     if config.rejects:
         return Path(config.rejects).expanduser().resolve()
-    return (get_settings().home / "rejects" / recipe_name(ctx) / f"{ctx.step_name}.rejects.jsonl").resolve()
+    return (
+        get_settings().home / "rejects" / recipe_name(ctx) / f"{ctx.step_name}.rejects.jsonl"
+    ).resolve()
 
 
 def run_import_preferences(ctx: StepContext, config: ImportPreferencesConfig) -> FiguresOutput:
@@ -98,47 +117,84 @@ def run_import_preferences(ctx: StepContext, config: ImportPreferencesConfig) ->
     source = config.source or path.name.split(".")[0]
     rejects = rejects_path_for(ctx, config) if config.skip_invalid else None
     task = ctx.progress.add_step(f"{ctx.step_name}: import {path.name}", total=1)
-    report = import_file(ctx.engine, path, fmt=fmt, label_kind=config.label_kind,
-                         source=source, soft_labels=config.soft_labels,
-                         skip_invalid=config.skip_invalid, rejects_path=rejects)
+    report = import_file(
+        ctx.engine,
+        path,
+        fmt=fmt,
+        label_kind=config.label_kind,
+        source=source,
+        soft_labels=config.soft_labels,
+        skip_invalid=config.skip_invalid,
+        rejects_path=rejects,
+    )
     ctx.progress.advance(task)
     if report.invalid:
-        ctx.progress.note(f"{ctx.step_name}: {report.invalid} invalid row(s) of {path.name} "
-                          f"skipped, written to {report.rejects_path}")
+        ctx.progress.note(
+            f"{ctx.step_name}: {report.invalid} invalid row(s) of {path.name} "
+            f"skipped, written to {report.rejects_path}"
+        )
     p = Pair.__table__
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(p.c.id, p.c.prompt_id, p.c.response_a_id, p.c.response_b_id)
-                            .where(p.c.source == source).order_by(p.c.id)).all()
+        rows = conn.execute(
+            select(p.c.id, p.c.prompt_id, p.c.response_a_id, p.c.response_b_id)
+            .where(p.c.source == source)
+            .order_by(p.c.id)
+        ).all()
     new = {f"new_{k}": v for k, v in report.new.items() if v}
     rejected = {"invalid": report.invalid, "rejects": report.rejects_path} if report.invalid else {}
     return FiguresOutput(
-        kind="import", prompts=list(dict.fromkeys(r.prompt_id for r in rows)),
+        kind="import",
+        prompts=list(dict.fromkeys(r.prompt_id for r in rows)),
         responses=list(dict.fromkeys(x for r in rows for x in (r.response_a_id, r.response_b_id))),
-        pairs=[r.id for r in rows], counts={"records": report.records, **new},
-        figures={"file": str(path), "source": source, "label_kind": config.label_kind, **report.as_dict()},
+        pairs=[r.id for r in rows],
+        counts={"records": report.records, **new},
+        figures={
+            "file": str(path),
+            "source": source,
+            "label_kind": config.label_kind,
+            **report.as_dict(),
+        },
         brief=rejected,
     )
 
 
 # -- snapshot --------------------------------------------------------------------------------
 
+
 class SnapshotStepConfig(StepConfig):
     """Freeze the store's labels into an immutable, content-hashed snapshot."""
 
-    policy: str = Field(default="human-over-ai", description=f"Resolution policy: {', '.join(POLICIES)}.")
-    snapshot: str | None = Field(default=None, description="Snapshot name; {recipe} and {policy} "
-                                 "are replaced (default: {recipe}-{policy}, numbered when the "
-                                 "content changed since).")
-    test_fraction: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of prompts held out.")
+    policy: str = Field(
+        default="human-over-ai", description=f"Resolution policy: {', '.join(POLICIES)}."
+    )
+    snapshot: str | None = Field(
+        default=None,
+        description="Snapshot name; {recipe} and {policy} "
+        "are replaced (default: {recipe}-{policy}, numbered when the "
+        "content changed since).",
+    )
+    test_fraction: float = Field(
+        default=0.1, ge=0.0, lt=1.0, description="Share of prompts held out."
+    )
     seed: int | None = Field(default=None, description="Split seed (default: the recipe's seed).")
-    pair_source: str | None = Field(default=None, description="Only pairs with this source "
-                                    "(e.g. critique-revise for revision ≻ original pairs).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Policy options (PolicyParams): "
-                                   "keep_ties, tie_band, min_agreement, min_labels, human_weight, "
-                                   "min_annotator_reliability, min_principle_agreement, low_agreement_ai.")
+    pair_source: str | None = Field(
+        default=None,
+        description="Only pairs with this source "
+        "(e.g. critique-revise for revision ≻ original pairs).",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Policy options (PolicyParams): "
+        "keep_ties, tie_band, min_agreement, min_labels, human_weight, "
+        "min_annotator_reliability, min_principle_agreement, low_agreement_ai.",
+    )
     max_name_variants: int = Field(default=100, ge=1, description="Numbered default names tried.")
-    min_gold_accuracy: float | None = Field(default=None, ge=0.0, le=1.0, description="Drop the "
-                                            "labels of annotators below this accuracy on gold pairs.")
+    min_gold_accuracy: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Drop the labels of annotators below this accuracy on gold pairs.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SnapshotStepConfig:
@@ -153,8 +209,13 @@ class SnapshotStepConfig(StepConfig):
 
 def _create_named(ctx: StepContext, config: SnapshotStepConfig, params: PolicyParams, seed: int):
     recipe = recipe_name(ctx)
-    kwargs = {"policy": config.policy, "test_fraction": config.test_fraction, "seed": seed,
-              "params": params, "source": config.pair_source}
+    kwargs = {
+        "policy": config.policy,
+        "test_fraction": config.test_fraction,
+        "seed": seed,
+        "params": params,
+        "source": config.pair_source,
+    }
     if config.min_gold_accuracy is not None:
         kwargs["min_gold_accuracy"] = config.min_gold_accuracy
     if config.snapshot is not None:
@@ -170,8 +231,10 @@ def _create_named(ctx: StepContext, config: SnapshotStepConfig, params: PolicyPa
         except SnapshotError:
             if name not in taken:
                 raise
-    raise SnapshotError(f"{base}: {config.max_name_variants} snapshots with this default name exist "
-                        "already; give the step a snapshot: name")
+    raise SnapshotError(
+        f"{base}: {config.max_name_variants} snapshots with this default name exist "
+        "already; give the step a snapshot: name"
+    )
 
 
 def run_snapshot(ctx: StepContext, config: SnapshotStepConfig) -> FiguresOutput:
@@ -182,15 +245,27 @@ def run_snapshot(ctx: StepContext, config: SnapshotStepConfig) -> FiguresOutput:
     snap = _create_named(ctx, config, params, seed)
     ctx.progress.advance(task)
     if snap.n_train + snap.n_test == 0:
-        raise SnapshotError(f"snapshot {snap.name!r} has no examples: no pair has a label under the "
-                            f"{config.policy!r} policy (label pairs first)")
+        raise SnapshotError(
+            f"snapshot {snap.name!r} has no examples: no pair has a label under the "
+            f"{config.policy!r} policy (label pairs first)"
+        )
     manifest = snap.manifest or {}
-    figures = {"name": snap.name, "content_hash": snap.content_hash, "policy": snap.policy,
-               "n_train": snap.n_train, "n_test": snap.n_test, "counts": manifest.get("counts", {}),
-               "source_mix": manifest.get("source_mix", {}), "new": snap.content_hash not in before}
-    return FiguresOutput(kind="snapshot", figures=figures, counts={"examples": snap.n_train + snap.n_test},
-                         brief={"snapshot": snap.name, "hash": snap.content_hash[:12],
-                                "reused": not figures["new"]})
+    figures = {
+        "name": snap.name,
+        "content_hash": snap.content_hash,
+        "policy": snap.policy,
+        "n_train": snap.n_train,
+        "n_test": snap.n_test,
+        "counts": manifest.get("counts", {}),
+        "source_mix": manifest.get("source_mix", {}),
+        "new": snap.content_hash not in before,
+    }
+    return FiguresOutput(
+        kind="snapshot",
+        figures=figures,
+        counts={"examples": snap.n_train + snap.n_test},
+        brief={"snapshot": snap.name, "hash": snap.content_hash[:12], "reused": not figures["new"]},
+    )
 
 
 def snapshot_name_for(ctx: StepContext, ref: str | None) -> str:
@@ -199,7 +274,9 @@ def snapshot_name_for(ctx: StepContext, ref: str | None) -> str:
     if ref is None:
         found = outputs_of(ctx, "snapshot")
         if not found:
-            raise ValueError(f"step {ctx.step_name!r}: no snapshot given and no earlier snapshot step")
+            raise ValueError(
+                f"step {ctx.step_name!r}: no snapshot given and no earlier snapshot step"
+            )
         return found[-1][1].figures["name"]
     out = step_output(ctx, ref, "snapshot")
     return out.figures["name"] if out is not None else ref
@@ -207,22 +284,31 @@ def snapshot_name_for(ctx: StepContext, ref: str | None) -> str:
 
 # -- export ----------------------------------------------------------------------------------
 
+
 class ExportStepConfig(StepConfig):
     """Write a snapshot in a trainer's format (with a manifest of file hashes)."""
 
-    snapshot: str | None = Field(default=None, description="Snapshot step or snapshot name "
-                                 "(default: the nearest earlier snapshot step).")
+    snapshot: str | None = Field(
+        default=None,
+        description="Snapshot step or snapshot name (default: the nearest earlier snapshot step).",
+    )
     format: str = Field(default="trl", description=f"Export format: {', '.join(FORMATS)}.")
-    out_dir: str | None = Field(default=None, description="Folder (default: "
-                                "<home>/exports/<snapshot>-<format>).")
+    out_dir: str | None = Field(
+        default=None, description="Folder (default: <home>/exports/<snapshot>-<format>)."
+    )
     conversational: bool = Field(default=False, description="Chat-message columns instead of text.")
-    price_table: str | None = Field(default=None, description="YAML/JSON price table (model → "
-                                    "$ per 1M input/output tokens) for the dataset card's cost.")
+    price_table: str | None = Field(
+        default=None,
+        description="YAML/JSON price table (model → "
+        "$ per 1M input/output tokens) for the dataset card's cost.",
+    )
 
     @model_validator(mode="after")
     def _known_format(self) -> ExportStepConfig:
         if self.format not in FORMATS:
-            raise ValueError(f"unknown export format {self.format!r}; choose one of {', '.join(FORMATS)}")
+            raise ValueError(
+                f"unknown export format {self.format!r}; choose one of {', '.join(FORMATS)}"
+            )
         return self
 
 
@@ -231,26 +317,43 @@ def run_export(ctx: StepContext, config: ExportStepConfig) -> FiguresOutput:
     from .verify import verify_export
 
     snap = get_snapshot(ctx.engine, snapshot_name_for(ctx, config.snapshot))
-    out = (resolve_path(ctx, config.out_dir) if config.out_dir
-           else get_settings().home / "exports" / f"{snap.name}-{config.format}")
+    out = (
+        resolve_path(ctx, config.out_dir)
+        if config.out_dir
+        else get_settings().home / "exports" / f"{snap.name}-{config.format}"
+    )
     manifest_path = out / "manifest.json"
     reused = False
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        same = (manifest.get("content_hash"), manifest.get("format"), manifest.get("conversational")) == (
-            snap.content_hash, config.format, config.conversational)
+        same = (
+            manifest.get("content_hash"),
+            manifest.get("format"),
+            manifest.get("conversational"),
+        ) == (snap.content_hash, config.format, config.conversational)
         reused = same and verify_export(out).ok
     task = ctx.progress.add_step(f"{ctx.step_name}: export {snap.name} ({config.format})", total=1)
     if not reused:
-        export_snapshot(ctx.engine, name=snap.name, fmt=config.format, out_dir=out,
-                        conversational=config.conversational,
-                        price_table=resolve_path(ctx, config.price_table) if config.price_table
-                        else None)
+        export_snapshot(
+            ctx.engine,
+            name=snap.name,
+            fmt=config.format,
+            out_dir=out,
+            conversational=config.conversational,
+            price_table=resolve_path(ctx, config.price_table) if config.price_table else None,
+        )
     ctx.progress.advance(task)
-    return FiguresOutput(kind="export", figures={"snapshot": snap.name, "content_hash": snap.content_hash,
-                                                 "path": str(Path(out).resolve()), "format": config.format,
-                                                 "reused": reused},
-                         brief={"export": str(out), "reused": reused})
+    return FiguresOutput(
+        kind="export",
+        figures={
+            "snapshot": snap.name,
+            "content_hash": snap.content_hash,
+            "path": str(Path(out).resolve()),
+            "format": config.format,
+            "reused": reused,
+        },
+        brief={"export": str(out), "reused": reused},
+    )
 
 
 register_step("import_preferences", ImportPreferencesConfig, run_import_preferences)

@@ -1,7 +1,9 @@
 """Leak-free train/test split: every pair of one prompt (by normalized prompt hash) falls on
 the same side, and a prompt keeps its side when data is added (hash-based, seeded).
 
->>> assign_split(["g1", "g1", "g2"], test_fraction=0.5, seed=0)[0] == assign_split(["g1"], test_fraction=0.5, seed=0)[0]
+>>> together = assign_split(["g1", "g1", "g2"], test_fraction=0.5, seed=0)
+>>> alone = assign_split(["g1"], test_fraction=0.5, seed=0)
+>>> together[0] == alone[0]
 True
 """
 
@@ -26,7 +28,13 @@ def assign_split(split_groups: Sequence[str], *, test_fraction: float, seed: int
     # rounded h / 2**64 as in Python.
     codes, groups = pd.factorize(pd.Series(split_groups, dtype=object), sort=False)
     prefix = f"{seed}:".encode()
-    digests = b"".join(map(_DIGEST, map(hashlib.sha256, map(prefix.__add__, map(str.encode, groups.tolist())))))
-    first8 = np.frombuffer(digests, dtype=">u8").reshape(-1, 4)[:, 0] if digests else np.zeros(0, np.uint64)
+    digests = b"".join(
+        map(_DIGEST, map(hashlib.sha256, map(prefix.__add__, map(str.encode, groups.tolist()))))
+    )
+    first8 = (
+        np.frombuffer(digests, dtype=">u8").reshape(-1, 4)[:, 0]
+        if digests
+        else np.zeros(0, np.uint64)
+    )
     is_test = first8.astype(np.float64) / 2.0**64 < test_fraction
     return np.where(is_test[codes], "test", "train").astype(object)

@@ -44,20 +44,43 @@ class VerifyReport:
 
 def _response_hashes(engine: Engine, snapshot_id: int) -> dict[int, str]:
     """Recomputed content hash of every response the snapshot uses (text tampering shows)."""
-    e, r, par, p = (SnapshotExample.__table__, Response.__table__, Response.__table__.alias("par"),
-                    Prompt.__table__)
-    ids = select(e.c.chosen_id).where(e.c.snapshot_id == snapshot_id).union(
-        select(e.c.rejected_id).where(e.c.snapshot_id == snapshot_id)).subquery()
-    q = (select(r.c.id, r.c.text, r.c.role, r.c.model_id, par.c.content_hash.label("parent_hash"),
-                p.c.text.label("ptext"), p.c.messages)
-         .join(ids, ids.c[0] == r.c.id).join(p, p.c.id == r.c.prompt_id)
-         .outerjoin(par, par.c.id == r.c.parent_id))
+    e, r, par, p = (
+        SnapshotExample.__table__,
+        Response.__table__,
+        Response.__table__.alias("par"),
+        Prompt.__table__,
+    )
+    ids = (
+        select(e.c.chosen_id)
+        .where(e.c.snapshot_id == snapshot_id)
+        .union(select(e.c.rejected_id).where(e.c.snapshot_id == snapshot_id))
+        .subquery()
+    )
+    q = (
+        select(
+            r.c.id,
+            r.c.text,
+            r.c.role,
+            r.c.model_id,
+            par.c.content_hash.label("parent_hash"),
+            p.c.text.label("ptext"),
+            p.c.messages,
+        )
+        .join(ids, ids.c[0] == r.c.id)
+        .join(p, p.c.id == r.c.prompt_id)
+        .outerjoin(par, par.c.id == r.c.parent_id)
+    )
     out = {}
     with engine.connect() as conn:
         for row in conn.execute(q).mappings():
             ph = prompt_key(row["ptext"], row["messages"])
-            out[row["id"]] = response_key(ph, row["text"], role=row["role"],
-                                          parent_hash=row["parent_hash"] or "", model_id=row["model_id"])
+            out[row["id"]] = response_key(
+                ph,
+                row["text"],
+                role=row["role"],
+                parent_hash=row["parent_hash"] or "",
+                model_id=row["model_id"],
+            )
     return out
 
 
@@ -65,12 +88,17 @@ def _detached_examples(engine: Engine, snapshot_id: int) -> list[int]:
     """Positions of examples whose prompt, chosen and rejected ids are not their pair's (the
     store keeps no foreign keys for these three: the pair implies them)."""
     e, pr = SnapshotExample.__table__.c, Pair.__table__.c
-    same_sides = or_(and_(e.chosen_id == pr.response_a_id, e.rejected_id == pr.response_b_id),
-                     and_(e.chosen_id == pr.response_b_id, e.rejected_id == pr.response_a_id))
-    q = (select(e.position).select_from(SnapshotExample.__table__.join(
-            Pair.__table__, pr.id == e.pair_id))
-         .where(e.snapshot_id == snapshot_id, ~and_(e.prompt_id == pr.prompt_id, same_sides))
-         .order_by(e.position).limit(20))
+    same_sides = or_(
+        and_(e.chosen_id == pr.response_a_id, e.rejected_id == pr.response_b_id),
+        and_(e.chosen_id == pr.response_b_id, e.rejected_id == pr.response_a_id),
+    )
+    q = (
+        select(e.position)
+        .select_from(SnapshotExample.__table__.join(Pair.__table__, pr.id == e.pair_id))
+        .where(e.snapshot_id == snapshot_id, ~and_(e.prompt_id == pr.prompt_id, same_sides))
+        .order_by(e.position)
+        .limit(20)
+    )
     with engine.connect() as conn:
         return [int(x) for x in conn.execute(q).scalars()]
 
@@ -81,18 +109,45 @@ def verify_snapshot(engine: Engine, name: str) -> VerifyReport:
     resp = _response_hashes(engine, snap.id)
     e, p = SnapshotExample.__table__, Prompt.__table__
     version = hash_version_of(snap.manifest)
-    q = (select(e.c.position, e.c.example_hash, e.c.chosen_id, e.c.rejected_id, e.c.prob, e.c.tie,
-                e.c.split, e.c.weight, e.c.label_source, e.c.n_labels, e.c.pair_id, p.c.text,
-                p.c.messages)
-         .join(p, p.c.id == e.c.prompt_id).where(e.c.snapshot_id == snap.id).order_by(e.c.position))
+    q = (
+        select(
+            e.c.position,
+            e.c.example_hash,
+            e.c.chosen_id,
+            e.c.rejected_id,
+            e.c.prob,
+            e.c.tie,
+            e.c.split,
+            e.c.weight,
+            e.c.label_source,
+            e.c.n_labels,
+            e.c.pair_id,
+            p.c.text,
+            p.c.messages,
+        )
+        .join(p, p.c.id == e.c.prompt_id)
+        .where(e.c.snapshot_id == snap.id)
+        .order_by(e.c.position)
+    )
     hashes: list[str] = []
     with engine.connect() as conn:
         for row in conn.execute(q).mappings():
             report.checked += 1
-            parts = (prompt_key(row["text"], row["messages"]), resp[row["chosen_id"]],
-                     resp[row["rejected_id"]], row["prob"], row["tie"], row["split"])
-            expected = example_hash(*parts) if version == 1 else example_hash_v2(
-                *parts, row["weight"], row["label_source"], row["n_labels"], row["pair_id"])
+            parts = (
+                prompt_key(row["text"], row["messages"]),
+                resp[row["chosen_id"]],
+                resp[row["rejected_id"]],
+                row["prob"],
+                row["tie"],
+                row["split"],
+            )
+            expected = (
+                example_hash(*parts)
+                if version == 1
+                else example_hash_v2(
+                    *parts, row["weight"], row["label_source"], row["n_labels"], row["pair_id"]
+                )
+            )
             if expected != row["example_hash"]:
                 report.fail(f"example {row['position']}: content does not match its hash")
             hashes.append(row["example_hash"])
@@ -101,7 +156,9 @@ def verify_snapshot(engine: Engine, name: str) -> VerifyReport:
     if report.checked != snap.n_train + snap.n_test:
         report.fail(f"{report.checked} examples stored, manifest says {snap.n_train + snap.n_test}")
     if snapshot_hash(snap.policy, snap.params, hashes) != snap.content_hash:
-        report.fail("snapshot digest does not match its examples (rows added, removed or reordered)")
+        report.fail(
+            "snapshot digest does not match its examples (rows added, removed or reordered)"
+        )
     if snap.manifest.get("content_hash") != snap.content_hash:
         report.fail("manifest content_hash differs from the snapshot's")
     return report
@@ -139,8 +196,9 @@ def _exported_rows(out: Path, fmt: str, split: str):
         yield from datasets.load_from_disk(str(out))[split]
 
 
-def _compare_rows(engine: Engine, snap_id: int, out: Path, manifest: dict[str, Any],
-                  report: VerifyReport) -> None:
+def _compare_rows(
+    engine: Engine, snap_id: int, out: Path, manifest: dict[str, Any], report: VerifyReport
+) -> None:
     """Every exported row against the store's row of the same split and position."""
     fmt, conversational = manifest.get("format", "trl"), bool(manifest.get("conversational"))
     columns = [c for c in ROW_COLUMNS if c != "split"]
@@ -152,19 +210,23 @@ def _compare_rows(engine: Engine, snap_id: int, out: Path, manifest: dict[str, A
             n = 0
             for n, (mine, theirs) in enumerate(zip_longest(exported, stored), start=1):
                 if mine is None or theirs is None:
-                    report.fail(f"{where}: {'fewer' if mine is None else 'more'} rows than the "
-                                "store's snapshot")
+                    report.fail(
+                        f"{where}: {'fewer' if mine is None else 'more'} rows than the "
+                        "store's snapshot"
+                    )
                     break
                 changed = [c for c in columns if mine.get(c) != theirs[c]]
                 if changed:
-                    report.fail(f"{where}: row {n} differs from the store's snapshot "
-                                f"({', '.join(changed)})")
+                    report.fail(
+                        f"{where}: row {n} differs from the store's snapshot ({', '.join(changed)})"
+                    )
         except (OSError, ValueError, KeyError) as exc:
             report.fail(f"{where}: cannot be read ({exc})")
 
 
-def verify_export(out_dir: str | Path, *, engine: Engine | None = None,
-                  name: str | None = None) -> VerifyReport:
+def verify_export(
+    out_dir: str | Path, *, engine: Engine | None = None, name: str | None = None
+) -> VerifyReport:
     """Check the files of an export against its manifest; with ``engine``, also against the
     store's snapshot (``name``, or the one the manifest names): same snapshot, same digest,
     the same rows."""

@@ -20,13 +20,22 @@ from ..store.models import Judgment
 from .columns import fetch_columns
 
 _SIDE_VALUE = {"a": 1.0, "b": 0.0, "tie": 0.5}
-VOTE_COLUMNS = ["pair_id", "kind", "judge", "annotator_id", "principle", "constitution_hash", "value"]
+VOTE_COLUMNS = [
+    "pair_id",
+    "kind",
+    "judge",
+    "annotator_id",
+    "principle",
+    "constitution_hash",
+    "value",
+]
 _TEXT_COLUMNS = ("judge", "principle", "constitution_hash")
 _KINDS = np.array(["ai", "human"], dtype=object)  # indexed by is_human
 
 
-def load_votes(engine: Engine, *, pair_ids: list[int] | None = None,
-               human_details: bool = True) -> pd.DataFrame:
+def load_votes(
+    engine: Engine, *, pair_ids: list[int] | None = None, human_details: bool = True
+) -> pd.DataFrame:
     """Votes of every submitted judgment (of ``pair_ids`` only, if given).
 
     ``human_details=False`` leaves ``judge``, ``principle`` and ``constitution_hash`` empty
@@ -38,21 +47,32 @@ def load_votes(engine: Engine, *, pair_ids: list[int] | None = None,
     # human's are computed by the database: no side or kind string per judgment crosses into
     # Python. Kinds other than human and ai never vote.
     hard = case(*((t.c.preferred == side, v) for side, v in _SIDE_VALUE.items()), else_=None)
-    texts = [t.c[c] if human_details else case((t.c.kind == "ai", t.c[c]), else_=None).label(c)
-             for c in _TEXT_COLUMNS]
-    q = select(t.c.pair_id, (t.c.kind == "human").label("is_human"), t.c.annotator_id, *texts,
-               func.coalesce(t.c.prob_a, hard).label("value"),
-               t.c.is_aggregate).where(t.c.status == "submitted", or_(t.c.kind == "human", t.c.kind == "ai"))
+    texts = [
+        t.c[c] if human_details else case((t.c.kind == "ai", t.c[c]), else_=None).label(c)
+        for c in _TEXT_COLUMNS
+    ]
+    q = select(
+        t.c.pair_id,
+        (t.c.kind == "human").label("is_human"),
+        t.c.annotator_id,
+        *texts,
+        func.coalesce(t.c.prob_a, hard).label("value"),
+        t.c.is_aggregate,
+    ).where(t.c.status == "submitted", or_(t.c.kind == "human", t.c.kind == "ai"))
     with engine.connect() as conn:
         cols = fetch_columns(conn, q)
-    df = pd.DataFrame({
-        "pair_id": np.array(cols["pair_id"], dtype=np.int64),
-        "kind": pd.Series(_KINDS[np.array(cols["is_human"], dtype=bool).astype(np.intp)], dtype=object),
-        **{c: pd.Series(cols[c], dtype=object) for c in _TEXT_COLUMNS},
-        "annotator_id": np.array(cols["annotator_id"], dtype=float),
-        "value": np.array(cols["value"], dtype=float),
-        "is_aggregate": np.array(cols["is_aggregate"], dtype=bool),
-    })
+    df = pd.DataFrame(
+        {
+            "pair_id": np.array(cols["pair_id"], dtype=np.int64),
+            "kind": pd.Series(
+                _KINDS[np.array(cols["is_human"], dtype=bool).astype(np.intp)], dtype=object
+            ),
+            **{c: pd.Series(cols[c], dtype=object) for c in _TEXT_COLUMNS},
+            "annotator_id": np.array(cols["annotator_id"], dtype=float),
+            "value": np.array(cols["value"], dtype=float),
+            "is_aggregate": np.array(cols["is_aggregate"], dtype=bool),
+        }
+    )
     if pair_ids is not None:
         df = df[df.pair_id.isin(pair_ids)]
     return _collapse(df[df.value.notna()])
@@ -84,7 +104,11 @@ def _collapse(df: pd.DataFrame) -> pd.DataFrame:
         indiv = indiv[~pd.MultiIndex.from_frame(indiv[keys]).isin(have_agg)]
     if not indiv.empty:
         indiv = _one_vote_per_judge(indiv, keys)
-    ai_votes = pd.concat([agg[cols], indiv[cols]], ignore_index=True) if not agg.empty else indiv.reindex(columns=cols)
+    ai_votes = (
+        pd.concat([agg[cols], indiv[cols]], ignore_index=True)
+        if not agg.empty
+        else indiv.reindex(columns=cols)
+    )
     return pd.concat([human[cols], ai_votes], ignore_index=True)
 
 

@@ -51,13 +51,18 @@ def _column_converter(type_, dialect) -> Callable[[Sequence[Any]], Sequence[Any]
         empty = proc({})
 
         def json_column(values):
-            return [empty if v.__class__ is dict and not v else None if v is None else proc(v)
-                    for v in values]
+            return [
+                empty if v.__class__ is dict and not v else None if v is None else proc(v)
+                for v in values
+            ]
+
         return json_column
     if isinstance(base, DateTime):
+
         def timestamp_column(values):
             converted = {v: None if v is None else proc(v) for v in set(values)}
             return list(map(converted.__getitem__, values))
+
         return timestamp_column
     if isinstance(base, Boolean) and dialect.name == "sqlite":
         # SQLite stores booleans as 0/1, which its bind processor makes of them too; the
@@ -67,6 +72,7 @@ def _column_converter(type_, dialect) -> Callable[[Sequence[Any]], Sequence[Any]
             if set(map(type, values)) <= {bool}:
                 return list(map(int, values))
             return [proc(v) for v in values]
+
         return int_column
     native = {Float: {float, type(None)}, Boolean: {bool, type(None)}}.get(type(base), set())
 
@@ -74,6 +80,7 @@ def _column_converter(type_, dialect) -> Callable[[Sequence[Any]], Sequence[Any]
         if native and set(map(type, values)) <= native:
             return values
         return [None if v is None else proc(v) for v in values]
+
     return column
 
 
@@ -102,15 +109,18 @@ class BulkWriter:
             self._procs[key] = [_column_converter(table.c[c].type, self.dialect) for c in columns]
         return self._procs[key]
 
-    def _insert_sql(self, table: Table, columns: tuple[str, ...], n_rows: int, key: str | None,
-                    returning: bool) -> str:
+    def _insert_sql(
+        self, table: Table, columns: tuple[str, ...], n_rows: int, key: str | None, returning: bool
+    ) -> str:
         cache_key = (table.name, columns, n_rows, key, returning)
         sql = self._sql.get(cache_key)
         if sql is None:
             q = self._quote
             one = f"({', '.join([self._mark] * len(columns))})"
-            sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "
-                   f"VALUES {', '.join([one] * n_rows)}")
+            sql = (
+                f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "
+                f"VALUES {', '.join([one] * n_rows)}"
+            )
             if key:
                 sql += f" ON CONFLICT ({q(key)}) DO NOTHING"
             if returning:
@@ -118,8 +128,9 @@ class BulkWriter:
             self._sql[cache_key] = sql
         return sql
 
-    def bind_columns(self, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]
-                     ) -> tuple[tuple[str, ...], list[Sequence[Any]]]:
+    def bind_columns(
+        self, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]
+    ) -> tuple[tuple[str, ...], list[Sequence[Any]]]:
         """Columns of values (``values[i]`` holds ``columns[i]`` of every row) as the driver
         takes them: each converted by its type's bind processor, and those that are None in
         every row left out (the database stores NULL either way, as no column has a server
@@ -139,20 +150,31 @@ class BulkWriter:
             values = [values[i] for i in keep]
         return columns, values
 
-    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-               key: str | None = "content_hash",
-               returning: bool = False) -> tuple[int, dict[str, int]]:
+    def insert(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        key: str | None = "content_hash",
+        returning: bool = False,
+    ) -> tuple[int, dict[str, int]]:
         """Insert ``rows`` (tuples of Python values in ``columns`` order), skipping those whose
         ``key`` (a unique column) exists. Returns how many were new and, with ``returning``,
         their ids by key (``{}`` otherwise)."""
         if not rows:
             return 0, {}
-        return self.insert_columns(table, columns, list(zip(*rows)), key=key,
-                                   returning=returning)
+        return self.insert_columns(table, columns, list(zip(*rows)), key=key, returning=returning)
 
-    def insert_columns(self, table: Table, columns: Sequence[str],
-                       values: Sequence[Sequence[Any]], *, key: str | None = "content_hash",
-                       returning: bool = False) -> tuple[int, dict[str, int]]:
+    def insert_columns(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        values: Sequence[Sequence[Any]],
+        *,
+        key: str | None = "content_hash",
+        returning: bool = False,
+    ) -> tuple[int, dict[str, int]]:
         """``insert`` of rows given as columns (``values[i]``: ``columns[i]`` of every row,
         all of one length): what a caller that builds rows column by column saves is a
         transposition."""
@@ -183,18 +205,27 @@ class BulkWriter:
             ids = self.ids(table, [k for k in keys if k not in before], key=key)
         return inserted, ids
 
-    def _statements(self, table: Table, columns: tuple[str, ...], values: list[Sequence[Any]],
-                    key: str | None, returning: bool) -> Iterator[tuple[str, list]]:
+    def _statements(
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        values: list[Sequence[Any]],
+        key: str | None,
+        returning: bool,
+    ) -> Iterator[tuple[str, list]]:
         """Multi-row statements and their row-major parameters, straight from the columns."""
         n_rows = len(values[0])
         per_statement = max(1, min(MAX_ROWS, MAX_PARAMS // len(columns)))
         for start in range(0, n_rows, per_statement):
             end = min(start + per_statement, n_rows)
-            yield (self._insert_sql(table, columns, end - start, key, returning),
-                   list(chain.from_iterable(zip(*[c[start:end] for c in values]))))
+            yield (
+                self._insert_sql(table, columns, end - start, key, returning),
+                list(chain.from_iterable(zip(*[c[start:end] for c in values]))),
+            )
 
-    def _insert_pipelined(self, table: Table, columns: tuple[str, ...], rows: list, key: str | None,
-                          returning: bool) -> tuple[int, dict[str, int]]:
+    def _insert_pipelined(
+        self, table: Table, columns: tuple[str, ...], rows: list, key: str | None, returning: bool
+    ) -> tuple[int, dict[str, int]]:
         """psycopg 3: one prepared single-row statement, ``executemany`` in pipeline mode (the
         server parses it once; a statement with tens of thousands of parameters costs more
         on both sides than the rows themselves)."""
@@ -213,8 +244,9 @@ class BulkWriter:
             cursor.close()
         return len(ids), ids
 
-    def ids(self, table: Table, keys: Iterable[str], *, key: str = "content_hash",
-            id_col: str = "id") -> dict[str, int]:
+    def ids(
+        self, table: Table, keys: Iterable[str], *, key: str = "content_hash", id_col: str = "id"
+    ) -> dict[str, int]:
         """Map natural keys to row ids (chunked ``IN`` queries)."""
         keys = list(dict.fromkeys(keys))
         out: dict[str, int] = {}
@@ -224,26 +256,32 @@ class BulkWriter:
         cursor = self._cursor()
         try:
             for start in range(0, len(keys), 5_000):
-                chunk = keys[start:start + 5_000]
-                cursor.execute(f"SELECT {q(key)}, {q(id_col)} FROM {q(table.name)} WHERE {q(key)} "
-                               f"IN ({', '.join([self._mark] * len(chunk))})", chunk)
+                chunk = keys[start : start + 5_000]
+                cursor.execute(
+                    f"SELECT {q(key)}, {q(id_col)} FROM {q(table.name)} WHERE {q(key)} "
+                    f"IN ({', '.join([self._mark] * len(chunk))})",
+                    chunk,
+                )
                 out.update(cursor.fetchall())
         finally:
             cursor.close()
         return out
 
-    def select_in(self, table: Table, columns: Sequence[str], column: str,
-                  values: Sequence[Any]) -> list[tuple]:
+    def select_in(
+        self, table: Table, columns: Sequence[str], column: str, values: Sequence[Any]
+    ) -> list[tuple]:
         """Rows (``columns``, as the driver returns them) whose ``column`` is in ``values``."""
         q = self._quote
         out: list[tuple] = []
         cursor = self._cursor()
         try:
             for start in range(0, len(values), 5_000):
-                chunk = list(values[start:start + 5_000])
-                cursor.execute(f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table.name)} "
-                               f"WHERE {q(column)} IN ({', '.join([self._mark] * len(chunk))})",
-                               chunk)
+                chunk = list(values[start : start + 5_000])
+                cursor.execute(
+                    f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table.name)} "
+                    f"WHERE {q(column)} IN ({', '.join([self._mark] * len(chunk))})",
+                    chunk,
+                )
                 out.extend(cursor.fetchall())
         finally:
             cursor.close()
@@ -257,15 +295,18 @@ class BulkWriter:
         finally:
             cursor.close()
 
-    def update_by_id(self, table: Table, columns: Sequence[str],
-                     rows: Sequence[Sequence[Any]]) -> int:
+    def update_by_id(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> int:
         """``UPDATE table SET columns… WHERE id = ?`` for rows of (values…, id)."""
         if not rows:
             return 0
         convert = self.converters(table, columns)
         q = self._quote
-        sql = (f"UPDATE {q(table.name)} SET {', '.join(f'{q(c)} = {self._mark}' for c in columns)} "
-               f"WHERE {q('id')} = {self._mark}")
+        sql = (
+            f"UPDATE {q(table.name)} SET {', '.join(f'{q(c)} = {self._mark}' for c in columns)} "
+            f"WHERE {q('id')} = {self._mark}"
+        )
         cols = list(zip(*rows))
         for i, c in enumerate(convert):
             if c is not None:
@@ -279,8 +320,9 @@ class BulkWriter:
         return len(rows)
 
 
-def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], *,
-                  key: str = "content_hash") -> int:
+def insert_ignore(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, key: str = "content_hash"
+) -> int:
     """Insert ``rows`` (dicts, all with the same keys), skipping those whose ``key`` (a unique
     column) already exists; columns left out get their defaults (timestamps, empty JSON).
     Returns the number of rows actually inserted."""
@@ -298,7 +340,13 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], *,
     return inserted
 
 
-def ids_by_key(session: Session, table: Table, keys: Iterable[str], *, key: str = "content_hash",
-               id_col: str = "id") -> dict[str, int]:
+def ids_by_key(
+    session: Session,
+    table: Table,
+    keys: Iterable[str],
+    *,
+    key: str = "content_hash",
+    id_col: str = "id",
+) -> dict[str, int]:
     """Map natural keys to row ids (chunked IN queries)."""
     return BulkWriter(session).ids(table, keys, key=key, id_col=id_col)

@@ -33,13 +33,45 @@ from .text import check_store_json, check_store_text
 
 # The columns a bundle's rows carry (ids and links are resolved on write).
 PROMPT_FIELDS = ("text", "source", "content_hash", "split_group", "messages", "meta", "created_at")
-RESPONSE_FIELDS = ("text", "role", "model_id", "backend", "content_hash", "sampling_params",
-                   "usage", "messages", "principle", "round", "job_id", "raw_output",
-                   "finish_reason", "cache_key", "created_at")
-JUDGMENT_FIELDS = ("kind", "judge", "principle", "presentation_order", "preferred", "prob_a",
-                   "strength", "rationale", "status", "is_aggregate", "key_hash", "judge_backend",
-                   "constitution_hash", "raw_output", "source", "external_id", "job_id", "meta",
-                   "created_at", "updated_at")
+RESPONSE_FIELDS = (
+    "text",
+    "role",
+    "model_id",
+    "backend",
+    "content_hash",
+    "sampling_params",
+    "usage",
+    "messages",
+    "principle",
+    "round",
+    "job_id",
+    "raw_output",
+    "finish_reason",
+    "cache_key",
+    "created_at",
+)
+JUDGMENT_FIELDS = (
+    "kind",
+    "judge",
+    "principle",
+    "presentation_order",
+    "preferred",
+    "prob_a",
+    "strength",
+    "rationale",
+    "status",
+    "is_aggregate",
+    "key_hash",
+    "judge_backend",
+    "constitution_hash",
+    "raw_output",
+    "source",
+    "external_id",
+    "job_id",
+    "meta",
+    "created_at",
+    "updated_at",
+)
 _RATIONALE, _RAW_OUTPUT = itemgetter("rationale"), itemgetter("raw_output")
 
 
@@ -73,8 +105,9 @@ class StoreBundle:
             size += len(r["text"])
         judgments = self.judgments
         if judgments:  # texts that are set (map, filter and sum run in C)
-            size += sum(map(len, filter(None, map(_RATIONALE, judgments)))) + \
-                sum(map(len, filter(None, map(_RAW_OUTPUT, judgments))))
+            size += sum(map(len, filter(None, map(_RATIONALE, judgments)))) + sum(
+                map(len, filter(None, map(_RAW_OUTPUT, judgments)))
+            )
         return size
 
 
@@ -123,18 +156,37 @@ class PreferenceRecord:
     def all_judgments(self) -> list[JudgmentSpec]:
         if self.judgments is not None:
             return self.judgments
-        return [JudgmentSpec(kind=self.kind, judge=self.judge or f"import:{self.source}",
-                             prob_chosen=self.prob_chosen, tie=self.tie)]
+        return [
+            JudgmentSpec(
+                kind=self.kind,
+                judge=self.judge or f"import:{self.source}",
+                prob_chosen=self.prob_chosen,
+                tie=self.tie,
+            )
+        ]
 
 
-def _initial_response(text: str, messages, model: str, key_head: bytes, job_id: int | None,
-                      now: datetime) -> dict[str, Any]:
+def _initial_response(
+    text: str, messages, model: str, key_head: bytes, job_id: int | None, now: datetime
+) -> dict[str, Any]:
     return {
-        "text": text, "role": "initial", "model_id": model, "backend": "import",
+        "text": text,
+        "role": "initial",
+        "model_id": model,
+        "backend": "import",
         "content_hash": response_key_under(key_head, text, model_id=model),
-        "sampling_params": {}, "usage": {}, "messages": messages, "principle": "", "round": 0,
-        "job_id": job_id, "raw_output": None, "finish_reason": None, "cache_key": None,
-        "created_at": now, "parent_hash": "", "constitution_hash": "",
+        "sampling_params": {},
+        "usage": {},
+        "messages": messages,
+        "principle": "",
+        "round": 0,
+        "job_id": job_id,
+        "raw_output": None,
+        "finish_reason": None,
+        "cache_key": None,
+        "created_at": now,
+        "parent_hash": "",
+        "constitution_hash": "",
     }
 
 
@@ -142,11 +194,19 @@ _ORDER_OF_CHOSEN_FIRST = {True: "ab", False: "ba"}
 _SPEC_ORDERS = {"chosen_first": True, "rejected_first": False}
 
 
-def judgment_from_spec(spec: JudgmentSpec, *, chosen_is_a: bool, pair_hash: str, source: str,
-                       job_id: int | None, now: datetime) -> dict[str, Any]:
+def judgment_from_spec(
+    spec: JudgmentSpec,
+    *,
+    chosen_is_a: bool,
+    pair_hash: str,
+    source: str,
+    job_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
     """The judgment row of ``spec`` in canonical sides (ValueError when it is invalid)."""
-    return _judgment_row(spec, chosen_is_a, judgment_key_head(pair_hash),
-                         _record_judgment(source, job_id, now))
+    return _judgment_row(
+        spec, chosen_is_a, judgment_key_head(pair_hash), _record_judgment(source, job_id, now)
+    )
 
 
 # A judgment row's keys, in order. Rows are copies of a record's template (its source, job
@@ -164,8 +224,9 @@ def _record_judgment(source: str, job_id: int | None, now: datetime) -> dict[str
     return template
 
 
-def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
-                  template: dict[str, Any]) -> dict[str, Any]:
+def _judgment_row(
+    spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes, template: dict[str, Any]
+) -> dict[str, Any]:
     """``judgment_from_spec`` with the pair's key head and the record's template computed
     once for all its judgments."""
     prob = spec.prob_chosen
@@ -183,8 +244,9 @@ def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
     if order in _SPEC_ORDERS:
         order = _ORDER_OF_CHOSEN_FIRST[_SPEC_ORDERS[order] == chosen_is_a]
     kind = spec.kind
-    validate_judgment_values(kind=kind, preferred=preferred, prob_a=prob_a, presentation_order=order,
-                             status=status)
+    validate_judgment_values(
+        kind=kind, preferred=preferred, prob_a=prob_a, presentation_order=order, status=status
+    )
     principle, constitution_hash, annotator = spec.principle, spec.constitution_hash, spec.annotator
     judge = spec.judge or annotator or f"import:{template['source']}"
     row = template.copy()
@@ -198,8 +260,7 @@ def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
     row["rationale"] = spec.rationale
     row["status"] = status
     row["is_aggregate"] = spec.is_aggregate
-    row["key_hash"] = judgment_key_under(key_head, judge, kind, order, principle,
-                                         constitution_hash)
+    row["key_hash"] = judgment_key_under(key_head, judge, kind, order, principle, constitution_hash)
     row["judge_backend"] = "import" if kind == "ai" else ""
     row["constitution_hash"] = constitution_hash
     row["raw_output"] = spec.raw_output
@@ -210,32 +271,42 @@ def _judgment_row(spec: JudgmentSpec, chosen_is_a: bool, key_head: bytes,
     return row
 
 
-def bundle_from_preference(rec: PreferenceRecord, *, job_id: int | None = None,
-                           now: datetime | None = None) -> StoreBundle:
+def bundle_from_preference(
+    rec: PreferenceRecord, *, job_id: int | None = None, now: datetime | None = None
+) -> StoreBundle:
     """The rows of ``rec`` (ValueError when they are invalid). ``now``: the creation time
     to record (one shared object per batch is converted once on write)."""
     now = now or utcnow()
-    prompt = prompt_row(text=rec.prompt, source=rec.source, messages=rec.prompt_messages,
-                        meta=rec.prompt_meta)
+    prompt = prompt_row(
+        text=rec.prompt, source=rec.source, messages=rec.prompt_messages, meta=rec.prompt_meta
+    )
     prompt["created_at"] = now
     head = response_key_head(prompt["content_hash"])
-    chosen = _initial_response(rec.chosen, rec.chosen_messages, rec.chosen_model, head, job_id,
-                               now)
-    rejected = _initial_response(rec.rejected, rec.rejected_messages, rec.rejected_model, head,
-                                 job_id, now)
+    chosen = _initial_response(rec.chosen, rec.chosen_messages, rec.chosen_model, head, job_id, now)
+    rejected = _initial_response(
+        rec.rejected, rec.rejected_messages, rec.rejected_model, head, job_id, now
+    )
     hc, hr = chosen["content_hash"], rejected["content_hash"]
     if hc == hr:
         raise ValueError("chosen and rejected are the same response")
     chosen_is_a = hc < hr
     pk = pair_key(hc, hr)
-    pair = {"a": hc if chosen_is_a else hr, "b": hr if chosen_is_a else hc, "content_hash": pk,
-            "source": rec.source, "job_id": job_id, "created_at": now}
+    pair = {
+        "a": hc if chosen_is_a else hr,
+        "b": hr if chosen_is_a else hc,
+        "content_hash": pk,
+        "source": rec.source,
+        "job_id": job_id,
+        "created_at": now,
+    }
     key_head = judgment_key_head(pk)
     template = _record_judgment(rec.source, job_id, now)
-    judgments = [_judgment_row(spec, chosen_is_a, key_head, template)
-                 for spec in rec.all_judgments()]
-    bundle = StoreBundle(prompt=prompt, responses=[chosen, rejected], pair=pair,
-                         judgments=judgments)
+    judgments = [
+        _judgment_row(spec, chosen_is_a, key_head, template) for spec in rec.all_judgments()
+    ]
+    bundle = StoreBundle(
+        prompt=prompt, responses=[chosen, rejected], pair=pair, judgments=judgments
+    )
     check_bundle_texts(bundle)
     return bundle
 

@@ -28,7 +28,7 @@ from . import models  # noqa: F401  (registers every table on SQLModel.metadata)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_CACHE_KIB = -65_536  # negative: KiB rather than pages
-_MIGRATION_LOCK_KEY = 0x61636_36f7264  # PostgreSQL advisory lock id held while migrating
+_MIGRATION_LOCK_KEY = 0x61636_36F7264  # PostgreSQL advisory lock id held while migrating
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -106,9 +106,8 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -118,7 +117,9 @@ def head_revision() -> str:
     return heads[0]
 
 
-def open_store(url: str | None = None, *, migrate: bool | None = None, echo: bool | None = None) -> Engine:
+def open_store(
+    url: str | None = None, *, migrate: bool | None = None, echo: bool | None = None
+) -> Engine:
     """The process-wide engine for ``url`` (default: ``ACCORD_DATABASE_URL``), migrated.
 
     Engines are cached per URL so every command and request shares one pool.

@@ -60,8 +60,15 @@ from .crud.judgments import VALUE_FIELDS
 from .models import Annotator, ConstitutionRow, Judgment, JudgmentRevision, Pair, Prompt, Response
 from .models._base import utcnow
 
-__all__ = ["IngestCounts", "JudgmentSpec", "PreferenceIngestor", "PreferenceRecord",
-           "StoreBundle", "StoreIngestor", "bundle_from_preference"]
+__all__ = [
+    "IngestCounts",
+    "JudgmentSpec",
+    "PreferenceIngestor",
+    "PreferenceRecord",
+    "StoreBundle",
+    "StoreIngestor",
+    "bundle_from_preference",
+]
 
 _PROMPT = itemgetter(*PROMPT_FIELDS)
 _RESPONSE = itemgetter(*RESPONSE_FIELDS)
@@ -74,13 +81,29 @@ _CONSTITUTION = itemgetter("constitution_hash")
 _HISTORY = itemgetter("history")
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 RESPONSE_COLUMNS = ("prompt_id", "parent_id", "constitution_id", *RESPONSE_FIELDS)
-PAIR_COLUMNS = ("prompt_id", "response_a_id", "response_b_id", "source", "content_hash", "job_id",
-                "created_at")
+PAIR_COLUMNS = (
+    "prompt_id",
+    "response_a_id",
+    "response_b_id",
+    "source",
+    "content_hash",
+    "job_id",
+    "created_at",
+)
 JUDGMENT_COLUMNS = ("pair_id", "annotator_id", "constitution_id", *JUDGMENT_FIELDS)
 REVISION_COLUMNS = ("judgment_id", *VALUE_FIELDS, "valid_from", "replaced_at")
 # What identifies a judge's judgment on a pair, apart from its kind.
-_EXISTING_COLUMNS = ("key_hash", "id", "pair_id", "kind", "judge", "presentation_order",
-                     "principle", "constitution_hash", *VALUE_FIELDS)
+_EXISTING_COLUMNS = (
+    "key_hash",
+    "id",
+    "pair_id",
+    "kind",
+    "judge",
+    "presentation_order",
+    "principle",
+    "constitution_hash",
+    *VALUE_FIELDS,
+)
 
 
 @dataclass
@@ -130,8 +153,9 @@ class StoreIngestor:
     make a batch: memory stays bounded whatever the input's size and row lengths.
     """
 
-    def __init__(self, session: Session, *, batch_size: int = 1000,
-                 max_batch_chars: int = 2_000_000):
+    def __init__(
+        self, session: Session, *, batch_size: int = 1000, max_batch_chars: int = 2_000_000
+    ):
         if batch_size < 1 or max_batch_chars < 1:
             raise ValueError("batch_size and max_batch_chars must be at least 1")
         self.session = session
@@ -168,8 +192,9 @@ class StoreIngestor:
         with _no_cyclic_gc():
             for b in bundles:
                 for c in b.constitutions:
-                    self._constitutions[c["content_hash"]] = \
-                        upsert_constitution(self.session, **c).id
+                    self._constitutions[c["content_hash"]] = upsert_constitution(
+                        self.session, **c
+                    ).id
             prompt_ids = self._write_prompts(bundles, counts)
             response_ids = self._write_responses(bundles, prompt_ids, counts)
             pair_ids, new_pairs = self._write_pairs(bundles, prompt_ids, response_ids, counts)
@@ -185,10 +210,15 @@ class StoreIngestor:
         name = info["username"]
         if name not in self._annotators:
             existing = self.session.execute(
-                select(Annotator.id).where(Annotator.username == name)).scalar_one_or_none()
+                select(Annotator.id).where(Annotator.username == name)
+            ).scalar_one_or_none()
             annotator = get_or_create_annotator(
-                self.session, username=name, source=info.get("source") or "import",
-                external_id=info.get("external_id"), is_gold=bool(info.get("is_gold")))
+                self.session,
+                username=name,
+                source=info.get("source") or "import",
+                external_id=info.get("external_id"),
+                is_gold=bool(info.get("is_gold")),
+            )
             self.counts.annotators += existing is None
             self._annotators[name] = annotator.id
         return self._annotators[name]
@@ -223,8 +253,9 @@ class StoreIngestor:
         counts.prompts, ids, _ = self._insert_keyed(Prompt.__table__, PROMPT_FIELDS, rows)
         return ids
 
-    def _write_responses(self, bundles: list[StoreBundle], prompt_ids: dict[str, int],
-                         counts: IngestCounts) -> dict[str, int]:
+    def _write_responses(
+        self, bundles: list[StoreBundle], prompt_ids: dict[str, int], counts: IngestCounts
+    ) -> dict[str, int]:
         constitution_id = self._constitution_id
         rows: dict[str, tuple] = {}  # responses without a parent: written first
         pending: dict[str, tuple[dict[str, Any], int]] = {}  # the others, level by level
@@ -240,8 +271,9 @@ class StoreIngestor:
         ids: dict[str, int] = {}
         while rows or pending:
             if rows:
-                inserted, level_ids, _ = self._insert_keyed(Response.__table__, RESPONSE_COLUMNS,
-                                                            rows)
+                inserted, level_ids, _ = self._insert_keyed(
+                    Response.__table__, RESPONSE_COLUMNS, rows
+                )
                 counts.responses += inserted
                 ids.update(level_ids)
             # The next level: responses whose parent now has an id.
@@ -249,8 +281,11 @@ class StoreIngestor:
             for h, (r, prompt_id) in pending.items():
                 parent = r["parent_hash"]
                 if parent in ids:
-                    rows[h] = (prompt_id, ids[parent],
-                               constitution_id(r["constitution_hash"])) + _RESPONSE(r)
+                    rows[h] = (
+                        prompt_id,
+                        ids[parent],
+                        constitution_id(r["constitution_hash"]),
+                    ) + _RESPONSE(r)
             for h in rows:
                 del pending[h]
             if pending and not rows:
@@ -261,21 +296,37 @@ class StoreIngestor:
                 ids.update(found)
         return ids
 
-    def _write_pairs(self, bundles: list[StoreBundle], prompt_ids: dict[str, int],
-                     response_ids: dict[str, int],
-                     counts: IngestCounts) -> tuple[dict[str, int], set[str]]:
+    def _write_pairs(
+        self,
+        bundles: list[StoreBundle],
+        prompt_ids: dict[str, int],
+        response_ids: dict[str, int],
+        counts: IngestCounts,
+    ) -> tuple[dict[str, int], set[str]]:
         rows: dict[str, tuple] = {}
         for b in bundles:
             p = b.pair
             h = p["content_hash"]
             if h not in rows:
-                rows[h] = (prompt_ids[b.prompt["content_hash"]], response_ids[p["a"]],
-                           response_ids[p["b"]], p["source"], h, p.get("job_id"), p["created_at"])
+                rows[h] = (
+                    prompt_ids[b.prompt["content_hash"]],
+                    response_ids[p["a"]],
+                    response_ids[p["b"]],
+                    p["source"],
+                    h,
+                    p.get("job_id"),
+                    p["created_at"],
+                )
         counts.pairs, ids, new = self._insert_keyed(Pair.__table__, PAIR_COLUMNS, rows)
         return ids, new
 
-    def _write_judgments(self, bundles: list[StoreBundle], pair_ids: dict[str, int],
-                         new_pairs: set[str], counts: IngestCounts) -> None:
+    def _write_judgments(
+        self,
+        bundles: list[StoreBundle],
+        pair_ids: dict[str, int],
+        new_pairs: set[str],
+        counts: IngestCounts,
+    ) -> None:
         batch: dict[str, tuple[dict[str, Any], int]] = {}  # key → (row, pair id); last wins
         old_pairs: set[int] = set()
         for b in bundles:
@@ -293,22 +344,34 @@ class StoreIngestor:
         existing = self._existing_judgments(old_pairs, batch)
 
         # The new rows, column by column (map and zip run per row in C).
-        items = [v for k, v in batch.items() if k not in existing] if existing else \
-            list(batch.values())
+        items = (
+            [v for k, v in batch.items() if k not in existing] if existing else list(batch.values())
+        )
         rows = list(map(_FIRST, items))
         n = len(rows)
         annotator_id, constitution_id = self._annotator_id, self._constitution_id
-        annotators = [annotator_id(a) if a else None for a in map(_ANNOTATOR, rows)] \
-            if any(map(_ANNOTATOR, rows)) else [None] * n
-        constitutions = [constitution_id(c) if c else None for c in map(_CONSTITUTION, rows)] \
-            if any(map(_CONSTITUTION, rows)) else [None] * n
-        values = [list(map(_SECOND, items)), annotators, constitutions,
-                  *zip(*map(_JUDGMENT, rows))] if n else []
-        with_history = list(compress(map(_KEY, rows), map(_HISTORY, rows))) \
-            if any(map(_HISTORY, rows)) else []
+        annotators = (
+            [annotator_id(a) if a else None for a in map(_ANNOTATOR, rows)]
+            if any(map(_ANNOTATOR, rows))
+            else [None] * n
+        )
+        constitutions = (
+            [constitution_id(c) if c else None for c in map(_CONSTITUTION, rows)]
+            if any(map(_CONSTITUTION, rows))
+            else [None] * n
+        )
+        values = (
+            [list(map(_SECOND, items)), annotators, constitutions, *zip(*map(_JUDGMENT, rows))]
+            if n
+            else []
+        )
+        with_history = (
+            list(compress(map(_KEY, rows), map(_HISTORY, rows))) if any(map(_HISTORY, rows)) else []
+        )
         t = Judgment.__table__
         counts.judgments, ids = self.writer.insert_columns(
-            t, JUDGMENT_COLUMNS, values, key="key_hash", returning=bool(with_history))
+            t, JUDGMENT_COLUMNS, values, key="key_hash", returning=bool(with_history)
+        )
         revisions = []
         if with_history:
             missing = [k for k in with_history if k not in ids]
@@ -321,7 +384,7 @@ class StoreIngestor:
         changed = []
         for key, cur in existing.items():
             new = batch[key][0]
-            if _VALUES(new) == cur[-len(VALUE_FIELDS):]:
+            if _VALUES(new) == cur[-len(VALUE_FIELDS) :]:
                 counts.unchanged += 1
             else:
                 changed.append((*_VALUES(new), cur[1]))
@@ -329,52 +392,70 @@ class StoreIngestor:
             self._update_answers(changed)
             counts.updated += len(changed)
 
-    def _existing_judgments(self, pair_ids: set[int],
-                            batch: dict[str, tuple[dict[str, Any], int]]) -> dict[str, tuple]:
+    def _existing_judgments(
+        self, pair_ids: set[int], batch: dict[str, tuple[dict[str, Any], int]]
+    ) -> dict[str, tuple]:
         """The stored judgments among ``batch``'s keys (only pairs that existed before this
         batch can have any); refuses a batch that would relabel a judge's answers."""
         if not pair_ids:
             return {}
-        stored = self.writer.select_in(Judgment.__table__, _EXISTING_COLUMNS, "pair_id",
-                                       sorted(pair_ids))
+        stored = self.writer.select_in(
+            Judgment.__table__, _EXISTING_COLUMNS, "pair_id", sorted(pair_ids)
+        )
         _refuse_relabels(batch.values(), stored)
         return {row[0]: row for row in stored if row[0] in batch}
 
     def _update_answers(self, changed: list[tuple]) -> None:
         """Keep each changed judgment's current answer as a revision, then update it."""
         now = utcnow()
-        [replaced_at] = self.writer.converters(JudgmentRevision.__table__, ("replaced_at",))[0]([now])
+        [replaced_at] = self.writer.converters(JudgmentRevision.__table__, ("replaced_at",))[0](
+            [now]
+        )
         cols = ", ".join(VALUE_FIELDS)
         self.writer.execute_many(
             f"INSERT INTO judgmentrevision (judgment_id, {cols}, valid_from, replaced_at) "
             f"SELECT id, {cols}, updated_at, {{mark}} FROM judgment WHERE id = {{mark}}",
-            [(replaced_at, row[-1]) for row in changed])
-        self.writer.update_by_id(Judgment.__table__, (*VALUE_FIELDS, "updated_at"),
-                                 [(*row[:-1], now, row[-1]) for row in changed])
+            [(replaced_at, row[-1]) for row in changed],
+        )
+        self.writer.update_by_id(
+            Judgment.__table__,
+            (*VALUE_FIELDS, "updated_at"),
+            [(*row[:-1], now, row[-1]) for row in changed],
+        )
 
 
-def _refuse_relabels(batch: Iterable[tuple[dict[str, Any], int]], stored: Iterable[tuple] = ()
-                     ) -> None:
+def _refuse_relabels(
+    batch: Iterable[tuple[dict[str, Any], int]], stored: Iterable[tuple] = ()
+) -> None:
     """ValueError when one judge identity (pair, judge, order, principle, constitution) would
     hold judgments of both kinds, among the ``stored`` rows (``_EXISTING_COLUMNS``) and the
     batch's (row, pair id) items."""
     kind_of: dict[tuple, str] = {(row[2], *row[4:8]): row[3] for row in stored}
     for j, pair_id in batch:
-        kind = kind_of.setdefault((pair_id, j["judge"], j["presentation_order"], j["principle"],
-                                   j["constitution_hash"]), j["kind"])
+        kind = kind_of.setdefault(
+            (pair_id, j["judge"], j["presentation_order"], j["principle"], j["constitution_hash"]),
+            j["kind"],
+        )
         if kind != j["kind"]:
             raise ValueError(
                 f"judge {j['judge']!r} already has {kind} judgments on these pairs; storing "
                 f"{j['kind']} ones under the same name would relabel them (import under "
-                "another source name)")
+                "another source name)"
+            )
 
 
 class PreferenceIngestor:
     """Write :class:`PreferenceRecord` s (through :class:`StoreIngestor`) inside the caller's
     session; responses, pairs and judgments record ``job_id``."""
 
-    def __init__(self, session: Session, *, job_id: int | None = None, batch_size: int = 5000,
-                 max_batch_chars: int = 2_000_000):
+    def __init__(
+        self,
+        session: Session,
+        *,
+        job_id: int | None = None,
+        batch_size: int = 5000,
+        max_batch_chars: int = 2_000_000,
+    ):
         self.job_id = job_id
         self.store = StoreIngestor(session, batch_size=batch_size, max_batch_chars=max_batch_chars)
 

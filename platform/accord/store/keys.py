@@ -33,7 +33,8 @@ def _part(value: Any) -> bytes:
 # identity) are encoded once per distinct value. ``tests/store/test_ingest.py`` checks that
 # they equal ``content_hash``.
 _PROMPT_HEAD, _RESPONSE_HEAD, _PAIR_HEAD, _JUDGMENT_HEAD = map(
-    _part, ("prompt", "response", "pair", "judgment"))
+    _part, ("prompt", "response", "pair", "judgment")
+)
 _CACHE_LIMIT = 100_000  # distinct repeated parts kept per kind of key (a long-lived process)
 _response_middles: dict[tuple[str, str], bytes] = {}
 # The encoded tail of a judge identity: an import has a handful of distinct identities
@@ -58,11 +59,13 @@ def split_group(text: str) -> str:
     return sha256_hex(normalize_text(text))
 
 
-def response_key(prompt_hash: str, text: str, *, role: str = "initial", parent_hash: str = "",
-                 model_id: str = "") -> str:
+def response_key(
+    prompt_hash: str, text: str, *, role: str = "initial", parent_hash: str = "", model_id: str = ""
+) -> str:
     """``content_hash("response", prompt_hash, role, parent_hash, model_id, text)``."""
-    return response_key_under(response_key_head(prompt_hash), text, role=role,
-                              parent_hash=parent_hash, model_id=model_id)
+    return response_key_under(
+        response_key_head(prompt_hash), text, role=role, parent_hash=parent_hash, model_id=model_id
+    )
 
 
 def response_key_head(prompt_hash: str) -> bytes:
@@ -70,16 +73,18 @@ def response_key_head(prompt_hash: str) -> bytes:
     return _RESPONSE_HEAD + _part(prompt_hash)
 
 
-def response_key_under(head: bytes, text: str, *, role: str = "initial", parent_hash: str = "",
-                       model_id: str = "") -> str:
+def response_key_under(
+    head: bytes, text: str, *, role: str = "initial", parent_hash: str = "", model_id: str = ""
+) -> str:
     """``response_key`` from the prompt's ``response_key_head``."""
     if parent_hash:
         middle = _part(role) + _part(parent_hash) + _part(model_id)
     else:
         middle = _response_middles.get((role, model_id))
         if middle is None:
-            middle = _remember(_response_middles, (role, model_id),
-                               _part(role) + _part("") + _part(model_id))
+            middle = _remember(
+                _response_middles, (role, model_id), _part(role) + _part("") + _part(model_id)
+            )
     return sha256(head + middle + _part(text)).hexdigest()
 
 
@@ -94,8 +99,15 @@ def pair_key(hash_x: str, hash_y: str) -> str:
     return sha256(_PAIR_HEAD + _part(a) + _part(b)).hexdigest()
 
 
-def judgment_key(pair_hash: str, judge: str, *, kind: str, presentation_order: str = "",
-                 principle: str = "", constitution_hash: str = "") -> str:
+def judgment_key(
+    pair_hash: str,
+    judge: str,
+    *,
+    kind: str,
+    presentation_order: str = "",
+    principle: str = "",
+    constitution_hash: str = "",
+) -> str:
     """The natural key of a judgment: ``content_hash("judgment", pair_hash, judge, kind,
     presentation_order, principle, constitution_hash)``.
 
@@ -103,8 +115,9 @@ def judgment_key(pair_hash: str, judge: str, *, kind: str, presentation_order: s
     judge identities (``accord.store.ingest`` refuses to store both on one pair, which would
     relabel one as the other).
     """
-    return judgment_key_under(judgment_key_head(pair_hash), judge, kind, presentation_order,
-                              principle, constitution_hash)
+    return judgment_key_under(
+        judgment_key_head(pair_hash), judge, kind, presentation_order, principle, constitution_hash
+    )
 
 
 def judgment_key_head(pair_hash: str) -> bytes:
@@ -112,8 +125,14 @@ def judgment_key_head(pair_hash: str) -> bytes:
     return _JUDGMENT_HEAD + _part(pair_hash)
 
 
-def judgment_key_under(head: bytes, judge: str, kind: str, presentation_order: str,
-                       principle: str, constitution_hash: str) -> str:
+def judgment_key_under(
+    head: bytes,
+    judge: str,
+    kind: str,
+    presentation_order: str,
+    principle: str,
+    constitution_hash: str,
+) -> str:
     """``judgment_key`` from the pair's ``judgment_key_head`` (positional: it runs for every
     judgment an import writes)."""
     identity = (judge, kind, presentation_order, principle, constitution_hash)

@@ -28,9 +28,20 @@ CHUNK = 10_000
 def rekey_judgments(connection: Connection) -> int:
     """Set every judgment's ``key_hash`` to its current natural key; returns how many changed."""
     j, p = Judgment.__table__, Pair.__table__
-    query = (select(j.c.id, j.c.key_hash, p.c.content_hash, j.c.judge, j.c.kind,
-                    j.c.presentation_order, j.c.principle, j.c.constitution_hash)
-             .join(p, p.c.id == j.c.pair_id).order_by(j.c.id))
+    query = (
+        select(
+            j.c.id,
+            j.c.key_hash,
+            p.c.content_hash,
+            j.c.judge,
+            j.c.kind,
+            j.c.presentation_order,
+            j.c.principle,
+            j.c.constitution_hash,
+        )
+        .join(p, p.c.id == j.c.pair_id)
+        .order_by(j.c.id)
+    )
     changed, last = 0, 0
     while True:
         rows = connection.execute(query.where(j.c.id > last).limit(CHUNK)).all()
@@ -38,13 +49,22 @@ def rekey_judgments(connection: Connection) -> int:
             return changed
         updates = []
         for row in rows:
-            key = judgment_key(row.content_hash, row.judge, kind=row.kind,
-                               presentation_order=row.presentation_order,
-                               principle=row.principle, constitution_hash=row.constitution_hash)
+            key = judgment_key(
+                row.content_hash,
+                row.judge,
+                kind=row.kind,
+                presentation_order=row.presentation_order,
+                principle=row.principle,
+                constitution_hash=row.constitution_hash,
+            )
             if key != row.key_hash:
                 updates.append({"row_id": row.id, "new_key": key})
         if updates:
-            connection.execute(update(j).where(j.c.id == bindparam("row_id"))
-                               .values(key_hash=bindparam("new_key")), updates)
+            connection.execute(
+                update(j)
+                .where(j.c.id == bindparam("row_id"))
+                .values(key_hash=bindparam("new_key")),
+                updates,
+            )
             changed += len(updates)
         last = rows[-1].id

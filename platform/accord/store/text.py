@@ -9,7 +9,7 @@ are refused before anything is written, with the same message on both databases.
 >>> check_store_text("a\\x00b", field="prompt.text")
 Traceback (most recent call last):
 ...
-accord.store.text.StoreTextError: prompt.text holds a NUL character (\\x00), which the store cannot keep (PostgreSQL refuses it): remove it
+accord.store.text.StoreTextError: prompt.text holds a NUL character (\\x00), ...
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ ValueError, exactly as the trainer refuses it.
 >>> probs = dpo_bandit([0.5, 0.5], [1.0, 0.0], beta=1.0, steps=300)
 >>> bool(abs(probs - optimal_policy([0.5, 0.5], [1.0, 0.0], 1.0)).max() < 0.02)
 True
->>> optimal_sequence_policy([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [0.0, 0.0]], 1.0).shape
+>>> uniform = [[0.5, 0.5], [0.5, 0.5]]
+>>> optimal_sequence_policy([0.5, 0.5], uniform, [[1.0, 0.0], [0.0, 0.0]], 1.0).shape
 (2, 2)
 """
 
@@ -54,27 +55,41 @@ def optimal_policy(ref_probs: Sequence[float], rewards: Sequence[float], beta: f
     return p / p.sum()
 
 
-def optimal_sequence_policy(ref_first: Sequence[float], ref_second, rewards, beta: float) -> np.ndarray:
+def optimal_sequence_policy(
+    ref_first: Sequence[float], ref_second, rewards, beta: float
+) -> np.ndarray:
     """The closed form π*(y1, y2) ∝ π_ref(y1)·π_ref(y2 | y1)·exp(R(y1, y2)/β), shape (V, V)."""
-    joint = np.asarray(ref_first, dtype=np.float64)[:, None] * np.asarray(ref_second, dtype=np.float64)
-    return optimal_policy(joint.ravel(), np.asarray(rewards, dtype=np.float64).ravel(), beta).reshape(joint.shape)
+    joint = np.asarray(ref_first, dtype=np.float64)[:, None] * np.asarray(
+        ref_second, dtype=np.float64
+    )
+    return optimal_policy(
+        joint.ravel(), np.asarray(rewards, dtype=np.float64).ravel(), beta
+    ).reshape(joint.shape)
 
 
-def _check_sequence_inputs(ref_first, ref_second, rewards, beta) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _check_sequence_inputs(
+    ref_first, ref_second, rewards, beta
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     first, _ = _check_inputs(ref_first, [0.0] * len(ref_first), beta)
     v = first.numel()
     second = torch.tensor(np.asarray(ref_second, dtype=np.float64))
     rew = torch.tensor(np.asarray(rewards, dtype=np.float64))
     if second.shape != (v, v):
-        raise ValueError(f"ref_second must be a {v}×{v} table of π_ref(y2 | y1), got shape {tuple(second.shape)}")
+        raise ValueError(
+            f"ref_second must be a {v}×{v} table of π_ref(y2 | y1), got shape {tuple(second.shape)}"
+        )
     if rew.shape != (v, v):
         raise ValueError(f"rewards must be a {v}×{v} table R(y1, y2), got shape {tuple(rew.shape)}")
-    if (second <= 0).any() or not torch.allclose(second.sum(1), torch.ones(v, dtype=torch.float64), atol=1e-6):
+    if (second <= 0).any() or not torch.allclose(
+        second.sum(1), torch.ones(v, dtype=torch.float64), atol=1e-6
+    ):
         raise ValueError("each row of ref_second must be positive and sum to 1")
     return first, second, rew
 
 
-def _check_inputs(ref_probs: Sequence[float], rewards: Sequence[float], beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_inputs(
+    ref_probs: Sequence[float], rewards: Sequence[float], beta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     ref = torch.tensor(list(ref_probs), dtype=torch.float64)
     rew = torch.tensor(list(rewards), dtype=torch.float64)
     if ref.ndim != 1 or ref.numel() < 2:
@@ -117,26 +132,36 @@ def ppo_bandit(
     logits = torch.log(ref).clone().requires_grad_(True)
     value = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.SGD([logits, value], lr=lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + 10.0 * t / steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda t: 1.0 / (1.0 + 10.0 * t / steps)
+    )
     log_ref = torch.log(ref)
     averaged, n_averaged = torch.zeros_like(ref), 0
     mask = torch.ones(batch_size, 1, dtype=torch.float64)
     for step in range(steps):
         with torch.no_grad():
-            actions = torch.multinomial(torch.softmax(logits, 0), batch_size, True, generator=generator)
+            actions = torch.multinomial(
+                torch.softmax(logits, 0), batch_size, True, generator=generator
+            )
             old_logprobs = torch.log_softmax(logits, 0)[actions].unsqueeze(1)
             ref_logprobs = log_ref[actions].unsqueeze(1)
             token_rewards, _ = kl_penalized_rewards(
                 rew[actions], old_logprobs, ref_logprobs, mask, kl_coef=beta, estimator=kl_estimator
             )
             old_values = value.expand(batch_size).unsqueeze(1).clone()
-            advantages, returns = gae_advantages(token_rewards, old_values, mask, gamma=1.0, lam=1.0)
+            advantages, returns = gae_advantages(
+                token_rewards, old_values, mask, gamma=1.0, lam=1.0
+            )
             advantages = whiten(advantages, mask)
         for _ in range(ppo_epochs):
             new_logprobs = torch.log_softmax(logits, 0)[actions].unsqueeze(1)
-            pg_loss, _ = ppo_policy_loss(new_logprobs, old_logprobs, advantages, mask, cliprange=cliprange)
+            pg_loss, _ = ppo_policy_loss(
+                new_logprobs, old_logprobs, advantages, mask, cliprange=cliprange
+            )
             new_values = value.expand(batch_size).unsqueeze(1)
-            vf_loss, _ = ppo_value_loss(new_values, old_values, returns, mask, cliprange_value=cliprange_value)
+            vf_loss, _ = ppo_value_loss(
+                new_values, old_values, returns, mask, cliprange_value=cliprange_value
+            )
             optimizer.zero_grad()
             (pg_loss + vf_coef * vf_loss).backward()
             optimizer.step()
@@ -184,31 +209,45 @@ def ppo_sequence_bandit(
     value_start = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     value_after = torch.zeros(v, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.SGD([logits_first, logits_second, value_start, value_after], lr=lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + 10.0 * t / steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda t: 1.0 / (1.0 + 10.0 * t / steps)
+    )
     mask = torch.ones(batch_size, 2, dtype=torch.float64)
     sum_first, sum_second, n_averaged = torch.zeros_like(first), torch.zeros_like(second), 0
 
     def token_logprobs(y1: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.log_softmax(logits_first, 0)[y1],
-                            torch.log_softmax(logits_second, 1)[y1, y2]], 1)
+        return torch.stack(
+            [torch.log_softmax(logits_first, 0)[y1], torch.log_softmax(logits_second, 1)[y1, y2]], 1
+        )
 
     def values(y1: torch.Tensor) -> torch.Tensor:
         return torch.stack([value_start.expand(batch_size), value_after[y1]], 1)
 
     for step in range(steps):
         with torch.no_grad():
-            y1 = torch.multinomial(torch.softmax(logits_first, 0), batch_size, True, generator=generator)
-            y2 = torch.multinomial(torch.softmax(logits_second, 1)[y1], 1, generator=generator).squeeze(1)
+            y1 = torch.multinomial(
+                torch.softmax(logits_first, 0), batch_size, True, generator=generator
+            )
+            y2 = torch.multinomial(
+                torch.softmax(logits_second, 1)[y1], 1, generator=generator
+            ).squeeze(1)
             old_logprobs = token_logprobs(y1, y2)
             ref_logprobs = torch.stack([log_first[y1], log_second[y1, y2]], 1)
-            token_rewards, _ = kl_penalized_rewards(rew[y1, y2], old_logprobs, ref_logprobs, mask,
-                                                    kl_coef=beta, estimator=kl_estimator)
+            token_rewards, _ = kl_penalized_rewards(
+                rew[y1, y2], old_logprobs, ref_logprobs, mask, kl_coef=beta, estimator=kl_estimator
+            )
             old_values = values(y1).clone()
-            advantages, returns = gae_advantages(token_rewards, old_values, mask, gamma=1.0, lam=lam)
+            advantages, returns = gae_advantages(
+                token_rewards, old_values, mask, gamma=1.0, lam=lam
+            )
             advantages = whiten(advantages, mask)
         for _ in range(ppo_epochs):
-            pg_loss, _ = ppo_policy_loss(token_logprobs(y1, y2), old_logprobs, advantages, mask, cliprange=cliprange)
-            vf_loss, _ = ppo_value_loss(values(y1), old_values, returns, mask, cliprange_value=cliprange_value)
+            pg_loss, _ = ppo_policy_loss(
+                token_logprobs(y1, y2), old_logprobs, advantages, mask, cliprange=cliprange
+            )
+            vf_loss, _ = ppo_value_loss(
+                values(y1), old_values, returns, mask, cliprange_value=cliprange_value
+            )
             optimizer.zero_grad()
             (pg_loss + vf_coef * vf_loss).backward()
             optimizer.step()
@@ -261,7 +300,10 @@ def dpo_bandit(
         prob = torch.sigmoid(rew[first] - rew[second])
         if labels == "sampled":
             first_wins = torch.rand(batch_size, generator=generator, dtype=torch.float64) < prob
-            first, second = torch.where(first_wins, first, second), torch.where(first_wins, second, first)
+            first, second = (
+                torch.where(first_wins, first, second),
+                torch.where(first_wins, second, first),
+            )
             prob = torch.ones_like(prob)
         logratios = torch.log_softmax(logits, 0) - log_ref
         loss = soft_preference_loss(

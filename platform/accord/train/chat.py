@@ -31,7 +31,8 @@ def is_conversational(value: Any) -> bool:
 
 
 def message_errors(value: Any) -> str | None:
-    """Why ``value`` is not a list of ``{"role": str, "content": str}`` messages (None when it is)."""
+    """Why ``value`` is not a list of ``{"role": str, "content": str}`` messages (None when it
+    is)."""
     if not isinstance(value, list) or not value:
         return "expected a non-empty list of messages"
     for i, message in enumerate(value):
@@ -73,8 +74,10 @@ def has_chat_template(tokenizer) -> bool:
 def _require_template(tokenizer) -> None:
     if not has_chat_template(tokenizer):
         name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
-        raise ValueError(f"the snapshot is conversational (prompts are messages) but the tokenizer of "
-                         f"{name} has no chat template; export plain-text prompts or use a chat model")
+        raise ValueError(
+            f"the snapshot is conversational (prompts are messages) but the tokenizer of "
+            f"{name} has no chat template; export plain-text prompts or use a chat model"
+        )
 
 
 def prompt_token_ids(tokenizer, prompt: str | Messages) -> list[int]:
@@ -87,8 +90,9 @@ def prompt_token_ids(tokenizer, prompt: str | Messages) -> list[int]:
     return tokenizer(prompt)["input_ids"]
 
 
-def reward_token_ids(tokenizer, prompt: str | Messages, completion: str | Messages, *,
-                     finished: bool = True) -> list[int]:
+def reward_token_ids(
+    tokenizer, prompt: str | Messages, completion: str | Messages, *, finished: bool = True
+) -> list[int]:
     """The tokens a reward model was trained on for (prompt, completion), as trl's RewardTrainer
     builds them: the whole conversation through the chat template for messages; for text,
     ``prompt + completion`` with EOS appended (once) and the tokenizer's special tokens.
@@ -98,8 +102,11 @@ def reward_token_ids(tokenizer, prompt: str | Messages, completion: str | Messag
     """
     if is_conversational(prompt):
         _require_template(tokenizer)
-        text = tokenizer.apply_chat_template([*prompt, *completion_messages(completion)], tokenize=False,
-                                             continue_final_message=not finished)
+        text = tokenizer.apply_chat_template(
+            [*prompt, *completion_messages(completion)],
+            tokenize=False,
+            continue_final_message=not finished,
+        )
         return tokenizer(text, add_special_tokens=False)["input_ids"]
     text = prompt + completion_text(completion)
     eos = tokenizer.eos_token

@@ -103,7 +103,12 @@ class RunContext:
 
 @contextlib.contextmanager
 def training_run(
-    config: TrainConfig, *, kind: str, ref_model: str = "", engine=None, snapshot: SnapshotData | None = None
+    config: TrainConfig,
+    *,
+    kind: str,
+    ref_model: str = "",
+    engine=None,
+    snapshot: SnapshotData | None = None,
 ) -> Iterator[RunContext]:
     """Load the snapshot and open the run; mark it failed (with the error) if training raises."""
     from accord.store.db import open_store
@@ -112,12 +117,19 @@ def training_run(
     if snapshot is None:
         if not config.snapshot:
             raise ValueError("no snapshot given: pass a snapshot name or an export folder")
-        snapshot = load_snapshot(config.snapshot, engine=engine if not Path(config.snapshot).is_dir() else None)
+        snapshot = load_snapshot(
+            config.snapshot, engine=engine if not Path(config.snapshot).is_dir() else None
+        )
     rank = launch_rank()
     if rank == 0:
         recorder = RunRecorder.start(
-            engine, kind=kind, name=config.run_name, snapshot_hash=snapshot.content_hash,
-            snapshot_id=snapshot.snapshot_id, base_model=config.model, ref_model=ref_model,
+            engine,
+            kind=kind,
+            name=config.run_name,
+            snapshot_hash=snapshot.content_hash,
+            snapshot_id=snapshot.snapshot_id,
+            base_model=config.model,
+            ref_model=ref_model,
             config={**config.to_dict(), "snapshot_name": snapshot.name},
         )
         run_folder = f"{kind}-{recorder.run_id}"
@@ -126,7 +138,9 @@ def training_run(
         # their own for anything a library writes per process.
         recorder = FollowerRunRecorder(rank=rank)
         run_folder = f"{kind}-rank{rank}-{time.strftime('%Y%m%d-%H%M%S')}"
-    output_dir = Path(config.output_dir) if config.output_dir else get_settings().runs_dir / run_folder
+    output_dir = (
+        Path(config.output_dir) if config.output_dir else get_settings().runs_dir / run_folder
+    )
     output_dir.mkdir(parents=True, exist_ok=True)
     recorder.update(artifact_path=str(output_dir))
     context = RunContext(recorder=recorder, snapshot=snapshot, output_dir=output_dir)
@@ -137,10 +151,17 @@ def training_run(
         raise
 
 
-def finish(context: RunContext, metrics: dict[str, Any], warnings: list[str] | None = None) -> TrainResult:
+def finish(
+    context: RunContext, metrics: dict[str, Any], warnings: list[str] | None = None
+) -> TrainResult:
     metrics = {**metrics, "train_seconds": time.perf_counter() - context.started}
-    context.recorder.finish(metrics=metrics, warnings=warnings or [], artifact_path=str(context.output_dir))
+    context.recorder.finish(
+        metrics=metrics, warnings=warnings or [], artifact_path=str(context.output_dir)
+    )
     return TrainResult(
-        run_id=context.recorder.run_id, output_dir=context.output_dir, metrics=metrics,
-        history=context.history, warnings=warnings or [],
+        run_id=context.recorder.run_id,
+        output_dir=context.output_dir,
+        metrics=metrics,
+        history=context.history,
+        warnings=warnings or [],
     )

@@ -21,21 +21,44 @@ from typing import Any
 class TrainConfig:
     """Options common to every trainer (the snapshot, the model, the optimisation budget)."""
 
-    snapshot: str = field(default="", metadata={"help": "Snapshot name in the store, or a `--format trl` export folder."})
-    model: str = field(default="accord/tiny", metadata={"help": "Model id or folder to start from (accord/tiny offline)."})
-    output_dir: str | None = field(default=None, metadata={"help": "Where artifacts go (default: <home>/runs/<kind>-<run id>)."})
+    snapshot: str = field(
+        default="",
+        metadata={"help": "Snapshot name in the store, or a `--format trl` export folder."},
+    )
+    model: str = field(
+        default="accord/tiny",
+        metadata={"help": "Model id or folder to start from (accord/tiny offline)."},
+    )
+    output_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where artifacts go (default: <home>/runs/<kind>-<run id>)."},
+    )
     run_name: str = field(default="", metadata={"help": "A name for the run in the store."})
     max_steps: int = field(default=20, metadata={"help": "Optimizer steps."})
     learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate."})
-    per_device_train_batch_size: int = field(default=4, metadata={"help": "Examples per device per micro-batch."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
-    max_length: int | None = field(default=512, metadata={"help": "Longest tokenised sequence (prompt + completion)."})
-    bf16: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (GPUs with bf16 support)."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory on large models."})
+    per_device_train_batch_size: int = field(
+        default=4, metadata={"help": "Examples per device per micro-batch."}
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "Micro-batches per optimizer step."}
+    )
+    max_length: int | None = field(
+        default=512, metadata={"help": "Longest tokenised sequence (prompt + completion)."}
+    )
+    bf16: bool = field(
+        default=False, metadata={"help": "bfloat16 mixed precision (GPUs with bf16 support)."}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Trade compute for memory on large models."}
+    )
     seed: int = field(default=0, metadata={"help": "Random seed."})
     logging_steps: int = field(default=1, metadata={"help": "Record instruments every N steps."})
-    save_model: bool = field(default=True, metadata={"help": "Save the trained model and tokenizer to output_dir."})
-    db_url: str | None = field(default=None, metadata={"help": "Store URL (default: ACCORD_DATABASE_URL)."})
+    save_model: bool = field(
+        default=True, metadata={"help": "Save the trained model and tokenizer to output_dir."}
+    )
+    db_url: str | None = field(
+        default=None, metadata={"help": "Store URL (default: ACCORD_DATABASE_URL)."}
+    )
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -43,7 +66,9 @@ class TrainConfig:
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ValueError("per_device_train_batch_size and gradient_accumulation_steps must be >= 1")
+            raise ValueError(
+                "per_device_train_batch_size and gradient_accumulation_steps must be >= 1"
+            )
         if self.max_length is not None and self.max_length < 8:
             raise ValueError(f"max_length must be >= 8 or None, got {self.max_length}")
         if self.logging_steps < 1:

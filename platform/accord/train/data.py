@@ -86,20 +86,30 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             for column in TEXT_COLUMNS:
                 value = row.get(column)
                 if not isinstance(value, str | list):
-                    raise SnapshotDataError(f"{path}:{lineno}: field {column!r} is missing or not text")
+                    raise SnapshotDataError(
+                        f"{path}:{lineno}: field {column!r} is missing or not text"
+                    )
                 if isinstance(value, list) and (problem := message_errors(value)):
                     raise SnapshotDataError(f"{path}:{lineno}: field {column!r}: {problem}")
-            if not isinstance(row["prompt"], list) and (isinstance(row["chosen"], list) or isinstance(row["rejected"], list)):
-                raise SnapshotDataError(f"{path}:{lineno}: field 'prompt' is text but the answers are messages; "
-                                        "give the prompt as messages too")
+            if not isinstance(row["prompt"], list) and (
+                isinstance(row["chosen"], list) or isinstance(row["rejected"], list)
+            ):
+                raise SnapshotDataError(
+                    f"{path}:{lineno}: field 'prompt' is text but the answers are messages; "
+                    "give the prompt as messages too"
+                )
             if rows and isinstance(rows[0]["prompt"], list) != isinstance(row["prompt"], list):
-                raise SnapshotDataError(f"{path}:{lineno}: field 'prompt' mixes plain-text and conversational rows "
-                                        "in one file")
+                raise SnapshotDataError(
+                    f"{path}:{lineno}: field 'prompt' mixes plain-text and conversational rows "
+                    "in one file"
+                )
             score = row.get("score")
             if score is not None and (
                 not isinstance(score, int | float) or math.isnan(score) or not 0.0 <= score <= 1.0
             ):
-                raise SnapshotDataError(f"{path}:{lineno}: field 'score' must be a probability in [0, 1], got {score!r}")
+                raise SnapshotDataError(
+                    f"{path}:{lineno}: field 'score' must be a probability in [0, 1], got {score!r}"
+                )
             rows.append(row)
     return rows
 
@@ -109,7 +119,9 @@ def read_export(folder: str | Path) -> SnapshotData:
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
-        raise SnapshotDataError(f"{folder}: no manifest.json (is this an `accord export --format trl` folder?)")
+        raise SnapshotDataError(
+            f"{folder}: no manifest.json (is this an `accord export --format trl` folder?)"
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -125,8 +137,12 @@ def read_export(folder: str | Path) -> SnapshotData:
     if not train:
         raise SnapshotDataError(f"{train_path}: the train split is empty")
     return SnapshotData(
-        name=str(manifest.get("name", folder.name)), content_hash=content_hash, folder=folder,
-        manifest=manifest, train_rows=train, test_rows=test,
+        name=str(manifest.get("name", folder.name)),
+        content_hash=content_hash,
+        folder=folder,
+        manifest=manifest,
+        train_rows=train,
+        test_rows=test,
     )
 
 
@@ -161,7 +177,9 @@ def load_snapshot(source: str | Path, *, engine=None, db_url: str | None = None)
             shutil.rmtree(staging, ignore_errors=True)
     data = read_export(folder)
     if data.content_hash != snap.content_hash:
-        raise SnapshotDataError(f"{folder}: export hash {data.content_hash[:12]} ≠ snapshot {snap.content_hash[:12]}")
+        raise SnapshotDataError(
+            f"{folder}: export hash {data.content_hash[:12]} ≠ snapshot {snap.content_hash[:12]}"
+        )
     data.name, data.snapshot_id = snap.name, snap.id
     return data
 
@@ -182,7 +200,9 @@ def training_prompts(rows: list[dict[str, Any]]) -> list[Any]:
     """The distinct prompts of ``rows`` (text or messages), in a fixed order."""
     if all(isinstance(r["prompt"], str) for r in rows):
         return sorted({r["prompt"] for r in rows})
-    unique = {json.dumps(r["prompt"], sort_keys=True, ensure_ascii=False): r["prompt"] for r in rows}
+    unique = {
+        json.dumps(r["prompt"], sort_keys=True, ensure_ascii=False): r["prompt"] for r in rows
+    }
     return [unique[key] for key in sorted(unique)]
 
 
@@ -193,14 +213,23 @@ def revision_example_hashes(engine, snapshot_id: int) -> set[str]:
     from accord.store.models import Response, SnapshotExample
 
     e, r = SnapshotExample.__table__, Response.__table__
-    query = (select(e.c.example_hash).join(r, r.c.id == e.c.chosen_id)
-             .where(e.c.snapshot_id == snapshot_id, r.c.role == "revision"))
+    query = (
+        select(e.c.example_hash)
+        .join(r, r.c.id == e.c.chosen_id)
+        .where(e.c.snapshot_id == snapshot_id, r.c.role == "revision")
+    )
     with engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
 
 
-def write_export(folder: str | Path, *, name: str, train: list[dict[str, Any]],
-                 test: list[dict[str, Any]] | None = None, content_hash: str | None = None) -> Path:
+def write_export(
+    folder: str | Path,
+    *,
+    name: str,
+    train: list[dict[str, Any]],
+    test: list[dict[str, Any]] | None = None,
+    content_hash: str | None = None,
+) -> Path:
     """Write rows in the ``--format trl`` layout (fixtures, and exports made outside the store)."""
     from accord.hashing import content_hash as hash_of
 
@@ -210,7 +239,12 @@ def write_export(folder: str | Path, *, name: str, train: list[dict[str, Any]],
         with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     digest = content_hash or hash_of(name, train, test or [])
-    manifest = {"name": name, "policy": "fixture", "content_hash": digest, "format": "trl",
-                "counts": {"train": len(train), "test": len(test or [])}}
+    manifest = {
+        "name": name,
+        "policy": "fixture",
+        "content_hash": digest,
+        "format": "trl",
+        "counts": {"train": len(train), "test": len(test or [])},
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder

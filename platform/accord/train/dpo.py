@@ -34,7 +34,8 @@ With the cache on (the default) the reference log-probs come through trl's preco
 ``--no-ref-cache`` restores trl's reference forward at every step.
 
 >>> from accord.train.dpo import DPOTrainConfig, train_dpo      # doctest: +SKIP
->>> result = train_dpo(DPOTrainConfig(snapshot="helpful-v1", beta=0.1, max_steps=10))  # doctest: +SKIP
+>>> config = DPOTrainConfig(snapshot="helpful-v1", beta=0.1, max_steps=10)  # doctest: +SKIP
+>>> result = train_dpo(config)                                        # doctest: +SKIP
 >>> result.metrics["ref_cache_hit"]                                  # doctest: +SKIP
 False
 """
@@ -73,7 +74,9 @@ class SoftLabelCollator(DataCollatorForPreference):
     def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         output = super().torch_call(examples)
         if SOFT_LABEL_COLUMN in examples[0]:
-            output[SOFT_LABEL_COLUMN] = torch.tensor([float(e[SOFT_LABEL_COLUMN]) for e in examples])
+            output[SOFT_LABEL_COLUMN] = torch.tensor(
+                [float(e[SOFT_LABEL_COLUMN]) for e in examples]
+            )
         return output
 
 
@@ -102,7 +105,12 @@ class SoftLabelDPOTrainer(DPOTrainer):
         self.ref_cache_hits[name] = False
         dataset = super()._precompute_ref_logps(dataset, name, batch_size)
         if self.ref_cache is not None and self.accelerator.is_main_process:
-            self.ref_cache.store(name, dataset["example_hash"], dataset["ref_chosen_logps"], dataset["ref_rejected_logps"])
+            self.ref_cache.store(
+                name,
+                dataset["example_hash"],
+                dataset["ref_chosen_logps"],
+                dataset["ref_rejected_logps"],
+            )
         return dataset
 
     def _compute_loss(self, model, inputs, return_outputs):
@@ -115,7 +123,11 @@ class SoftLabelDPOTrainer(DPOTrainer):
         completion_mask = inputs["completion_mask"]
         shift_mask = completion_mask[..., 1:]
         labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-        model_kwargs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"], "use_cache": False}
+        model_kwargs = {
+            "input_ids": inputs["input_ids"],
+            "attention_mask": inputs["attention_mask"],
+            "use_cache": False,
+        }
         outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
         seq_len = shift_mask.size(1)
         per_token_logps = outputs.log_probs[:, -seq_len:]
@@ -126,7 +138,9 @@ class SoftLabelDPOTrainer(DPOTrainer):
             with torch.no_grad():
                 reference = self.ref_model if self.ref_model is not None else self.model
                 ref_outputs = reference(**model_kwargs, labels=labels, fused_lm_head=True)
-            ref_chosen, ref_rejected = ref_outputs.log_probs[:, -seq_len:].sum(dim=1).chunk(2, dim=0)
+            ref_chosen, ref_rejected = (
+                ref_outputs.log_probs[:, -seq_len:].sum(dim=1).chunk(2, dim=0)
+            )
         chosen_logratios = chosen_logps - ref_chosen.to(chosen_logps.dtype)
         rejected_logratios = rejected_logps - ref_rejected.to(rejected_logps.dtype)
         prob = inputs[SOFT_LABEL_COLUMN].to(chosen_logratios.device)
@@ -139,9 +153,15 @@ class SoftLabelDPOTrainer(DPOTrainer):
                 term = sft_loss(per_token_logps.chunk(2, dim=0)[0], chosen_mask)
             else:
                 term = soft_preference_loss(
-                    chosen_logratios, rejected_logratios, prob, beta=self.beta, loss_type=loss_type,
-                    label_smoothing=self.label_smoothing, chosen_lengths=chosen_lengths.to(prob.dtype),
-                    rejected_lengths=rejected_lengths.to(prob.dtype), discopop_tau=self.args.discopop_tau,
+                    chosen_logratios,
+                    rejected_logratios,
+                    prob,
+                    beta=self.beta,
+                    loss_type=loss_type,
+                    label_smoothing=self.label_smoothing,
+                    chosen_lengths=chosen_lengths.to(prob.dtype),
+                    rejected_lengths=rejected_lengths.to(prob.dtype),
+                    discopop_tau=self.args.discopop_tau,
                 ).mean()
             loss = loss + weight * term
 
@@ -150,12 +170,18 @@ class SoftLabelDPOTrainer(DPOTrainer):
             rejected_rewards = self.beta * rejected_logratios.detach()
             gather = self.accelerator.gather_for_metrics
             metrics = self._metrics[mode]
-            entropy = (outputs.entropy[:, -seq_len:] * shift_mask).sum() / shift_mask.sum().clamp(min=1)
+            entropy = (outputs.entropy[:, -seq_len:] * shift_mask).sum() / shift_mask.sum().clamp(
+                min=1
+            )
             metrics["entropy"].append(gather(entropy).mean().item())
             metrics["rewards/chosen"].append(gather(chosen_rewards).mean().item())
             metrics["rewards/rejected"].append(gather(rejected_rewards).mean().item())
-            metrics["rewards/accuracies"].append(gather((chosen_rewards > rejected_rewards).float()).mean().item())
-            metrics["rewards/margins"].append(gather(chosen_rewards - rejected_rewards).mean().item())
+            metrics["rewards/accuracies"].append(
+                gather((chosen_rewards > rejected_rewards).float()).mean().item()
+            )
+            metrics["rewards/margins"].append(
+                gather(chosen_rewards - rejected_rewards).mean().item()
+            )
             metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
             metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())
             metrics["soft_label/mean_prob"].append(gather(prob).mean().item())
@@ -171,8 +197,12 @@ def _rows_for(snapshot_rows: list[dict[str, Any]], soft: bool) -> dict[str, list
         # conversational rows: answers as assistant messages, as trl's DPOTrainer takes them
         chat = is_conversational(row["prompt"])
         columns["chosen"].append(completion_messages(row["chosen"]) if chat else row["chosen"])
-        columns["rejected"].append(completion_messages(row["rejected"]) if chat else row["rejected"])
-        columns["example_hash"].append(row.get("example_hash") or content_hash(row["prompt"], row["chosen"], row["rejected"]))
+        columns["rejected"].append(
+            completion_messages(row["rejected"]) if chat else row["rejected"]
+        )
+        columns["example_hash"].append(
+            row.get("example_hash") or content_hash(row["prompt"], row["chosen"], row["rejected"])
+        )
         if soft:
             score = row.get("score")
             columns[SOFT_LABEL_COLUMN].append(1.0 if score is None else float(score))
@@ -190,26 +220,40 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
     model_path = resolve_model_path(config.model)
     ref_id = config.ref_model or config.model
     ref_path = resolve_model_path(ref_id)
-    with training_run(config, kind="dpo", ref_model=ref_id, engine=engine, snapshot=snapshot) as ctx:
+    with training_run(
+        config, kind="dpo", ref_model=ref_id, engine=engine, snapshot=snapshot
+    ) as ctx:
         snap = ctx.snapshot
         soft = config.soft_labels and snap.has_soft_labels
         if soft and unsupported:
-            raise ValueError(f"soft labels cannot be used with loss types {unsupported}; pass soft_labels=False")
+            raise ValueError(
+                f"soft labels cannot be used with loss types {unsupported}; pass soft_labels=False"
+            )
         hard_only = [t for t in config.loss_type if t in HARD_LABEL_ONLY_LOSS_TYPES]
         if soft and hard_only:
-            raise ValueError(f"loss types {hard_only} ignore soft labels (every P(chosen ≻ rejected) > 0.5 "
-                             f"trains like 1.0) and snapshot {snap.content_hash[:12]} has them: "
-                             "pass soft_labels=False, or use sigmoid")
+            raise ValueError(
+                f"loss types {hard_only} ignore soft labels (every P(chosen ≻ rejected) > 0.5 "
+                f"trains like 1.0) and snapshot {snap.content_hash[:12]} has them: "
+                "pass soft_labels=False, or use sigmoid"
+            )
         train_ds = datasets.Dataset.from_dict(_rows_for(snap.train_rows, soft))
-        test_ds = datasets.Dataset.from_dict(_rows_for(snap.test_rows, soft)) if (config.evaluate_test and snap.test_rows) else None
+        test_ds = (
+            datasets.Dataset.from_dict(_rows_for(snap.test_rows, soft))
+            if (config.evaluate_test and snap.test_rows)
+            else None
+        )
 
         import trl
 
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         args = DPOConfig(
-            **trl_arguments(config, ctx.output_dir), beta=config.beta, loss_type=config.loss_type,
-            loss_weights=config.loss_weights, label_smoothing=config.label_smoothing,
-            max_length=config.max_length, precompute_ref_log_probs=config.cache_ref_logps,
+            **trl_arguments(config, ctx.output_dir),
+            beta=config.beta,
+            loss_type=config.loss_type,
+            loss_weights=config.loss_weights,
+            label_smoothing=config.label_smoothing,
+            max_length=config.max_length,
+            precompute_ref_log_probs=config.cache_ref_logps,
             precompute_ref_batch_size=config.precompute_ref_batch_size,
             per_device_eval_batch_size=config.per_device_train_batch_size,
         )
@@ -219,24 +263,39 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
             # tokenizer that cuts the pairs (it comes from the policy's folder), trl's own
             # tokenisation and filtering, lengths, truncation and precision
             ref_cache = RefLogpCache.for_run(
-                snapshot_hash=snap.content_hash, model_fingerprint=model_fingerprint(ref_path),
-                settings={"max_length": args.max_length, "truncation_mode": args.truncation_mode,
-                          "collator_max_length": config.max_length, "bf16": config.bf16,
-                          "tokenizer": tokenizer_fingerprint(tokenizer), "trl": trl.__version__},
+                snapshot_hash=snap.content_hash,
+                model_fingerprint=model_fingerprint(ref_path),
+                settings={
+                    "max_length": args.max_length,
+                    "truncation_mode": args.truncation_mode,
+                    "collator_max_length": config.max_length,
+                    "bf16": config.bf16,
+                    "tokenizer": tokenizer_fingerprint(tokenizer),
+                    "trl": trl.__version__,
+                },
             )
             train_ds = ref_cache.attach(train_ds, "train") or train_ds
             if test_ds is not None:
                 test_ds = ref_cache.attach(test_ds, "eval") or test_ds
-        cached = "ref_chosen_logps" in train_ds.column_names and (test_ds is None or "ref_chosen_logps" in test_ds.column_names)
+        cached = "ref_chosen_logps" in train_ds.column_names and (
+            test_ds is None or "ref_chosen_logps" in test_ds.column_names
+        )
 
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=model_dtype(config))
         ref_model = None
         if not cached and ref_path != model_path:
             ref_model = AutoModelForCausalLM.from_pretrained(ref_path, dtype=model_dtype(config))
         trainer = SoftLabelDPOTrainer(
-            model=model, ref_model=ref_model, args=args, train_dataset=train_ds, eval_dataset=test_ds,
-            processing_class=tokenizer, ref_cache=ref_cache,
-            data_collator=SoftLabelCollator(pad_token_id=tokenizer.pad_token_id, max_length=config.max_length),
+            model=model,
+            ref_model=ref_model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=test_ds,
+            processing_class=tokenizer,
+            ref_cache=ref_cache,
+            data_collator=SoftLabelCollator(
+                pad_token_id=tokenizer.pad_token_id, max_length=config.max_length
+            ),
             callbacks=[recorder_callback(ctx.recorder, ctx.history)],
         )
         if config.cache_ref_logps and trainer.ref_model is not None:
@@ -247,8 +306,11 @@ def train_dpo(config: DPOTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         quiet(trainer)
         train_output = trainer.train()
         metrics: dict[str, Any] = {
-            "train_loss": train_output.training_loss, "soft_labels": soft,
-            "ref_cache_hit": all(trainer.ref_cache_hits.values()) if trainer.ref_cache_hits else False,
+            "train_loss": train_output.training_loss,
+            "soft_labels": soft,
+            "ref_cache_hit": all(trainer.ref_cache_hits.values())
+            if trainer.ref_cache_hits
+            else False,
             "ref_cache_hits": ref_cache.hits if ref_cache else 0,
             "ref_model_loaded": trainer.ref_model is not None or ref_model is not None,
         }

@@ -14,7 +14,8 @@ response length drifts far from where it started, are the classic signs that the
 exploiting the reward model rather than improving.
 
 >>> from accord.train.instruments import reward_hacking_warnings
->>> hist = [{"reward/mean": 0.1 * i, "kl/measured": 0.5 * 2 ** i, "response/length": 20} for i in range(8)]
+>>> hist = [{"reward/mean": 0.1 * i, "kl/measured": 0.5 * 2**i, "response/length": 20}
+...         for i in range(8)]
 >>> reward_hacking_warnings(hist)[0].startswith("reward rose")
 True
 """
@@ -32,9 +33,17 @@ from .losses import masked_mean
 REWARD, KL, LENGTH = "reward/mean", "kl/measured", "response/length"
 
 
-def rollout_instruments(*, scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor,
-                        exact_kl: torch.Tensor, mask: torch.Tensor, entropy: torch.Tensor, kl_coef: float,
-                        contains_eos: torch.Tensor) -> dict[str, float]:
+def rollout_instruments(
+    *,
+    scores: torch.Tensor,
+    logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor,
+    exact_kl: torch.Tensor,
+    mask: torch.Tensor,
+    entropy: torch.Tensor,
+    kl_coef: float,
+    contains_eos: torch.Tensor,
+) -> dict[str, float]:
     """Statistics of one rollout batch (before the optimisation epochs). ``exact_kl`` is the
     per-token KL from the logits (``losses.exact_kl``), ``logprobs``/``ref_logprobs`` those of
     the sampled tokens."""
@@ -59,9 +68,14 @@ def _window_mean(values: Sequence[float], first: bool, size: int) -> float:
     return sum(part) / len(part)
 
 
-def reward_hacking_warnings(history: Sequence[dict[str, Any]], *, target_kl: float | None = None,
-                            kl_explosion_factor: float = 4.0, kl_absolute_limit: float = 20.0,
-                            length_drift: float = 0.5) -> list[str]:
+def reward_hacking_warnings(
+    history: Sequence[dict[str, Any]],
+    *,
+    target_kl: float | None = None,
+    kl_explosion_factor: float = 4.0,
+    kl_absolute_limit: float = 20.0,
+    length_drift: float = 0.5,
+) -> list[str]:
     """Warnings when reward rises while KL explodes or response length drifts.
 
     Compares the mean of the first and last quarter of the steps (at least 1 step each). KL
@@ -85,21 +99,27 @@ def reward_hacking_warnings(history: Sequence[dict[str, Any]], *, target_kl: flo
         exploded = True
     if exploded:
         warnings.append(
-            f"reward rose from {r0:.3g} to {r1:.3g} while KL to the reference grew from {k0:.3g} to {k1:.3g} nats: "
-            "possible reward hacking (raise the KL coefficient or set a KL target)")
+            f"reward rose from {r0:.3g} to {r1:.3g} while KL to the reference grew from {k0:.3g} "
+            f"to {k1:.3g} nats: "
+            "possible reward hacking (raise the KL coefficient or set a KL target)"
+        )
     lengths = [float(h[LENGTH]) for h in rows if LENGTH in h]
     if len(lengths) >= 4:
         l0, l1 = _window_mean(lengths, True, size), _window_mean(lengths, False, size)
         if l0 > 0 and abs(l1 - l0) / l0 > length_drift:
             warnings.append(
-                f"reward rose from {r0:.3g} to {r1:.3g} while mean response length drifted from {l0:.3g} to {l1:.3g} "
-                "tokens: the reward model may be rewarding length")
+                f"reward rose from {r0:.3g} to {r1:.3g} while mean response length drifted from "
+                f"{l0:.3g} to {l1:.3g} "
+                "tokens: the reward model may be rewarding length"
+            )
     return warnings
 
 
 def win_rate(policy_scores: torch.Tensor, reference_scores: torch.Tensor) -> float:
     """Fraction of prompts where the policy's response outscores the reference's (ties count ½)."""
-    wins = (policy_scores > reference_scores).float() + 0.5 * (policy_scores == reference_scores).float()
+    wins = (policy_scores > reference_scores).float() + 0.5 * (
+        policy_scores == reference_scores
+    ).float()
     return wins.mean().item() if wins.numel() else float("nan")
 
 

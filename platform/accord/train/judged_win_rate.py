@@ -39,11 +39,22 @@ class AIJudgeSettings(JudgeTask):
     (template, answer prefix, orders, CoT, constitution, principles) plus its model."""
 
     model: str = field(metadata={"help": "AI judge model id, folder or alias."})
-    backend: str = field(default="transformers", metadata={"help": "AI judge backend: "
-                         "transformers, openai (any OpenAI-compatible server) or vllm."})
-    constitution: str = field(default="helpfulness-honesty", metadata={"help": "Constitution "
-                              "whose comparison questions the AI judge asks (bundled name or YAML path)."})
-    base_url: str | None = field(default=None, metadata={"help": "Server URL for the openai backend."})
+    backend: str = field(
+        default="transformers",
+        metadata={
+            "help": "AI judge backend: transformers, openai (any OpenAI-compatible server) or vllm."
+        },
+    )
+    constitution: str = field(
+        default="helpfulness-honesty",
+        metadata={
+            "help": "Constitution "
+            "whose comparison questions the AI judge asks (bundled name or YAML path)."
+        },
+    )
+    base_url: str | None = field(
+        default=None, metadata={"help": "Server URL for the openai backend."}
+    )
     batch_size: int = field(default=8, metadata={"help": "Prompts per AI judge backend call."})
     options: dict[str, Any] = field(default_factory=dict, metadata={"help": "Backend options."})
 
@@ -52,7 +63,9 @@ class AIJudgeSettings(JudgeTask):
         from accord.backends import BACKEND_NAMES
 
         if self.backend not in BACKEND_NAMES:
-            raise ValueError(f"judge backend must be one of {', '.join(BACKEND_NAMES)}, got {self.backend!r}")
+            raise ValueError(
+                f"judge backend must be one of {', '.join(BACKEND_NAMES)}, got {self.backend!r}"
+            )
         if self.batch_size < 1:
             raise ValueError(f"judge batch_size must be >= 1, got {self.batch_size}")
 
@@ -60,8 +73,11 @@ class AIJudgeSettings(JudgeTask):
     def from_prefixed(cls, config: Any, prefix: str = "judge_", **given: Any) -> AIJudgeSettings:
         """Settings from ``config``'s ``<prefix><field>`` attributes (a trainer config's
         ``judge_model``, ``judge_cot``, ...), those it has."""
-        values = {f.name: getattr(config, prefix + f.name) for f in fields(cls)
-                  if f.name != "base_dir" and hasattr(config, prefix + f.name)}
+        values = {
+            f.name: getattr(config, prefix + f.name)
+            for f in fields(cls)
+            if f.name != "base_dir" and hasattr(config, prefix + f.name)
+        }
         return cls(**{**values, **given})
 
     def describe(self) -> str:
@@ -98,8 +114,11 @@ class JudgedWinRate:
     failed: int
 
     def metrics(self, prefix: str = "win_rate") -> dict[str, float]:
-        return {f"{prefix}_position_consistency": self.position_consistency, f"{prefix}_judged": self.judged,
-                f"{prefix}_failed": self.failed}
+        return {
+            f"{prefix}_position_consistency": self.position_consistency,
+            f"{prefix}_judged": self.judged,
+            f"{prefix}_failed": self.failed,
+        }
 
 
 @dataclass
@@ -126,7 +145,9 @@ class AIWinRateJudge:
         if self._backend is None:
             from accord.backends import make_backend
 
-            self._backend = make_backend(self.settings.backend, self.settings.model, **self.settings.backend_options())
+            self._backend = make_backend(
+                self.settings.backend, self.settings.model, **self.settings.backend_options()
+            )
         return self._backend
 
     def describe(self) -> str:
@@ -141,40 +162,56 @@ class AIWinRateJudge:
         results = []
         step = max(1, self.settings.batch_size * per_prompt)
         for start in range(0, len(requests), step):
-            results.extend(self.backend.generate(requests[start:start + step]))
+            results.extend(self.backend.generate(requests[start : start + step]))
         return results
 
-    def __call__(self, prompts: list[str], policy_responses: list[str],
-                 reference_responses: list[str]) -> JudgedWinRate:
+    def __call__(
+        self, prompts: list[str], policy_responses: list[str], reference_responses: list[str]
+    ) -> JudgedWinRate:
         from accord.rlaif.judge import aggregate, canonical_prob, clamp, p_shown_a
         from accord.rlaif.templates import UnparsableOutput
         from accord.train.chat import prompt_text
 
         if not (len(prompts) == len(policy_responses) == len(reference_responses)):
-            raise ValueError("prompts, policy_responses and reference_responses must have the same length")
+            raise ValueError(
+                "prompts, policy_responses and reference_responses must have the same length"
+            )
         task = self.settings
-        asked = [task.pair_messages(prompt=prompt_text(prompt), response_a=ours, response_b=theirs,
-                                    principles=self.principles)  # canonical A is the policy
-                 for prompt, ours, theirs in zip(prompts, policy_responses, reference_responses)]
+        asked = [
+            task.pair_messages(
+                prompt=prompt_text(prompt),
+                response_a=ours,
+                response_b=theirs,
+                principles=self.principles,
+            )  # canonical A is the policy
+            for prompt, ours, theirs in zip(prompts, policy_responses, reference_responses)
+        ]
         slots = [_Slot(p, order) for p, order, _ in asked[0]] if asked else []
         messages = [m for questions in asked for _, _, m in questions]
         rationales: list[str | None] = [None] * len(messages)
         if task.cot:
             asks = [task.rationale_request(m, temperature=0.0, seed=0) for m in messages]
-            rationales = [(r.text or "").strip() if not r.error else None for r in self._generate(asks, len(slots))]
-        requests = [task.answer_request(m, seed=0, rationale=r) for m, r in zip(messages, rationales)]
+            rationales = [
+                (r.text or "").strip() if not r.error else None
+                for r in self._generate(asks, len(slots))
+            ]
+        requests = [
+            task.answer_request(m, seed=0, rationale=r) for m, r in zip(messages, rationales)
+        ]
         results = self._generate(requests, len(slots))
         probabilities, consistent, failed = [], [], 0
         n = len(slots)
         for i in range(len(prompts)):
-            answers = results[i * n:(i + 1) * n]
+            answers = results[i * n : (i + 1) * n]
             try:
                 if any(r.error for r in answers):
                     raise UnparsableOutput(next(r.error for r in answers if r.error))
-                if task.cot and any(r is None for r in rationales[i * n:(i + 1) * n]):
+                if task.cot and any(r is None for r in rationales[i * n : (i + 1) * n]):
                     raise UnparsableOutput("no rationale")
-                per_slot = [(slot, canonical_prob(p_shown_a(r.choice_logprobs), slot.order))
-                            for slot, r in zip(slots, answers)]
+                per_slot = [
+                    (slot, canonical_prob(p_shown_a(r.choice_logprobs), slot.order))
+                    for slot, r in zip(slots, answers)
+                ]
                 if task.cot:
                     per_slot = [(slot, clamp(p, task.cot_clamp)) for slot, p in per_slot]
             except UnparsableOutput:  # a prompt the judge could not answer is left out, and counted
@@ -184,14 +221,25 @@ class AIWinRateJudge:
             probabilities.append(prob)
             consistent.append(meta["position_consistency"])
         if not probabilities:
-            raise RuntimeError(f"the AI judge ({self.describe()}) returned no usable judgment for {len(prompts)} prompts")
-        return JudgedWinRate(win_rate=sum(probabilities) / len(probabilities), probabilities=probabilities,
-                             position_consistency=sum(consistent) / len(consistent), judged=len(probabilities),
-                             failed=failed)
+            raise RuntimeError(
+                f"the AI judge ({self.describe()}) returned no usable judgment for {len(prompts)} "
+                "prompts"
+            )
+        return JudgedWinRate(
+            win_rate=sum(probabilities) / len(probabilities),
+            probabilities=probabilities,
+            position_consistency=sum(consistent) / len(consistent),
+            judged=len(probabilities),
+            failed=failed,
+        )
 
 
-def ai_win_rate(settings: AIJudgeSettings, prompts: list[str], policy_responses: list[str],
-                reference_responses: list[str]) -> JudgedWinRate:
+def ai_win_rate(
+    settings: AIJudgeSettings,
+    prompts: list[str],
+    policy_responses: list[str],
+    reference_responses: list[str],
+) -> JudgedWinRate:
     """One-shot AI-judged win-rate (builds the judge's backend, judges, releases it)."""
     judge = AIWinRateJudge(settings)
     try:

@@ -3,7 +3,8 @@
 ``FixedKLController`` keeps β constant. ``AdaptiveKLController`` is the proportional controller of
 Ziegler et al. (2019), "Fine-Tuning Language Models from Human Preferences", §2.2:
 
-    e_t = clip(KL_t / KL_target − 1, −0.2, 0.2);   β_{t+1} = β_t · (1 + K_β · e_t),  K_β = n / horizon
+    e_t = clip(KL_t / KL_target − 1, −0.2, 0.2)
+    β_{t+1} = β_t · (1 + K_β · e_t),  K_β = n / horizon
 
 so β grows while the measured KL exceeds the target and shrinks while it is below. Under data
 parallelism every rank must hold the same β (it scales every rank's rewards), so
@@ -35,7 +36,8 @@ class FixedKLController:
 
 @dataclass
 class AdaptiveKLController:
-    """Ziegler et al.'s adaptive KL coefficient (target KL in nats per sequence, horizon in samples)."""
+    """Ziegler et al.'s adaptive KL coefficient (target KL in nats per sequence, horizon in
+    samples)."""
 
     init_kl_coef: float
     target: float
@@ -66,8 +68,13 @@ def make_kl_controller(
     return AdaptiveKLController(init_kl_coef=kl_coef, target=target, horizon=horizon)
 
 
-def update_across_ranks(controller: FixedKLController | AdaptiveKLController, local_kl: float,
-                        local_samples: int, *, device: torch.device | str | None = None) -> float:
+def update_across_ranks(
+    controller: FixedKLController | AdaptiveKLController,
+    local_kl: float,
+    local_samples: int,
+    *,
+    device: torch.device | str | None = None,
+) -> float:
     """Update β from the KL averaged over every rank's samples; return the new β.
 
     With an initialised ``torch.distributed`` process group of more than one rank, the
@@ -76,8 +83,11 @@ def update_across_ranks(controller: FixedKLController | AdaptiveKLController, lo
     reduced tensor lives (the rank's GPU under NCCL). Alone, it is ``controller.update``.
     """
     kl, n = float(local_kl), int(local_samples)
-    if torch.distributed.is_available() and torch.distributed.is_initialized() \
-            and torch.distributed.get_world_size() > 1:
+    if (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_world_size() > 1
+    ):
         totals = torch.tensor([kl * n, float(n)], dtype=torch.float64, device=device)
         torch.distributed.all_reduce(totals, op=torch.distributed.ReduceOp.SUM)
         kl, n = (totals[0] / totals[1]).item(), round(totals[1].item())

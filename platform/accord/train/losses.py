@@ -15,7 +15,8 @@ surrogate and clipped value losses.
 >>> c, r = torch.tensor([0.5]), torch.tensor([-0.5])
 >>> round(preference_loss(c, r, beta=0.1, loss_type="sigmoid").item(), 4)
 0.6444
->>> soft_preference_loss(c, r, torch.tensor([1.0]), beta=0.1).item() == preference_loss(c, r, beta=0.1).item()
+>>> hard = preference_loss(c, r, beta=0.1).item()
+>>> soft_preference_loss(c, r, torch.tensor([1.0]), beta=0.1).item() == hard
 True
 """
 
@@ -27,8 +28,18 @@ import torch.nn.functional as F
 # Losses that are a function of the two log-ratios (and completion lengths) of each pair, so they
 # can be evaluated with chosen and rejected swapped (the soft-label expectation needs that).
 PAIRWISE_LOSS_TYPES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
-    "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sigmoid_norm",
 )
 # Pairwise losses whose soft-label expectation ignores the label's value: for hinge,
 # p·relu(1 − βΔ) + (1 − p)·relu(1 + βΔ) has slope β·(1 − 2p) inside the margin, so every
@@ -68,7 +79,9 @@ def preference_loss(
         return -F.logsigmoid(beta * avg_delta)
     if loss_type == "exo_pair":
         if label_smoothing <= 0.0:
-            raise ValueError("loss_type 'exo_pair' needs label_smoothing > 0 (the EXO paper uses 1e-3)")
+            raise ValueError(
+                "loss_type 'exo_pair' needs label_smoothing > 0 (the EXO paper uses 1e-3)"
+            )
         eps = torch.tensor(label_smoothing, dtype=delta.dtype, device=delta.device)
         qw, log_qw = torch.sigmoid(beta * delta), F.logsigmoid(beta * delta)
         ql, log_ql = torch.sigmoid(-beta * delta), F.logsigmoid(-beta * delta)
@@ -85,7 +98,9 @@ def preference_loss(
     if loss_type == "sppo_hard":
         return (chosen_logratios - 0.5 / beta) ** 2 + (rejected_logratios + 0.5 / beta) ** 2
     if loss_type == "apo_zero":
-        return (1 - torch.sigmoid(beta * chosen_logratios)) + torch.sigmoid(beta * rejected_logratios)
+        return (1 - torch.sigmoid(beta * chosen_logratios)) + torch.sigmoid(
+            beta * rejected_logratios
+        )
     if loss_type == "apo_down":
         return torch.sigmoid(beta * chosen_logratios) + (1 - torch.sigmoid(beta * delta))
     if loss_type == "discopop":
@@ -119,16 +134,28 @@ def soft_preference_loss(
     prob = prob.to(chosen_logratios.dtype)
     if loss_type in HARD_LABEL_ONLY_LOSS_TYPES and bool(((prob > 0) & (prob < 1)).any()):
         raise ValueError(
-            f"loss_type {loss_type!r} ignores soft labels (every p > 0.5 reaches the same optimum as "
-            "p = 1): train it on hard labels (soft_labels=False) or use a loss that uses them (sigmoid)"
+            f"loss_type {loss_type!r} ignores soft labels (every p > 0.5 reaches the same optimum "
+            "as "
+            "p = 1): train it on hard labels (soft_labels=False) or use a loss that uses them "
+            "(sigmoid)"
         )
     forward = preference_loss(
-        chosen_logratios, rejected_logratios, beta=beta, loss_type=loss_type,
-        chosen_lengths=chosen_lengths, rejected_lengths=rejected_lengths, **kwargs,
+        chosen_logratios,
+        rejected_logratios,
+        beta=beta,
+        loss_type=loss_type,
+        chosen_lengths=chosen_lengths,
+        rejected_lengths=rejected_lengths,
+        **kwargs,
     )
     backward = preference_loss(
-        rejected_logratios, chosen_logratios, beta=beta, loss_type=loss_type,
-        chosen_lengths=rejected_lengths, rejected_lengths=chosen_lengths, **kwargs,
+        rejected_logratios,
+        chosen_logratios,
+        beta=beta,
+        loss_type=loss_type,
+        chosen_lengths=rejected_lengths,
+        rejected_lengths=chosen_lengths,
+        **kwargs,
     )
     return prob * forward + (1 - prob) * backward
 
@@ -141,7 +168,9 @@ def sft_loss(per_token_logps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- PPO / RLHF pieces
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None, dim: int | None = None) -> torch.Tensor:
+def masked_mean(
+    values: torch.Tensor, mask: torch.Tensor | None = None, dim: int | None = None
+) -> torch.Tensor:
     if mask is None:
         return values.mean() if dim is None else values.mean(dim)
     mask = mask.to(values.dtype)
@@ -150,7 +179,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None, dim: int
     return (values * mask).sum(dim) / mask.sum(dim).clamp(min=1.0)
 
 
-def masked_var(values: torch.Tensor, mask: torch.Tensor | None = None, unbiased: bool = True) -> torch.Tensor:
+def masked_var(
+    values: torch.Tensor, mask: torch.Tensor | None = None, unbiased: bool = True
+) -> torch.Tensor:
     mean = masked_mean(values, mask)
     centered = (values - mean) ** 2
     var = masked_mean(centered, mask)
@@ -162,8 +193,11 @@ def masked_var(values: torch.Tensor, mask: torch.Tensor | None = None, unbiased:
     return var
 
 
-def whiten(values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: bool = True) -> torch.Tensor:
-    """Normalise to unit variance (and zero mean unless ``shift_mean=False``) over masked entries."""
+def whiten(
+    values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: bool = True
+) -> torch.Tensor:
+    """Normalise to unit variance (and zero mean unless ``shift_mean=False``) over masked
+    entries."""
     mean, var = masked_mean(values, mask), masked_var(values, mask)
     out = (values - mean) * torch.rsqrt(var + 1e-8)
     return out if shift_mean else out + mean
@@ -180,7 +214,9 @@ KL_ESTIMATORS = ("k1", "k3")
 DEFAULT_GAE_LAMBDA = 0.95
 
 
-def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k1") -> torch.Tensor:
+def kl_per_token(
+    logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k1"
+) -> torch.Tensor:
     """Per-token KL estimate on sampled tokens: ``k1 = log π − log π_ref`` (unbiased, can be
     negative) or ``k3 = (r − 1) − log r`` with ``r = π_ref/π`` (non-negative, lower variance)."""
     log_ratio = ref_logprobs - logprobs
@@ -192,17 +228,21 @@ def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: 
 
 
 def check_reward_kl_estimator(estimator: str) -> str:
-    """``estimator`` if it is correct as a per-token reward penalty, else a ValueError saying why."""
+    """``estimator`` if it is correct as a per-token reward penalty, else a ValueError saying
+    why."""
     if estimator in REWARD_KL_ESTIMATORS:
         return estimator
     if estimator in KL_ESTIMATORS:
         raise ValueError(
-            f"kl_estimator {estimator!r} cannot be used in the reward: a reward term has no gradient "
+            f"kl_estimator {estimator!r} cannot be used in the reward: a reward term has no "
+            "gradient "
             "of its own, and only k1 = log π − log π_ref gives E[k·∇log π] = ∇KL(π‖π_ref); "
             f"{estimator} in the reward converges to the wrong policy. Use 'k1' (the exact, "
             "non-negative KL is logged as kl/exact)"
         )
-    raise ValueError(f"unknown KL estimator {estimator!r}: the reward takes {', '.join(REWARD_KL_ESTIMATORS)}")
+    raise ValueError(
+        f"unknown KL estimator {estimator!r}: the reward takes {', '.join(REWARD_KL_ESTIMATORS)}"
+    )
 
 
 def exact_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
@@ -302,7 +342,9 @@ def ppo_value_loss(
     cliprange_value: float = 0.2,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Clipped value loss ``½·max((V − G)², (clip(V, V_old ± ε) − G)²)``; stats: clip fraction."""
-    clipped_values = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
+    clipped_values = old_values + torch.clamp(
+        values - old_values, -cliprange_value, cliprange_value
+    )
     loss_unclipped = (values - returns) ** 2
     loss_clipped = (clipped_values - returns) ** 2
     loss = 0.5 * masked_mean(torch.max(loss_unclipped, loss_clipped), mask)

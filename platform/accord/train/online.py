@@ -27,7 +27,8 @@ reward model (an ``accord train rm`` run, a folder or a model id); vLLM generati
 (``accord.train.online_config``); the CLI defaults to 10 steps and groups of 2.
 
 >>> from accord.train.online import OnlineRLConfig, train_online     # doctest: +SKIP
->>> train_online(OnlineRLConfig(snapshot="helpful-v1", reward_model="12"), algorithm="grpo")  # doctest: +SKIP
+>>> config = OnlineRLConfig(snapshot="helpful-v1", reward_model="12")  # doctest: +SKIP
+>>> train_online(config, algorithm="grpo")                           # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ from .common import (
 )
 from .online_config import ALGORITHMS, OnlineRLConfig
 
-def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapshot=None) -> TrainResult:
+
+def train_online(
+    config: OnlineRLConfig, *, algorithm: str, engine=None, snapshot=None
+) -> TrainResult:
     import datasets
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -64,7 +68,9 @@ def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapsho
     else:
         from trl import GRPOConfig as TrlConfig
         from trl import GRPOTrainer as TrlTrainer
-    with training_run(config, kind=algorithm, ref_model=config.model, engine=engine, snapshot=snapshot) as ctx:
+    with training_run(
+        config, kind=algorithm, ref_model=config.model, engine=engine, snapshot=snapshot
+    ) as ctx:
         reward_path = resolve_reward_model(config.reward_model, engine=engine)
         reward_model, reward_tokenizer = load_reward_model(reward_path, dtype=model_dtype(config))
         reward_model.eval().requires_grad_(False)
@@ -77,18 +83,32 @@ def train_online(config: OnlineRLConfig, *, algorithm: str, engine=None, snapsho
         stops = [tokenizer.eos_token_id, *([stops] if isinstance(stops, int) else stops or [])]
         reward = RewardReader(reward_model, reward_tokenizer).as_reward_function(stops)
         trl_args = trl_arguments(config, ctx.output_dir)
-        args = TrlConfig(**trl_args, num_generations=config.num_generations, max_completion_length=config.max_completion_length,
-                         beta=config.beta, temperature=config.temperature, use_vllm=config.use_vllm,
-                         vllm_mode="colocate")
-        trainer = TrlTrainer(model=model, reward_funcs=reward, args=args,
-                             train_dataset=datasets.Dataset.from_dict({"prompt": prompts}),
-                             processing_class=tokenizer, callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        args = TrlConfig(
+            **trl_args,
+            num_generations=config.num_generations,
+            max_completion_length=config.max_completion_length,
+            beta=config.beta,
+            temperature=config.temperature,
+            use_vllm=config.use_vllm,
+            vllm_mode="colocate",
+        )
+        trainer = TrlTrainer(
+            model=model,
+            reward_funcs=reward,
+            args=args,
+            train_dataset=datasets.Dataset.from_dict({"prompt": prompts}),
+            processing_class=tokenizer,
+            callbacks=[recorder_callback(ctx.recorder, ctx.history)],
+        )
         reward_model.to(trainer.accelerator.device)
         quiet(trainer)
         output = trainer.train()
         rewards = [h["reward"] for h in ctx.history if "reward" in h]
-        metrics: dict[str, Any] = {"train_loss": output.training_loss, "reward_model_path": reward_path,
-                                   "final_reward": rewards[-1] if rewards else None}
+        metrics: dict[str, Any] = {
+            "train_loss": output.training_loss,
+            "reward_model_path": reward_path,
+            "final_reward": rewards[-1] if rewards else None,
+        }
         if config.save_model:
             trainer.save_model(str(ctx.output_dir))
         return finish(ctx, metrics)

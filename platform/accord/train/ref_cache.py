@@ -90,8 +90,9 @@ def hub_revision(folder: Path) -> str | None:
     return None
 
 
-def model_fingerprint(model_path: str | Path, *, revision: str | None = None,
-                      index_dir: str | Path | None = None) -> str:
+def model_fingerprint(
+    model_path: str | Path, *, revision: str | None = None, index_dir: str | Path | None = None
+) -> str:
     """Identity of a saved model: every weight file's whole sha256 (``file_sha256``), the
     config, tokenizer and chat-template files, and the hub revision (given, or read from a hub
     snapshot folder). A hub id that is not a local folder is identified by name and revision."""
@@ -113,11 +114,19 @@ def tokenizer_fingerprint(tokenizer) -> str:
     merges, normaliser, pre-tokeniser, post-processor: BOS/EOS added or not), special tokens,
     padding and truncation sides, and chat template."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    serialised = backend.to_str() if backend is not None else json.dumps(tokenizer.get_vocab(), sort_keys=True)
+    serialised = (
+        backend.to_str()
+        if backend is not None
+        else json.dumps(tokenizer.get_vocab(), sort_keys=True)
+    )
     return content_hash(
-        type(tokenizer).__name__, serialised, tokenizer.special_tokens_map,
+        type(tokenizer).__name__,
+        serialised,
+        tokenizer.special_tokens_map,
         [tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id],
-        tokenizer.padding_side, tokenizer.truncation_side, tokenizer.chat_template or "",
+        tokenizer.padding_side,
+        tokenizer.truncation_side,
+        tokenizer.chat_template or "",
     )
 
 
@@ -136,8 +145,14 @@ class RefLogpCache:
     offered: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def for_run(cls, *, snapshot_hash: str, model_fingerprint: str, settings: dict[str, Any],
-                cache_dir: str | Path | None = None) -> RefLogpCache:
+    def for_run(
+        cls,
+        *,
+        snapshot_hash: str,
+        model_fingerprint: str,
+        settings: dict[str, Any],
+        cache_dir: str | Path | None = None,
+    ) -> RefLogpCache:
         folder = Path(cache_dir) if cache_dir else get_settings().cache_dir / "reflogps"
         key = content_hash(CACHE_VERSION, snapshot_hash, model_fingerprint, settings)
         return cls(folder=folder, key=key)
@@ -164,16 +179,28 @@ class RefLogpCache:
         data = self._read(split)
         return set(data.get("dropped", [])) if data else set()
 
-    def store(self, split: str, hashes: list[str], chosen: list[float], rejected: list[float],
-              *, dropped: list[str] | None = None) -> Path:
+    def store(
+        self,
+        split: str,
+        hashes: list[str],
+        chosen: list[float],
+        rejected: list[float],
+        *,
+        dropped: list[str] | None = None,
+    ) -> Path:
         """Write atomically (a concurrent reader sees the old file or the whole new one).
         ``dropped`` defaults to the hashes ``attach`` was offered that are not in ``hashes``."""
         if dropped is None:
             kept = set(hashes)
             dropped = [h for h in self.offered.get(split, []) if h not in kept]
         self.folder.mkdir(parents=True, exist_ok=True)
-        payload = {"key": self.key, "dropped": sorted(set(dropped)),
-                   "rows": [[h, float(c), float(r)] for h, c, r in zip(hashes, chosen, rejected, strict=True)]}
+        payload = {
+            "key": self.key,
+            "dropped": sorted(set(dropped)),
+            "rows": [
+                [h, float(c), float(r)] for h, c, r in zip(hashes, chosen, rejected, strict=True)
+            ],
+        }
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".reflogps-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(payload, f)
@@ -204,4 +231,5 @@ class RefLogpCache:
         if any(isinstance(v, float) and math.isnan(v) for v in values):
             raise RuntimeError(
                 f"reference log-prob cache {self.path(split)} lists pairs as dropped that trl kept "
-                "this time; delete that file (or run with --no-ref-cache) and run again")
+                "this time; delete that file (or run with --no-ref-cache) and run again"
+            )

@@ -20,9 +20,21 @@ from accord.store.db import session_scope
 from .runs import get_run, list_metrics
 
 # Curves drawn first, in this order, when present; every other numeric series follows.
-PREFERRED = ["loss", "reward/mean", "kl/measured", "kl/coef", "response/length", "policy/entropy",
-             "policy/clipfrac", "loss/value", "eval/win_rate_vs_ref", "rewards/accuracies", "rewards/margins",
-             "reward", "entropy"]
+PREFERRED = [
+    "loss",
+    "reward/mean",
+    "kl/measured",
+    "kl/coef",
+    "response/length",
+    "policy/entropy",
+    "policy/clipfrac",
+    "loss/value",
+    "eval/win_rate_vs_ref",
+    "rewards/accuracies",
+    "rewards/margins",
+    "reward",
+    "entropy",
+]
 
 
 def run_summary(engine, *, run: str | int) -> dict[str, Any]:
@@ -30,11 +42,23 @@ def run_summary(engine, *, run: str | int) -> dict[str, Any]:
         row = get_run(session, run=run)
         steps = [{"step": m.step, **m.values} for m in list_metrics(session, run_id=row.id)]
         return {
-            "id": row.id, "name": row.name, "kind": row.kind, "status": row.status,
-            "snapshot_hash": row.snapshot_hash, "snapshot_id": row.snapshot_id, "base_model": row.base_model,
-            "ref_model": row.ref_model, "git_revision": row.git_revision, "artifact_path": row.artifact_path,
-            "config": row.config, "metrics": row.metrics, "warnings": row.warnings, "error": row.error,
-            "created_at": row.created_at, "finished_at": row.finished_at, "steps": steps,
+            "id": row.id,
+            "name": row.name,
+            "kind": row.kind,
+            "status": row.status,
+            "snapshot_hash": row.snapshot_hash,
+            "snapshot_id": row.snapshot_id,
+            "base_model": row.base_model,
+            "ref_model": row.ref_model,
+            "git_revision": row.git_revision,
+            "artifact_path": row.artifact_path,
+            "config": row.config,
+            "metrics": row.metrics,
+            "warnings": row.warnings,
+            "error": row.error,
+            "created_at": row.created_at,
+            "finished_at": row.finished_at,
+            "steps": steps,
         }
 
 
@@ -75,28 +99,44 @@ def render_html(summary: dict[str, Any], *, max_curves: int = 24) -> str:
     curves = series(summary["steps"])
     figures = "".join(
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{_png(xs, ys, name)}"></figure>'
-        for name, (xs, ys) in list(curves.items())[:max_curves] if len(xs) >= 1
+        for name, (xs, ys) in list(curves.items())[:max_curves]
+        if len(xs) >= 1
     )
     identity = "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(str(summary[k]))}</td></tr>"
-        for k in ("id", "name", "kind", "status", "snapshot_hash", "base_model", "ref_model", "git_revision",
-                  "artifact_path", "created_at", "finished_at")
+        for k in (
+            "id",
+            "name",
+            "kind",
+            "status",
+            "snapshot_hash",
+            "base_model",
+            "ref_model",
+            "git_revision",
+            "artifact_path",
+            "created_at",
+            "finished_at",
+        )
     )
-    metrics = "".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in summary["metrics"].items())
+    metrics = "".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in summary["metrics"].items()
+    )
     warnings = "".join(f"<li>{esc(w)}</li>" for w in summary["warnings"]) or "<li>none</li>"
     error = f"<h2>Error</h2><pre>{esc(summary['error'])}</pre>" if summary.get("error") else ""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>accord run {summary['id']} ({esc(summary['kind'])})</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}table{{border-collapse:collapse}}
+<html lang="en"><head><meta charset="utf-8">
+<title>accord run {summary["id"]} ({esc(summary["kind"])})</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
+table{{border-collapse:collapse}}
 th,td{{text-align:left;padding:2px 10px;border-bottom:1px solid #ddd;font-size:14px}}
 .curves{{display:flex;flex-wrap:wrap;gap:8px}}figure{{margin:0}}.warn li{{color:#a40}}
 pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
-<h1>Run {summary['id']} · {esc(summary['kind'])} · {esc(summary['status'])}</h1>
+<h1>Run {summary["id"]} · {esc(summary["kind"])} · {esc(summary["status"])}</h1>
 <table>{identity}</table>
 <h2>Warnings</h2><ul class="warn">{warnings}</ul>{error}
 <h2>Final metrics</h2><table>{metrics}</table>
-<h2>Instruments per step ({len(summary['steps'])} steps)</h2><div class="curves">{figures}</div>
-<h2>Config</h2><pre>{esc(json.dumps(summary['config'], indent=2, default=str))}</pre>
+<h2>Instruments per step ({len(summary["steps"])} steps)</h2><div class="curves">{figures}</div>
+<h2>Config</h2><pre>{esc(json.dumps(summary["config"], indent=2, default=str))}</pre>
 </body></html>"""
 
 

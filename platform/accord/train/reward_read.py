@@ -34,15 +34,18 @@ from .chat import reward_token_ids
 def reward_pad_token_id(model, tokenizer=None) -> int | None:
     """The pad id the head pools by: the model's config, else the tokenizer's (trl sets the
     config from the tokenizer before training)."""
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    config = (
+        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    )
     pad = getattr(config, "pad_token_id", None)
     if pad is None and tokenizer is not None:
         pad = tokenizer.pad_token_id
     return pad
 
 
-def pooled_positions(input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     pad_token_id: int | None) -> torch.Tensor:
+def pooled_positions(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_token_id: int | None
+) -> torch.Tensor:
     """Per row, the position a sequence-classification head pools at: the last attended token
     whose id is not the pad id (the last attended token when there is no pad id, or when every
     attended token is one)."""
@@ -65,12 +68,15 @@ def _head(model):
         head = getattr(model, name, None)
         if head is not None:
             return head
-    raise ValueError(f"{type(model).__name__} has no scalar head (score/classifier): not a reward model")
+    raise ValueError(
+        f"{type(model).__name__} has no scalar head (score/classifier): not a reward model"
+    )
 
 
 @torch.no_grad()
-def read_reward_ids(model, sequences: Sequence[Sequence[int]], *, pad_token_id: int | None,
-                    batch_size: int = 16) -> torch.Tensor:
+def read_reward_ids(
+    model, sequences: Sequence[Sequence[int]], *, pad_token_id: int | None, batch_size: int = 16
+) -> torch.Tensor:
     """Rewards of token sequences (already rendered as in RM training): right-padded batches,
     backbone once, the head at each row's pooled position. One float per sequence."""
     device = next(model.parameters()).device
@@ -78,24 +84,33 @@ def read_reward_ids(model, sequences: Sequence[Sequence[int]], *, pad_token_id: 
     head = _head(model)
     out = []
     for start in range(0, len(sequences), batch_size):
-        part = [list(s) for s in sequences[start:start + batch_size]]
+        part = [list(s) for s in sequences[start : start + batch_size]]
         width = max(len(s) for s in part)
         ids = torch.full((len(part), width), fill, dtype=torch.long)
         mask = torch.zeros((len(part), width), dtype=torch.long)
         for i, s in enumerate(part):
-            ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-            mask[i, :len(s)] = 1
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, : len(s)] = 1
         ids, mask = ids.to(device), mask.to(device)
-        hidden = _backbone(model)(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        hidden = _backbone(model)(
+            input_ids=ids, attention_mask=mask, use_cache=False
+        ).last_hidden_state
         at = pooled_positions(ids, mask, pad_token_id)
         pooled = hidden[torch.arange(len(part), device=device), at]
         out.append(head(pooled).squeeze(-1).float().cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def read_rewards(model, tokenizer, prompts: Sequence[Any], completions: Sequence[Any], *,
-                 finished: Sequence[bool] | None = None, max_length: int | None = None,
-                 batch_size: int = 16) -> torch.Tensor:
+def read_rewards(
+    model,
+    tokenizer,
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    *,
+    finished: Sequence[bool] | None = None,
+    max_length: int | None = None,
+    batch_size: int = 16,
+) -> torch.Tensor:
     """Reward of each (prompt, completion): text or messages, rendered as in RM training.
 
     ``finished`` says which completions ended (with EOS) rather than hit the length limit
@@ -103,13 +118,19 @@ def read_rewards(model, tokenizer, prompts: Sequence[Any], completions: Sequence
     tokens get NaN (never truncated).
     """
     finished = [True] * len(prompts) if finished is None else list(finished)
-    sequences = [reward_token_ids(tokenizer, p, c, finished=bool(f))
-                 for p, c, f in zip(prompts, completions, finished, strict=True)]
+    sequences = [
+        reward_token_ids(tokenizer, p, c, finished=bool(f))
+        for p, c, f in zip(prompts, completions, finished, strict=True)
+    ]
     keep = [i for i, s in enumerate(sequences) if max_length is None or len(s) <= max_length]
     rewards = torch.full((len(sequences),), math.nan)
     if keep:
-        read = read_reward_ids(model, [sequences[i] for i in keep], pad_token_id=reward_pad_token_id(model, tokenizer),
-                               batch_size=batch_size)
+        read = read_reward_ids(
+            model,
+            [sequences[i] for i in keep],
+            pad_token_id=reward_pad_token_id(model, tokenizer),
+            batch_size=batch_size,
+        )
         rewards[torch.tensor(keep, dtype=torch.long)] = read
     return rewards
 
@@ -125,10 +146,22 @@ class RewardReader:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_length = batch_size, max_length
 
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], *,
-                 finished: Sequence[bool] | None = None) -> torch.Tensor:
-        return read_rewards(self.model, self.tokenizer, prompts, completions, finished=finished,
-                            max_length=self.max_length, batch_size=self.batch_size)
+    def __call__(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        *,
+        finished: Sequence[bool] | None = None,
+    ) -> torch.Tensor:
+        return read_rewards(
+            self.model,
+            self.tokenizer,
+            prompts,
+            completions,
+            finished=finished,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+        )
 
     def as_reward_function(self, eos_token_ids: int | Sequence[int] | None = None):
         """The reader as a trl reward function (``prompts``, ``completions`` → list of floats).

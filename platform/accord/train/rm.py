@@ -3,9 +3,10 @@
 Soft labels become trl's per-pair ``margin``: ``margin = scale·logit(p)`` asks the reward gap to
 exceed the log-odds the judges gave (a 0.55 preference asks for almost nothing, a 0.95 one for
 ≈ 3 nats). After training, the test split is scored: pairwise accuracy and the calibration of
-σ(r_c − r_r) against the labels are stored on the run (``rm_heldout_accuracy``, ``rm_heldout_brier``,
-``rm_heldout_ece``, …). Held-out rewards are read by ``accord.train.reward_read`` exactly as the
-head was trained; pairs over ``max_length`` are dropped as trl drops them in training
+σ(r_c − r_r) against the labels are stored on the run (``rm_heldout_accuracy``,
+``rm_heldout_brier``, ``rm_heldout_ece``, …). Held-out rewards are read by
+``accord.train.reward_read`` exactly as the head was trained; pairs over ``max_length`` are
+dropped as trl drops them in training
 (``rm_heldout_dropped``), exact reward ties count ½ (``rm_heldout_reward_ties``) and labels within
 ``heldout_label_band`` of 0.5 are left out of the accuracy (``rm_heldout_undecided_labels``).
 Conversational snapshots are rendered with the model's chat template (trl does it; BOS once).
@@ -80,22 +81,43 @@ def train_rm(config: RewardTrainConfig, *, engine=None, snapshot=None) -> TrainR
         columns: dict[str, list[Any]] = preference_columns(snap.train_rows)
         if use_margin:
             columns["margin"] = [margin_for(r.get("score"), config) for r in snap.train_rows]
-        model, tokenizer = load_reward_model(resolve_model_path(config.model), dtype=model_dtype(config))
-        args = RewardConfig(**trl_arguments(config, ctx.output_dir), max_length=config.max_length,
-                            center_rewards_coefficient=config.center_rewards_coefficient)
-        trainer = RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_dict(columns),
-                                processing_class=tokenizer, callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        model, tokenizer = load_reward_model(
+            resolve_model_path(config.model), dtype=model_dtype(config)
+        )
+        args = RewardConfig(
+            **trl_arguments(config, ctx.output_dir),
+            max_length=config.max_length,
+            center_rewards_coefficient=config.center_rewards_coefficient,
+        )
+        trainer = RewardTrainer(
+            model=model,
+            args=args,
+            train_dataset=datasets.Dataset.from_dict(columns),
+            processing_class=tokenizer,
+            callbacks=[recorder_callback(ctx.recorder, ctx.history)],
+        )
         quiet(trainer)
         output = trainer.train()
-        metrics: dict[str, Any] = {"train_loss": output.training_loss, "margin_from_score": use_margin}
+        metrics: dict[str, Any] = {
+            "train_loss": output.training_loss,
+            "margin_from_score": use_margin,
+        }
         if snap.test_rows:
             model.eval()
             rows = snap.test_rows
             test = preference_columns(rows)
-            rc = score_texts(model, tokenizer, test["prompt"], test["chosen"], max_length=config.max_length)
-            rr = score_texts(model, tokenizer, test["prompt"], test["rejected"], max_length=config.max_length)
-            calibration = bt_calibration(rc.tolist(), rr.tolist(), [r.get("score") for r in rows],
-                                         label_band=config.heldout_label_band)
+            rc = score_texts(
+                model, tokenizer, test["prompt"], test["chosen"], max_length=config.max_length
+            )
+            rr = score_texts(
+                model, tokenizer, test["prompt"], test["rejected"], max_length=config.max_length
+            )
+            calibration = bt_calibration(
+                rc.tolist(),
+                rr.tolist(),
+                [r.get("score") for r in rows],
+                label_band=config.heldout_label_band,
+            )
             metrics.update({f"rm_heldout_{k}": v for k, v in calibration.items()})
         if config.save_model:
             trainer.save_model(str(ctx.output_dir))

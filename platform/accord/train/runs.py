@@ -39,7 +39,12 @@ def git_revision(cwd: str | Path | None = None) -> str:
     folder = Path(cwd) if cwd else Path(__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -47,7 +52,8 @@ def git_revision(cwd: str | Path | None = None) -> str:
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-safe metric values: numbers as floats, NaN/inf dropped (JSON has no spelling for them)."""
+    """JSON-safe metric values: numbers as floats, NaN/inf dropped (JSON has no spelling for
+    them)."""
     clean: dict[str, Any] = {}
     for key, value in values.items():
         if hasattr(value, "item"):
@@ -80,9 +86,15 @@ def create_run(
     if kind not in RUN_KINDS:
         raise ValueError(f"unknown run kind {kind!r}; expected one of {', '.join(RUN_KINDS)}")
     run = TrainingRun(
-        kind=kind, name=name, snapshot_hash=snapshot_hash, snapshot_id=snapshot_id,
-        base_model=base_model, ref_model=ref_model, config=_clean(config or {}),
-        artifact_path=artifact_path, git_revision=git_revision() if revision is None else revision,
+        kind=kind,
+        name=name,
+        snapshot_hash=snapshot_hash,
+        snapshot_id=snapshot_id,
+        base_model=base_model,
+        ref_model=ref_model,
+        config=_clean(config or {}),
+        artifact_path=artifact_path,
+        git_revision=git_revision() if revision is None else revision,
     )
     session.add(run)
     session.flush()
@@ -112,7 +124,9 @@ def list_runs(session: Session, *, kind: str | None = None, limit: int = 100) ->
 
 def log_metric(session: Session, *, run_id: int, step: int, values: dict[str, Any]) -> RunMetric:
     """Record the instruments of one step; logging a step twice merges the values."""
-    row = session.exec(select(RunMetric).where(RunMetric.run_id == run_id, RunMetric.step == step)).first()
+    row = session.exec(
+        select(RunMetric).where(RunMetric.run_id == run_id, RunMetric.step == step)
+    ).first()
     if row is None:
         row = RunMetric(run_id=run_id, step=step, values=_clean(values))
     else:
@@ -123,7 +137,11 @@ def log_metric(session: Session, *, run_id: int, step: int, values: dict[str, An
 
 
 def list_metrics(session: Session, *, run_id: int) -> list[RunMetric]:
-    return list(session.exec(select(RunMetric).where(RunMetric.run_id == run_id).order_by(RunMetric.step)).all())
+    return list(
+        session.exec(
+            select(RunMetric).where(RunMetric.run_id == run_id).order_by(RunMetric.step)
+        ).all()
+    )
 
 
 def finish_run(
@@ -167,7 +185,9 @@ class RunRecorder:
         with session_scope(self.engine) as session:
             log_metric(session, run_id=self.run_id, step=step, values=values)
 
-    def update(self, *, metrics: dict[str, Any] | None = None, artifact_path: str | None = None) -> None:
+    def update(
+        self, *, metrics: dict[str, Any] | None = None, artifact_path: str | None = None
+    ) -> None:
         with session_scope(self.engine) as session:
             run = session.get(TrainingRun, self.run_id)
             if metrics:
@@ -182,7 +202,12 @@ class RunRecorder:
 
     def fail(self, error: BaseException) -> None:
         with session_scope(self.engine) as session:
-            finish_run(session, run_id=self.run_id, status="failed", error=f"{type(error).__name__}: {error}")
+            finish_run(
+                session,
+                run_id=self.run_id,
+                status="failed",
+                error=f"{type(error).__name__}: {error}",
+            )
 
 
 @dataclass
@@ -199,7 +224,9 @@ class FollowerRunRecorder:
     def log(self, step: int, values: dict[str, Any]) -> None:
         pass
 
-    def update(self, *, metrics: dict[str, Any] | None = None, artifact_path: str | None = None) -> None:
+    def update(
+        self, *, metrics: dict[str, Any] | None = None, artifact_path: str | None = None
+    ) -> None:
         pass
 
     def finish(self, **kwargs: Any) -> None:

@@ -40,23 +40,42 @@ def resolve_reward_model(run_or_path: str, *, engine=None, db_url: str | None = 
     with session_scope(engine or open_store(db_url)) as session:
         run = get_run(session, run=run_or_path)
         if run.kind != "rm":
-            raise ValueError(f"run {run_or_path!r} is a {run.kind} run, not a reward model (rm) run")
+            raise ValueError(
+                f"run {run_or_path!r} is a {run.kind} run, not a reward model (rm) run"
+            )
         if run.status != "completed" or not run.artifact_path:
-            raise ValueError(f"reward model run {run_or_path!r} has no finished model (status {run.status})")
+            raise ValueError(
+                f"reward model run {run_or_path!r} has no finished model (status {run.status})"
+            )
         return run.artifact_path
 
 
-def score_texts(model, tokenizer, prompts: Sequence, completions: Sequence, *,
-                batch_size: int = 16, max_length: int | None = 512) -> torch.Tensor:
+def score_texts(
+    model,
+    tokenizer,
+    prompts: Sequence,
+    completions: Sequence,
+    *,
+    batch_size: int = 16,
+    max_length: int | None = 512,
+) -> torch.Tensor:
     """Reward of each (prompt, completion), text or messages; NaN where the rendered pair is
     longer than ``max_length`` tokens (such pairs are dropped, never truncated)."""
     from .reward_read import read_rewards
 
-    return read_rewards(model, tokenizer, prompts, completions, max_length=max_length, batch_size=batch_size)
+    return read_rewards(
+        model, tokenizer, prompts, completions, max_length=max_length, batch_size=batch_size
+    )
 
 
-def bt_calibration(chosen_rewards: Sequence[float], rejected_rewards: Sequence[float],
-                   labels: Sequence[float | None], *, bins: int = 10, label_band: float = 0.05) -> dict[str, float]:
+def bt_calibration(
+    chosen_rewards: Sequence[float],
+    rejected_rewards: Sequence[float],
+    labels: Sequence[float | None],
+    *,
+    bins: int = 10,
+    label_band: float = 0.05,
+) -> dict[str, float]:
     """Pairwise accuracy and calibration of P = σ(r_c − r_r) against the snapshot's labels.
 
     ``labels`` are P(chosen ≻ rejected) (None: a hard label, 1.0). Pairs with a NaN reward
@@ -73,7 +92,9 @@ def bt_calibration(chosen_rewards: Sequence[float], rejected_rewards: Sequence[f
     rr = torch.as_tensor(list(rejected_rewards), dtype=torch.float64)
     y = torch.tensor([1.0 if v is None else float(v) for v in labels], dtype=torch.float64)
     if not (len(rc) == len(rr) == len(y)):
-        raise ValueError(f"{len(rc)} chosen rewards, {len(rr)} rejected rewards and {len(y)} labels")
+        raise ValueError(
+            f"{len(rc)} chosen rewards, {len(rr)} rejected rewards and {len(y)} labels"
+        )
     kept = ~(torch.isnan(rc) | torch.isnan(rr))
     dropped = int((~kept).sum())
     rc, rr, y = rc[kept], rr[kept], y[kept]
@@ -86,10 +107,12 @@ def bt_calibration(chosen_rewards: Sequence[float], rejected_rewards: Sequence[f
     for lo, hi in pairwise(edges):
         in_bin = (pred >= lo) & ((pred < hi) if hi < 1 else (pred <= hi))
         if in_bin.any():
-            ece += in_bin.sum().item() / n * abs(pred[in_bin].mean().item() - y[in_bin].mean().item())
+            ece += (
+                in_bin.sum().item() / n * abs(pred[in_bin].mean().item() - y[in_bin].mean().item())
+            )
     decided = (y - 0.5).abs() > label_band
-    winner = torch.sign(y - 0.5)            # +1: chosen preferred, −1: rejected preferred
-    gap = torch.sign(rc - rr)               # 0: an exact tie
+    winner = torch.sign(y - 0.5)  # +1: chosen preferred, −1: rejected preferred
+    gap = torch.sign(rc - rr)  # 0: an exact tie
     credit = torch.where(gap == 0, 0.5, (gap == winner).double())
     n_decided = int(decided.sum())
     return {
@@ -103,5 +126,9 @@ def bt_calibration(chosen_rewards: Sequence[float], rejected_rewards: Sequence[f
         "ece": ece,
         "mean_predicted_prob": pred.mean().item(),
         "mean_label_prob": y.mean().item(),
-        "log_loss": -(y * torch.log(pred.clamp(1e-12)) + (1 - y) * torch.log((1 - pred).clamp(1e-12))).mean().item(),
+        "log_loss": -(
+            y * torch.log(pred.clamp(1e-12)) + (1 - y) * torch.log((1 - pred).clamp(1e-12))
+        )
+        .mean()
+        .item(),
     }

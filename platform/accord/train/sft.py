@@ -23,7 +23,8 @@ are ``SFTTrainConfig`` (``accord.train.sft_config``), other ``SFTConfig`` argume
 defaults.
 
 >>> from accord.train.sft import SFTTrainConfig, train_sft           # doctest: +SKIP
->>> train_sft(SFTTrainConfig(snapshot="cai-revisions", target="revisions")).metrics["n_examples"]  # doctest: +SKIP
+>>> config = SFTTrainConfig(snapshot="cai-revisions", target="revisions")  # doctest: +SKIP
+>>> train_sft(config).metrics["n_examples"]                          # doctest: +SKIP
 120
 """
 
@@ -42,6 +43,7 @@ from .common import (
 )
 from .sft_config import SFT_TARGETS, SFTTrainConfig  # noqa: F401 - re-exported
 
+
 def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainResult:
     import datasets
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -59,26 +61,47 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 # Exports carry each response's role: no store needed.
                 rows = [r for r in rows if r["chosen_role"] == "revision"]
             elif snap.snapshot_id is None:
-                raise ValueError("target='revisions' needs a snapshot from the store or an export "
-                                 "with a chosen_role column")
+                raise ValueError(
+                    "target='revisions' needs a snapshot from the store or an export "
+                    "with a chosen_role column"
+                )
             else:
                 from accord.store.db import open_store
 
-                keep = revision_example_hashes(engine or open_store(config.db_url), snap.snapshot_id)
+                keep = revision_example_hashes(
+                    engine or open_store(config.db_url), snap.snapshot_id
+                )
                 rows = [r for r in rows if r.get("example_hash") in keep]
             if not rows:
-                raise ValueError(f"snapshot {snap.name!r} has no examples whose chosen response is a revision")
+                raise ValueError(
+                    f"snapshot {snap.name!r} has no examples whose chosen response is a revision"
+                )
         columns = preference_columns(rows)
-        dataset = datasets.Dataset.from_dict({"prompt": columns["prompt"], "completion": columns["chosen"]})
+        dataset = datasets.Dataset.from_dict(
+            {"prompt": columns["prompt"], "completion": columns["chosen"]}
+        )
         path = resolve_model_path(config.model)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(config))
-        args = SFTConfig(**trl_arguments(config, ctx.output_dir), max_length=config.max_length, completion_only_loss=True)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             callbacks=[recorder_callback(ctx.recorder, ctx.history)])
+        args = SFTConfig(
+            **trl_arguments(config, ctx.output_dir),
+            max_length=config.max_length,
+            completion_only_loss=True,
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[recorder_callback(ctx.recorder, ctx.history)],
+        )
         quiet(trainer)
         output = trainer.train()
-        metrics: dict[str, Any] = {"train_loss": output.training_loss, "n_examples": len(rows), "target": config.target}
+        metrics: dict[str, Any] = {
+            "train_loss": output.training_loss,
+            "n_examples": len(rows),
+            "target": config.target,
+        }
         if config.save_model:
             trainer.save_model(str(ctx.output_dir))
         return finish(ctx, metrics)

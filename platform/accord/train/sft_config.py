@@ -18,7 +18,12 @@ SFT_TARGETS = ("chosen", "revisions")
 class SFTTrainConfig(TrainConfig):
     """SFT on the chosen side of a snapshot's train split."""
 
-    target: str = field(default="chosen", metadata={"help": "chosen: every chosen response; revisions: only critique-revise revisions."})
+    target: str = field(
+        default="chosen",
+        metadata={
+            "help": "chosen: every chosen response; revisions: only critique-revise revisions."
+        },
+    )
     learning_rate: float = 1e-4
 
     def __post_init__(self) -> None:

@@ -39,8 +39,11 @@ class FiguresOutput(StepOutput):
 
 def outputs_of(ctx: StepContext, kind: str) -> list[tuple[str, FiguresOutput]]:
     """Earlier steps' figures of one kind, in recipe order."""
-    return [(name, out) for name, out in ctx.outputs.items()
-            if isinstance(out, FiguresOutput) and out.kind == kind]
+    return [
+        (name, out)
+        for name, out in ctx.outputs.items()
+        if isinstance(out, FiguresOutput) and out.kind == kind
+    ]
 
 
 def step_output(ctx: StepContext, name: str, kind: str) -> FiguresOutput | None:

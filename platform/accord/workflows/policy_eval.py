@@ -18,7 +18,8 @@ The log-prob, scoring and win-rate functions are the PPO trainer's own (rewards 
 comparable numbers.
 
 >>> from accord.workflows.policy_eval import evaluate_policy          # doctest: +SKIP
->>> evaluate_policy("runs/dpo-3", "accord/tiny", ["Hi"], reward_model=".accord/runs/rm-2")  # doctest: +SKIP
+>>> evaluate_policy("runs/dpo-3", "accord/tiny", ["Hi"],  # doctest: +SKIP
+...                 reward_model=".accord/runs/rm-2")
 {'kl_to_ref': 0.8, 'win_rate_vs_ref': 0.56, 'response_length': 17.0, 'eval_prompts': 1, ...}
 """
 
@@ -29,23 +30,43 @@ from typing import Any
 from ..hashing import content_hash
 
 
-def evaluation_key(*, policy: str, reference: str, reward_model: str | None, prompts: list[str],
-                   max_new_tokens: int, temperature: float, seed: int,
-                   ai_judge: dict[str, Any] | None = None) -> str:
+def evaluation_key(
+    *,
+    policy: str,
+    reference: str,
+    reward_model: str | None,
+    prompts: list[str],
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    ai_judge: dict[str, Any] | None = None,
+) -> str:
     """Identity of an evaluation: rerunning with the same key recomputes nothing."""
     from ..train.ref_cache import model_fingerprint
 
     models = [model_fingerprint(m) for m in (policy, reference, reward_model) if m]
     # Without an AI judge the key stays the one such evaluations always had.
     judged_by = () if ai_judge is None else (ai_judge,)
-    return content_hash("policy-eval", 1, models, prompts, max_new_tokens, temperature, seed, *judged_by)
+    return content_hash(
+        "policy-eval", 1, models, prompts, max_new_tokens, temperature, seed, *judged_by
+    )
 
 
-def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *,
-                    reward_model: str | None = None, max_new_tokens: int = 24,
-                    temperature: float = 1.0, max_prompt_length: int = 128, seed: int = 0,
-                    batch_size: int = 16, ai_judge: Any = None) -> dict[str, Any]:
-    """KL to the reference, length, and (with ``reward_model`` or ``ai_judge``) the win-rate against it."""
+def evaluate_policy(
+    policy_path: str,
+    reference_path: str,
+    prompts: list[str],
+    *,
+    reward_model: str | None = None,
+    max_new_tokens: int = 24,
+    temperature: float = 1.0,
+    max_prompt_length: int = 128,
+    seed: int = 0,
+    batch_size: int = 16,
+    ai_judge: Any = None,
+) -> dict[str, Any]:
+    """KL to the reference, length, and (with ``reward_model`` or ``ai_judge``) the win-rate against
+    it."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -60,15 +81,22 @@ def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *
 
     if not prompts:
         raise ValueError("no held-out prompts to evaluate the policy on")
-    policy_path, reference_path = resolve_model_path(policy_path), resolve_model_path(reference_path)
+    policy_path, reference_path = (
+        resolve_model_path(policy_path),
+        resolve_model_path(reference_path),
+    )
     tokenizer = AutoTokenizer.from_pretrained(policy_path)
     policy = AutoModelForCausalLM.from_pretrained(policy_path).eval()
     reference = AutoModelForCausalLM.from_pretrained(reference_path).eval()
     scorer = None
     if reward_model:
-        scorer = RewardReader(*load_reward_model(resolve_model_path(reward_model)), batch_size=batch_size)
+        scorer = RewardReader(
+            *load_reward_model(resolve_model_path(reward_model)), batch_size=batch_size
+        )
         scorer.model.eval()
-    rollout = TransformersRollout(tokenizer, SamplingSettings(max_new_tokens, temperature), max_prompt_length)
+    rollout = TransformersRollout(
+        tokenizer, SamplingSettings(max_new_tokens, temperature), max_prompt_length
+    )
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     kl, lengths, ours_scores, ref_scores = [], [], [], []
@@ -77,11 +105,15 @@ def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *
     try:
         with torch.no_grad():
             for start in range(0, len(prompts), batch_size):
-                chunk = prompts[start:start + batch_size]
+                chunk = prompts[start : start + batch_size]
                 ours = rollout.generate(policy, chunk)
                 mask = ours.response_mask.float()
-                logp = gather_logprobs(response_logits(policy, ours, temperature), ours.response_ids)
-                ref_logp = gather_logprobs(response_logits(reference, ours, temperature), ours.response_ids)
+                logp = gather_logprobs(
+                    response_logits(policy, ours, temperature), ours.response_ids
+                )
+                ref_logp = gather_logprobs(
+                    response_logits(reference, ours, temperature), ours.response_ids
+                )
                 kl.append(((logp - ref_logp) * mask).sum(1))
                 lengths.append(mask.sum(1))
                 if scorer is not None or ai_judge is not None:
@@ -98,7 +130,9 @@ def evaluate_policy(policy_path: str, reference_path: str, prompts: list[str], *
         "kl_to_ref": torch.cat(kl).mean().item(),
         "response_length": torch.cat(lengths).mean().item(),
         "eval_prompts": len(prompts),
-        "eval_judge": " + ".join(j for j in (reward_model, ai_judge.describe() if ai_judge else None) if j),
+        "eval_judge": " + ".join(
+            j for j in (reward_model, ai_judge.describe() if ai_judge else None) if j
+        ),
     }
     if scorer is not None:
         ours_all, ref_all = torch.cat(ours_scores), torch.cat(ref_scores)

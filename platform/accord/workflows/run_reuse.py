@@ -31,8 +31,11 @@ BOOKKEEPING = ("run_name", "output_dir", "db_url", "snapshot", "snapshot_name")
 def _normal(value: Any) -> Any:
     """JSON-shaped value as the runs table stores it (non-finite floats dropped)."""
     if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()
-                if not (isinstance(v, float) and not math.isfinite(v))}
+        return {
+            k: _normal(v)
+            for k, v in value.items()
+            if not (isinstance(v, float) and not math.isfinite(v))
+        }
     if isinstance(value, list | tuple):
         return [_normal(v) for v in value]
     return value
@@ -44,19 +47,28 @@ def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(_normal(kept), sort_keys=True, default=str))
 
 
-def find_finished_run(engine: Engine, *, kind: str, snapshot_hash: str,
-                      config: dict[str, Any]) -> TrainingRun | None:
+def find_finished_run(
+    engine: Engine, *, kind: str, snapshot_hash: str, config: dict[str, Any]
+) -> TrainingRun | None:
     """The newest completed run with this kind, snapshot hash and config, whose artifacts
     exist (when the config saved a model); None when there is none."""
     wanted = comparable_config(config)
     with Session(engine, expire_on_commit=False) as session:
-        runs = session.exec(select(TrainingRun).where(
-            TrainingRun.kind == kind, TrainingRun.snapshot_hash == snapshot_hash,
-            TrainingRun.status == "completed").order_by(TrainingRun.id.desc())).all()
+        runs = session.exec(
+            select(TrainingRun)
+            .where(
+                TrainingRun.kind == kind,
+                TrainingRun.snapshot_hash == snapshot_hash,
+                TrainingRun.status == "completed",
+            )
+            .order_by(TrainingRun.id.desc())
+        ).all()
     for run in runs:
         if comparable_config(run.config or {}) != wanted:
             continue
-        if wanted.get("save_model", True) and not (run.artifact_path and Path(run.artifact_path).is_dir()):
+        if wanted.get("save_model", True) and not (
+            run.artifact_path and Path(run.artifact_path).is_dir()
+        ):
             continue
         return run
     return None
@@ -64,7 +76,17 @@ def find_finished_run(engine: Engine, *, kind: str, snapshot_hash: str,
 
 def run_record(run: TrainingRun, *, reused: bool, step: str, label: str = "") -> dict[str, Any]:
     """What the workflow steps pass on about a run (JSON-ready)."""
-    return {"run_id": run.id, "kind": run.kind, "name": run.name, "reused": reused, "step": step,
-            "label": label, "snapshot_hash": run.snapshot_hash, "artifact_path": run.artifact_path,
-            "base_model": run.base_model, "ref_model": run.ref_model, "metrics": dict(run.metrics or {}),
-            "warnings": list(run.warnings or [])}
+    return {
+        "run_id": run.id,
+        "kind": run.kind,
+        "name": run.name,
+        "reused": reused,
+        "step": step,
+        "label": label,
+        "snapshot_hash": run.snapshot_hash,
+        "artifact_path": run.artifact_path,
+        "base_model": run.base_model,
+        "ref_model": run.ref_model,
+        "metrics": dict(run.metrics or {}),
+        "warnings": list(run.warnings or []),
+    }

@@ -17,8 +17,10 @@ judge's labels (and, for a weak judge, how to point the recipe at a stronger one
 ...          "consistency": {"value": 0.5, "low": 0.35, "high": 0.65}}], "calibration": []}
 >>> for line in plain_words(audit):
 ...     print(line)
-The judge m agrees with humans on 58% of 48 pairs [95% CI 44–71%]: not clearly better than a coin flip (κ 0.16, slight agreement beyond chance).
-Half of its labels flip when A/B are swapped (the same winner in both orders for 50% of 48 pair–principle labels [35–65%]; the response shown first wins 80% of the time).
+The judge m agrees with humans on 58% of 48 pairs [95% CI 44–71%]: not clearly better than a
+coin flip (κ 0.16, slight agreement beyond chance).
+Half of its labels flip when A/B are swapped (the same winner in both orders for 50% of 48
+pair–principle labels [35–65%]; the response shown first wins 80% of the time).
 """
 
 from __future__ import annotations
@@ -39,29 +41,57 @@ from ..jobs.registry import StepConfig
 from ..store.models import Judgment, Pair, Prompt, Response
 from .outputs import FiguresOutput, console_for, outputs_of, recipe_name, report_dir
 
-KEY_METRICS = ("train_loss", "rm_heldout_accuracy", "heldout_reward_accuracy", "kl_to_ref", "win_rate_vs_ref",
-               "final_reward", "final_kl", "final_kl_coef", "n_examples")
+KEY_METRICS = (
+    "train_loss",
+    "rm_heldout_accuracy",
+    "heldout_reward_accuracy",
+    "kl_to_ref",
+    "win_rate_vs_ref",
+    "final_reward",
+    "final_kl",
+    "final_kl_coef",
+    "n_examples",
+)
 # Instruments of online RL runs, from their last logged step.
-LAST_STEP = ("reward/mean", "kl/measured", "kl/coef", "response/length", "policy/entropy", "policy/clipfrac")
+LAST_STEP = (
+    "reward/mean",
+    "kl/measured",
+    "kl/coef",
+    "response/length",
+    "policy/entropy",
+    "policy/clipfrac",
+)
 
 
 class SummaryConfig(StepConfig):
     """Print and save a summary of the whole recipe."""
 
     run_reports: bool = Field(default=True, description="Write each run's HTML report too.")
-    argilla_dataset: str | None = Field(default=None, description="Dataset name used in the "
-                                        "labelling instructions (default: the recipe's name).")
+    argilla_dataset: str | None = Field(
+        default=None,
+        description="Dataset name used in the labelling instructions (default: the recipe's name).",
+    )
 
 
 def store_counts(engine) -> dict[str, Any]:
     with engine.connect() as conn:
-        def count(table, *where):
-            return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
-        roles = dict(conn.execute(select(Response.role, func.count()).group_by(Response.role)).all())
-        return {"prompts": count(Prompt), "responses": count(Response), "responses_by_role": roles,
-                "pairs": count(Pair), "human_judgments": count(Judgment, Judgment.kind == "human"),
-                "ai_judgments": count(Judgment, Judgment.kind == "ai")}
+        def count(table, *where):
+            return int(
+                conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+            )
+
+        roles = dict(
+            conn.execute(select(Response.role, func.count()).group_by(Response.role)).all()
+        )
+        return {
+            "prompts": count(Prompt),
+            "responses": count(Response),
+            "responses_by_role": roles,
+            "pairs": count(Pair),
+            "human_judgments": count(Judgment, Judgment.kind == "human"),
+            "ai_judgments": count(Judgment, Judgment.kind == "ai"),
+        }
 
 
 def _num(value: Any) -> str:
@@ -72,10 +102,14 @@ def _ci(estimate: dict | None) -> str:
     if not estimate or estimate.get("value") is None:
         return "—"
     low, high = estimate.get("low"), estimate.get("high")
-    return f"{estimate['value']:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
+    return f"{estimate['value']:.3f}" + (
+        f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
+    )
 
 
-def _write_run_reports(ctx: StepContext, runs: list[dict[str, Any]], folder: Path) -> dict[int, str]:
+def _write_run_reports(
+    ctx: StepContext, runs: list[dict[str, Any]], folder: Path
+) -> dict[int, str]:
     """run id → HTML report path (rewritten only when the run's metrics changed)."""
     from ..train.report import write_html
 
@@ -120,7 +154,8 @@ def labelling_commands(ctx: StepContext, dataset: str) -> list[str]:
         f"accord argilla push --dataset {dataset} --workspace labels --min-submitted 2 --db {url}",
         "# annotators sign in at http://127.0.0.1:6900 and label the dataset",
         f"accord argilla pull --dataset {dataset} --workspace labels --db {url}",
-        f"accord run {recipe} --db {url}   # rerun: snapshots resolve the human labels by their policy",
+        f"accord run {recipe} --db {url}   # rerun: snapshots resolve the human labels by their "
+        "policy",
     ]
 
 
@@ -128,7 +163,11 @@ def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
     audits = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "audit")]
     snapshots = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "snapshot")]
     runs = [run for _, o in outputs_of(ctx, "train") for run in o.figures["runs"]]
-    sweeps = [{"step": n, "sweep": o.figures["sweep"]} for n, o in outputs_of(ctx, "train") if "sweep" in o.figures]
+    sweeps = [
+        {"step": n, "sweep": o.figures["sweep"]}
+        for n, o in outputs_of(ctx, "train")
+        if "sweep" in o.figures
+    ]
     exports = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "export")]
     argilla = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "argilla")]
     last_step_instruments(ctx, runs)
@@ -136,29 +175,51 @@ def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
     run_reports = _write_run_reports(ctx, runs, folder) if config.run_reports and runs else {}
     counts = store_counts(ctx.engine)
     summary = {
-        "recipe": recipe_name(ctx), "job_id": ctx.job_id,
-        "store": ctx.engine.url.render_as_string(hide_password=True), "counts": counts,
+        "recipe": recipe_name(ctx),
+        "job_id": ctx.job_id,
+        "store": ctx.engine.url.render_as_string(hide_password=True),
+        "counts": counts,
         "steps": {name: out.summary() for name, out in ctx.outputs.items()},
-        "audits": audits, "snapshots": snapshots, "exports": exports, "argilla": argilla,
-        "runs": [{**r, "report": run_reports.get(r["run_id"])} for r in runs], "sweeps": sweeps,
-        "reports": {"folder": str(folder.resolve()),
-                    "audit": [a["html_path"] or a["json_path"] for a in audits],
-                    "runs": list(run_reports.values())},
+        "audits": audits,
+        "snapshots": snapshots,
+        "exports": exports,
+        "argilla": argilla,
+        "runs": [{**r, "report": run_reports.get(r["run_id"])} for r in runs],
+        "sweeps": sweeps,
+        "reports": {
+            "folder": str(folder.resolve()),
+            "audit": [a["html_path"] or a["json_path"] for a in audits],
+            "runs": list(run_reports.values()),
+        },
     }
     summary["in_plain_words"] = [line for audit in audits for line in plain_words(audit)]
     if any(weak_judge(audit) for audit in audits):
         summary["stronger_judge"] = STRONGER_JUDGE
     if counts["human_judgments"] == 0:
-        summary["how_to_label"] = labelling_commands(ctx, config.argilla_dataset or recipe_name(ctx))
+        summary["how_to_label"] = labelling_commands(
+            ctx, config.argilla_dataset or recipe_name(ctx)
+        )
     return summary
 
 
-KAPPA_WORDS = ((0.0, "no agreement beyond chance"), (0.2, "slight agreement beyond chance"),
-               (0.4, "fair agreement beyond chance"), (0.6, "moderate agreement beyond chance"),
-               (0.8, "substantial agreement beyond chance"), (1.01, "almost perfect agreement"))
-FRACTION_WORDS = ((0.05, "Almost none"), (0.15, "About one in ten"), (0.3, "About a fifth"),
-                  (0.4, "About a third"), (0.6, "Half"), (0.75, "About two thirds"),
-                  (0.9, "Most"), (1.01, "Almost all"))
+KAPPA_WORDS = (
+    (0.0, "no agreement beyond chance"),
+    (0.2, "slight agreement beyond chance"),
+    (0.4, "fair agreement beyond chance"),
+    (0.6, "moderate agreement beyond chance"),
+    (0.8, "substantial agreement beyond chance"),
+    (1.01, "almost perfect agreement"),
+)
+FRACTION_WORDS = (
+    (0.05, "Almost none"),
+    (0.15, "About one in ten"),
+    (0.3, "About a fifth"),
+    (0.4, "About a third"),
+    (0.6, "Half"),
+    (0.75, "About two thirds"),
+    (0.9, "Most"),
+    (1.01, "Almost all"),
+)
 # A judge this far from humans, or this unstable under A/B swaps, is called weak.
 WEAK_AGREEMENT, WEAK_CONSISTENCY = 0.7, 0.8
 STRONGER_JUDGE = [
@@ -188,7 +249,11 @@ def plain_words(audit: dict[str, Any]) -> list[str]:
         if agreement.get("value") is None:
             continue
         low, high = agreement.get("low"), agreement.get("high")
-        ci = f" [95% CI {100 * low:.0f}–{100 * high:.0f}%]" if low is not None and high is not None else ""
+        ci = (
+            f" [95% CI {100 * low:.0f}–{100 * high:.0f}%]"
+            if low is not None and high is not None
+            else ""
+        )
         if low is not None and low > 0.5:
             verdict = "better than a coin flip"
         elif high is not None and high < 0.5:
@@ -196,8 +261,10 @@ def plain_words(audit: dict[str, Any]) -> list[str]:
         else:
             verdict = "not clearly better than a coin flip"
         kappa_words = "" if kappa is None else f" (κ {kappa:.2f}, {_words(kappa, KAPPA_WORDS)})"
-        lines.append(f"The judge {row['judge']} agrees with humans on {_pct(agreement['value'])} of "
-                     f"{row['n']} pairs{ci}: {verdict}{kappa_words}.")
+        lines.append(
+            f"The judge {row['judge']} agrees with humans on {_pct(agreement['value'])} of "
+            f"{row['n']} pairs{ci}: {verdict}{kappa_words}."
+        )
     for row in audit.get("position_consistency", []):
         consistency = row.get("consistency") or {}
         if consistency.get("value") is None:
@@ -206,23 +273,36 @@ def plain_words(audit: dict[str, Any]) -> list[str]:
         low, high = consistency.get("low"), consistency.get("high")
         ci = f" [{100 * low:.0f}–{100 * high:.0f}%]" if low is not None and high is not None else ""
         first = row.get("first_position_wins")
-        first_words = "" if first is None else f"; the response shown first wins {_pct(first)} of the time"
-        lines.append(f"{_words(1 - c, FRACTION_WORDS)} of its labels flip when A/B are swapped (the "
-                     f"same winner in both orders for {_pct(c)} of {row['n_pairs']} pair–principle labels{ci}"
-                     f"{first_words}).")
+        first_words = (
+            "" if first is None else f"; the response shown first wins {_pct(first)} of the time"
+        )
+        lines.append(
+            f"{_words(1 - c, FRACTION_WORDS)} of its labels flip when A/B are swapped (the "
+            f"same winner in both orders for {_pct(c)} of {row['n_pairs']} pair–principle "
+            f"labels{ci}"
+            f"{first_words})."
+        )
     for row in audit.get("calibration", []):
         if row.get("ece") is not None:
-            lines.append(f"When {row['judge']} states a confidence, it is off by {100 * row['ece']:.0f} "
-                         f"points on average against the human majority (ECE over {row['n']} labels).")
+            lines.append(
+                f"When {row['judge']} states a confidence, it is off by {100 * row['ece']:.0f} "
+                f"points on average against the human majority (ECE over {row['n']} labels)."
+            )
     return lines
 
 
 def weak_judge(audit: dict[str, Any]) -> bool:
     """True when a judge is far from humans or unstable under A/B swaps."""
-    far = any((r.get("agreement") or {}).get("value") is not None
-              and r["agreement"]["value"] < WEAK_AGREEMENT for r in audit.get("human_ai_per_pair", []))
-    unstable = any((r.get("consistency") or {}).get("value") is not None
-                   and r["consistency"]["value"] < WEAK_CONSISTENCY for r in audit.get("position_consistency", []))
+    far = any(
+        (r.get("agreement") or {}).get("value") is not None
+        and r["agreement"]["value"] < WEAK_AGREEMENT
+        for r in audit.get("human_ai_per_pair", [])
+    )
+    unstable = any(
+        (r.get("consistency") or {}).get("value") is not None
+        and r["consistency"]["value"] < WEAK_CONSISTENCY
+        for r in audit.get("position_consistency", [])
+    )
     return far or unstable
 
 
@@ -232,23 +312,43 @@ def _agreement_table(audit: dict[str, Any]) -> Table:
         table.add_column(column)
     hh = audit["human_human"]
     if hh["alpha"] and hh["alpha"].get("value") is not None:
-        table.add_row("human–human α", "annotators", _ci(hh["alpha"]), _num(hh["alpha"].get("n_units")))
+        table.add_row(
+            "human–human α", "annotators", _ci(hh["alpha"]), _num(hh["alpha"].get("n_units"))
+        )
     for row in audit.get("human_ai_per_pair", []):
-        table.add_row("human–AI agreement, per pair", row["judge"], _ci(row["agreement"]), str(row["n"]))
+        table.add_row(
+            "human–AI agreement, per pair", row["judge"], _ci(row["agreement"]), str(row["n"])
+        )
         table.add_row("human–AI κ, per pair", row["judge"], _ci(row["kappa"]), str(row["n"]))
     for row in audit["human_ai"]:
-        table.add_row("human–AI agreement, every label", row["judge"], _ci(row["agreement"]), str(row["n"]))
+        table.add_row(
+            "human–AI agreement, every label", row["judge"], _ci(row["agreement"]), str(row["n"])
+        )
     for row in audit["position_consistency"]:
-        table.add_row("same winner, A/B swapped", row["judge"], _ci(row["consistency"]), str(row["n_pairs"]))
+        table.add_row(
+            "same winner, A/B swapped", row["judge"], _ci(row["consistency"]), str(row["n_pairs"])
+        )
     for row in audit.get("reward_models", []):
-        table.add_row("reward model held-out accuracy", f"run {row['run_id']}",
-                      _num(row["rm_heldout_accuracy"]), "")
+        table.add_row(
+            "reward model held-out accuracy",
+            f"run {row['run_id']}",
+            _num(row["rm_heldout_accuracy"]),
+            "",
+        )
     for row in audit.get("calibration", []):
         table.add_row("calibration error (ECE)", row["judge"], _num(row["ece"]), str(row["n"]))
     for row in audit["length_bias"]:  # per label source; the per-principle rows are in the HTML
-        if "·" not in row["source"] and row["longer_wins"] and row["longer_wins"].get("value") is not None:
-            table.add_row("longer response wins", row["source"], _ci(row["longer_wins"]),
-                          _num(row["longer_wins"].get("n_units")))
+        if (
+            "·" not in row["source"]
+            and row["longer_wins"]
+            and row["longer_wins"].get("value") is not None
+        ):
+            table.add_row(
+                "longer response wins",
+                row["source"],
+                _ci(row["longer_wins"]),
+                _num(row["longer_wins"].get("n_units")),
+            )
     return table
 
 
@@ -258,48 +358,82 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         table.add_column(column, overflow="fold")
     for r in runs:
         m = r["metrics"]
-        figures = " · ".join([*(f"{k.replace('_', ' ')} {_num(m[k])}" for k in KEY_METRICS if m.get(k) is not None),
-                              *(f"{k} {_num(v)}" for k, v in r.get("last_step", {}).items())])
-        table.add_row(r["step"] + (f" β={r['label']}" if r["label"] else ""), r["kind"], str(r["run_id"]),
-                      "reused" if r["reused"] else "trained", figures)
+        figures = " · ".join(
+            [
+                *(
+                    f"{k.replace('_', ' ')} {_num(m[k])}"
+                    for k in KEY_METRICS
+                    if m.get(k) is not None
+                ),
+                *(f"{k} {_num(v)}" for k, v in r.get("last_step", {}).items()),
+            ]
+        )
+        table.add_row(
+            r["step"] + (f" β={r['label']}" if r["label"] else ""),
+            r["kind"],
+            str(r["run_id"]),
+            "reused" if r["reused"] else "trained",
+            figures,
+        )
     return table
 
 
 def render(summary: dict[str, Any], console: Console) -> None:
     c = summary["counts"]
     roles = ", ".join(f"{n} {role}" for role, n in sorted(c["responses_by_role"].items()))
-    parts: list[Any] = [(f"store [bold]{summary['store']}[/] · job {summary['job_id']}\n"
-                         f"{c['prompts']} prompts · {c['responses']} responses ({roles or 'none'}) · "
-                         f"{c['pairs']} pairs · {c['ai_judgments']} AI judgments · "
-                         f"{c['human_judgments']} human judgments")]
+    parts: list[Any] = [
+        (
+            f"store [bold]{summary['store']}[/] · job {summary['job_id']}\n"
+            f"{c['prompts']} prompts · {c['responses']} responses ({roles or 'none'}) · "
+            f"{c['pairs']} pairs · {c['ai_judgments']} AI judgments · "
+            f"{c['human_judgments']} human judgments"
+        )
+    ]
     for audit in summary["audits"]:
         parts.append(_agreement_table(audit))
     if summary.get("in_plain_words"):
-        parts.append("In plain words:\n" + "\n".join(f"  {line}" for line in summary["in_plain_words"]))
+        parts.append(
+            "In plain words:\n" + "\n".join(f"  {line}" for line in summary["in_plain_words"])
+        )
     if summary.get("stronger_judge"):
-        parts.append("[bold]This is a weak judge[/] (a small model's labels are close to chance and "
-                     "depend on which reply is shown first): trust its labels only as far as the figures "
-                     "above go. For a real judge, change the recipe's judge model, e.g.\n"
-                     + "\n".join(f"  {line}" for line in summary["stronger_judge"]))
+        parts.append(
+            "[bold]This is a weak judge[/] (a small model's labels are close to chance and "
+            "depend on which reply is shown first): trust its labels only as far as the figures "
+            "above go. For a real judge, change the recipe's judge model, e.g.\n"
+            + "\n".join(f"  {line}" for line in summary["stronger_judge"])
+        )
     if summary["audits"] and not c["human_judgments"]:
-        parts.append("[dim]No human labels yet: agreement with humans is measured once some are collected.[/]")
+        parts.append(
+            "[dim]No human labels yet: agreement with humans is measured once some are "
+            "collected.[/]"
+        )
     for s in summary["snapshots"]:
         mix = ", ".join(f"{n} {k}" for k, n in s["source_mix"].items()) or "no labels"
-        parts.append(f"snapshot [bold]{s['name']}[/] ({s['policy']}, {'new' if s['new'] else 'unchanged'}): "
-                     f"{s['n_train']} train / {s['n_test']} test examples ({mix})\n"
-                     f"  content hash {s['content_hash']}")
+        parts.append(
+            f"snapshot [bold]{s['name']}[/] ({s['policy']}, {'new' if s['new'] else 'unchanged'}): "
+            f"{s['n_train']} train / {s['n_test']} test examples ({mix})\n"
+            f"  content hash {s['content_hash']}"
+        )
     for e in summary["exports"]:
         parts.append(f"export ({e['format']}): {e['path']}")
     if summary["runs"]:
         parts.append(_runs_table(summary["runs"]))
-        parts.append("models:\n" + "\n".join(f"  run {r['run_id']}: {r['artifact_path']}" for r in summary["runs"]))
+        parts.append(
+            "models:\n"
+            + "\n".join(f"  run {r['run_id']}: {r['artifact_path']}" for r in summary["runs"])
+        )
     reports = summary["reports"]
-    parts.append("HTML reports:\n" + "\n".join(f"  {p}" for p in [*reports["audit"], *reports["runs"]])
-                 + f"\n  (summary.json and summary.txt in {reports['folder']})")
+    parts.append(
+        "HTML reports:\n"
+        + "\n".join(f"  {p}" for p in [*reports["audit"], *reports["runs"]])
+        + f"\n  (summary.json and summary.txt in {reports['folder']})"
+    )
     console.print(Panel(Group(*parts), title=f"accord · {summary['recipe']}", title_align="left"))
     if "how_to_label" in summary:
-        console.print("[bold]No human labels in the store[/] (AI labels are never stored as human ones). "
-                      "To collect human labels in Argilla:")
+        console.print(
+            "[bold]No human labels in the store[/] (AI labels are never stored as human ones). "
+            "To collect human labels in Argilla:"
+        )
         for line in summary["how_to_label"]:
             console.print(f"  {line}", soft_wrap=True, highlight=False)
 
@@ -308,9 +442,13 @@ def run_summary_step(ctx: StepContext, config: SummaryConfig) -> FiguresOutput:
     task = ctx.progress.add_step(f"{ctx.step_name}: summary", total=1)
     summary = build_summary(ctx, config)
     folder = Path(summary["reports"]["folder"])
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str, ensure_ascii=False))
+    (folder / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=str, ensure_ascii=False)
+    )
     render(summary, console_for(ctx))
     with open(folder / "summary.txt", "w", encoding="utf-8") as f:
         render(summary, Console(file=f, width=120, no_color=True))
     ctx.progress.advance(task)
-    return FiguresOutput(kind="summary", figures=summary, brief={"summary": str(folder / "summary.txt")})
+    return FiguresOutput(
+        kind="summary", figures=summary, brief={"summary": str(folder / "summary.txt")}
+    )

@@ -15,7 +15,15 @@ from .push import PushResult, push_pairs
 from .webhooks import WebhookVerificationError, ingest_webhook_event, verify_and_ingest
 
 __all__ = [
-    "ArgillaConfigError", "ArgillaConnectionConfig", "ArgillaUnavailableError", "PullResult",
-    "PushResult", "WebhookVerificationError", "connect", "ingest_webhook_event", "pull_judgments",
-    "push_pairs", "verify_and_ingest",
+    "ArgillaConfigError",
+    "ArgillaConnectionConfig",
+    "ArgillaUnavailableError",
+    "PullResult",
+    "PushResult",
+    "WebhookVerificationError",
+    "connect",
+    "ingest_webhook_event",
+    "pull_judgments",
+    "push_pairs",
+    "verify_and_ingest",
 ]

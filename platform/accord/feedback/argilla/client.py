@@ -41,19 +41,26 @@ class ArgillaConnectionConfig:
     """Where the Argilla server is and how hard to try reaching it."""
 
     api_url: str | None = field(
-        default=None, metadata={"help": "Argilla URL (default: $ARGILLA_API_URL or localhost:6900)."}
+        default=None,
+        metadata={"help": "Argilla URL (default: $ARGILLA_API_URL or localhost:6900)."},
     )
-    api_key: str | None = field(default=None, metadata={"help": "API key (default: $ARGILLA_API_KEY)."})
+    api_key: str | None = field(
+        default=None, metadata={"help": "API key (default: $ARGILLA_API_KEY)."}
+    )
     timeout: float = field(default=120.0, metadata={"help": "Seconds per HTTP request."})
     attempts: int = field(default=5, metadata={"help": "Tries per call before giving up."})
     backoff: float = field(default=0.5, metadata={"help": "First delay between tries (doubles)."})
     max_backoff: float = field(default=8.0, metadata={"help": "Longest delay between tries."})
 
     def __post_init__(self) -> None:
-        self.api_url = (self.api_url or os.environ.get("ARGILLA_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.api_url = (
+            self.api_url or os.environ.get("ARGILLA_API_URL") or DEFAULT_API_URL
+        ).rstrip("/")
         self.api_key = self.api_key or os.environ.get("ARGILLA_API_KEY")
         if not self.api_url.startswith(("http://", "https://")):
-            raise ArgillaConfigError(f"api_url must start with http:// or https://, got {self.api_url!r}")
+            raise ArgillaConfigError(
+                f"api_url must start with http:// or https://, got {self.api_url!r}"
+            )
         if self.attempts < 1:
             raise ValueError("attempts must be at least 1")
         if self.timeout <= 0 or self.backoff < 0:
@@ -134,8 +141,9 @@ def connect(config: ArgillaConnectionConfig | None = None, **overrides) -> Argil
     def sign_in() -> rg.Argilla:
         # The SDK checks the key with GET /api/v1/me while constructing the client; its
         # transport retries only refused connections, accord's loop covers the rest.
-        return rg.Argilla(api_url=config.api_url, api_key=config.api_key,
-                          timeout=int(config.timeout), retries=0)
+        return rg.Argilla(
+            api_url=config.api_url, api_key=config.api_key, timeout=int(config.timeout), retries=0
+        )
 
     try:
         client = with_retries(sign_in, config=config, what="sign-in (GET /api/v1/me)")

@@ -101,9 +101,13 @@ class IngestTally:
 
 
 def _human_judgments():
-    return select(Judgment.pair_id, Judgment.judge, Judgment.presentation_order, Judgment.meta,
-                  Judgment.status).where(Judgment.kind == "human", Judgment.principle == "",
-                                         Judgment.constitution_hash == "")
+    return select(
+        Judgment.pair_id,
+        Judgment.judge,
+        Judgment.presentation_order,
+        Judgment.meta,
+        Judgment.status,
+    ).where(Judgment.kind == "human", Judgment.principle == "", Judgment.constitution_hash == "")
 
 
 @dataclass
@@ -122,8 +126,9 @@ class IngestCache:
 class ResponseIngestor:
     """Writes response events into one session, caching records, pairs and annotators."""
 
-    def __init__(self, session: Session, tally: IngestTally | None = None,
-                 cache: IngestCache | None = None):
+    def __init__(
+        self, session: Session, tally: IngestTally | None = None, cache: IngestCache | None = None
+    ):
         self.session = session
         self.tally = tally or IngestTally()
         self.cache = cache = cache or IngestCache()
@@ -148,9 +153,13 @@ class ResponseIngestor:
         (its natural key: pair, annotator, shown order, no principle, no constitution)."""
         if dataset in self._preloaded:
             return self.cache.judgments.get(key)
-        row = self.session.exec(_human_judgments().where(
-            Judgment.pair_id == key[0], Judgment.judge == key[1],
-            Judgment.presentation_order == key[2])).first()
+        row = self.session.exec(
+            _human_judgments().where(
+                Judgment.pair_id == key[0],
+                Judgment.judge == key[1],
+                Judgment.presentation_order == key[2],
+            )
+        ).first()
         return None if row is None else ((row[3] or {}).get("argilla_updated_at"), row[4])
 
     def _record(self, dataset: str, external_id: str) -> ArgillaRecord | None:
@@ -158,8 +167,11 @@ class ResponseIngestor:
         if key not in self._records:
             if dataset in self._preloaded:
                 return None
-            self._records[key] = self.session.exec(select(ArgillaRecord).where(
-                ArgillaRecord.dataset == dataset, ArgillaRecord.record_id == external_id)).first()
+            self._records[key] = self.session.exec(
+                select(ArgillaRecord).where(
+                    ArgillaRecord.dataset == dataset, ArgillaRecord.record_id == external_id
+                )
+            ).first()
         return self._records[key]
 
     def _pair(self, pair_id: int) -> Pair | None:
@@ -170,8 +182,9 @@ class ResponseIngestor:
     def _annotator(self, username: str, user_id: str) -> Annotator:
         annotator = self._annotators.get(username)
         if annotator is None or annotator.external_id != user_id:
-            annotator = get_or_create_annotator(self.session, username=username, source="argilla",
-                                                external_id=user_id)
+            annotator = get_or_create_annotator(
+                self.session, username=username, source="argilla", external_id=user_id
+            )
             self._annotators[username] = annotator
         return annotator
 
@@ -199,8 +212,12 @@ class ResponseIngestor:
         key = (pair.id, event.username, state.shown_order)
         known = self._known(event.dataset, key)
         seen_at = known[0] if known is not None else None
-        if (seen_at and event.updated_at is not None and not event.deleted
-                and parse_time(seen_at) > event.updated_at):
+        if (
+            seen_at
+            and event.updated_at is not None
+            and not event.deleted
+            and parse_time(seen_at) > event.updated_at
+        ):
             tally.stale += 1  # an older delivery arriving after a newer pull
             return "stale"
 
@@ -208,8 +225,9 @@ class ResponseIngestor:
             if known is None or known[1] == "discarded":
                 tally.unchanged += 1
                 return "unchanged"
-            return self._write(event, pair, state, preferred=None, status="discarded",
-                               withdrawn=True)
+            return self._write(
+                event, pair, state, preferred=None, status="discarded", withdrawn=True
+            )
         if event.status == "discarded":
             return self._write(event, pair, state, preferred=None, status="discarded")
         if event.status != "submitted":
@@ -220,23 +238,41 @@ class ResponseIngestor:
             what = "has no preference answer" if label is None else f"has preference {label!r}"
             tally.problem(f"{where}: response of {event.username} {what}; skipped")
             return "skipped"
-        return self._write(event, pair, state, preferred=schema.to_canonical(label, state.shown_order),
-                           status="submitted", label=label)
+        return self._write(
+            event,
+            pair,
+            state,
+            preferred=schema.to_canonical(label, state.shown_order),
+            status="submitted",
+            label=label,
+        )
 
-    def _write(self, event: ResponseEvent, pair: Pair, state: ArgillaRecord, *,
-               preferred: str | None, status: str, label: str | None = None,
-               withdrawn: bool = False) -> str:
+    def _write(
+        self,
+        event: ResponseEvent,
+        pair: Pair,
+        state: ArgillaRecord,
+        *,
+        preferred: str | None,
+        status: str,
+        label: str | None = None,
+        withdrawn: bool = False,
+    ) -> str:
         strength = event.strength if status == "submitted" else None
         if strength is not None and strength not in schema.STRENGTH_VALUES:
-            self.tally.problems.append(f"record {event.record_external_id}: strength {strength!r} "
-                                       f"of {event.username} ignored")
+            self.tally.problems.append(
+                f"record {event.record_external_id}: strength {strength!r} "
+                f"of {event.username} ignored"
+            )
             strength = None
         rationale = event.rationale if status == "submitted" else None
         rationale = rationale.strip() or None if isinstance(rationale, str) else None
         annotator = self._annotator(event.username, event.user_id)
         meta = {
-            "argilla_dataset": event.dataset, "argilla_record_id": event.record_id,
-            "record_external_id": event.record_external_id, "argilla_user_id": event.user_id,
+            "argilla_dataset": event.dataset,
+            "argilla_record_id": event.record_id,
+            "record_external_id": event.record_external_id,
+            "argilla_user_id": event.user_id,
             "argilla_inserted_at": event.inserted_at.isoformat() if event.inserted_at else None,
             "argilla_updated_at": event.updated_at.isoformat() if event.updated_at else None,
             "shown_label": label,
@@ -244,14 +280,26 @@ class ResponseIngestor:
         if withdrawn:
             meta["withdrawn"] = True
         judgment, action = upsert_judgment(
-            self.session, pair=pair, kind="human", judge=event.username, preferred=preferred,
+            self.session,
+            pair=pair,
+            kind="human",
+            judge=event.username,
+            preferred=preferred,
             prob_a=PROB_A.get(preferred) if preferred else None,
-            presentation_order=state.shown_order, annotator_id=annotator.id, strength=strength,
-            rationale=rationale, status=status, source=f"argilla:{event.dataset}",
-            external_id=event.response_id, meta=meta, when=event.updated_at,
+            presentation_order=state.shown_order,
+            annotator_id=annotator.id,
+            strength=strength,
+            rationale=rationale,
+            status=status,
+            source=f"argilla:{event.dataset}",
+            external_id=event.response_id,
+            meta=meta,
+            when=event.updated_at,
         )
         self.cache.judgments[(pair.id, event.username, state.shown_order)] = (
-            (judgment.meta or {}).get("argilla_updated_at"), judgment.status)
+            (judgment.meta or {}).get("argilla_updated_at"),
+            judgment.status,
+        )
         if action == "created" and event.inserted_at is not None:
             judgment.created_at = event.inserted_at
             self.session.add(judgment)

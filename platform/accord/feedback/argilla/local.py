@@ -229,7 +229,10 @@ class LocalArgilla:
                 )
             self.echo("installing redis-server with apt-get")
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "redis-server"]):
+            for cmd in (
+                ["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "redis-server"],
+            ):
                 self._run(cmd, env=env, step="apt-get")
         if self._install_marker.exists() and self._install_marker.read_text() == "\n".join(
             SERVER_REQUIREMENTS
@@ -268,7 +271,11 @@ class LocalArgilla:
 
     def _env(self) -> dict[str, str]:
         cfg = self.config
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+        }
         env.update(
             ARGILLA_HOME_PATH=str(cfg.data_dir / "argilla"),
             ARGILLA_SEARCH_ENGINE="elasticsearch",
@@ -285,8 +292,13 @@ class LocalArgilla:
         """Start ``cmd`` in its own session (it outlives this process) and record its PID."""
         with open(self._log_file(name), "ab") as log:
             proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self._env(), cwd=self.config.home, start_new_session=True,
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._env(),
+                cwd=self.config.home,
+                start_new_session=True,
             )
         self._pid_file(name).write_text(str(proc.pid))
         self._spawned[name] = proc
@@ -325,7 +337,9 @@ class LocalArgilla:
         return found[0]
 
     def api_ready(self) -> bool:
-        return _http_ok(f"{self.config.api_url}/api/v1/me", {"X-Argilla-Api-Key": self.config.api_key})
+        return _http_ok(
+            f"{self.config.api_url}/api/v1/me", {"X-Argilla-Api-Key": self.config.api_key}
+        )
 
     def _workers(self) -> int:
         reply = _redis_command(self.config.host, self.config.redis_port, "SCARD", "rq:workers")
@@ -343,19 +357,41 @@ class LocalArgilla:
 
         if not self.alive("redis"):
             self._check_port_free("redis", cfg.redis_port)
-            self._spawn("redis", [
-                "redis-server", "--bind", cfg.host, "--port", str(cfg.redis_port),
-                "--dir", str(cfg.data_dir), "--save", "", "--appendonly", "no",
-            ])
-        self._wait("redis", lambda: _redis_command(cfg.host, cfg.redis_port, "PING") == "+PONG",
-                   "PING")
+            self._spawn(
+                "redis",
+                [
+                    "redis-server",
+                    "--bind",
+                    cfg.host,
+                    "--port",
+                    str(cfg.redis_port),
+                    "--dir",
+                    str(cfg.data_dir),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+            )
+        self._wait(
+            "redis", lambda: _redis_command(cfg.host, cfg.redis_port, "PING") == "+PONG", "PING"
+        )
 
         if not self.alive("search"):
             self._check_port_free("search", cfg.search_port)
-            self._spawn("search", [
-                str(self._noida_binary()), "start", "--data-dir", str(cfg.data_dir / "noida"),
-                "--only", "elasticsearch", "--elasticsearch-port", str(cfg.search_port),
-            ])
+            self._spawn(
+                "search",
+                [
+                    str(self._noida_binary()),
+                    "start",
+                    "--data-dir",
+                    str(cfg.data_dir / "noida"),
+                    "--only",
+                    "elasticsearch",
+                    "--elasticsearch-port",
+                    str(cfg.search_port),
+                ],
+            )
         self._wait("search", lambda: _http_ok(f"http://{cfg.host}:{cfg.search_port}/"), "GET /")
         self.echo(f"redis and search engine up ({time.monotonic() - started:.1f} s)")
 
@@ -367,13 +403,28 @@ class LocalArgilla:
             with open(migrate_log, "wb") as log:
                 result = subprocess.run(
                     [python, "-c", _MIGRATE_SCRIPT, cfg.api_key, cfg.owner_password],
-                    stdout=log, stderr=subprocess.STDOUT, env=self._env(), cwd=cfg.home, check=False,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self._env(),
+                    cwd=cfg.home,
+                    check=False,
                 )
             if result.returncode != 0:
                 raise LocalArgillaError(f"database migration failed:\n{_log_tail(migrate_log)}")
             self._check_port_free("server", cfg.port)
-            self._spawn("server", [python, "-m", "argilla_server", "start",
-                                   "--host", cfg.host, "--port", str(cfg.port)])
+            self._spawn(
+                "server",
+                [
+                    python,
+                    "-m",
+                    "argilla_server",
+                    "start",
+                    "--host",
+                    cfg.host,
+                    "--port",
+                    str(cfg.port),
+                ],
+            )
         self._wait("server", self.api_ready, "GET /api/v1/me")
         self.echo(f"API up at {cfg.api_url} ({time.monotonic() - started:.1f} s)")
 
@@ -387,15 +438,30 @@ class LocalArgilla:
 
     def status(self) -> LocalArgillaStatus:
         cfg = self.config
-        ports = {"redis": cfg.redis_port, "search": cfg.search_port, "server": cfg.port, "worker": None}
+        ports = {
+            "redis": cfg.redis_port,
+            "search": cfg.search_port,
+            "server": cfg.port,
+            "worker": None,
+        }
         components = [
-            ComponentStatus(name=name, pid=self.pid(name), alive=self.alive(name), port=port,
-                            log=str(self._log_file(name)))
+            ComponentStatus(
+                name=name,
+                pid=self.pid(name),
+                alive=self.alive(name),
+                port=port,
+                log=str(self._log_file(name)),
+            )
             for name, port in ports.items()
         ]
         ready = all(c.alive for c in components) and self.api_ready()
-        return LocalArgillaStatus(api_url=cfg.api_url, api_key=cfg.api_key, home=str(cfg.home),
-                                  ready=ready, components=components)
+        return LocalArgillaStatus(
+            api_url=cfg.api_url,
+            api_key=cfg.api_key,
+            home=str(cfg.home),
+            ready=ready,
+            components=components,
+        )
 
     def stop(self, *, wipe: bool = False, grace: float = 10.0) -> dict[str, str]:
         """TERM each group, KILL what ignores it after ``grace`` s; ``wipe`` deletes the data."""

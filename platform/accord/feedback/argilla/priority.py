@@ -36,8 +36,13 @@ from ...store.models import Calibration, Judgment, Pair
 from .schema import METADATA_PRIORITY
 
 PRIORITIES = ("uncertainty", "disagreement", "position-inconsistent", "random")
-__all__ = ["METADATA_PRIORITY", "PRIORITIES", "check_priority", "order_by_priority",
-           "priority_scores"]
+__all__ = [
+    "METADATA_PRIORITY",
+    "PRIORITIES",
+    "check_priority",
+    "order_by_priority",
+    "priority_scores",
+]
 _CHUNK = 500  # keep IN lists under SQLite's variable limit
 
 
@@ -55,10 +60,16 @@ def order_by_priority(scores: dict[int, float]) -> list[int]:
 def _ai_judgments(session: Session, pair_ids: Sequence[int]) -> list[Judgment]:
     rows: list[Judgment] = []
     for start in range(0, len(pair_ids), _CHUNK):
-        chunk = list(pair_ids[start:start + _CHUNK])
-        rows.extend(session.exec(select(Judgment).where(
-            Judgment.pair_id.in_(chunk), Judgment.kind == "ai",
-            Judgment.status == "submitted")).all())
+        chunk = list(pair_ids[start : start + _CHUNK])
+        rows.extend(
+            session.exec(
+                select(Judgment).where(
+                    Judgment.pair_id.in_(chunk),
+                    Judgment.kind == "ai",
+                    Judgment.status == "submitted",
+                )
+            ).all()
+        )
     return rows
 
 
@@ -68,10 +79,15 @@ def _calibrated(session: Session, judgment: Judgment, cache: dict) -> float:
     if key not in cache:
         from ...audit.calibrate import calibration_map
 
-        rows = session.exec(select(Calibration).where(
-            Calibration.judge == judgment.judge, Calibration.principle == "",
-            Calibration.constitution_hash.in_((judgment.constitution_hash, "")))
-            .order_by(Calibration.created_at.desc(), Calibration.id.desc())).all()
+        rows = session.exec(
+            select(Calibration)
+            .where(
+                Calibration.judge == judgment.judge,
+                Calibration.principle == "",
+                Calibration.constitution_hash.in_((judgment.constitution_hash, "")),
+            )
+            .order_by(Calibration.created_at.desc(), Calibration.id.desc())
+        ).all()
         cache[key] = calibration_map(rows[0]) if rows else None
     mapping = cache[key]
     return float(mapping.apply([judgment.prob_a])[0]) if mapping is not None else judgment.prob_a
@@ -84,11 +100,15 @@ def _uncertainty(session: Session, judgments: list[Judgment]) -> dict[int, float
             continue
         current = best.get(row.pair_id)
         if current is None or (row.is_aggregate, row.updated_at, row.id) > (
-                current.is_aggregate, current.updated_at, current.id):
+            current.is_aggregate,
+            current.updated_at,
+            current.id,
+        ):
             best[row.pair_id] = row
     cache: dict = {}
-    return {pid: 1.0 - 2.0 * abs(_calibrated(session, row, cache) - 0.5)
-            for pid, row in best.items()}
+    return {
+        pid: 1.0 - 2.0 * abs(_calibrated(session, row, cache) - 0.5) for pid, row in best.items()
+    }
 
 
 def _side(judgment: Judgment) -> str | None:
@@ -124,23 +144,28 @@ def _position_inconsistency(judgments: list[Judgment]) -> dict[int, float]:
     for row in judgments:
         if row.presentation_order in ("ab", "ba") and not row.is_aggregate:
             cells[row.pair_id][(row.judge, row.principle, row.constitution_hash)][
-                row.presentation_order] = row
+                row.presentation_order
+            ] = row
     scores = {}
     for pid, by_cell in cells.items():
         both = [c for c in by_cell.values() if len(c) == 2]
         if not both:
             continue
         flips = sum(_side(c["ab"]) != _side(c["ba"]) for c in both)
-        gaps = [abs(c["ab"].prob_a - c["ba"].prob_a) for c in both
-                if c["ab"].prob_a is not None and c["ba"].prob_a is not None]
+        gaps = [
+            abs(c["ab"].prob_a - c["ba"].prob_a)
+            for c in both
+            if c["ab"].prob_a is not None and c["ba"].prob_a is not None
+        ]
         gap = sum(gaps) / len(gaps) if gaps else 0.0
         # the flip share decides; the soft-label gap (≤ 1) only breaks ties between equal shares
         scores[pid] = (flips + gap / 2) / (len(both) + 0.5)
     return scores
 
 
-def priority_scores(engine: Engine, pair_ids: Sequence[int], *, priority: str,
-                    seed: int = 0) -> dict[int, float]:
+def priority_scores(
+    engine: Engine, pair_ids: Sequence[int], *, priority: str, seed: int = 0
+) -> dict[int, float]:
     """A score in [0, 1] per pair (higher: annotate sooner); see the module for each kind."""
     check_priority(priority)
     pair_ids = list(pair_ids)
@@ -150,11 +175,14 @@ def priority_scores(engine: Engine, pair_ids: Sequence[int], *, priority: str,
         if priority == "random":
             hashes = {}
             for start in range(0, len(pair_ids), _CHUNK):
-                chunk = pair_ids[start:start + _CHUNK]
-                hashes.update(session.exec(select(Pair.id, Pair.content_hash)
-                                           .where(Pair.id.in_(chunk))).all())
-            return {pid: int(content_hash("argilla-priority", seed, hashes[pid])[:12], 16) / 16**12
-                    for pid in pair_ids}
+                chunk = pair_ids[start : start + _CHUNK]
+                hashes.update(
+                    session.exec(select(Pair.id, Pair.content_hash).where(Pair.id.in_(chunk))).all()
+                )
+            return {
+                pid: int(content_hash("argilla-priority", seed, hashes[pid])[:12], 16) / 16**12
+                for pid in pair_ids
+            }
         judgments = _ai_judgments(session, pair_ids)
         if priority == "uncertainty":
             found = _uncertainty(session, judgments)

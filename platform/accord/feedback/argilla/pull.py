@@ -64,19 +64,26 @@ class _Usernames:
     def __call__(self, user_id: str) -> str | None:
         if user_id not in self.names:
             try:
-                self.names[user_id] = self.connection.get_json(f"/api/v1/users/{user_id}")["username"]
+                self.names[user_id] = self.connection.get_json(f"/api/v1/users/{user_id}")[
+                    "username"
+                ]
             except Exception:  # noqa: BLE001 - an unknown user is reported by the ingestor
                 self.names[user_id] = None
         return self.names[user_id]
 
 
-def iter_record_pages(connection: ArgillaConnection, dataset_id: str, *,
-                      page_size: int = PAGE_SIZE) -> Iterator[tuple[list[dict], int]]:
+def iter_record_pages(
+    connection: ArgillaConnection, dataset_id: str, *, page_size: int = PAGE_SIZE
+) -> Iterator[tuple[list[dict], int]]:
     """Pages of records with their responses, and the dataset's total."""
     offset = 0
     while True:
-        page = connection.get_json(f"/api/v1/datasets/{dataset_id}/records",
-                                   include="responses", offset=offset, limit=page_size)
+        page = connection.get_json(
+            f"/api/v1/datasets/{dataset_id}/records",
+            include="responses",
+            offset=offset,
+            limit=page_size,
+        )
         items = page["items"]
         if not items:
             return
@@ -86,13 +93,19 @@ def iter_record_pages(connection: ArgillaConnection, dataset_id: str, *,
             return
 
 
-def response_events(dataset: str, record: dict, usernames: Callable[[str], str | None]) -> list[ResponseEvent]:
+def response_events(
+    dataset: str, record: dict, usernames: Callable[[str], str | None]
+) -> list[ResponseEvent]:
     return [
         ResponseEvent(
-            dataset=dataset, record_external_id=record.get("external_id"),
-            record_id=record.get("id"), user_id=str(resp.get("user_id")),
-            username=usernames(str(resp.get("user_id"))), status=str(resp.get("status")),
-            values=resp.get("values"), response_id=resp.get("id"),
+            dataset=dataset,
+            record_external_id=record.get("external_id"),
+            record_id=record.get("id"),
+            user_id=str(resp.get("user_id")),
+            username=usernames(str(resp.get("user_id"))),
+            status=str(resp.get("status")),
+            values=resp.get("values"),
+            response_id=resp.get("id"),
             inserted_at=parse_time(resp.get("inserted_at")),
             updated_at=parse_time(resp.get("updated_at")),
         )
@@ -100,10 +113,16 @@ def response_events(dataset: str, record: dict, usernames: Callable[[str], str |
     ]
 
 
-def pull_judgments(engine: Engine, *, dataset: str, workspace: str | None = None,
-                   connection: ArgillaConnection | None = None, page_size: int = PAGE_SIZE,
-                   withdraw_missing: bool = True,
-                   progress: Callable[[int, int], None] | None = None) -> PullResult:
+def pull_judgments(
+    engine: Engine,
+    *,
+    dataset: str,
+    workspace: str | None = None,
+    connection: ArgillaConnection | None = None,
+    page_size: int = PAGE_SIZE,
+    withdraw_missing: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> PullResult:
     """Store every submitted/discarded response of ``dataset`` as a human judgment."""
     if not 1 <= page_size <= PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
@@ -129,26 +148,41 @@ def pull_judgments(engine: Engine, *, dataset: str, workspace: str | None = None
     if withdraw_missing:
         _withdraw_missing(engine, dataset, seen, result)
     with session_scope(engine) as session:
-        session.exec(update(ArgillaRecord).where(ArgillaRecord.dataset == dataset)
-                     .values(last_pulled_at=utcnow()))
+        session.exec(
+            update(ArgillaRecord)
+            .where(ArgillaRecord.dataset == dataset)
+            .values(last_pulled_at=utcnow())
+        )
     return result
 
 
-def _withdraw_missing(engine: Engine, dataset: str, seen: set[tuple[str, str]],
-                      result: PullResult) -> None:
+def _withdraw_missing(
+    engine: Engine, dataset: str, seen: set[tuple[str, str]], result: PullResult
+) -> None:
     """Judgments from this dataset whose response is gone from Argilla become discarded."""
     with Session(engine) as session:
-        live = session.exec(select(Judgment).where(
-            Judgment.source == f"argilla:{dataset}", Judgment.kind == "human",
-            Judgment.status == "submitted")).all()
+        live = session.exec(
+            select(Judgment).where(
+                Judgment.source == f"argilla:{dataset}",
+                Judgment.kind == "human",
+                Judgment.status == "submitted",
+            )
+        ).all()
     gone = [j for j in live if (j.meta.get("record_external_id") or "", j.judge) not in seen]
     if not gone:
         return
     with session_scope(engine) as session:
         ingestor = ResponseIngestor(session, result)
         for judgment in gone:
-            ingestor.ingest(ResponseEvent(
-                dataset=dataset, record_external_id=judgment.meta.get("record_external_id"),
-                record_id=judgment.meta.get("argilla_record_id"),
-                user_id=judgment.meta.get("argilla_user_id") or "", username=judgment.judge,
-                status="submitted", response_id=judgment.external_id, deleted=True))
+            ingestor.ingest(
+                ResponseEvent(
+                    dataset=dataset,
+                    record_external_id=judgment.meta.get("record_external_id"),
+                    record_id=judgment.meta.get("argilla_record_id"),
+                    user_id=judgment.meta.get("argilla_user_id") or "",
+                    username=judgment.judge,
+                    status="submitted",
+                    response_id=judgment.external_id,
+                    deleted=True,
+                )
+            )

@@ -72,8 +72,9 @@ class PushResult:
         return asdict(self)
 
 
-def ensure_dataset(connection: ArgillaConnection, *, name: str, workspace: str,
-                   settings_factory: Callable[[], Any]):
+def ensure_dataset(
+    connection: ArgillaConnection, *, name: str, workspace: str, settings_factory: Callable[[], Any]
+):
     """The Argilla dataset ``name`` in ``workspace``, created with the pair layout if missing."""
     import argilla as rg
     from argilla._exceptions import ConflictError
@@ -88,10 +89,14 @@ def ensure_dataset(connection: ArgillaConnection, *, name: str, workspace: str,
     dataset = connection.call(lookup, what="dataset lookup")
     if dataset is not None:
         missing = {schema.PREFERENCE, *schema.FIELDS} - {
-            *(q.name for q in dataset.settings.questions), *(f.name for f in dataset.settings.fields)}
+            *(q.name for q in dataset.settings.questions),
+            *(f.name for f in dataset.settings.fields),
+        }
         if missing:
-            raise ValueError(f"Argilla dataset {name!r} exists but is not an accord pair dataset "
-                             f"(it lacks {', '.join(sorted(missing))}); choose another name")
+            raise ValueError(
+                f"Argilla dataset {name!r} exists but is not an accord pair dataset "
+                f"(it lacks {', '.join(sorted(missing))}); choose another name"
+            )
         return dataset
     dataset = rg.Dataset(name=name, workspace=workspace, settings=settings_factory(), client=client)
     try:
@@ -108,20 +113,33 @@ def _agent_name(judge: str) -> str:
 def _ai_suggestions(session: Session, pair_ids: Sequence[int]) -> dict[int, Judgment]:
     """One AI judgment per pair to show as a suggestion: an aggregate first, else the newest."""
     rows = session.exec(
-        select(Judgment).where(Judgment.pair_id.in_(pair_ids), Judgment.kind == "ai",
-                               Judgment.preferred.is_not(None), Judgment.status == "submitted")
+        select(Judgment).where(
+            Judgment.pair_id.in_(pair_ids),
+            Judgment.kind == "ai",
+            Judgment.preferred.is_not(None),
+            Judgment.status == "submitted",
+        )
     ).all()
     best: dict[int, Judgment] = {}
     for row in rows:
         current = best.get(row.pair_id)
-        if current is None or (row.is_aggregate, row.updated_at) > (current.is_aggregate, current.updated_at):
+        if current is None or (row.is_aggregate, row.updated_at) > (
+            current.is_aggregate,
+            current.updated_at,
+        ):
             best[row.pair_id] = row
     return best
 
 
-def _record_payloads(session: Session, pair_ids: Sequence[int], *, orders: dict[int, str],
-                     preference_question_id: str | None, priorities: dict[int, float] | None = None,
-                     with_sources: bool = True) -> dict[int, dict]:
+def _record_payloads(
+    session: Session,
+    pair_ids: Sequence[int],
+    *,
+    orders: dict[int, str],
+    preference_question_id: str | None,
+    priorities: dict[int, float] | None = None,
+    with_sources: bool = True,
+) -> dict[int, dict]:
     """The bulk-upsert item of each pair, with its fields in the order shown."""
     resp_a, resp_b = aliased(Response), aliased(Response)
     rows = session.exec(
@@ -156,8 +174,14 @@ def _record_payloads(session: Session, pair_ids: Sequence[int], *, orders: dict[
             score = None
             if ai.prob_a is not None and label != "tie":
                 score = round(ai.prob_a if ai.preferred == "a" else 1.0 - ai.prob_a, 6)
-            item["suggestions"] = [{"question_id": preference_question_id, "value": label,
-                                    "agent": _agent_name(ai.judge), "score": score}]
+            item["suggestions"] = [
+                {
+                    "question_id": preference_question_id,
+                    "value": label,
+                    "agent": _agent_name(ai.judge),
+                    "score": score,
+                }
+            ]
         payloads[pair.id] = item
     return payloads
 
@@ -169,8 +193,9 @@ def _question_ids(connection: ArgillaConnection, dataset_id: str) -> dict[str, s
 
 def _upsert(connection: ArgillaConnection, dataset_id: str, items: list[dict]) -> None:
     def request() -> None:
-        response = connection.http.put(f"/api/v1/datasets/{dataset_id}/records/bulk",
-                                       json={"items": items})
+        response = connection.http.put(
+            f"/api/v1/datasets/{dataset_id}/records/bulk", json={"items": items}
+        )
         if response.status_code == 422:
             raise ValueError(f"Argilla rejected a batch of records: {response.text[:500]}")
         response.raise_for_status()
@@ -178,17 +203,32 @@ def _upsert(connection: ArgillaConnection, dataset_id: str, items: list[dict]) -
     connection.call(request, what=f"upsert of {len(items)} records")
 
 
-def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
-               pair_ids: Sequence[int] | None = None, job_id: int | None = None,
-               prompt_source: str | None = None, pair_source: str | None = None,
-               snapshot: str | None = None, disagreements: bool = False,
-               unlabelled_only: bool | None = None, limit: int | None = None,
-               min_submitted: int = 1, guidelines: str | Path | None = None,
-               with_suggestions: bool = False, with_strength: bool = True,
-               with_rationale: bool = True, seed: int = 0, batch_size: int = MAX_BATCH,
-               force: bool = False, connection: ArgillaConnection | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               priority: str | None = None, gold_rate: float = 0.0) -> PushResult:
+def push_pairs(
+    engine: Engine,
+    *,
+    dataset: str,
+    workspace: str | None = None,
+    pair_ids: Sequence[int] | None = None,
+    job_id: int | None = None,
+    prompt_source: str | None = None,
+    pair_source: str | None = None,
+    snapshot: str | None = None,
+    disagreements: bool = False,
+    unlabelled_only: bool | None = None,
+    limit: int | None = None,
+    min_submitted: int = 1,
+    guidelines: str | Path | None = None,
+    with_suggestions: bool = False,
+    with_strength: bool = True,
+    with_rationale: bool = True,
+    seed: int = 0,
+    batch_size: int = MAX_BATCH,
+    force: bool = False,
+    connection: ArgillaConnection | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    priority: str | None = None,
+    gold_rate: float = 0.0,
+) -> PushResult:
     """Push the selected pairs (all unlabelled ones by default) to ``dataset``; idempotent.
 
     ``with_suggestions`` shows the AI judge's label as a pre-filled suggestion: off by
@@ -200,15 +240,25 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
     explicit ``pair_ids``), never as ordinary unlabelled pairs.
     """
     if isinstance(guidelines, Path):
-        guidelines = (schema.guidelines_from_constitution(guidelines)
-                      if guidelines.suffix in (".yaml", ".yml") else schema.guidelines_from_file(guidelines))
+        guidelines = (
+            schema.guidelines_from_constitution(guidelines)
+            if guidelines.suffix in (".yaml", ".yml")
+            else schema.guidelines_from_file(guidelines)
+        )
     if not dataset or len(dataset) > 200:
         raise ValueError("dataset must be a name of 1 to 200 characters")
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
-    selection = PairSelection(job_id=job_id, prompt_source=prompt_source, pair_source=pair_source,
-                              snapshot=snapshot, pair_ids=pair_ids, disagreements=disagreements,
-                              unlabelled_only=unlabelled_only, limit=limit)
+    selection = PairSelection(
+        job_id=job_id,
+        prompt_source=prompt_source,
+        pair_source=pair_source,
+        snapshot=snapshot,
+        pair_ids=pair_ids,
+        disagreements=disagreements,
+        unlabelled_only=unlabelled_only,
+        limit=limit,
+    )
     if priority is not None:
         check_priority(priority)
     if not 0.0 <= gold_rate < 1.0:
@@ -221,62 +271,111 @@ def push_pairs(engine: Engine, *, dataset: str, workspace: str | None = None,
     connection = connection or connect()
     workspace = resolve_workspace_name(connection, workspace)
     remote = ensure_dataset(
-        connection, name=dataset, workspace=workspace,
+        connection,
+        name=dataset,
+        workspace=workspace,
         settings_factory=lambda: schema.dataset_settings(
-            min_submitted=min_submitted, guidelines=guidelines,
-            with_strength=with_strength, with_rationale=with_rationale))
+            min_submitted=min_submitted,
+            guidelines=guidelines,
+            with_strength=with_strength,
+            with_rationale=with_rationale,
+        ),
+    )
     dataset_id = str(remote.id)
     notes = []
     existing_overlap = getattr(remote.settings.distribution, "min_submitted", min_submitted)
     if existing_overlap != min_submitted:
-        notes.append(f"dataset {dataset!r} already exists with min_submitted={existing_overlap}; "
-                     f"kept (settings of an existing dataset are not changed)")
-    question_id = _question_ids(connection, dataset_id).get(schema.PREFERENCE) if with_suggestions else None
+        notes.append(
+            f"dataset {dataset!r} already exists with min_submitted={existing_overlap}; "
+            f"kept (settings of an existing dataset are not changed)"
+        )
+    question_id = (
+        _question_ids(connection, dataset_id).get(schema.PREFERENCE) if with_suggestions else None
+    )
     if priority is not None:
         _ensure_priority_property(connection, remote)
 
     with Session(engine) as session:
-        pending = session.exec(select(ArgillaRecord.pair_id).where(
-            ArgillaRecord.dataset == dataset, ArgillaRecord.status == "pending")).all()
-        pushed_before = set(session.exec(select(ArgillaRecord.pair_id).where(
-            ArgillaRecord.dataset == dataset)).all())
-    gold_ids = _choose_gold(gold, exclude=pushed_before | set(selected), n_regular=len(selected),
-                            rate=gold_rate, seed=seed, notes=notes)
+        pending = session.exec(
+            select(ArgillaRecord.pair_id).where(
+                ArgillaRecord.dataset == dataset, ArgillaRecord.status == "pending"
+            )
+        ).all()
+        pushed_before = set(
+            session.exec(
+                select(ArgillaRecord.pair_id).where(ArgillaRecord.dataset == dataset)
+            ).all()
+        )
+    gold_ids = _choose_gold(
+        gold,
+        exclude=pushed_before | set(selected),
+        n_regular=len(selected),
+        rate=gold_rate,
+        seed=seed,
+        notes=notes,
+    )
     resumed = sorted(set(pending) - set(selected))
     todo = sorted(set(selected) | set(pending) | set(gold_ids))
     scores = None
     if priority is not None:
         scores = _mixed_scores(engine, todo, gold=set(gold), priority=priority, seed=seed)
         todo.sort(key=lambda pid: (-scores[pid], pid))
-    result = PushResult(dataset=dataset, workspace=workspace, dataset_id=dataset_id,
-                        url=f"{connection.config.api_url}/dataset/{dataset_id}/annotation-mode",
-                        selected=len(selected), resumed=len(resumed), notes=notes,
-                        priority=priority, gold=len(gold_ids))
+    result = PushResult(
+        dataset=dataset,
+        workspace=workspace,
+        dataset_id=dataset_id,
+        url=f"{connection.config.api_url}/dataset/{dataset_id}/annotation-mode",
+        selected=len(selected),
+        resumed=len(resumed),
+        notes=notes,
+        priority=priority,
+        gold=len(gold_ids),
+    )
     for start in range(0, len(todo), batch_size):
-        _push_batch(engine, connection, todo[start:start + batch_size], dataset=dataset,
-                    workspace=workspace, dataset_id=dataset_id, question_id=question_id,
-                    seed=seed, force=force, result=result, priorities=scores,
-                    with_sources=not (gold_rate or set(todo) & set(gold)))
+        _push_batch(
+            engine,
+            connection,
+            todo[start : start + batch_size],
+            dataset=dataset,
+            workspace=workspace,
+            dataset_id=dataset_id,
+            question_id=question_id,
+            seed=seed,
+            force=force,
+            result=result,
+            priorities=scores,
+            with_sources=not (gold_rate or set(todo) & set(gold)),
+        )
         if progress is not None:
             progress(min(start + batch_size, len(todo)), len(todo))
     return result
 
 
-def _choose_gold(gold: dict[int, str], *, exclude: set[int], n_regular: int, rate: float,
-                 seed: int, notes: list[str]) -> list[int]:
+def _choose_gold(
+    gold: dict[int, str],
+    *,
+    exclude: set[int],
+    n_regular: int,
+    rate: float,
+    seed: int,
+    notes: list[str],
+) -> list[int]:
     """Gold pairs not yet in the dataset, enough to make ``rate`` of the push (seeded)."""
     if not rate or not n_regular:
         return []
     wanted = round(rate * n_regular / (1.0 - rate))
     candidates = sorted(set(gold) - exclude)
     if len(candidates) < wanted:
-        notes.append(f"--gold-rate {rate} asks for {wanted} gold pairs but only {len(candidates)} "
-                     "not yet in this dataset exist (add more with `accord gold add`)")
+        notes.append(
+            f"--gold-rate {rate} asks for {wanted} gold pairs but only {len(candidates)} "
+            "not yet in this dataset exist (add more with `accord gold add`)"
+        )
     return sorted(random.Random(f"gold:{seed}").sample(candidates, min(wanted, len(candidates))))
 
 
-def _mixed_scores(engine: Engine, todo: list[int], *, gold: set[int], priority: str,
-                  seed: int) -> dict[int, float]:
+def _mixed_scores(
+    engine: Engine, todo: list[int], *, gold: set[int], priority: str, seed: int
+) -> dict[int, float]:
     """Priority scores; each gold pair gets the score of a random other record, so that its
     place in the order and its metadata look like any other record's."""
     regular = [pid for pid in todo if pid not in gold]
@@ -293,44 +392,85 @@ def _ensure_priority_property(connection: ArgillaConnection, remote) -> None:
     """Declare ``accord_priority`` on a dataset created before it existed."""
     if any(m.name == METADATA_PRIORITY for m in remote.settings.metadata):
         return
-    body = {"name": METADATA_PRIORITY, "title": schema.PRIORITY_TITLE,
-            "settings": {"type": "float"}, "visible_for_annotators": True}
+    body = {
+        "name": METADATA_PRIORITY,
+        "title": schema.PRIORITY_TITLE,
+        "settings": {"type": "float"},
+        "visible_for_annotators": True,
+    }
 
     def request() -> None:
-        response = connection.http.post(f"/api/v1/datasets/{remote.id}/metadata-properties",
-                                        json=body)
+        response = connection.http.post(
+            f"/api/v1/datasets/{remote.id}/metadata-properties", json=body
+        )
         if response.status_code != 409:  # 409: declared by a concurrent push
             response.raise_for_status()
 
     connection.call(request, what="priority metadata declaration")
 
 
-def _push_batch(engine: Engine, connection: ArgillaConnection, batch: list[int], *, dataset: str,
-                workspace: str, dataset_id: str, question_id: str | None, seed: int, force: bool,
-                result: PushResult, priorities: dict[int, float] | None = None,
-                with_sources: bool = True) -> None:
+def _push_batch(
+    engine: Engine,
+    connection: ArgillaConnection,
+    batch: list[int],
+    *,
+    dataset: str,
+    workspace: str,
+    dataset_id: str,
+    question_id: str | None,
+    seed: int,
+    force: bool,
+    result: PushResult,
+    priorities: dict[int, float] | None = None,
+    with_sources: bool = True,
+) -> None:
     # 1. mark the batch pending (committed before anything is sent)
     with session_scope(engine) as session:
-        states = {row.pair_id: row for row in session.exec(select(ArgillaRecord).where(
-            ArgillaRecord.dataset == dataset, ArgillaRecord.pair_id.in_(batch))).all()}
-        hashes = dict(session.exec(select(Pair.id, Pair.content_hash).where(Pair.id.in_(batch))).all())
+        states = {
+            row.pair_id: row
+            for row in session.exec(
+                select(ArgillaRecord).where(
+                    ArgillaRecord.dataset == dataset, ArgillaRecord.pair_id.in_(batch)
+                )
+            ).all()
+        }
+        hashes = dict(
+            session.exec(select(Pair.id, Pair.content_hash).where(Pair.id.in_(batch))).all()
+        )
         # An existing record keeps the order it was first shown in, whatever the seed now.
-        orders = {pid: states[pid].shown_order if pid in states else schema.shown_order(h, seed=seed)
-                  for pid, h in hashes.items()}
-        payloads = _record_payloads(session, list(hashes), orders=orders,
-                                    preference_question_id=question_id, priorities=priorities,
-                                    with_sources=with_sources)
+        orders = {
+            pid: states[pid].shown_order if pid in states else schema.shown_order(h, seed=seed)
+            for pid, h in hashes.items()
+        }
+        payloads = _record_payloads(
+            session,
+            list(hashes),
+            orders=orders,
+            preference_question_id=question_id,
+            priorities=priorities,
+            with_sources=with_sources,
+        )
         to_send: dict[int, tuple[dict, str]] = {}
         for pid, item in payloads.items():
             digest = content_hash(workspace, item)
             state = states.get(pid)
-            if (state is not None and state.status == "pushed" and state.pushed_hash == digest
-                    and state.workspace == workspace and not force):
+            if (
+                state is not None
+                and state.status == "pushed"
+                and state.pushed_hash == digest
+                and state.workspace == workspace
+                and not force
+            ):
                 result.unchanged += 1
                 continue
             if state is None:
-                state = ArgillaRecord(dataset=dataset, workspace=workspace, pair_id=pid,
-                                      record_id=item["external_id"], shown_order=orders[pid])
+                state = ArgillaRecord(
+                    dataset=dataset,
+                    workspace=workspace,
+                    pair_id=pid,
+                    record_id=item["external_id"],
+                    shown_order=orders[pid],
+                )
                 result.created += 1
             elif state.status == "pushed":
                 result.updated += 1
@@ -346,7 +486,10 @@ def _push_batch(engine: Engine, connection: ArgillaConnection, batch: list[int],
     # 3. confirm
     now = utcnow()
     with session_scope(engine) as session:
-        for row in session.exec(select(ArgillaRecord).where(
-                ArgillaRecord.dataset == dataset, ArgillaRecord.pair_id.in_(list(to_send)))).all():
+        for row in session.exec(
+            select(ArgillaRecord).where(
+                ArgillaRecord.dataset == dataset, ArgillaRecord.pair_id.in_(list(to_send))
+            )
+        ).all():
             row.status, row.pushed_hash, row.pushed_at = "pushed", to_send[row.pair_id][1], now
             session.add(row)

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 
 FIELDS = ("prompt", "response_a", "response_b")
 PREFERENCE = "preference"
-PREFERENCE_LABELS = {"a": "Response A is better", "b": "Response B is better",
-                     "tie": "Equally good (or equally bad)"}
+PREFERENCE_LABELS = {
+    "a": "Response A is better",
+    "b": "Response B is better",
+    "tie": "Equally good (or equally bad)",
+}
 STRENGTH = "strength"
 STRENGTH_VALUES = (1, 2, 3)  # slightly / clearly / much better
 RATIONALE = "rationale"
@@ -105,24 +108,41 @@ def guidelines_from_file(path: str | Path) -> str:
     return text
 
 
-def dataset_settings(*, min_submitted: int = 1, guidelines: str | None = None,
-                     with_strength: bool = True, with_rationale: bool = True) -> rg.Settings:
+def dataset_settings(
+    *,
+    min_submitted: int = 1,
+    guidelines: str | None = None,
+    with_strength: bool = True,
+    with_rationale: bool = True,
+) -> rg.Settings:
     """Argilla settings of a pair-labelling dataset (every metadata key is declared)."""
     import argilla as rg
 
     if min_submitted < 1:
         raise ValueError(f"min_submitted must be at least 1, got {min_submitted}")
     questions: list = [
-        rg.LabelQuestion(name=PREFERENCE, title="Which response is better?",
-                         labels=PREFERENCE_LABELS, required=True),
+        rg.LabelQuestion(
+            name=PREFERENCE,
+            title="Which response is better?",
+            labels=PREFERENCE_LABELS,
+            required=True,
+        ),
     ]
     if with_strength:
-        questions.append(rg.RatingQuestion(
-            name=STRENGTH, title="How much better? (1 slightly, 2 clearly, 3 much)",
-            values=list(STRENGTH_VALUES), required=False))
+        questions.append(
+            rg.RatingQuestion(
+                name=STRENGTH,
+                title="How much better? (1 slightly, 2 clearly, 3 much)",
+                values=list(STRENGTH_VALUES),
+                required=False,
+            )
+        )
     if with_rationale:
-        questions.append(rg.TextQuestion(name=RATIONALE, title="Why? (optional)",
-                                         required=False, use_markdown=False))
+        questions.append(
+            rg.TextQuestion(
+                name=RATIONALE, title="Why? (optional)", required=False, use_markdown=False
+            )
+        )
     return rg.Settings(
         guidelines=guidelines or DEFAULT_GUIDELINES,
         fields=[
@@ -133,8 +153,12 @@ def dataset_settings(*, min_submitted: int = 1, guidelines: str | None = None,
         questions=questions,
         metadata=[
             rg.IntegerMetadataProperty(name=METADATA_PAIR_ID, title="accord pair id"),
-            rg.TermsMetadataProperty(name=METADATA_ORDER, options=list(ORDERS), title="shown order",
-                                     visible_for_annotators=False),
+            rg.TermsMetadataProperty(
+                name=METADATA_ORDER,
+                options=list(ORDERS),
+                title="shown order",
+                visible_for_annotators=False,
+            ),
             rg.TermsMetadataProperty(name=METADATA_PROMPT_SOURCE, title="prompt source"),
             rg.TermsMetadataProperty(name=METADATA_PAIR_SOURCE, title="pair source"),
             rg.IntegerMetadataProperty(name=METADATA_JOB_ID, title="accord job id"),

@@ -37,8 +37,10 @@ class PairSelection:
     )
     unlabelled_only: bool | None = field(
         default=None,
-        metadata={"help": "Only pairs without a human judgment (default: yes, except for "
-                          "explicit ids and disagreements)."},
+        metadata={
+            "help": "Only pairs without a human judgment (default: yes, except for "
+            "explicit ids and disagreements)."
+        },
     )
     limit: int | None = field(default=None, metadata={"help": "At most this many pairs."})
 
@@ -90,14 +92,20 @@ def select_pair_ids(engine: Engine, selection: PairSelection) -> list[int]:
         query = query.where(Pair.source == selection.pair_source)
     if selection.prompt_source is not None:
         query = query.join(Prompt, Prompt.id == Pair.prompt_id).where(
-            Prompt.source == selection.prompt_source)
+            Prompt.source == selection.prompt_source
+        )
     if selection.snapshot is not None:
         with Session(engine) as session:
-            snapshot = session.exec(select(Snapshot).where(Snapshot.name == selection.snapshot)).first()
+            snapshot = session.exec(
+                select(Snapshot).where(Snapshot.name == selection.snapshot)
+            ).first()
         if snapshot is None:
             raise ValueError(f"no snapshot named {selection.snapshot!r} in the store")
-        query = query.where(Pair.id.in_(
-            select(SnapshotExample.pair_id).where(SnapshotExample.snapshot_id == snapshot.id)))
+        query = query.where(
+            Pair.id.in_(
+                select(SnapshotExample.pair_id).where(SnapshotExample.snapshot_id == snapshot.id)
+            )
+        )
     wanted: list[int] | None = None
     if selection.pair_ids is not None:
         wanted = list(selection.pair_ids)
@@ -114,7 +122,7 @@ def select_pair_ids(engine: Engine, selection: PairSelection) -> list[int]:
             return list(session.exec(query).all())
         found: list[int] = []
         for start in range(0, len(wanted), 500):  # keep IN lists under SQLite's variable limit
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             found.extend(session.exec(query.where(Pair.id.in_(chunk))).all())
         found = sorted(set(found))
         missing = sorted(set(wanted) - set(found)) if selection.pair_ids is not None else []
@@ -127,6 +135,6 @@ def select_pair_ids(engine: Engine, selection: PairSelection) -> list[int]:
 def _unknown_pair_ids(session: Session, ids: list[int]) -> list[int]:
     known: set[int] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         known.update(session.exec(select(Pair.id).where(Pair.id.in_(chunk))).all())
     return [i for i in ids if i not in known]

@@ -80,11 +80,16 @@ def event_from_payload(payload: Mapping[str, Any]) -> ResponseEvent | None:
     dataset = _object(record.get("dataset"), "data.record.dataset")
     return ResponseEvent(
         dataset=str(dataset.get("name") or ""),
-        record_external_id=record.get("external_id"), record_id=record.get("id"),
-        user_id=str(user.get("id") or ""), username=user.get("username"),
-        status=str(data.get("status") or ""), values=data.get("values"),
-        response_id=data.get("id"), inserted_at=parse_time(data.get("inserted_at")),
-        updated_at=parse_time(data.get("updated_at")), deleted=kind == "response.deleted",
+        record_external_id=record.get("external_id"),
+        record_id=record.get("id"),
+        user_id=str(user.get("id") or ""),
+        username=user.get("username"),
+        status=str(data.get("status") or ""),
+        values=data.get("values"),
+        response_id=data.get("id"),
+        inserted_at=parse_time(data.get("inserted_at")),
+        updated_at=parse_time(data.get("updated_at")),
+        deleted=kind == "response.deleted",
     )
 
 
@@ -93,8 +98,9 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise WebhookPayloadError(f"webhook {where} must be a JSON object, not "
-                                  f"{type(value).__name__}")
+        raise WebhookPayloadError(
+            f"webhook {where} must be a JSON object, not {type(value).__name__}"
+        )
     return value
 
 
@@ -113,8 +119,9 @@ def ingest_webhook_event(engine: Engine, payload: Mapping[str, Any]) -> WebhookO
     return WebhookOutcome(event=kind, action=action, problems=tally.problems)
 
 
-def verify_and_ingest(engine: Engine, body: bytes, headers: Mapping[str, str],
-                      secret: str) -> WebhookOutcome:
+def verify_and_ingest(
+    engine: Engine, body: bytes, headers: Mapping[str, str], secret: str
+) -> WebhookOutcome:
     """Verify a delivery's signature, then ingest it (raises WebhookVerificationError)."""
     return ingest_webhook_event(engine, verify_signature(body, headers, secret))
 
@@ -132,9 +139,13 @@ class WebhookInfo:
         return asdict(self)
 
 
-def register_webhook(connection: ArgillaConnection, *, url: str,
-                     events: tuple[str, ...] = RESPONSE_EVENTS,
-                     description: str = "accord: sync human judgments") -> WebhookInfo:
+def register_webhook(
+    connection: ArgillaConnection,
+    *,
+    url: str,
+    events: tuple[str, ...] = RESPONSE_EVENTS,
+    description: str = "accord: sync human judgments",
+) -> WebhookInfo:
     """A webhook delivering ``events`` to ``url``; an existing one for the URL is reused
     (its events updated), so registering twice keeps one webhook and one secret."""
     if not url.startswith(("http://", "https://")):
@@ -151,17 +162,23 @@ def register_webhook(connection: ArgillaConnection, *, url: str,
     found = existing()
     if found is not None:
         if sorted(found["events"]) != sorted(events) or not found.get("enabled", True):
+
             def patch() -> dict:
-                r = http.patch(f"/api/v1/webhooks/{found['id']}",
-                               json={"events": list(events), "enabled": True})
+                r = http.patch(
+                    f"/api/v1/webhooks/{found['id']}",
+                    json={"events": list(events), "enabled": True},
+                )
                 r.raise_for_status()
                 return r.json()
+
             found = connection.call(patch, what="webhook update")
         return _info(found, created=False)
 
     def create() -> dict:
-        r = http.post("/api/v1/webhooks", json={"url": url, "events": list(events),
-                                                "description": description})
+        r = http.post(
+            "/api/v1/webhooks",
+            json={"url": url, "events": list(events), "description": description},
+        )
         if r.status_code == 422:
             raise ValueError(f"Argilla rejected the webhook: {r.text[:300]}")
         r.raise_for_status()
@@ -171,8 +188,14 @@ def register_webhook(connection: ArgillaConnection, *, url: str,
 
 
 def _info(data: dict, *, created: bool) -> WebhookInfo:
-    return WebhookInfo(id=data["id"], url=data["url"], events=list(data["events"]),
-                       secret=data["secret"], enabled=data.get("enabled", True), created=created)
+    return WebhookInfo(
+        id=data["id"],
+        url=data["url"],
+        events=list(data["events"]),
+        secret=data["secret"],
+        enabled=data.get("enabled", True),
+        created=created,
+    )
 
 
 def list_webhooks(connection: ArgillaConnection) -> list[WebhookInfo]:

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/argilla", tags=["argilla"])
 
 
 @router.post("/webhook", summary="Receive an Argilla webhook delivery (signature-checked)")
-async def argilla_webhook(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+async def argilla_webhook(
+    request: Request, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
     from anyio import to_thread
 
     from ...feedback.argilla.webhooks import (
@@ -32,7 +34,8 @@ async def argilla_webhook(request: Request, engine: EngineDep, settings: Setting
     headers = dict(request.headers)
     try:
         outcome = await to_thread.run_sync(
-            lambda: verify_and_ingest(engine, body, headers, settings.webhook_secret))
+            lambda: verify_and_ingest(engine, body, headers, settings.webhook_secret)
+        )
     except WebhookPayloadError as exc:
         raise HTTPException(422, str(exc)) from None
     except WebhookVerificationError as exc:

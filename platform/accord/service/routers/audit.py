@@ -19,8 +19,11 @@ router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[Depends(allow(
 
 
 @router.get("/summary", summary="Agreement summary computed from the store")
-def summary(engine: EngineDep, job_id: IdQuery = None,
-            snapshot: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+def summary(
+    engine: EngineDep,
+    job_id: IdQuery = None,
+    snapshot: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
     if job_id is not None and snapshot is not None:
         raise HTTPException(422, "give job_id or snapshot, not both")
     try:
@@ -52,8 +55,11 @@ def show_report(name: str, settings: SettingsDep) -> dict[str, Any]:
     return report_entry(_report_dir(settings, name))
 
 
-@router.get("/reports/{name}/files/{path:path}", response_class=FileResponse,
-            summary="A file of an audit report (plot, summary, HTML page)")
+@router.get(
+    "/reports/{name}/files/{path:path}",
+    response_class=FileResponse,
+    summary="A file of an audit report (plot, summary, HTML page)",
+)
 def report_file(name: str, path: str, settings: SettingsDep):
     folder = _report_dir(settings, name)
     try:

@@ -11,8 +11,9 @@ from ..auth import READ_DATA
 from ..deps import IdPath, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
-router = APIRouter(prefix="/constitutions", tags=["constitutions"],
-                   dependencies=[Depends(allow(READ_DATA))])
+router = APIRouter(
+    prefix="/constitutions", tags=["constitutions"], dependencies=[Depends(allow(READ_DATA))]
+)
 
 
 @router.get("", response_model=Page[ConstitutionPublic])

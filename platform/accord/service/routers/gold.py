@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
+
 from ...formats.base import InvalidRecordError
 from ...store.crud import gold as crud
 from ...store.models import GoldPairCreate, GoldPairPublic, User
@@ -27,8 +28,9 @@ def list_gold(session: SessionDep, page: PageDep):
 
 
 @router.post("", status_code=201)
-def add_gold(body: GoldPairCreate, engine: EngineDep,
-             user: Annotated[User, Depends(allow(OPERATE))]) -> dict[str, Any]:
+def add_gold(
+    body: GoldPairCreate, engine: EngineDep, user: Annotated[User, Depends(allow(OPERATE))]
+) -> dict[str, Any]:
     """Store the items as gold pairs (idempotent: adding them again changes nothing)."""
     from ...gold import add_gold_rows
 

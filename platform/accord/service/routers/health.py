@@ -37,7 +37,9 @@ def health(request: Request) -> JSONResponse:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         database["status"] = "ok"
-        database["server_version"] = ".".join(str(p) for p in (engine.dialect.server_version_info or ()))
+        database["server_version"] = ".".join(
+            str(p) for p in (engine.dialect.server_version_info or ())
+        )
         database["revision"] = current_revision(engine)
         database["head"] = head_revision()
         database["up_to_date"] = database["revision"] == database["head"]

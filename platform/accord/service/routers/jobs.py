@@ -34,37 +34,51 @@ def _job_or_404(session: Session, job_id: int) -> Job:
     return job
 
 
-def enqueue(session: Session, *, kind: str, name: str, config: dict[str, Any], user: User,
-            settings) -> Job:
+def enqueue(
+    session: Session, *, kind: str, name: str, config: dict[str, Any], user: User, settings
+) -> Job:
     """Validate and queue a job (422 naming every bad field); paths, secrets and
     ``trust_remote_code`` are held to the service's policy."""
     try:
         clean = validate_config(kind, config, policy=ApiJobPolicy.from_settings(settings))
     except JobConfigError as exc:
         raise HTTPException(422, [{"field": f, "message": m} for f, m in exc.problems]) from None
-    return crud.create_job(session, kind=kind, name=name or kind, config=clean, created_by=user.name)
+    return crud.create_job(
+        session, kind=kind, name=name or kind, config=clean, created_by=user.name
+    )
 
 
 @router.get("", response_model=Page[JobPublic], dependencies=[Depends(allow(READ_OPS))])
-def list_jobs(session: SessionDep, page: PageDep,
-              status: Annotated[Status | None, Query()] = None,
-              kind: Annotated[str | None, Query(max_length=32)] = None):
-    rows, total = crud.list_jobs(session, status=status, kind=kind, offset=page.offset,
-                                 limit=page.limit)
+def list_jobs(
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[Status | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+):
+    rows, total = crud.list_jobs(
+        session, status=status, kind=kind, offset=page.offset, limit=page.limit
+    )
     return page_of(JobPublic, rows, total, page)
 
 
-@router.get("/kinds", dependencies=[Depends(allow(READ_OPS))], summary="Job kinds this service runs")
+@router.get(
+    "/kinds", dependencies=[Depends(allow(READ_OPS))], summary="Job kinds this service runs"
+)
 def list_kinds() -> list[str]:
     return sorted(job_kinds())
 
 
 @router.post("", response_model=JobPublic, status_code=201)
-def submit_job(body: JobCreate, session: SessionDep, settings: SettingsDep,
-               user: Annotated[User, Depends(allow(OPERATE))]):
+def submit_job(
+    body: JobCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User, Depends(allow(OPERATE))],
+):
     """Queue a job; a worker (``accord worker``) picks it up."""
-    return enqueue(session, kind=body.kind, name=body.name, config=body.config, user=user,
-                   settings=settings)
+    return enqueue(
+        session, kind=body.kind, name=body.name, config=body.config, user=user, settings=settings
+    )
 
 
 @router.get("/{job_id}", response_model=JobPublic, dependencies=[Depends(allow(READ_OPS))])
@@ -72,25 +86,38 @@ def show_job(job_id: IdPath, session: SessionDep):
     return _job_or_404(session, job_id)
 
 
-@router.get("/{job_id}/progress", response_model=JobProgress,
-            dependencies=[Depends(allow(READ_OPS))])
+@router.get(
+    "/{job_id}/progress", response_model=JobProgress, dependencies=[Depends(allow(READ_OPS))]
+)
 def job_progress(job_id: IdPath, session: SessionDep):
     """The job's status and counters (poll this, or stream ``/events``)."""
     return JobProgress.of(_job_or_404(session, job_id))
 
 
-@router.get("/{job_id}/errors", response_model=list[JobErrorPublic],
-            dependencies=[Depends(allow(READ_OPS))])
-def job_errors(job_id: IdPath, session: SessionDep, unresolved_only: bool = True,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+@router.get(
+    "/{job_id}/errors", response_model=list[JobErrorPublic], dependencies=[Depends(allow(READ_OPS))]
+)
+def job_errors(
+    job_id: IdPath,
+    session: SessionDep,
+    unresolved_only: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+):
     _job_or_404(session, job_id)
     return crud.list_errors(session, job_id=job_id, unresolved_only=unresolved_only, limit=limit)
 
 
-@router.get("/{job_id}/events", dependencies=[Depends(allow(READ_OPS))],
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "`progress` events until the job ends"}})
+@router.get(
+    "/{job_id}/events",
+    dependencies=[Depends(allow(READ_OPS))],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`progress` events until the job ends",
+        }
+    },
+)
 async def job_events(job_id: IdPath, request: Request, settings: SettingsDep):
     """Server-sent events: one ``progress`` event per change, ``end`` when the job ends."""
     engine = request.app.state.engine
@@ -125,12 +152,19 @@ async def job_events(job_id: IdPath, request: Request, settings: SettingsDep):
             if current is None:
                 return
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-@router.post("/{job_id}/cancel", response_model=JobPublic, status_code=202,
-             dependencies=[Depends(allow(OPERATE))])
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobPublic,
+    status_code=202,
+    dependencies=[Depends(allow(OPERATE))],
+)
 def cancel_job(job_id: IdPath, session: SessionDep):
     """Cancel a queued job at once, or ask its worker to stop a running one."""
     job = _job_or_404(session, job_id)
@@ -142,14 +176,19 @@ def cancel_job(job_id: IdPath, session: SessionDep):
     return job
 
 
-@router.post("/{job_id}/retry", response_model=JobPublic, status_code=202,
-             dependencies=[Depends(allow(OPERATE))])
+@router.post(
+    "/{job_id}/retry",
+    response_model=JobPublic,
+    status_code=202,
+    dependencies=[Depends(allow(OPERATE))],
+)
 def retry_job(job_id: IdPath, session: SessionDep):
     """Queue a failed or cancelled job again; work already done is found in the cache."""
     job = _job_or_404(session, job_id)
     if job.status not in ("failed", "cancelled"):
-        raise HTTPException(409, f"only failed or cancelled jobs are retried; job {job_id} is "
-                                 f"{job.status}")
+        raise HTTPException(
+            409, f"only failed or cancelled jobs are retried; job {job_id} is {job.status}"
+        )
     job.status, job.cancel_requested, job.worker_id, job.finished_at = "queued", False, None, None
     job.progress_message = "queued again"
     session.add(job)

@@ -18,11 +18,21 @@ router = APIRouter(prefix="/pairs", tags=["pairs"], dependencies=[Depends(allow(
 
 
 @router.get("", response_model=Page[PairPublic])
-def list_pairs(session: SessionDep, page: PageDep, prompt_id: IdQuery = None,
-               job_id: IdQuery = None,
-               source: Annotated[str | None, Query(max_length=200)] = None):
-    rows, total = crud.list_pairs(session, prompt_id=prompt_id, job_id=job_id, source=source,
-                                  offset=page.offset, limit=page.limit)
+def list_pairs(
+    session: SessionDep,
+    page: PageDep,
+    prompt_id: IdQuery = None,
+    job_id: IdQuery = None,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+):
+    rows, total = crud.list_pairs(
+        session,
+        prompt_id=prompt_id,
+        job_id=job_id,
+        source=source,
+        offset=page.offset,
+        limit=page.limit,
+    )
     return page_of(PairPublic, rows, total, page)
 
 
@@ -34,6 +44,10 @@ def show_pair(pair_id: IdPath, session: SessionDep):
     return PairDetail(
         **PairPublic.model_validate(pair).model_dump(),
         prompt=PromptPublic.model_validate(get_prompt(session, prompt_id=pair.prompt_id)),
-        response_a=ResponsePublic.model_validate(get_response(session, response_id=pair.response_a_id)),
-        response_b=ResponsePublic.model_validate(get_response(session, response_id=pair.response_b_id)),
+        response_a=ResponsePublic.model_validate(
+            get_response(session, response_id=pair.response_a_id)
+        ),
+        response_b=ResponsePublic.model_validate(
+            get_response(session, response_id=pair.response_b_id)
+        ),
     )

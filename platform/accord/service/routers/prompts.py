@@ -16,8 +16,9 @@ router = APIRouter(prefix="/prompts", tags=["prompts"])
 
 
 @router.get("", response_model=Page[PromptPublic], dependencies=[Depends(allow(READ_DATA))])
-def list_prompts(session: SessionDep, page: PageDep,
-                 source: Annotated[str | None, Query(max_length=200)] = None):
+def list_prompts(
+    session: SessionDep, page: PageDep, source: Annotated[str | None, Query(max_length=200)] = None
+):
     rows, total = crud.list_prompts(session, source=source, offset=page.offset, limit=page.limit)
     return page_of(PromptPublic, rows, total, page)
 
@@ -30,8 +31,9 @@ def show_prompt(prompt_id: IdPath, session: SessionDep):
     return prompt
 
 
-@router.post("", response_model=PromptPublic, status_code=201,
-             dependencies=[Depends(allow(OPERATE))])
+@router.post(
+    "", response_model=PromptPublic, status_code=201, dependencies=[Depends(allow(OPERATE))]
+)
 def add_prompt(body: PromptCreate, session: SessionDep, settings: SettingsDep):
     """Store a prompt (the existing row is returned when the same content is already stored)."""
     check_text(settings, "text", body.text)
@@ -42,5 +44,6 @@ def add_prompt(body: PromptCreate, session: SessionDep, settings: SettingsDep):
         if not isinstance(content, str) or not isinstance(message.get("role", "user"), str):
             raise HTTPException(422, f"messages[{i}] needs a string 'content' (and string 'role')")
         check_text(settings, f"messages[{i}].content", content)
-    return crud.upsert_prompt(session, text=body.text, source=body.source, messages=body.messages,
-                              meta=body.meta)
+    return crud.upsert_prompt(
+        session, text=body.text, source=body.source, messages=body.messages, meta=body.meta
+    )

@@ -12,17 +12,29 @@ from ..auth import READ_DATA
 from ..deps import IdPath, IdQuery, PageDep, SessionDep, allow
 from ..pages import Page, page_of
 
-router = APIRouter(prefix="/responses", tags=["responses"],
-                   dependencies=[Depends(allow(READ_DATA))])
+router = APIRouter(
+    prefix="/responses", tags=["responses"], dependencies=[Depends(allow(READ_DATA))]
+)
 
 
 @router.get("", response_model=Page[ResponsePublic])
-def list_responses(session: SessionDep, page: PageDep, prompt_id: IdQuery = None,
-                   role: Annotated[str | None, Query(max_length=16)] = None,
-                   model_id: Annotated[str | None, Query(max_length=300)] = None,
-                   job_id: IdQuery = None):
-    rows, total = crud.list_responses(session, prompt_id=prompt_id, role=role, model_id=model_id,
-                                      job_id=job_id, offset=page.offset, limit=page.limit)
+def list_responses(
+    session: SessionDep,
+    page: PageDep,
+    prompt_id: IdQuery = None,
+    role: Annotated[str | None, Query(max_length=16)] = None,
+    model_id: Annotated[str | None, Query(max_length=300)] = None,
+    job_id: IdQuery = None,
+):
+    rows, total = crud.list_responses(
+        session,
+        prompt_id=prompt_id,
+        role=role,
+        model_id=model_id,
+        job_id=job_id,
+        offset=page.offset,
+        limit=page.limit,
+    )
     return page_of(ResponsePublic, rows, total, page)
 
 

@@ -16,12 +16,21 @@ router = APIRouter(prefix="/runs", tags=["runs"], dependencies=[Depends(allow(RE
 
 
 @router.get("", response_model=Page[TrainingRunPublic])
-def list_runs(session: SessionDep, page: PageDep,
-              kind: Annotated[str | None, Query(max_length=16)] = None,
-              status: Annotated[str | None, Query(max_length=12)] = None,
-              snapshot_id: IdQuery = None):
-    rows, total = crud.list_runs(session, kind=kind, status=status, snapshot_id=snapshot_id,
-                                 offset=page.offset, limit=page.limit)
+def list_runs(
+    session: SessionDep,
+    page: PageDep,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[str | None, Query(max_length=12)] = None,
+    snapshot_id: IdQuery = None,
+):
+    rows, total = crud.list_runs(
+        session,
+        kind=kind,
+        status=status,
+        snapshot_id=snapshot_id,
+        offset=page.offset,
+        limit=page.limit,
+    )
     return page_of(TrainingRunPublic, rows, total, page)
 
 
@@ -38,8 +47,9 @@ def show_run(run_id: IdPath, session: SessionDep):
 
 
 @router.get("/{run_id}/metrics", response_model=list[RunMetricPublic])
-def run_metrics(run_id: IdPath, session: SessionDep,
-                limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000):
+def run_metrics(
+    run_id: IdPath, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
+):
     """Per-step instruments (loss, reward accuracy, KL, ...), in step order."""
     run_or_404(session, run_id)
     return crud.run_metrics(session, run_id=run_id, limit=limit)

@@ -32,6 +32,7 @@ from .jobs import enqueue
 
 router = APIRouter(prefix="/snapshots", tags=["snapshots"])
 
+
 def snapshot_or_404(session: Session, name: str) -> Snapshot:
     snap = crud.get_snapshot(session, name=name)
     if snap is None:
@@ -40,20 +41,31 @@ def snapshot_or_404(session: Session, name: str) -> Snapshot:
 
 
 @router.get("", response_model=Page[SnapshotPublic], dependencies=[Depends(allow(READ_OPS))])
-def list_snapshots(session: SessionDep, page: PageDep,
-                   policy: Annotated[str | None, Query(max_length=50)] = None):
+def list_snapshots(
+    session: SessionDep, page: PageDep, policy: Annotated[str | None, Query(max_length=50)] = None
+):
     rows, total = crud.list_snapshots(session, policy=policy, offset=page.offset, limit=page.limit)
     return page_of(SnapshotPublic, rows, total, page)
 
 
 @router.post("", response_model=JobPublic, status_code=202)
-def create_snapshot(body: SnapshotCreate, session: SessionDep, settings: SettingsDep,
-                    user: Annotated[User, Depends(allow(OPERATE))]):
+def create_snapshot(
+    body: SnapshotCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User, Depends(allow(OPERATE))],
+):
     """Queue a ``snapshot`` job; the snapshot appears when the job succeeds."""
     if crud.get_snapshot(session, name=body.name) is not None:
         raise HTTPException(409, f"a snapshot named {body.name!r} already exists")
-    return enqueue(session, kind="snapshot", name=body.name,
-                   config=body.model_dump(), user=user, settings=settings)
+    return enqueue(
+        session,
+        kind="snapshot",
+        name=body.name,
+        config=body.model_dump(),
+        user=user,
+        settings=settings,
+    )
 
 
 @router.get("/{name}", response_model=SnapshotPublic, dependencies=[Depends(allow(READ_OPS))])
@@ -61,17 +73,27 @@ def show_snapshot(name: str, session: SessionDep):
     return snapshot_or_404(session, name)
 
 
-@router.get("/{name}/examples", response_model=Page[SnapshotExamplePublic],
-            dependencies=[Depends(allow(READ_OPS))])
-def snapshot_examples(name: str, session: SessionDep, page: PageDep,
-                      split: Annotated[Literal["train", "test"] | None, Query()] = None):
+@router.get(
+    "/{name}/examples",
+    response_model=Page[SnapshotExamplePublic],
+    dependencies=[Depends(allow(READ_OPS))],
+)
+def snapshot_examples(
+    name: str,
+    session: SessionDep,
+    page: PageDep,
+    split: Annotated[Literal["train", "test"] | None, Query()] = None,
+):
     snap = snapshot_or_404(session, name)
-    rows, total = crud.list_examples(session, snapshot_id=snap.id, split=split, offset=page.offset,
-                                     limit=page.limit)
+    rows, total = crud.list_examples(
+        session, snapshot_id=snap.id, split=split, offset=page.offset, limit=page.limit
+    )
     return page_of(SnapshotExamplePublic, rows, total, page)
 
 
-@router.get("/{name}/verify", response_model=SnapshotVerifyPublic, dependencies=[Depends(allow(READ_OPS))])
+@router.get(
+    "/{name}/verify", response_model=SnapshotVerifyPublic, dependencies=[Depends(allow(READ_OPS))]
+)
 def verify(name: str, session: SessionDep, engine: EngineDep):
     """Recompute every example's hash and the snapshot digest from the store."""
     from ...snapshots import verify_snapshot
@@ -82,8 +104,13 @@ def verify(name: str, session: SessionDep, engine: EngineDep):
 
 
 @router.get("/{name}/diff/{other}", dependencies=[Depends(allow(READ_OPS))])
-def diff(name: str, other: str, session: SessionDep, engine: EngineDep,
-         sample: Annotated[int, Query(ge=0, le=100)] = 10) -> dict[str, Any]:
+def diff(
+    name: str,
+    other: str,
+    session: SessionDep,
+    engine: EngineDep,
+    sample: Annotated[int, Query(ge=0, le=100)] = 10,
+) -> dict[str, Any]:
     """What changed from snapshot ``name`` to ``other``: added, removed, flipped, re-weighted."""
     from ...snapshots import diff_snapshots
 
@@ -92,13 +119,24 @@ def diff(name: str, other: str, session: SessionDep, engine: EngineDep,
     return diff_snapshots(engine, name, other, sample=sample)
 
 
-@router.get("/{name}/export", dependencies=[Depends(allow(READ_OPS))],
-            response_class=FileResponse,
-            responses={200: {"content": {"application/zip": {}},
-                             "description": "The export folder (files + manifest.json) as a zip"}})
-def export(name: str, session: SessionDep, engine: EngineDep,
-           fmt: Annotated[Literal["trl", "parquet", "hf"], Query()] = "trl",
-           conversational: bool = False):
+@router.get(
+    "/{name}/export",
+    dependencies=[Depends(allow(READ_OPS))],
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "The export folder (files + manifest.json) as a zip",
+        }
+    },
+)
+def export(
+    name: str,
+    session: SessionDep,
+    engine: EngineDep,
+    fmt: Annotated[Literal["trl", "parquet", "hf"], Query()] = "trl",
+    conversational: bool = False,
+):
     from ...snapshots import FORMATS, export_snapshot
 
     snapshot_or_404(session, name)
@@ -117,5 +155,9 @@ def export(name: str, session: SessionDep, engine: EngineDep,
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return FileResponse(archive, media_type="application/zip", filename=archive.name,
-                        background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True))
+    return FileResponse(
+        archive,
+        media_type="application/zip",
+        filename=archive.name,
+        background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
+    )

@@ -15,6 +15,7 @@ from ..pages import Page, page_of
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(allow(ADMIN))])
 
+
 def _user_or_404(session, user_id: int):
     user = crud.get_user(session, user_id=user_id)
     if user is None:
@@ -23,18 +24,24 @@ def _user_or_404(session, user_id: int):
 
 
 @router.get("", response_model=Page[UserPublic])
-def list_users(session: SessionDep, page: PageDep, role: Annotated[Role | None, Query()] = None,
-               active: bool | None = None):
-    rows, total = crud.list_users(session, role=role, active=active, offset=page.offset,
-                                  limit=page.limit)
+def list_users(
+    session: SessionDep,
+    page: PageDep,
+    role: Annotated[Role | None, Query()] = None,
+    active: bool | None = None,
+):
+    rows, total = crud.list_users(
+        session, role=role, active=active, offset=page.offset, limit=page.limit
+    )
     return page_of(UserPublic, rows, total, page)
 
 
 @router.post("", response_model=UserWithToken, status_code=201)
 def create_user(body: UserCreate, session: SessionDep):
     try:
-        user, token = crud.create_user(session, name=body.name, role=body.role,
-                                       expires_at=body.expires_at)
+        user, token = crud.create_user(
+            session, name=body.name, role=body.role, expires_at=body.expires_at
+        )
     except crud.UserExists as exc:
         raise HTTPException(409, str(exc)) from None
     except crud.UserError as exc:
@@ -52,8 +59,13 @@ def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep):
     """Change a user's role, token expiry, or deactivate it (its token stops working). The
     last active admin cannot be demoted or deactivated (409)."""
     try:
-        return crud.update_user(session, user=_user_or_404(session, user_id), role=body.role,
-                                active=body.active, expires_at=body.expires_at)
+        return crud.update_user(
+            session,
+            user=_user_or_404(session, user_id),
+            role=body.role,
+            active=body.active,
+            expires_at=body.expires_at,
+        )
     except crud.LastAdminError as exc:
         raise HTTPException(409, str(exc)) from None
     except crud.UserError as exc:

@@ -13,4 +13,15 @@ from . import (
     stats,
 )
 
-__all__ = ["annotators", "calibrations", "constitutions", "gold", "jobs", "judgments", "pairs", "prompts", "responses", "stats"]
+__all__ = [
+    "annotators",
+    "calibrations",
+    "constitutions",
+    "gold",
+    "jobs",
+    "judgments",
+    "pairs",
+    "prompts",
+    "responses",
+    "stats",
+]

@@ -25,8 +25,14 @@ from ..models.gold import ANSWERS
 from .pairs import side_of
 
 
-def set_gold(session: Session, *, pair: Pair, answer: str | None = None,
-             chosen_id: int | None = None, source: str = "") -> tuple[GoldPair, str]:
+def set_gold(
+    session: Session,
+    *,
+    pair: Pair,
+    answer: str | None = None,
+    chosen_id: int | None = None,
+    source: str = "",
+) -> tuple[GoldPair, str]:
     """Mark ``pair`` as gold with its better side (``answer`` a | b, or the chosen response);
     returns the row and 'created' | 'updated' | 'unchanged'."""
     if (answer is None) == (chosen_id is None):
@@ -34,8 +40,9 @@ def set_gold(session: Session, *, pair: Pair, answer: str | None = None,
     if chosen_id is not None:
         answer = side_of(pair, chosen_id)
     if answer not in ANSWERS:
-        raise ValueError(f"a gold answer is one of {', '.join(ANSWERS)} (ties are not gold), "
-                         f"got {answer!r}")
+        raise ValueError(
+            f"a gold answer is one of {', '.join(ANSWERS)} (ties are not gold), got {answer!r}"
+        )
     row = session.exec(select(GoldPair).where(GoldPair.pair_id == pair.id)).first()
     if row is None:
         row = GoldPair(pair_id=pair.id, answer=answer, source=source)
@@ -57,7 +64,7 @@ def gold_answers(session: Session, *, pair_ids: Sequence[int] | None = None) -> 
     out: dict[int, str] = {}
     ids = list(pair_ids)
     for start in range(0, len(ids), 500):
-        out.update(session.exec(query.where(GoldPair.pair_id.in_(ids[start:start + 500]))).all())
+        out.update(session.exec(query.where(GoldPair.pair_id.in_(ids[start : start + 500]))).all())
     return out
 
 

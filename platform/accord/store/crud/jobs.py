@@ -14,14 +14,27 @@ from ..models._base import utcnow
 from .paging import equal_to, page
 
 
-def create_job(session: Session, *, kind: str, name: str = "", config: dict[str, Any] | None = None,
-               status: str = "queued", created_by: str | None = None) -> Job:
+def create_job(
+    session: Session,
+    *,
+    kind: str,
+    name: str = "",
+    config: dict[str, Any] | None = None,
+    status: str = "queued",
+    created_by: str | None = None,
+) -> Job:
     if name:
         check_name(name, what="job")
     # Secrets are never stored: a literal one is redacted (a reference {"env": NAME} is kept).
     config = redact(config or {})
-    job = Job(kind=kind, name=name, config=config, config_hash=content_hash(kind, config),
-              status=status, created_by=created_by)
+    job = Job(
+        kind=kind,
+        name=name,
+        config=config,
+        config_hash=content_hash(kind, config),
+        status=status,
+        created_by=created_by,
+    )
     session.add(job)
     session.flush()
     return job
@@ -31,14 +44,26 @@ def get_job(session: Session, *, job_id: int) -> Job | None:
     return session.get(Job, job_id)
 
 
-def list_jobs(session: Session, *, status: str | None = None, kind: str | None = None,
-              offset: int = 0, limit: int = 100) -> tuple[list[Job], int]:
+def list_jobs(
+    session: Session,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Job], int]:
     conds = equal_to({Job.status: status, Job.kind: kind})
     return page(session, Job, conds, order_by=Job.id.desc(), offset=offset, limit=limit)
 
 
-def set_progress(session: Session, *, job: Job, done: int | None = None, total: int | None = None,
-                 message: str | None = None) -> Job:
+def set_progress(
+    session: Session,
+    *,
+    job: Job,
+    done: int | None = None,
+    total: int | None = None,
+    message: str | None = None,
+) -> Job:
     if done is not None:
         job.progress_done = done
     if total is not None:
@@ -63,8 +88,14 @@ def mark_running(session: Session, *, job: Job, worker_id: str | None = None) ->
     return job
 
 
-def finish_job(session: Session, *, job: Job, status: str = "succeeded", error: str | None = None,
-               result: dict[str, Any] | None = None) -> Job:
+def finish_job(
+    session: Session,
+    *,
+    job: Job,
+    status: str = "succeeded",
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> Job:
     job.status = status
     job.error = error
     if result is not None:
@@ -75,15 +106,29 @@ def finish_job(session: Session, *, job: Job, status: str = "succeeded", error: 
     return job
 
 
-def record_error(session: Session, *, job_id: int | None, step: str, item_key: str, cause: str,
-                 message: str, payload: dict[str, Any] | None = None) -> JobError:
+def record_error(
+    session: Session,
+    *,
+    job_id: int | None,
+    step: str,
+    item_key: str,
+    cause: str,
+    message: str,
+    payload: dict[str, Any] | None = None,
+) -> JobError:
     """Record (or count again) an item a job could not do."""
     err = session.exec(
         select(JobError).where(JobError.step == step, JobError.item_key == item_key)
     ).first()
     if err is None:
-        err = JobError(job_id=job_id, step=step, item_key=item_key, cause=cause, message=message,
-                       payload=payload or {})
+        err = JobError(
+            job_id=job_id,
+            step=step,
+            item_key=item_key,
+            cause=cause,
+            message=message,
+            payload=payload or {},
+        )
     else:
         err.attempts += 1
         err.cause, err.message, err.resolved = cause, message, False
@@ -106,12 +151,20 @@ def resolve_error(session: Session, *, step: str, item_key: str) -> None:
         session.flush()
 
 
-def list_errors(session: Session, *, job_id: int | None = None, step: str | None = None,
-                unresolved_only: bool = True, limit: int | None = None) -> list[JobError]:
+def list_errors(
+    session: Session,
+    *,
+    job_id: int | None = None,
+    step: str | None = None,
+    unresolved_only: bool = True,
+    limit: int | None = None,
+) -> list[JobError]:
     conds = equal_to({JobError.job_id: job_id, JobError.step: step})
     if unresolved_only:
         conds.append(JobError.resolved == False)
-    return list(session.exec(select(JobError).where(*conds).order_by(JobError.id).limit(limit)).all())
+    return list(
+        session.exec(select(JobError).where(*conds).order_by(JobError.id).limit(limit)).all()
+    )
 
 
 def recent_jobs(session: Session, *, limit: int = 100) -> list[Job]:

@@ -7,7 +7,9 @@
 >>> with session_scope(engine) as s:
 ...     p = upsert_prompt(s, text="Q")
 ...     x, y = upsert_response(s, prompt=p, text="1"), upsert_response(s, prompt=p, text="2")
-...     upsert_pair(s, response_x=x, response_y=y).id == upsert_pair(s, response_x=y, response_y=x).id
+...     xy = upsert_pair(s, response_x=x, response_y=y)
+...     yx = upsert_pair(s, response_x=y, response_y=x)
+...     xy.id == yx.id
 True
 """
 
@@ -20,8 +22,14 @@ from ..models import Pair, Response
 from .paging import equal_to, page
 
 
-def upsert_pair(session: Session, *, response_x: Response, response_y: Response, source: str = "",
-                job_id: int | None = None) -> Pair:
+def upsert_pair(
+    session: Session,
+    *,
+    response_x: Response,
+    response_y: Response,
+    source: str = "",
+    job_id: int | None = None,
+) -> Pair:
     """The pair of these two responses of one prompt, in either order, created if new."""
     if response_x.prompt_id != response_y.prompt_id:
         raise ValueError("a pair's two responses must answer the same prompt")
@@ -32,8 +40,14 @@ def upsert_pair(session: Session, *, response_x: Response, response_y: Response,
     if existing is not None:
         return existing
     a, b = sorted((response_x, response_y), key=lambda r: r.content_hash)
-    pair = Pair(prompt_id=a.prompt_id, response_a_id=a.id, response_b_id=b.id, source=source,
-                job_id=job_id, content_hash=key)
+    pair = Pair(
+        prompt_id=a.prompt_id,
+        response_a_id=a.id,
+        response_b_id=b.id,
+        source=source,
+        job_id=job_id,
+        content_hash=key,
+    )
     session.add(pair)
     session.flush()
     return pair
@@ -52,8 +66,15 @@ def get_pair(session: Session, *, pair_id: int) -> Pair | None:
     return session.get(Pair, pair_id)
 
 
-def list_pairs(session: Session, *, prompt_id: int | None = None, job_id: int | None = None,
-               source: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[Pair], int]:
+def list_pairs(
+    session: Session,
+    *,
+    prompt_id: int | None = None,
+    job_id: int | None = None,
+    source: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Pair], int]:
     conds = equal_to({Pair.prompt_id: prompt_id, Pair.job_id: job_id, Pair.source: source})
     return page(session, Pair, conds, order_by=Pair.id, offset=offset, limit=limit)
 

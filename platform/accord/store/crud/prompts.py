@@ -27,8 +27,13 @@ def render_messages(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages)
 
 
-def prompt_row(*, text: str, source: str = "", messages: list[dict[str, Any]] | None = None,
-               meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def prompt_row(
+    *,
+    text: str,
+    source: str = "",
+    messages: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The column values of a prompt (for bulk inserts)."""
     if messages and not text:
         text = render_messages(messages)
@@ -49,9 +54,14 @@ def get_prompt_by_hash(session: Session, *, content_hash: str) -> Prompt | None:
     return session.exec(select(Prompt).where(Prompt.content_hash == content_hash)).first()
 
 
-def upsert_prompt(session: Session, *, text: str, source: str = "",
-                  messages: list[dict[str, Any]] | None = None,
-                  meta: dict[str, Any] | None = None) -> Prompt:
+def upsert_prompt(
+    session: Session,
+    *,
+    text: str,
+    source: str = "",
+    messages: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Prompt:
     """The prompt with this content, created if new (the first source is kept)."""
     row = prompt_row(text=text, source=source, messages=messages, meta=meta)
     existing = get_prompt_by_hash(session, content_hash=row["content_hash"])
@@ -67,7 +77,15 @@ def get_prompt(session: Session, *, prompt_id: int) -> Prompt | None:
     return session.get(Prompt, prompt_id)
 
 
-def list_prompts(session: Session, *, source: str | None = None, offset: int = 0,
-                 limit: int = 100) -> tuple[list[Prompt], int]:
+def list_prompts(
+    session: Session, *, source: str | None = None, offset: int = 0, limit: int = 100
+) -> tuple[list[Prompt], int]:
     """A page of prompts and the total count matching the filter."""
-    return page(session, Prompt, equal_to({Prompt.source: source}), order_by=Prompt.id, offset=offset, limit=limit)
+    return page(
+        session,
+        Prompt,
+        equal_to({Prompt.source: source}),
+        order_by=Prompt.id,
+        offset=offset,
+        limit=limit,
+    )

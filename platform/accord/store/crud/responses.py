@@ -24,9 +24,18 @@ from ..text import check_store_text
 from .paging import equal_to, page
 
 
-def response_row(*, prompt_hash: str, prompt_id: int, text: str, role: str = "initial",
-                 parent_hash: str = "", parent_id: int | None = None, model_id: str = "",
-                 backend: str = "", **extra: Any) -> dict[str, Any]:
+def response_row(
+    *,
+    prompt_hash: str,
+    prompt_id: int,
+    text: str,
+    role: str = "initial",
+    parent_hash: str = "",
+    parent_id: int | None = None,
+    model_id: str = "",
+    backend: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
     if role not in ROLES:
         raise ValueError(f"response role must be one of {ROLES}, got {role!r}")
     check_store_text(text, field="response text")
@@ -37,8 +46,9 @@ def response_row(*, prompt_hash: str, prompt_id: int, text: str, role: str = "in
         "backend": backend,
         "prompt_id": prompt_id,
         "parent_id": parent_id,
-        "content_hash": response_key(prompt_hash, text, role=role, parent_hash=parent_hash,
-                                     model_id=model_id),
+        "content_hash": response_key(
+            prompt_hash, text, role=role, parent_hash=parent_hash, model_id=model_id
+        ),
         "sampling_params": extra.pop("sampling_params", None) or {},
         "usage": extra.pop("usage", None) or {},
         "messages": extra.pop("messages", None),
@@ -55,20 +65,36 @@ def response_row(*, prompt_hash: str, prompt_id: int, text: str, role: str = "in
     return row
 
 
-def upsert_response(session: Session, *, prompt: Prompt, text: str, role: str = "initial",
-                    parent: Response | None = None, model_id: str = "", backend: str = "",
-                    **extra: Any) -> Response:
+def upsert_response(
+    session: Session,
+    *,
+    prompt: Prompt,
+    text: str,
+    role: str = "initial",
+    parent: Response | None = None,
+    model_id: str = "",
+    backend: str = "",
+    **extra: Any,
+) -> Response:
     """The response with this content and lineage, created if new.
 
     ``extra``: sampling_params, usage, messages, constitution_id, principle, round, job_id,
     raw_output, finish_reason, cache_key.
     """
     row = response_row(
-        prompt_hash=prompt.content_hash, prompt_id=prompt.id, text=text, role=role,
-        parent_hash=parent.content_hash if parent else "", parent_id=parent.id if parent else None,
-        model_id=model_id, backend=backend, **extra,
+        prompt_hash=prompt.content_hash,
+        prompt_id=prompt.id,
+        text=text,
+        role=role,
+        parent_hash=parent.content_hash if parent else "",
+        parent_id=parent.id if parent else None,
+        model_id=model_id,
+        backend=backend,
+        **extra,
     )
-    existing = session.exec(select(Response).where(Response.content_hash == row["content_hash"])).first()
+    existing = session.exec(
+        select(Response).where(Response.content_hash == row["content_hash"])
+    ).first()
     if existing is not None:
         return existing
     response = Response(**row)
@@ -91,9 +117,22 @@ def lineage(session: Session, *, response_id: int) -> list[Response]:
     return chain[::-1]
 
 
-def list_responses(session: Session, *, prompt_id: int | None = None, role: str | None = None,
-                   model_id: str | None = None, job_id: int | None = None, offset: int = 0,
-                   limit: int = 100) -> tuple[list[Response], int]:
-    conds = equal_to({Response.prompt_id: prompt_id, Response.role: role,
-                      Response.model_id: model_id, Response.job_id: job_id})
+def list_responses(
+    session: Session,
+    *,
+    prompt_id: int | None = None,
+    role: str | None = None,
+    model_id: str | None = None,
+    job_id: int | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[Response], int]:
+    conds = equal_to(
+        {
+            Response.prompt_id: prompt_id,
+            Response.role: role,
+            Response.model_id: model_id,
+            Response.job_id: job_id,
+        }
+    )
     return page(session, Response, conds, order_by=Response.id, offset=offset, limit=limit)

@@ -16,8 +16,12 @@ def store_stats(session: Session) -> dict[str, Any]:
     def count(model, *conds) -> int:
         return session.execute(select(func.count()).select_from(model).where(*conds)).scalar_one()
 
-    by_role = dict(session.execute(select(Response.role, func.count()).group_by(Response.role)).all())
-    by_kind = dict(session.execute(select(Judgment.kind, func.count()).group_by(Judgment.kind)).all())
+    by_role = dict(
+        session.execute(select(Response.role, func.count()).group_by(Response.role)).all()
+    )
+    by_kind = dict(
+        session.execute(select(Judgment.kind, func.count()).group_by(Judgment.kind)).all()
+    )
     return {
         "prompts": count(Prompt),
         "responses": {"total": count(Response), **{r: by_role.get(r, 0) for r in ROLES}},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Text
@@ -13,7 +13,7 @@ MAX_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL
 
 def utcnow() -> datetime:
     """Timezone-aware UTC (the column type stores UTC on every database)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def json_field(default_factory=dict, nullable: bool = False, **kw: Any) -> Any:

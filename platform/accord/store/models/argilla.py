@@ -18,7 +18,9 @@ class ArgillaRecord(SQLModel, table=True):
     dataset: str = Field(max_length=200, index=True)
     workspace: str = Field(default="", max_length=200)
     pair_id: int = Field(foreign_key="pair.id", index=True)
-    record_id: str = Field(max_length=100, index=True, description="Argilla external id (from accord ids).")
+    record_id: str = Field(
+        max_length=100, index=True, description="Argilla external id (from accord ids)."
+    )
     shown_order: str = Field(max_length=4, description="ab: response_a shown as A; ba: swapped")
     pushed_hash: str = Field(default="", max_length=64, description="Hash of the pushed content.")
     status: str = Field(default="pending", max_length=12, description="pending | pushed")

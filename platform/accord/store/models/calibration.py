@@ -19,14 +19,17 @@ from ._base import hash_field, json_field, utcnow
 
 class CalibrationBase(SQLModel):
     judge: str = Field(max_length=300, index=True, description="Judge model id.")
-    constitution_hash: str = Field(default="", max_length=64,
-                                   description="Constitution version ('' = any).")
-    principle: str = Field(default="", max_length=100,
-                           description="Principle id; '' = the judge's aggregate label.")
+    constitution_hash: str = Field(
+        default="", max_length=64, description="Constitution version ('' = any)."
+    )
+    principle: str = Field(
+        default="", max_length=100, description="Principle id; '' = the judge's aggregate label."
+    )
     method: str = Field(max_length=16, description="temperature | platt | isotonic")
     version: int = Field(default=1, description="1, 2, … per judge/constitution/principle/method.")
-    human_label_hash: str = Field(max_length=64,
-                                  description="sha256 of the (pair, human outcome) set fitted on.")
+    human_label_hash: str = Field(
+        max_length=64, description="sha256 of the (pair, human outcome) set fitted on."
+    )
     n: int = Field(description="Pairs with both an AI soft label and a human label.")
     ece_before: float
     ece_after: float

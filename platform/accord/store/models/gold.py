@@ -34,6 +34,11 @@ class GoldPairPublic(GoldPairBase):
 class GoldPairCreate(SQLModel):
     """``POST /gold``: items as in ``accord gold add``, stored all or none."""
 
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
-                                        description="{prompt, chosen, rejected} or {pair_id, answer}.")
-    source: str = Field(default="gold:api", max_length=300, description="Where the answers come from.")
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="{prompt, chosen, rejected} or {pair_id, answer}.",
+    )
+    source: str = Field(
+        default="gold:api", max_length=300, description="Where the answers come from."
+    )

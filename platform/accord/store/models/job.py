@@ -70,7 +70,9 @@ class JobPublic(JobBase):
 class JobCreate(SQLModel):
     """``POST /jobs``: a job to queue (its ``config`` is checked by the kind's validator)."""
 
-    kind: str = Field(max_length=32, description="recipe | train | snapshot | argilla_pull | argilla_push")
+    kind: str = Field(
+        max_length=32, description="recipe | train | snapshot | argilla_pull | argilla_push"
+    )
     name: name_field("job", optional=True) = ""
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -94,10 +96,16 @@ class JobProgress(SQLModel):
     def of(cls, job: Job) -> JobProgress:
         total = job.progress_total
         return cls(
-            id=job.id, kind=job.kind, status=job.status, done=job.progress_done, total=total,
+            id=job.id,
+            kind=job.kind,
+            status=job.status,
+            done=job.progress_done,
+            total=total,
             fraction=round(min(job.progress_done / total, 1.0), 4) if total else None,
-            message=job.progress_message, attempts=job.attempts,
-            cancel_requested=job.cancel_requested, heartbeat_at=job.heartbeat_at,
+            message=job.progress_message,
+            attempts=job.attempts,
+            cancel_requested=job.cancel_requested,
+            heartbeat_at=job.heartbeat_at,
             error=(job.error or "").splitlines()[0][:500] if job.error else None,
         )
 

@@ -2,7 +2,8 @@
 principle, in which presentation order, with soft probability, rationale and raw output.
 
 A judgment is unique per (pair, kind, judge identity, presentation order, principle,
-constitution version); ``key_hash`` holds that natural key so re-ingesting updates instead of duplicating.
+constitution version); ``key_hash`` holds that natural key so re-ingesting updates instead of
+duplicating.
 Changes to a human answer are kept in ``JudgmentRevision``.
 """
 
@@ -47,7 +48,8 @@ class JudgmentCreate(SQLModel):
     pair_id: int = Field(ge=1, le=MAX_ID)
     preferred: Literal["a", "b", "tie"]
     presentation_order: Literal["ab", "ba", ""] = Field(
-        default="", description="Order the annotator saw: ab (response_a first) or ba.")
+        default="", description="Order the annotator saw: ab (response_a first) or ba."
+    )
     principle: str = Field(default="", max_length=100)
     strength: int | None = Field(default=None, ge=-100, le=100)
     rationale: str | None = None

@@ -16,7 +16,9 @@ class ResponseBase(SQLModel):
     text: str = text_field()
     role: str = Field(default="initial", max_length=16, index=True, description="|".join(ROLES))
     model_id: str = Field(default="", max_length=300, index=True, description="Generator model.")
-    backend: str = Field(default="", max_length=32, description="transformers | openai | vllm | import")
+    backend: str = Field(
+        default="", max_length=32, description="transformers | openai | vllm | import"
+    )
 
 
 class Response(ResponseBase, table=True):

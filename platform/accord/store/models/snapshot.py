@@ -47,11 +47,16 @@ class SnapshotCreate(SQLModel):
     policy: str = Field(max_length=50, description=_policy_names())
     test_fraction: float = Field(default=0.1, ge=0, lt=1)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    source: str | None = Field(default=None, max_length=200, description="Only pairs from this source.")
+    source: str | None = Field(
+        default=None, max_length=200, description="Only pairs from this source."
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="Policy parameters.")
     min_gold_accuracy: float | None = Field(
-        default=None, ge=0, le=1, description="Drop the labels of annotators whose accuracy on "
-        "gold pairs is below this.")
+        default=None,
+        ge=0,
+        le=1,
+        description="Drop the labels of annotators whose accuracy on gold pairs is below this.",
+    )
 
 
 class SnapshotExample(SQLModel, table=True):

@@ -18,7 +18,8 @@ class UserBase(SQLModel):
     role: str = Field(max_length=16, description="|".join(ROLES))
     active: bool = True
     token_expires_at: datetime | None = Field(
-        default=None, description="When the token stops signing in (None: it does not expire).")
+        default=None, description="When the token stops signing in (None: it does not expire)."
+    )
 
 
 class User(UserBase, table=True):

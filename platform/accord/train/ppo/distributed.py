@@ -108,12 +108,14 @@ def generation_reference(ref, accelerator) -> Iterator[torch.nn.Module]:
 
 def save_trained(accelerator, trained, tokenizer, output_dir) -> None:
     """Policy (with tokenizer) into ``output_dir``, value model into ``output_dir/value_model``."""
-    state = accelerator.get_state_dict(trained)  # gathers ZeRO-3 shards; collective, all ranks call it
+    state = accelerator.get_state_dict(
+        trained
+    )  # gathers ZeRO-3 shards; collective, all ranks call it
     if not accelerator.is_main_process:
         return
     unwrapped = accelerator.unwrap_model(trained)
     for name, target in (("policy", output_dir), ("value", output_dir / "value_model")):
         prefix = f"{name}."
-        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         getattr(unwrapped, name).save_pretrained(str(target), state_dict=part)
     tokenizer.save_pretrained(str(output_dir))

@@ -43,8 +43,13 @@ def response_logits(model, batch: RolloutBatch, temperature: float) -> torch.Ten
     """
     mask = batch.attention_mask
     keep = batch.response_ids.size(1) + 1
-    out = model(input_ids=batch.input_ids, attention_mask=mask, position_ids=position_ids_for(mask),
-                use_cache=False, logits_to_keep=keep)
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=mask,
+        position_ids=position_ids_for(mask),
+        use_cache=False,
+        logits_to_keep=keep,
+    )
     logits = out.logits[:, -keep:-1]
     return logits / temperature if temperature != 1.0 else logits
 
@@ -68,15 +73,19 @@ def _backbone(model):
 
 def token_scalars(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """The scalar head of a sequence-classification model at every position: (B, T)."""
-    hidden = _backbone(model)(input_ids=input_ids, attention_mask=attention_mask,
-                              position_ids=position_ids_for(attention_mask), use_cache=False).last_hidden_state
+    hidden = _backbone(model)(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids_for(attention_mask),
+        use_cache=False,
+    ).last_hidden_state
     return model.score(hidden).squeeze(-1).float()
 
 
 def response_values(value_model, batch: RolloutBatch) -> torch.Tensor:
     """Value estimates at the positions that predict each response token: (B, R)."""
     q = batch.query_ids.size(1)
-    return token_scalars(value_model, batch.input_ids, batch.attention_mask)[:, q - 1:-1]
+    return token_scalars(value_model, batch.input_ids, batch.attention_mask)[:, q - 1 : -1]
 
 
 def chunks(batch: RolloutBatch, size: int) -> Iterator[RolloutBatch]:
@@ -84,8 +93,9 @@ def chunks(batch: RolloutBatch, size: int) -> Iterator[RolloutBatch]:
         yield batch.select(slice(start, start + size))
 
 
-def rollout_logprobs(model, batch: RolloutBatch, temperature: float, *, chunk_size: int,
-                     with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def rollout_logprobs(
+    model, batch: RolloutBatch, temperature: float, *, chunk_size: int, with_entropy: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs (and entropies) of the sampled responses, ``chunk_size`` rows at a time."""
     logps, entropies = [], []
     for part in chunks(batch, chunk_size):
@@ -120,20 +130,36 @@ class PolicyAndValue(torch.nn.Module):
         super().__init__()
         self.policy, self.value = policy, value
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_ids: torch.Tensor,
-                query_length: int, temperature: float = 1.0, with_entropy: bool = False,
-                with_logits: bool = False):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        response_ids: torch.Tensor,
+        query_length: int,
+        temperature: float = 1.0,
+        with_entropy: bool = False,
+        with_logits: bool = False,
+    ):
         position_ids = position_ids_for(attention_mask)
         # value first, policy second: backward runs in reverse, so the policy's gradients (and
         # the transient of its tied embedding's two gradient paths) come before the value
         # model's gradients exist, which lowers the peak by about one embedding matrix
-        hidden = _backbone(self.value)(input_ids=input_ids, attention_mask=attention_mask,
-                                       position_ids=position_ids, use_cache=False).last_hidden_state
-        values = self.value.score(hidden[:, query_length - 1:-1]).squeeze(-1).float()
+        hidden = _backbone(self.value)(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=False,
+        ).last_hidden_state
+        values = self.value.score(hidden[:, query_length - 1 : -1]).squeeze(-1).float()
         del hidden
         keep = response_ids.size(1) + 1
-        logits = self.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             use_cache=False, logits_to_keep=keep).logits[:, -keep:-1]
+        logits = self.policy(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=False,
+            logits_to_keep=keep,
+        ).logits[:, -keep:-1]
         if temperature != 1.0:
             logits = logits / temperature
         logprobs = token_logprobs(logits, response_ids)
@@ -144,15 +170,32 @@ class PolicyAndValue(torch.nn.Module):
         return (logprobs, values, entropy) if with_entropy else (logprobs, values)
 
 
-def policy_and_value(trained, batch: RolloutBatch, temperature: float, *, with_entropy: bool = False,
-                     with_logits: bool = False):
+def policy_and_value(
+    trained,
+    batch: RolloutBatch,
+    temperature: float,
+    *,
+    with_entropy: bool = False,
+    with_logits: bool = False,
+):
     """Call the (possibly wrapped) ``PolicyAndValue`` on a rollout batch."""
-    return trained(batch.input_ids, batch.attention_mask, batch.response_ids, batch.query_ids.size(1),
-                   temperature, with_entropy, with_logits)
+    return trained(
+        batch.input_ids,
+        batch.attention_mask,
+        batch.response_ids,
+        batch.query_ids.size(1),
+        temperature,
+        with_entropy,
+        with_logits,
+    )
 
 
-def rollout_policy_and_value(trained, batch: RolloutBatch, temperature: float, *,
-                             chunk_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rollout_policy_and_value(
+    trained, batch: RolloutBatch, temperature: float, *, chunk_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Old log-probs, values and entropies of a rollout batch, ``chunk_size`` rows at a time."""
-    parts = [policy_and_value(trained, part, temperature, with_entropy=True) for part in chunks(batch, chunk_size)]
+    parts = [
+        policy_and_value(trained, part, temperature, with_entropy=True)
+        for part in chunks(batch, chunk_size)
+    ]
     return tuple(torch.cat(column) for column in zip(*parts))

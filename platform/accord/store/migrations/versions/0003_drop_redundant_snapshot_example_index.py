@@ -11,18 +11,19 @@ Create Date: 2026-11-23 16:50:00
 
 from alembic import op
 
-
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('snapshotexample', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_snapshotexample_snapshot_id'))
+    with op.batch_alter_table("snapshotexample", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_snapshotexample_snapshot_id"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('snapshotexample', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_snapshotexample_snapshot_id'), ['snapshot_id'], unique=False)
+    with op.batch_alter_table("snapshotexample", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_snapshotexample_snapshot_id"), ["snapshot_id"], unique=False
+        )

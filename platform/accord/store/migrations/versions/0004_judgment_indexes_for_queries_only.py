@@ -14,8 +14,8 @@ Create Date: 2026-11-23 17:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -26,25 +26,31 @@ def _where_set(column: str) -> dict:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('judgment', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_judgment_external_id'))
-        batch_op.drop_index(batch_op.f('ix_judgment_constitution_id'))
-        batch_op.drop_index(batch_op.f('ix_judgment_annotator_id'))
-        batch_op.drop_index(batch_op.f('ix_judgment_job_id'))
-        batch_op.create_index(batch_op.f('ix_judgment_annotator_id'), ['annotator_id'],
-                              unique=False, **_where_set('annotator_id'))
-        batch_op.create_index(batch_op.f('ix_judgment_job_id'), ['job_id'], unique=False,
-                              **_where_set('job_id'))
+    with op.batch_alter_table("judgment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_judgment_external_id"))
+        batch_op.drop_index(batch_op.f("ix_judgment_constitution_id"))
+        batch_op.drop_index(batch_op.f("ix_judgment_annotator_id"))
+        batch_op.drop_index(batch_op.f("ix_judgment_job_id"))
+        batch_op.create_index(
+            batch_op.f("ix_judgment_annotator_id"),
+            ["annotator_id"],
+            unique=False,
+            **_where_set("annotator_id"),
+        )
+        batch_op.create_index(
+            batch_op.f("ix_judgment_job_id"), ["job_id"], unique=False, **_where_set("job_id")
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('judgment', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_judgment_job_id'))
-        batch_op.drop_index(batch_op.f('ix_judgment_annotator_id'))
-        batch_op.create_index(batch_op.f('ix_judgment_job_id'), ['job_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_judgment_annotator_id'), ['annotator_id'],
-                              unique=False)
-        batch_op.create_index(batch_op.f('ix_judgment_constitution_id'), ['constitution_id'],
-                              unique=False)
-        batch_op.create_index(batch_op.f('ix_judgment_external_id'), ['external_id'],
-                              unique=False)
+    with op.batch_alter_table("judgment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_judgment_job_id"))
+        batch_op.drop_index(batch_op.f("ix_judgment_annotator_id"))
+        batch_op.create_index(batch_op.f("ix_judgment_job_id"), ["job_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_judgment_annotator_id"), ["annotator_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_judgment_constitution_id"), ["constitution_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_judgment_external_id"), ["external_id"], unique=False)

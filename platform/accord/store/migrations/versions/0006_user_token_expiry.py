@@ -12,18 +12,19 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('service_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('token_expires_at', sqlmodel.sql.sqltypes.UTCDateTime(),
-                                      nullable=True))
+    with op.batch_alter_table("service_user", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("token_expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('service_user', schema=None) as batch_op:
-        batch_op.drop_column('token_expires_at')
+    with op.batch_alter_table("service_user", schema=None) as batch_op:
+        batch_op.drop_column("token_expires_at")
