@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from accord.store.db import open_store
-from accord.store.models import Judgment, Snapshot, TrainingRun
+from accord.store.models import Judgment, Response, Snapshot, TrainingRun
 
 from .conftest import PIPELINES
 
@@ -84,6 +84,9 @@ def test_constitutional_ai_both_phases(recipe_runner):
         judges = {
             (j.judge, j.principle) for j in s.exec(select(Judgment)).all() if j.source == "judge"
         }
+        sampled_by = {r.model_id for r in s.exec(select(Response)).all() if r.role == "initial"}
+    # the RL-phase pairs are sampled from the SL checkpoint in the same run ({from_step: sl})
+    assert sampled_by == {"accord/tiny", sl.artifact_path}
     assert set(snaps) == {"cai-revisions", "cai-ai-preferences"}
     assert sl.snapshot_hash == snaps["cai-revisions"].content_hash
     assert pm.snapshot_hash == snaps["cai-ai-preferences"].content_hash

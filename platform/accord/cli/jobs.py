@@ -107,8 +107,15 @@ def show(
     )
     if data["error"]:
         console.print(f"[red]error:[/] {data['error']}")
+    from ..workflows.loop.records import rounds_of_result
+    from ..workflows.loop.table import round_table
+
+    loops = rounds_of_result(data["result"])
     for name, summary in ((data["result"] or {}).get("steps") or {}).items():
-        console.print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+        shown = {k: v for k, v in summary.items() if not (name in loops and k == "rounds")}
+        console.print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    for name, rounds in loops.items():  # a loop's rounds as its table (also while it runs)
+        console.print(round_table(rounds, title=f"{data['name']} / {name}: rounds"))
     if errors:
         table = Table("id", "step", "cause", "attempts", "resolved", "item", "message")
         for e in errors:

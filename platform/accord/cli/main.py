@@ -25,6 +25,7 @@ from . import escalate as escalate_cli
 from . import gold as gold_cli
 from . import jobs as jobs_cli
 from . import judge as judge_cli
+from . import loop as loop_cli
 from . import models as models_cli
 from . import run as run_cli
 from . import runs as runs_cli
@@ -73,6 +74,7 @@ app.command("run")(run_cli.run)
 app.command("import")(data_cli.import_)
 app.command("stats")(data_cli.stats)
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(loop_cli.app, name="loop")
 app.add_typer(constitutions_cli.app, name="constitutions")
 app.add_typer(judge_cli.judge_app, name="judge")
 app.add_typer(judge_cli.critique_app, name="critique")

@@ -18,6 +18,7 @@ from ..backends.base import Backend
 from ..constitutions import Constitution, load_constitution, store_constitution
 from ..store.db import session_scope
 from ..store.models import Job
+from .model_refs import from_step_of, produced_model
 
 ROW_KINDS = ("prompts", "responses", "pairs", "judgments")
 
@@ -35,6 +36,9 @@ class StepOutput:
     pairs: list[int] = field(default_factory=list)
     judgments: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # The model folder the step produced (training, the loop), for ``{from_step: NAME}``.
+    model: str | None = None
+    no_model_reason: str = ""
 
     def ids(self, kind: str) -> list[int]:
         return getattr(self, kind)
@@ -133,9 +137,17 @@ class StepContext:
         return list(dict.fromkeys(out))
 
     # -- backends -------------------------------------------------------------------------
-    def model_ref(self, ref: str | dict[str, Any] | ModelRef) -> ModelRef:
+    def model_ref(self, ref: str | dict[str, Any] | ModelRef, field: str = "model") -> ModelRef:
+        """A model alias, an inline {backend, model, options}, or ``{from_step: NAME}``: the
+        model an earlier step produced (``accord.jobs.model_refs``)."""
         if isinstance(ref, ModelRef):
             return ref
+        name = from_step_of(ref)
+        if name is not None:
+            path = produced_model(self, field=field, name=name)
+            return ModelRef(
+                ref.get("backend", "transformers"), path, dict(ref.get("options") or {})
+            )
         if isinstance(ref, str):
             if ref not in self.models:
                 raise KeyError(f"step {self.step_name!r}: unknown model alias {ref!r}")

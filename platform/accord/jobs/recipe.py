@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
 from ..constitutions import DocumentError, read_yaml_document, validation_problems
+from .model_refs import reference_problems
 from .registry import StepConfig, get_step
 
 
@@ -85,6 +86,7 @@ def parse_recipe(
     problems: list[tuple[str, int | None, str]] = []
     steps: list[StepConfig] = []
     seen: dict[str, int] = {}
+    earlier: dict[str, StepConfig] = {}
     for i, raw in enumerate(doc.steps):
         loc = ("steps", i)
         kind = raw.get("kind")
@@ -123,6 +125,12 @@ def parse_recipe(
                         f"input {ref!r} is not the name of an earlier step",
                     )
                 )
+        later = {r.get("name") or r.get("kind") for r in doc.steps[i + 1 :] if isinstance(r, dict)}
+        for field, message in reference_problems(config, earlier=earlier, later=later):
+            problems.append(
+                (f"steps[{i}].{field}", lines.get(loc + (field,), lines.get(loc)), message)
+            )
+        earlier.setdefault(config.name, config)
         model = getattr(config, "model", None)
         if isinstance(model, str) and model not in doc.models:
             problems.append(

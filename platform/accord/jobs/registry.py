@@ -29,7 +29,7 @@ import importlib.util
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,8 @@ class StepConfig(BaseModel):
     """Fields every step has. Subclasses add their own, each with a description."""
 
     model_config = ConfigDict(extra="forbid")
+    # Whether the step hands a model to later steps (``{from_step: NAME}`` may name it).
+    produces_model: ClassVar[bool] = False
 
     kind: str = Field(description="Registered step kind.")
     name: str | None = Field(

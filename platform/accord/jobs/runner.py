@@ -155,4 +155,11 @@ def _finish(
     result.seconds = time.perf_counter() - started
     with session_scope(engine) as session:
         job = get_job(session, job_id=job_id)
-        finish_job(session, job=job, status=status, error=error, result=result.to_dict())
+        # Keys a step recorded on the job while it ran (the loop's rounds) are kept.
+        finish_job(
+            session,
+            job=job,
+            status=status,
+            error=error,
+            result={**(job.result or {}), **result.to_dict()},
+        )

@@ -36,10 +36,15 @@ from rich.table import Table
 from sqlmodel import Session
 
 from ..jobs.context import StepContext
+from ..jobs.model_refs import from_step_of, produced_model
 from ..jobs.registry import StepConfig, is_registered, register_step
 from ..store.models import TrainingRun
 from ..workflows.outputs import FiguresOutput, console_for, recipe_name, step_output
 from ..workflows.run_reuse import find_finished_run, run_record
+
+# A model: an earlier training step's name, a run id, a folder, a model id or {from_step: NAME}.
+ModelName = str | dict[str, Any]
+MODEL_FIELDS = ("base_model", "ref_model", "reward_model", "eval_reward_model")
 
 # Trainer config fields a step sets itself (they cannot also be given under ``options``).
 MANAGED = (
@@ -63,16 +68,18 @@ class TrainStepConfig(StepConfig):
 
     trainer: ClassVar[str] = ""  # name in accord.train.trainers
     generated: ClassVar[tuple[str, ...]] = ()  # config fields added as step fields
+    produces_model: ClassVar[bool] = True
 
     snapshot: str | None = Field(
         default=None,
         description="Snapshot step, snapshot name or trl "
         "export folder (default: the nearest earlier snapshot step).",
     )
-    base_model: str = Field(
+    base_model: ModelName = Field(
         default="accord/tiny",
-        description="Model to start from: an earlier "
-        "training step's name, a run id, a folder or a model id.",
+        description="Model to start from: an "
+        "earlier training step's name, {from_step: NAME}, a run id, a "
+        "folder or a model id.",
     )
     max_steps: int = Field(default=20, ge=1, description="Optimizer (PPO: rollout) steps.")
     learning_rate: float | None = Field(
@@ -113,6 +120,17 @@ class TrainStepConfig(StepConfig):
 
     @model_validator(mode="after")
     def _check_options(self) -> TrainStepConfig:
+        for name in MODEL_FIELDS:
+            value = getattr(self, name, None)
+            if isinstance(value, dict) and (
+                set(value) != {"from_step"}
+                or not value["from_step"]
+                or not isinstance(value["from_step"], str)
+            ):
+                raise ValueError(
+                    f"{name}: a mapping here must be {{from_step: NAME}} (the model an "
+                    "earlier step produced); give other models by name, id or folder"
+                )
         given = {n for n in self.generated if n in self.model_fields_set}
         clash = sorted(set(self.options) & (set(MANAGED) | set(self.specific()) | given))
         if clash:
@@ -125,7 +143,13 @@ class TrainStepConfig(StepConfig):
         if unknown:
             raise ValueError(f"options: {cls.__name__} has no field {', '.join(unknown)}")
         # The trainer's own validation, now, so nothing runs on a bad recipe.
-        cls(**self.build_kwargs(snapshot="-", model=self.base_model, run_name=""))
+        placeholders = {
+            n: "-"
+            for n in ("ref_model", "reward_model")
+            if from_step_of(getattr(self, n, None)) is not None
+        }
+        model = "-" if from_step_of(self.base_model) is not None else self.base_model
+        cls(**self.build_kwargs(snapshot="-", model=model, run_name="", **placeholders))
         return self
 
     def build_kwargs(
@@ -237,11 +261,11 @@ class DPOStepFields(TrainStepConfig):
     trainer: ClassVar[str] = "dpo"
     beta: float | list[float] = Field(default=0.1, description="β, or a list of β to sweep.")
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"], description="trl loss types.")
-    ref_model: str | None = Field(
+    ref_model: ModelName | None = Field(
         default=None, description="Reference policy (default: base_model)."
     )
     evaluate: bool = Field(default=True, description="Measure KL (and win-rate) vs the reference.")
-    eval_reward_model: str | None = Field(
+    eval_reward_model: ModelName | None = Field(
         default=None,
         description="Reward model judging the win-rate: a train_rm step, run id or folder.",
     )
@@ -271,8 +295,8 @@ class PPOStepFields(TrainStepConfig):
     """PPO with a per-token KL penalty to the reference, scored by a frozen reward model."""
 
     trainer: ClassVar[str] = "ppo"
-    reward_model: str = Field(description="Reward model: a train_rm step, run id or folder.")
-    ref_model: str | None = Field(
+    reward_model: ModelName = Field(description="Reward model: a train_rm step, run id or folder.")
+    ref_model: ModelName | None = Field(
         default=None, description="Reference policy (default: base_model)."
     )
     kl_coef: float = Field(default=0.05, ge=0, description="Initial KL coefficient β.")
@@ -290,8 +314,12 @@ class PPOStepFields(TrainStepConfig):
 # -- references ------------------------------------------------------------------------------
 
 
-def model_path_for(ctx: StepContext, ref: str) -> str:
-    """A model named by an earlier training step, a run id, a folder or a model id."""
+def model_path_for(ctx: StepContext, ref: ModelName, field: str = "base_model") -> str:
+    """A model named by an earlier training step, ``{from_step: NAME}``, a run id, a folder or
+    a model id."""
+    name = from_step_of(ref)
+    if name is not None:
+        return produced_model(ctx, field=field, name=name)
     out = step_output(ctx, ref, "train")
     if out is not None:
         runs = out.figures["runs"]
@@ -375,11 +403,23 @@ def train_or_reuse(
 
 
 def _output(runs: list[dict[str, Any]], kind: str, **figures: Any) -> FiguresOutput:
+    one = runs[0]["artifact_path"] if len(runs) == 1 else None
+    why = (
+        ""
+        if one
+        else (
+            f"it trained {len(runs)} runs (a sweep); name one run by its id instead"
+            if len(runs) > 1
+            else "its run saved no model"
+        )
+    )
     return FiguresOutput(
         kind="train",
         figures={"trainer": kind, "runs": runs, **figures},
         counts={"runs": len(runs), "reused": sum(r["reused"] for r in runs)},
         brief={"run_ids": ",".join(str(r["run_id"]) for r in runs)},
+        model=one,
+        no_model_reason=why,
     )
 
 
@@ -388,7 +428,7 @@ def run_train_step(ctx: StepContext, step: TrainStepConfig) -> FiguresOutput:
     resolved: dict[str, Any] = {}
     for name in ("ref_model", "reward_model"):
         if getattr(step, name, None):
-            resolved[name] = model_path_for(ctx, getattr(step, name))
+            resolved[name] = model_path_for(ctx, getattr(step, name), name)
     kwargs = step.build_kwargs(
         snapshot=snapshot,
         model=model_path_for(ctx, step.base_model),
@@ -490,8 +530,12 @@ def sweep_table(records: list[dict[str, Any]], judged: bool) -> Table:
 def run_train_dpo(ctx: StepContext, step: DPOStepFields) -> FiguresOutput:
     snapshot, digest = snapshot_for(ctx, step.snapshot)
     base = model_path_for(ctx, step.base_model)
-    reference = model_path_for(ctx, step.ref_model) if step.ref_model else base
-    judge = model_path_for(ctx, step.eval_reward_model) if step.eval_reward_model else None
+    reference = model_path_for(ctx, step.ref_model, "ref_model") if step.ref_model else base
+    judge = (
+        model_path_for(ctx, step.eval_reward_model, "eval_reward_model")
+        if step.eval_reward_model
+        else None
+    )
     ai_judge = (
         step.eval_ai_judge.settings(model_path_for(ctx, step.eval_ai_judge.model))
         if step.eval_ai_judge
