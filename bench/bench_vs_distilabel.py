@@ -515,7 +515,7 @@ class Bench:
         killed = self.start(tool, spec, work).wait(
             rows=self.units(tool, spec, work), kill_at=math.ceil(total / 2)
         )
-        limit = max(self.args.rerun_timeout, 2 * full_s)
+        limit = max(self.args.rerun_timeout, 1.5 * full_s)
         rerun = self.start(tool, spec, work).wait(timeout=limit)
         if rerun["returncode"] != 0 and not rerun["timed_out"]:
             raise RuntimeError(f"{tool} {workload} rerun failed:\n{log_tail(work / 'run.log')}")
@@ -682,7 +682,7 @@ def main() -> None:
         "--rerun-timeout",
         type=float,
         default=120,
-        help="A rerun after the kill that runs longer than this (or 2× the tool's "
+        help="A rerun after the kill that runs longer than this (or 1.5× the tool's "
         "uninterrupted run, whichever is longer) is stopped and reported as hung.",
     )
     ap.add_argument(
