@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from ...store.crud import calibrations as crud
 from ...store.models import CalibrationCreate, CalibrationFitPublic, CalibrationPublic
 from ..auth import OPERATE, READ_OPS
-from ..deps import EngineDep, SessionDep, allow
+from ..deps import EngineDep, IdPath, SessionDep, allow
 
 router = APIRouter(prefix="/calibrations", tags=["trust"])
 
@@ -25,7 +25,7 @@ def list_calibrations(session: SessionDep, judge: str | None = None):
 @router.get(
     "/{calibration_id}", response_model=CalibrationPublic, dependencies=[Depends(allow(READ_OPS))]
 )
-def get_calibration(calibration_id: int, session: SessionDep):
+def get_calibration(calibration_id: IdPath, session: SessionDep):
     row = crud.get_calibration(session, calibration_id=calibration_id)
     if row is None:
         raise HTTPException(404, f"no calibration {calibration_id}")
