@@ -12,6 +12,7 @@ first time; ``--no-user-venv`` skips it).
 
     python bench/bench_ppo.py                        # tiny and "small" shapes, 4 steps, batch 8
     python bench/bench_ppo.py --shapes small --steps 6
+    python bench/bench_ppo.py --shapes "" --vllm-shapes 0.5b --steps 3   # rollout engines, 0.5B shape
     python bench/bench_ppo.py --skip-trl --shapes tiny   # accord only (+ vLLM rollouts if
                                                          # vllm imports)
 
@@ -44,6 +45,12 @@ WORK = ROOT / "bench" / "results" / "ppo-work"  # gitignored
 TRL_VENV = ROOT / "bench" / "results" / "trl112-venv"
 USER_VENV = ROOT / "bench" / "results" / "accord-user-venv"
 SMALL_SHAPE = {"hidden": 512, "layers": 4, "vocab": 32000}
+# Qwen2.5-0.5B's architecture (896 hidden, 24 layers, 14 heads, 2 KV heads, 4864 MLP) with a
+# 32,000-row vocabulary instead of 151,936 (≈ 0.39B parameters per model, four models).
+SHAPES = {
+    "small": SMALL_SHAPE,
+    "0.5b": {"hidden": 896, "layers": 24, "vocab": 32000, "kv_heads": 2, "intermediate": 4864},
+}
 
 
 def _over_load(figures: dict) -> float:
@@ -160,7 +167,13 @@ def prompts_file() -> Path:
     return path
 
 
-def build_small_models(hidden: int, layers: int, vocab: int) -> tuple[Path, Path]:
+def build_small_models(
+    hidden: int,
+    layers: int,
+    vocab: int,
+    kv_heads: int | None = None,
+    intermediate: int | None = None,
+) -> tuple[Path, Path]:
     """Random-weights Qwen2-shaped policy and reward models with accord's tiny tokenizer; the
     vocabulary is padded to ``vocab`` rows so the LM head costs what a real one does."""
     import torch
@@ -185,8 +198,8 @@ def build_small_models(hidden: int, layers: int, vocab: int) -> tuple[Path, Path
         hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=max(1, hidden // 64),
-        num_key_value_heads=max(1, hidden // 128),
-        intermediate_size=hidden * 4,
+        num_key_value_heads=kv_heads or max(1, hidden // 128),
+        intermediate_size=intermediate or hidden * 4,
         pad_token_id=tok.pad_token_id,
         eos_token_id=tok.eos_token_id,
         bos_token_id=tok.bos_token_id,
@@ -275,7 +288,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--shapes", default="tiny,small", help="Comma-separated: tiny, small.")
+    parser.add_argument(
+        "--shapes", default="tiny,small", help="Comma-separated: tiny, small, 0.5b ('' for none)."
+    )
+    parser.add_argument(
+        "--vllm-shapes",
+        default="tiny",
+        help="Shapes of the vLLM vs transformers rollout comparison (comma-separated).",
+    )
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--mini", type=int, default=4)
@@ -301,8 +321,16 @@ def main() -> None:
     trl_python = None if args.skip_trl else ensure_venv(TRL_VENV, "trl==1.12.*")
     common = [prompts_file(), args.steps, args.batch, args.mini, args.epochs, args.new_tokens]
     tiny = str(ensure_tiny_model("causal")), str(ensure_tiny_model("reward"))
-    for shape in args.shapes.split(","):
-        policy, reward = tiny if shape == "tiny" else map(str, build_small_models(**SMALL_SHAPE))
+
+    def models(shape: str) -> tuple[str, str]:
+        if shape == "tiny":
+            return tiny
+        if shape not in SHAPES:
+            raise SystemExit(f"unknown shape {shape!r}: tiny, {', '.join(SHAPES)}")
+        return tuple(map(str, build_small_models(**SHAPES[shape])))
+
+    for shape in filter(None, args.shapes.split(",")):
+        policy, reward = models(shape)
         results = {}
         for name, python in pythons.items():
             results[name] = run(
@@ -322,16 +350,19 @@ def main() -> None:
         print("vllm not importable: rollout comparison skipped")
         return
     vllm_env = {**env, "VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
-    ours = run([sys.executable, accord_script, *tiny, *common, "transformers", WORK], env)
-    with_vllm = run([sys.executable, accord_script, *tiny, *common, "vllm", WORK], vllm_env)
-    print(f"\n[tiny] load average {load_average()}")
-    print(f"{'':26}{'transformers':>14}{'vllm':>10}{'ratio':>8}")
-    hf_s, vllm_s = ours["rollout_seconds"], with_vllm["rollout_seconds"]
-    print(f"{'rollout (s, per step)':26}{hf_s:14.3f}{vllm_s:10.3f}{hf_s / vllm_s:8.2f}x")
-    print(
-        f"{'PPO step (s)':26}{ours['step_seconds']:14.3f}{with_vllm['step_seconds']:10.3f}"
-        f"{ours['step_seconds'] / with_vllm['step_seconds']:8.2f}x"
-    )
+    for shape in filter(None, args.vllm_shapes.split(",")):
+        pair = models(shape)
+        ours = run([sys.executable, accord_script, *pair, *common, "transformers", WORK], env)
+        with_vllm = run([sys.executable, accord_script, *pair, *common, "vllm", WORK], vllm_env)
+        print(f"\n[{shape}] rollouts, load average {load_average()}")
+        print(f"{'':26}{'transformers':>14}{'vllm':>10}{'ratio':>8}")
+        hf_s, vllm_s = ours["rollout_seconds"], with_vllm["rollout_seconds"]
+        print(f"{'rollout (s, per step)':26}{hf_s:14.3f}{vllm_s:10.3f}{hf_s / vllm_s:8.2f}x")
+        print(
+            f"{'PPO step (s)':26}{ours['step_seconds']:14.3f}{with_vllm['step_seconds']:10.3f}"
+            f"{ours['step_seconds'] / with_vllm['step_seconds']:8.2f}x"
+        )
+        print(json.dumps({"rollouts": shape, "transformers": ours, "vllm": with_vllm}))
 
 
 if __name__ == "__main__":
