@@ -100,26 +100,30 @@ def _pairs_clause(snapshot_id: int) -> str:
 
 
 def _label_facts(engine: Engine, snapshot_id: int) -> dict[str, Any]:
+    """Judgment counts by kind, AI judges with their pairs, annotators and constitutions, from
+    two scans of the snapshot's judgments (one grouped count, one list of constitution hashes)
+    rather than one scan per figure: at a million pairs each scan is seconds."""
     where = _pairs_clause(snapshot_id)
+    kinds: dict[str, int] = defaultdict(int)
+    judges, annotators = [], set()
     with engine.connect() as conn:
-        kinds = dict(
-            conn.execute(
-                text(
-                    f"SELECT kind, COUNT(*) FROM judgment WHERE status = 'submitted' AND {where}"
-                    " GROUP BY kind"
-                )
-            ).all()
-        )
-        judges = conn.execute(
+        groups = conn.execute(
             text(
-                "SELECT judge, judge_backend, COUNT(DISTINCT pair_id) FROM judgment"
-                f" WHERE kind = 'ai' AND status = 'submitted' AND {where}"
-                " GROUP BY judge, judge_backend ORDER BY judge, judge_backend"
+                "SELECT kind, status, judge, judge_backend, COUNT(*), COUNT(DISTINCT pair_id)"
+                f" FROM judgment WHERE {where} GROUP BY kind, status, judge, judge_backend"
+                " ORDER BY judge, judge_backend"
             )
         ).all()
-        annotators = conn.execute(
-            text(f"SELECT COUNT(DISTINCT judge) FROM judgment WHERE kind = 'human' AND {where}")
-        ).scalar()
+        for kind, status, judge, backend, n, pairs in groups:
+            if kind == "human":
+                annotators.add(judge)  # every status: who worked on the snapshot's pairs
+            if status != "submitted":
+                continue
+            kinds[kind] += int(n)
+            if kind == "ai":
+                judges.append(
+                    {"judge": judge, "backend": backend or "unknown", "pairs": int(pairs)}
+                )
         hashes = [
             h
             for (h,) in conn.execute(
@@ -142,9 +146,9 @@ def _label_facts(engine: Engine, snapshot_id: int) -> dict[str, Any]:
                 }
             )
     return {
-        "judgments": {k: int(v) for k, v in kinds.items()},
-        "judges": [{"judge": j, "backend": b or "unknown", "pairs": int(n)} for j, b, n in judges],
-        "annotators": int(annotators or 0),
+        "judgments": dict(kinds),
+        "judges": judges,
+        "annotators": len(annotators),
         "constitutions": constitutions,
     }
 
