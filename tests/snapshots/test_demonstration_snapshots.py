@@ -14,35 +14,10 @@ from accord.cli.main import app
 from accord.snapshots import SnapshotError, export_snapshot, verify_export, verify_snapshot
 from accord.snapshots.demonstrations import create_demonstration_snapshot, iter_demonstrations
 from accord.store.crud.annotators import get_or_create_annotator
-from accord.store.crud.demonstrations import upsert_demonstration, withdraw_demonstration
-from accord.store.crud.prompts import upsert_prompt
+from accord.store.crud.demonstrations import upsert_demonstration
 from accord.store.db import session_scope
 from accord.store.models import Response, SnapshotDemonstration
-
-TOPICS = ["tides", "rainbows", "magnets", "yeast", "glaciers", "echoes", "rust", "fog"]
-
-
-def seed_demonstrations(engine, *, n: int = 8, source: str = "argilla:demos") -> None:
-    """Two annotators answer ``n`` prompts; one edits an answer, one withdraws one."""
-    with session_scope(engine) as s:
-        alice = get_or_create_annotator(s, username="alice", source="argilla")
-        bob = get_or_create_annotator(s, username="bob", source="argilla")
-        for i in range(n):
-            topic = TOPICS[i % len(TOPICS)]
-            p = upsert_prompt(s, text=f"Explain {topic} in one sentence.", source="demo")
-            upsert_demonstration(
-                s, prompt=p, annotator=alice, source=source, text=f"{topic.title()} happen because"
-            )
-            if i % 2 == 0:
-                upsert_demonstration(
-                    s, prompt=p, annotator=bob, source=source, text=f"Short answer on {topic}."
-                )
-            if i == 0:  # alice edits her first answer: the revision counts, not the original
-                upsert_demonstration(
-                    s, prompt=p, annotator=alice, source=source, text="Tides follow the moon."
-                )
-            if i == 2:  # bob withdraws an answer
-                withdraw_demonstration(s, prompt_id=p.id, annotator_id=bob.id, source=source)
+from tests.fixtures.demonstrations import seed_demonstrations
 
 
 def test_snapshot_freezes_demonstrations_in_force(engine):
