@@ -372,6 +372,10 @@ def ingest_demonstration_answer(
         result.empty += 1
         result.problems.append(f"record {record_external_id}, {username}: {exc}")
         return "empty"
+    except ValueError as exc:  # text the store refuses (too long, control characters)
+        result.skipped += 1
+        result.problems.append(f"record {record_external_id}, {username}: {exc}")
+        return "skipped"
     setattr(result, outcome, getattr(result, outcome) + 1)
     return outcome
 
