@@ -141,3 +141,76 @@ def test_push_reads_guidelines_from_a_path_before_contacting_argilla(store, tmp_
 
     with pytest.raises(ValueError, match="missing.md: cannot read guidelines"):
         push_pairs(store, dataset="d", guidelines=tmp_path / "missing.md")
+
+
+def _demo_event(record: dict, text, *, kind="response.created", user="ann", status="submitted"):
+    return {
+        "type": kind,
+        "data": {
+            "id": "resp-1",
+            "status": status,
+            "values": {"demonstration": {"value": text}},
+            "record": {**record, "dataset": {"name": "demos"}},
+            "user": {"id": "user-1", "username": user},
+        },
+    }
+
+
+def test_demonstration_answers_without_a_server(store):
+    """The webhook path of --mode demonstration on synthetic events: created, unchanged,
+    revised (the parent kept), empty refused and counted, withdrawn, a foreign record skipped."""
+    from sqlmodel import Session, select
+
+    from accord.feedback.argilla.demonstrations import demonstration_record_id
+    from accord.feedback.argilla.webhooks import ingest_webhook_event
+    from accord.store.crud.prompts import upsert_prompt
+    from accord.store.models import Response
+
+    with session_scope(store) as s:
+        prompt = upsert_prompt(s, text="Say hello.")
+        record = {
+            "id": "rec-1",
+            "external_id": demonstration_record_id(prompt.content_hash),
+            "metadata": {"accord_prompt_id": prompt.id},
+        }
+    outcome = ingest_webhook_event(store, _demo_event(record, "Hello!"))
+    assert (outcome.action, outcome.problems) == ("created", [])
+    assert ingest_webhook_event(store, _demo_event(record, "Hello!")).action == "unchanged"
+    edit = _demo_event(record, "Hello there!", kind="response.updated")
+    assert ingest_webhook_event(store, edit).action == "revised"
+    empty = ingest_webhook_event(store, _demo_event(record, " \t\n", user="bob"))
+    assert empty.action == "empty" and "empty" in empty.problems[0]
+    assert "bob" in empty.problems[0] and record["external_id"] in empty.problems[0]
+    gone = ingest_webhook_event(store, _demo_event(record, None, kind="response.deleted"))
+    assert gone.action == "withdrawn"
+    stranger = {**record, "metadata": {"accord_prompt_id": prompt.id + 1}}
+    assert ingest_webhook_event(store, _demo_event(stranger, "x")).action == "skipped"
+    with Session(store) as s:
+        rows = s.exec(select(Response).where(Response.role == "demonstration")).all()
+    assert [r.text for r in rows] == ["Hello!", "Hello there!"]
+    assert rows[1].parent_id == rows[0].id and rows[1].withdrawn_at is not None
+    assert rows[0].model_id == "human:ann" and rows[0].external_id == "resp-1"
+
+
+def test_demonstration_push_options_are_checked_before_contacting_argilla(store, monkeypatch):
+    from accord.cli.argilla import app
+
+    monkeypatch.setenv("ARGILLA_API_URL", f"http://127.0.0.1:{_dead_port()}")
+    monkeypatch.setenv("ARGILLA_API_KEY", "k")
+    runner = CliRunner()
+    db = str(store.url)
+    push = ["push", "--dataset", "d", "--db", db]
+    for args, message in (
+        (["--mode", "demonstration", "--pair-source", "x"], "--mode demonstration pushes prompts"),
+        (["--mode", "demonstration", "--k", "5"], "--mode demonstration pushes prompts"),
+        (["--prompt-id", "1"], "--mode demonstration only"),
+        (["--mode", "ranking", "--draft"], "--mode demonstration only"),
+        (["--mode", "nope"], "pairs, ranking, demonstration"),
+        (
+            ["--mode", "demonstration", "--guidelines", "g.md", "--constitution", "x"],
+            "not both",
+        ),
+    ):
+        result = runner.invoke(app, [*push, *args])
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split())

@@ -44,6 +44,9 @@ def test_instructgpt_sft_rm_ppo(recipe_runner):
     audit = summary["audits"][0]
     assert [r["run_id"] for r in audit["reward_models"]] == [rm.id]  # RM accuracy in the audit
     assert "reward model held-out accuracy" in done.said
+    # no human demonstrations in the store: SFT said it used the chosen responses
+    assert [d["data"] for d in summary["sft_data"]] == ["chosen responses"]
+    assert "sft: SFT on the chosen responses" in done.said
     with Session(open_store(recipe_runner.db_url)) as s:
         assert {j.kind for j in s.exec(select(Judgment)).all()} == {
             "human"

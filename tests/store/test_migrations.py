@@ -59,3 +59,34 @@ def test_gold_pair_table_migrates_both_ways(engine):
     upgrade(engine)
     columns = {c["name"] for c in inspect(engine).get_columns("gold_pair")}
     assert columns == {"id", "pair_id", "answer", "source", "created_at"}
+
+
+def test_demonstration_columns_and_table_migrate_both_ways(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from accord.store.db import alembic_config, current_revision, upgrade
+
+    def response_columns():
+        return {c["name"] for c in inspect(engine).get_columns("response")}
+
+    added = {"annotator_id", "source", "external_id", "withdrawn_at"}
+    assert added <= response_columns()
+    assert "snapshot_demonstration" in inspect(engine).get_table_names()
+    command.downgrade(alembic_config(engine), "0009")
+    assert current_revision(engine) == "0009"
+    assert not added & response_columns()
+    assert "snapshot_demonstration" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert added <= response_columns()
+    columns = {c["name"] for c in inspect(engine).get_columns("snapshot_demonstration")}
+    assert columns == {
+        "id",
+        "snapshot_id",
+        "position",
+        "example_hash",
+        "prompt_id",
+        "response_id",
+        "split",
+        "author",
+    }

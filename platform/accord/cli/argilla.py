@@ -6,6 +6,8 @@ and a local Argilla server.
     accord argilla users create alice --password 's3cret-pass' --workspace labels
     accord argilla push --dataset prefs-v1 --workspace labels --min-submitted 2
     accord argilla pull --dataset prefs-v1
+    accord argilla push --mode demonstration --dataset demos-v1 --constitution harmlessness
+    accord argilla pull --mode demonstration --dataset demos-v1
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ApiKey = Annotated[
 ]
 Dataset = Annotated[str, typer.Option("--dataset", "-d", help="Argilla dataset name.")]
 Workspace = Annotated[str | None, typer.Option("--workspace", "-w", help="Argilla workspace.")]
+MODES = ("pairs", "ranking", "demonstration")
 
 
 @contextmanager
@@ -98,10 +101,15 @@ def push(
     ] = False,
     limit: Annotated[int | None, typer.Option(help="At most this many pairs.")] = None,
     guidelines: Annotated[
-        Path | None, typer.Option(help="Guidelines from a text/Markdown file.")
+        Path | None,
+        typer.Option(help="Guidelines from a text/Markdown file (used verbatim; any mode)."),
     ] = None,
     constitution: Annotated[
-        str | None, typer.Option(help="Guidelines from a constitution (name or YAML).")
+        str | None,
+        typer.Option(
+            help="Guidelines from a constitution (name or YAML): pairs get its comparison "
+            "questions, demonstration its revision requests (what a good response satisfies)."
+        ),
     ] = None,
     suggestions: Annotated[
         bool, typer.Option(help="Show the AI judgment as a suggestion (biases annotators).")
@@ -126,9 +134,22 @@ def push(
     mode: Annotated[
         str,
         typer.Option(
-            help="pairs: label pairs; ranking: rank K responses of each prompt (RankingQuestion)."
+            help="pairs: label pairs; ranking: rank K responses of each prompt "
+            "(RankingQuestion); demonstration: write the response to each prompt "
+            "(TextQuestion; prompts chosen by --prompt-source, --job, --prompt-id, --limit)."
         ),
     ] = "pairs",
+    prompt_id: Annotated[
+        list[int] | None,
+        typer.Option("--prompt-id", help="--mode demonstration: these prompts (repeat)."),
+    ] = None,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            help="--mode demonstration: show a model's answer beside the prompt as a reference "
+            "(field draft; anchors annotators, off by default)."
+        ),
+    ] = False,
     k: Annotated[
         int, typer.Option("--k", help="--mode ranking: responses per record (2 to 16).")
     ] = 4,
@@ -137,12 +158,48 @@ def push(
     api_key: ApiKey = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Push pairs (all unlabelled ones by default) to an Argilla dataset, or with
-    ``--mode ranking`` K responses per prompt to rank; safe to repeat."""
+    """Push pairs (all unlabelled ones by default) to an Argilla dataset, with ``--mode
+    ranking`` K responses per prompt to rank, or with ``--mode demonstration`` prompts for
+    annotators to answer; safe to repeat (no duplicate records)."""
     from ..feedback.argilla.priority import PRIORITIES
 
-    if mode not in ("pairs", "ranking"):
-        fail(f"--mode must be pairs or ranking, got {mode!r}", 2)
+    if mode not in MODES:
+        fail(f"--mode must be one of {', '.join(MODES)}, got {mode!r}", 2)
+    pair_options = bool(
+        pair_source
+        or snapshot
+        or pair_id
+        or disagreements
+        or include_labelled
+        or suggestions
+        or force
+        or priority
+        or gold_rate
+    )
+    if (prompt_id or draft) and mode != "demonstration":
+        fail("--prompt-id and --draft apply to --mode demonstration only", 2)
+    if mode == "demonstration":
+        from .argilla_demonstrations import push_demonstrations_command
+
+        push_demonstrations_command(
+            dataset=dataset,
+            workspace=workspace,
+            min_submitted=min_submitted,
+            job=job,
+            prompt_source=prompt_source,
+            prompt_id=prompt_id,
+            limit=limit,
+            guidelines=guidelines,
+            constitution=constitution,
+            draft=draft,
+            db=db,
+            connection_for=lambda: _connect(api_url, api_key),
+            errors=_argilla_errors,
+            progress_callback=_progress_callback,
+            json_out=json_out,
+            pair_options=pair_options or k != 4,
+        )
+        return
     if mode == "ranking":
         _push_rankings(
             dataset=dataset,
@@ -159,17 +216,7 @@ def push(
             api_url=api_url,
             api_key=api_key,
             json_out=json_out,
-            pair_options=bool(
-                pair_source
-                or snapshot
-                or pair_id
-                or disagreements
-                or include_labelled
-                or suggestions
-                or force
-                or priority
-                or gold_rate
-            ),
+            pair_options=pair_options,
         )
         return
 
@@ -308,7 +355,11 @@ def pull(
     dataset: Dataset,
     workspace: Workspace = None,
     mode: Annotated[
-        str, typer.Option(help="pairs: pairwise labels; ranking: a --mode ranking dataset.")
+        str,
+        typer.Option(
+            help="pairs: pairwise labels; ranking: a --mode ranking dataset; demonstration: "
+            "a --mode demonstration dataset (answers become human demonstrations)."
+        ),
     ] = "pairs",
     db: DbOption = None,
     api_url: ApiUrl = None,
@@ -316,11 +367,24 @@ def pull(
     json_out: JsonOption = False,
 ) -> None:
     """Store every submitted (or discarded) answer of a dataset as a human judgment (with
-    ``--mode ranking``: as a human ranking and its pairwise judgments)."""
+    ``--mode ranking``: as a human ranking and its pairwise judgments; with ``--mode
+    demonstration``: as a human demonstration, an edited answer as a new revision)."""
     from ..feedback.argilla.pull import pull_judgments
 
-    if mode not in ("pairs", "ranking"):
-        fail(f"--mode must be pairs or ranking, got {mode!r}", 2)
+    if mode not in MODES:
+        fail(f"--mode must be one of {', '.join(MODES)}, got {mode!r}", 2)
+    if mode == "demonstration":
+        from .argilla_demonstrations import pull_demonstrations_command
+
+        pull_demonstrations_command(
+            dataset=dataset,
+            workspace=workspace,
+            db=db,
+            connection_for=lambda: _connect(api_url, api_key),
+            errors=_argilla_errors,
+            json_out=json_out,
+        )
+        return
     if mode == "ranking":
         from ..feedback.argilla.rankings import pull_rankings
 

@@ -4,6 +4,8 @@ Why: a trainer must see a frozen, content-hashed dataset (labels resolved by a n
 a leak-free split), never the live store, so a run can be traced to exactly what it learnt from.
 
     accord snapshot create helpful-v1 --policy human-over-ai --test-fraction 0.1
+    accord snapshot create demos-v1 --kind demonstrations --source argilla:demos-v1
+    accord export demos-v1 --format messages --out exports/demos-v1
     accord snapshot diff helpful-v1 helpful-v2
     accord export helpful-v1 --format trl --out exports/helpful-v1
     accord snapshot verify helpful-v1 --export exports/helpful-v1
@@ -36,7 +38,14 @@ def _snapshot_error():
 @app.command()
 def create(
     name: str = typer.Argument(..., help="A new, unique snapshot name."),
-    policy: str = typer.Option(..., "--policy", "-p", help=" | ".join(POLICIES)),
+    policy: str = typer.Option(None, "--policy", "-p", help=" | ".join(POLICIES)),
+    kind: str = typer.Option(
+        "preferences",
+        "--kind",
+        help="preferences: pairs resolved by --policy; demonstrations: (prompt, human "
+        "demonstration) examples for SFT (no policy; --source keeps one origin, e.g. "
+        "argilla:demos-v1).",
+    ),
     test_fraction: float = typer.Option(
         0.1, help="Share of prompts (by normalized prompt) in the test split."
     ),
@@ -73,14 +82,40 @@ def create(
     delta: float = typer.Option(
         None, help="escalate: allowed probability that the promise fails (e.g. 0.1)."
     ),
-    source: str = typer.Option(None, help="Only pairs from this source."),
+    source: str = typer.Option(
+        None, help="Only pairs (demonstrations: only demonstrations) from this source."
+    ),
     job: int = typer.Option(None, help="Only pairs made by this job."),
+    prompt_source: str = typer.Option(
+        None, help="--kind demonstrations: only prompts from this source."
+    ),
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Freeze the current resolution of pairs into preference examples."""
+    """Freeze the current resolution of pairs into preference examples, or (``--kind
+    demonstrations``) the human demonstrations into SFT examples."""
     from ..snapshots import PolicyParams, create_snapshot
+    from ..snapshots.demonstrations import SNAPSHOT_KINDS
 
+    if kind not in SNAPSHOT_KINDS:
+        fail(f"--kind must be one of {', '.join(SNAPSHOT_KINDS)}, got {kind!r}", 2)
+    if kind == "demonstrations":
+        if policy is not None or job is not None:
+            fail("--kind demonstrations takes no --policy or --job (they select pairs)", 2)
+        _create_demonstrations(
+            name,
+            test_fraction=test_fraction,
+            seed=seed,
+            source=source,
+            prompt_source=prompt_source,
+            db=db,
+            json_out=json_out,
+        )
+        return
+    if policy is None:
+        fail(f"give --policy ({' | '.join(POLICIES)}) or --kind demonstrations", 2)
+    if prompt_source is not None:
+        fail("--prompt-source applies to --kind demonstrations only", 2)
     try:
         params = PolicyParams(
             keep_ties=keep_ties,
@@ -136,6 +171,34 @@ def create(
         d = m["dawid_skene"]
         accuracies = ", ".join(f"{a['annotator']} {a['accuracy']:.2f}" for a in d["annotators"])
         console.print(f"  dawid-skene: {d['iterations']} iterations; accuracy {accuracies}")
+
+
+def _create_demonstrations(
+    name: str, *, test_fraction, seed, source, prompt_source, db, json_out: bool
+) -> None:
+    from ..snapshots.demonstrations import create_demonstration_snapshot
+
+    try:
+        with console.status(f"building snapshot {name}…"):
+            snap = create_demonstration_snapshot(
+                engine_for(db),
+                name=name,
+                test_fraction=test_fraction,
+                seed=seed,
+                source=source,
+                prompt_source=prompt_source,
+            )
+    except ValueError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(snap.manifest)
+        return
+    m = snap.manifest
+    console.print(f"snapshot [bold]{snap.name}[/] (demonstrations) {snap.content_hash}")
+    console.print(
+        f"  train {snap.n_train}  test {snap.n_test}  prompts {m['counts']['prompts']}  "
+        f"authors {m['authors']}"
+    )
 
 
 @app.command("list")

@@ -9,6 +9,7 @@ import importlib
 _WHERE = {
     "SnapshotError": "build",
     "create_snapshot": "build",
+    "create_demonstration_snapshot": "demonstrations",
     "get_snapshot": "build",
     "list_snapshots": "build",
     "diff_snapshots": "diff",

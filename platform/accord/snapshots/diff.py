@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ..store.models import SnapshotExample
-from .build import get_snapshot
+from .build import SnapshotError, get_snapshot
 
 
 def _examples(engine: Engine, snapshot_id: int) -> pd.DataFrame:
@@ -22,7 +22,14 @@ def _examples(engine: Engine, snapshot_id: int) -> pd.DataFrame:
 
 
 def diff_snapshots(engine: Engine, a: str, b: str, *, sample: int = 10) -> dict[str, Any]:
+    from .demonstrations import is_demonstrations
+
     sa, sb = get_snapshot(engine, a), get_snapshot(engine, b)
+    for snap in (sa, sb):
+        if is_demonstrations(snap):
+            raise SnapshotError(
+                f"snapshot {snap.name!r} holds demonstrations; diff compares preference snapshots"
+            )
     ea, eb = _examples(engine, sa.id), _examples(engine, sb.id)
     added = eb.index.difference(ea.index)
     removed = ea.index.difference(eb.index)

@@ -7,6 +7,11 @@
   ``datasets.load_dataset("json", data_files=...)`` and feeds trl's DPOTrainer/RewardTrainer.
 - ``hf``: a ``datasets.DatasetDict`` saved with ``save_to_disk`` (``load_from_disk(DIR)``).
 - ``parquet``: ``DIR/train.parquet``, ``DIR/test.parquet``.
+- ``messages``: TRL's conversational SFT format, for demonstrations snapshots only.
+
+A demonstrations snapshot (``--kind demonstrations``) exports as SFT data instead: ``trl`` as
+``prompt`` / ``completion``, ``messages`` as ``messages`` (``accord.snapshots.
+demonstration_export``); it gets no dataset card.
 
 The formats are one registry, ``accord.snapshots.export_formats.FORMATS``; the CLI help, the
 API and the recipe ``export`` step read it.
@@ -240,6 +245,17 @@ def write_parquet(
     return files
 
 
+def write_messages(
+    engine: Engine, snapshot_id: int, out: Path, conversational: bool
+) -> dict[str, Any]:
+    """The ``messages`` format of a preference snapshot: refused (it is an SFT format)."""
+    raise SnapshotError(
+        "--format messages is TRL's SFT format, for demonstrations snapshots "
+        "(`accord snapshot create NAME --kind demonstrations`); export preference snapshots "
+        "as trl, hf or parquet"
+    )
+
+
 CARD_FORMATS = ("hf", "trl")  # exports that get a Hugging Face dataset card (README.md)
 
 
@@ -265,8 +281,20 @@ def export_snapshot(
 
         prices = load_price_table(price_table)  # a bad table fails before anything is written
     snap = get_snapshot(engine, name)
+    from .demonstrations import is_demonstrations
+
+    if fmt == "messages" and not is_demonstrations(snap):
+        write_messages(engine, snap.id, Path(out_dir), conversational)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if is_demonstrations(snap):
+        from .demonstration_export import write_demonstrations
+
+        files = write_demonstrations(engine, snap.id, out, fmt=fmt, conversational=conversational)
+        manifest = {**snap.manifest, "format": fmt, "conversational": conversational}
+        manifest["files"] = files
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return manifest
     files = FORMATS[fmt].write_function()(engine, snap.id, out, conversational)
     manifest = {**snap.manifest, "format": fmt, "conversational": conversational, "files": files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))

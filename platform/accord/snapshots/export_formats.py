@@ -10,6 +10,12 @@ conversational)`` and returns the manifest's ``files`` entries (rows and sha256 
 trl: train.jsonl / test.jsonl (prompt, chosen, rejected, score, provenance columns)
 hf: a datasets.DatasetDict saved with save_to_disk (load_from_disk)
 parquet: train.parquet / test.parquet
+messages: train.jsonl / test.jsonl with messages (TRL's SFT format; demonstrations snapshots)
+
+A demonstrations snapshot (``accord.snapshots.demonstrations``) is written in TRL's SFT
+formats by ``accord.snapshots.demonstration_export`` whatever the format's writer: ``trl`` as
+``prompt`` / ``completion``, ``messages`` as ``messages``, ``hf`` and ``parquet`` as
+prompt-completion columns.
 """
 
 from __future__ import annotations
@@ -60,4 +66,9 @@ register_export_format(
 )
 register_export_format(
     "parquet", "accord.snapshots.export:write_parquet", help="train.parquet / test.parquet"
+)
+register_export_format(
+    "messages",
+    "accord.snapshots.export:write_messages",
+    help="train.jsonl / test.jsonl with messages (TRL's SFT format; demonstrations snapshots)",
 )

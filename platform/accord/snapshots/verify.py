@@ -104,7 +104,11 @@ def _detached_examples(engine: Engine, snapshot_id: int) -> list[int]:
 
 
 def verify_snapshot(engine: Engine, name: str) -> VerifyReport:
+    from .demonstrations import is_demonstrations, verify_demonstration_snapshot
+
     snap = get_snapshot(engine, name)
+    if is_demonstrations(snap):
+        return verify_demonstration_snapshot(engine, name)
     report = VerifyReport()
     resp = _response_hashes(engine, snap.id)
     e, p = SnapshotExample.__table__, Prompt.__table__
@@ -251,5 +255,12 @@ def verify_export(
         snap = get_snapshot(engine, name if name is not None else str(manifest.get("name")))
         if snap.content_hash != manifest.get("content_hash"):
             report.fail(f"{mpath}: content_hash differs from the stored snapshot {snap.name!r}")
-        _compare_rows(engine, snap.id, out, manifest, report)
+        from .demonstrations import is_demonstrations
+
+        if is_demonstrations(snap):
+            from .demonstration_export import compare_exported
+
+            compare_exported(engine, snap.id, out, manifest, report)
+        else:
+            _compare_rows(engine, snap.id, out, manifest, report)
     return report

@@ -120,6 +120,11 @@ def training_run(
         snapshot = load_snapshot(
             config.snapshot, engine=engine if not Path(config.snapshot).is_dir() else None
         )
+    if snapshot.is_demonstrations and kind != "sft":
+        raise ValueError(
+            f"snapshot {snapshot.name!r} holds human demonstrations (prompt, completion), not "
+            f"preferences: train sft on it, or give {kind} a preference snapshot"
+        )
     rank = launch_rank()
     if rank == 0:
         recorder = RunRecorder.start(

@@ -30,9 +30,16 @@ from typing import Any
 
 from accord.settings import get_settings
 
-from .chat import completion_messages, is_conversational, message_errors
+from .chat import (
+    completion_messages,
+    completion_text,
+    is_conversational,
+    message_errors,
+    prompt_text,
+)
 
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
+DEMONSTRATIONS = "demonstrations"  # manifest["kind"] of a demonstrations snapshot
 
 
 class SnapshotDataError(ValueError):
@@ -56,6 +63,12 @@ class SnapshotData:
     def is_conversational(self) -> bool:
         """Whether the prompts are chat messages (rendered with the model's chat template)."""
         return bool(self.train_rows) and is_conversational(self.train_rows[0]["prompt"])
+
+    @property
+    def is_demonstrations(self) -> bool:
+        """Whether the rows are (prompt, completion) demonstrations for SFT rather than
+        preferences (``accord snapshot create NAME --kind demonstrations``)."""
+        return self.manifest.get("kind") == DEMONSTRATIONS
 
     @property
     def has_soft_labels(self) -> bool:
@@ -114,8 +127,50 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _demonstration_row(row: Any, where: str) -> dict[str, Any]:
+    """A demonstration row (TRL's SFT formats: ``messages``, or ``prompt`` / ``completion``
+    as text or messages) as ``prompt`` / ``completion`` plus its other columns."""
+    if not isinstance(row, dict):
+        raise SnapshotDataError(f"{where}: expected a JSON object per line")
+    if "messages" in row:
+        messages = row["messages"]
+        if problem := message_errors(messages):
+            raise SnapshotDataError(f"{where}: field 'messages': {problem}")
+        if len(messages) < 2 or messages[-1]["role"] != "assistant":
+            raise SnapshotDataError(
+                f"{where}: field 'messages' must end with the assistant's demonstration "
+                "after at least one user turn"
+            )
+        rest = {k: v for k, v in row.items() if k != "messages"}
+        return {"prompt": messages[:-1], "completion": messages[-1:], **rest}
+    for column in ("prompt", "completion"):
+        value = row.get(column)
+        if not isinstance(value, str | list):
+            raise SnapshotDataError(f"{where}: field {column!r} is missing or not text")
+        if isinstance(value, list) and (problem := message_errors(value)):
+            raise SnapshotDataError(f"{where}: field {column!r}: {problem}")
+        if isinstance(value, str) and not value.strip():
+            raise SnapshotDataError(f"{where}: field {column!r} is empty")
+    return row
+
+
+def _read_demonstrations(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SnapshotDataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            rows.append(_demonstration_row(row, f"{path}:{lineno}"))
+    return rows
+
+
 def read_export(folder: str | Path) -> SnapshotData:
-    """Read a ``--format trl`` export folder."""
+    """Read a ``--format trl`` export folder (of a demonstrations snapshot: ``--format trl``
+    or ``--format messages``)."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
@@ -132,8 +187,9 @@ def read_export(folder: str | Path) -> SnapshotData:
     train_path = folder / "train.jsonl"
     if not train_path.is_file():
         raise SnapshotDataError(f"{folder}: no train.jsonl")
-    train = _read_jsonl(train_path)
-    test = _read_jsonl(folder / "test.jsonl") if (folder / "test.jsonl").is_file() else []
+    read = _read_demonstrations if manifest.get("kind") == DEMONSTRATIONS else _read_jsonl
+    train = read(train_path)
+    test = read(folder / "test.jsonl") if (folder / "test.jsonl").is_file() else []
     if not train:
         raise SnapshotDataError(f"{train_path}: the train split is empty")
     return SnapshotData(
@@ -166,8 +222,10 @@ def load_snapshot(source: str | Path, *, engine=None, db_url: str | None = None)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
-            # training reads the split files only: no dataset card (it costs an audit)
-            export_snapshot(engine, name=snap.name, fmt="trl", out_dir=staging, card=False)
+            # training reads the split files only: no dataset card (it costs an audit);
+            # demonstrations as messages, so the trainer renders them with the chat template
+            fmt = "messages" if snap.manifest.get("kind") == DEMONSTRATIONS else "trl"
+            export_snapshot(engine, name=snap.name, fmt=fmt, out_dir=staging, card=False)
             try:
                 staging.rename(folder)
             except OSError:
@@ -193,6 +251,27 @@ def preference_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
         columns["prompt"].append(row["prompt"])
         for side in ("chosen", "rejected"):
             columns[side].append(completion_messages(row[side]) if conversational else row[side])
+    return columns
+
+
+def sft_columns(rows: list[dict[str, Any]], *, chat_template: bool) -> dict[str, list[Any]]:
+    """``prompt`` / ``completion`` columns of demonstration rows as trl's SFTTrainer takes them:
+    conversational (the model's chat template renders them, BOS once) when the tokenizer has a
+    chat template, else plain text (the user turns' text and a line break, then the
+    demonstration)."""
+    columns: dict[str, list[Any]] = {"prompt": [], "completion": []}
+    for row in rows:
+        prompt, completion = row["prompt"], row["completion"]
+        if chat_template:
+            if not is_conversational(prompt):
+                prompt = [{"role": "user", "content": prompt}]
+            completion = completion_messages(completion)
+        else:  # the prompt's text, a line break, the demonstration
+            prompt = prompt_text(prompt) if is_conversational(prompt) else prompt
+            prompt = prompt if prompt.endswith(("\n", " ")) else prompt + "\n"
+            completion = completion_text(completion)
+        columns["prompt"].append(prompt)
+        columns["completion"].append(completion)
     return columns
 
 

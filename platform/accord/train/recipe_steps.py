@@ -11,6 +11,9 @@ is content-addressed: a completed run with the same kind, snapshot hash and conf
 not trained again (``accord.workflows.run_reuse``). Models can be named by an earlier training
 step (``base_model: sft``, ``reward_model: rm``), a run id, a folder or a model id.
 
+``train_sft`` with ``demonstrations: auto`` trains on the store's human demonstrations when it
+has some (``accord.train.sft_step``), else on the snapshot's chosen responses, and says which.
+
 ``train_dpo`` with a list of β trains one run per β; they share one reference log-prob cache
 (keyed by snapshot and reference model, not β). Each policy is then measured against its
 reference on held-out prompts — KL and, with ``eval_reward_model``, the win-rate — and a table
@@ -29,7 +32,7 @@ import copy
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from sqlmodel import Session
@@ -310,6 +313,36 @@ class PPOStepFields(TrainStepConfig):
         return {"kl_coef": self.kl_coef, "target_kl": self.target_kl}
 
 
+class SFTStepFields(TrainStepConfig):
+    """Supervised fine-tuning: on human demonstrations (``demonstrations: auto`` uses them
+    where the store has some), else on a snapshot's chosen responses or revisions."""
+
+    trainer: ClassVar[str] = "sft"
+    demonstrations: Literal["never", "auto", "required"] = Field(
+        default="never",
+        description="never: train on the snapshot; auto: on the store's human demonstrations "
+        "(frozen into a demonstrations snapshot) when it has any, else on the snapshot; "
+        "required: on human demonstrations, failing when there are none.",
+    )
+    demonstration_source: str | None = Field(
+        default=None,
+        description="Only demonstrations from this source (e.g. argilla:demos-v1).",
+    )
+
+    @model_validator(mode="after")
+    def _demonstrations_train_chosen(self) -> SFTStepFields:
+        target = self.options.get("target", getattr(self, "target", "chosen"))
+        if self.demonstrations == "required" and target != "chosen":
+            raise ValueError(f"demonstrations: required trains on demonstrations, not {target}")
+        return self
+
+
+def _run_train_sft(ctx: StepContext, step: SFTStepFields) -> FiguresOutput:
+    from .sft_step import run_train_sft  # which data (demonstrations or chosen) lives there
+
+    return run_train_sft(ctx, step)
+
+
 # -- references ------------------------------------------------------------------------------
 
 
@@ -450,6 +483,7 @@ def _run_train_dpo(ctx: StepContext, step: DPOStepFields) -> FiguresOutput:
 # A trainer's step is generated (``train_step_model``); these trainers add recipe-only fields
 # (a β sweep, win-rate evaluation, step references) and their own run function.
 STEP_BASES: dict[str, tuple[type[TrainStepConfig], Any]] = {
+    "sft": (SFTStepFields, _run_train_sft),
     "dpo": (DPOStepFields, _run_train_dpo),
     "ppo": (PPOStepFields, run_train_step),
 }

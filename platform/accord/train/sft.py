@@ -1,5 +1,6 @@
-"""Supervised fine-tuning on a snapshot's chosen responses, or on critique-revise revisions
-(the supervised phase of Constitutional AI), with trl's SFTTrainer.
+"""Supervised fine-tuning on a snapshot's chosen responses, on critique-revise revisions
+(the supervised phase of Constitutional AI), or on human demonstrations (a ``--kind
+demonstrations`` snapshot: InstructGPT's supervised phase), with trl's SFTTrainer.
 
 Why: the supervised phase before preference training, and Constitutional AI's SL phase
 (fine-tuning on the model's own revised answers).
@@ -8,6 +9,9 @@ Examples are (prompt, completion) pairs; the loss covers completion tokens only.
 ``target="revisions"`` only examples whose chosen response is a revision are kept (this needs
 the snapshot's name in the store, which records each response's role). Conversational snapshots
 (prompts as messages) are rendered with the model's chat template by trl, BOS once.
+Demonstrations are rendered with the model's chat template (user turn, then the
+demonstration as the assistant's turn) when it has one, as plain text otherwise; the metrics
+say which (``rendering``).
 
 Run it (one process: CPU or one GPU; several GPUs: one process per device, the main process
 records the run; ``zero3.yaml`` for models that do not fit one GPU)::
@@ -51,11 +55,17 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
 
     from accord.models.loading import resolve_model_path
 
-    from .data import preference_columns, revision_example_hashes
+    from .chat import has_chat_template
+    from .data import preference_columns, revision_example_hashes, sft_columns
 
     with training_run(config, kind="sft", engine=engine, snapshot=snapshot) as ctx:
         snap = ctx.snapshot
         rows = snap.train_rows
+        if snap.is_demonstrations and config.target != "chosen":
+            raise ValueError(
+                f"snapshot {snap.name!r} holds human demonstrations: train on them with the "
+                f"default target (chosen), not {config.target!r}"
+            )
         if config.target == "revisions":
             if rows and all("chosen_role" in r for r in rows):
                 # Exports carry each response's role: no store needed.
@@ -76,12 +86,17 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
                 raise ValueError(
                     f"snapshot {snap.name!r} has no examples whose chosen response is a revision"
                 )
-        columns = preference_columns(rows)
-        dataset = datasets.Dataset.from_dict(
-            {"prompt": columns["prompt"], "completion": columns["chosen"]}
-        )
         path = resolve_model_path(config.model)
         tokenizer = AutoTokenizer.from_pretrained(path)
+        if snap.is_demonstrations:
+            dataset = datasets.Dataset.from_dict(
+                sft_columns(rows, chat_template=has_chat_template(tokenizer))
+            )
+        else:
+            columns = preference_columns(rows)
+            dataset = datasets.Dataset.from_dict(
+                {"prompt": columns["prompt"], "completion": columns["chosen"]}
+            )
         model = AutoModelForCausalLM.from_pretrained(path, dtype=model_dtype(config))
         args = SFTConfig(
             **trl_arguments(config, ctx.output_dir),
@@ -100,8 +115,10 @@ def train_sft(config: SFTTrainConfig, *, engine=None, snapshot=None) -> TrainRes
         metrics: dict[str, Any] = {
             "train_loss": output.training_loss,
             "n_examples": len(rows),
-            "target": config.target,
+            "target": "demonstrations" if snap.is_demonstrations else config.target,
         }
+        if snap.is_demonstrations:
+            metrics["rendering"] = "chat template" if has_chat_template(tokenizer) else "plain text"
         if config.save_model:
             trainer.save_model(str(ctx.output_dir))
         return finish(ctx, metrics)

@@ -168,6 +168,16 @@ def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
         for n, o in outputs_of(ctx, "train")
         if "sweep" in o.figures
     ]
+    sft_data = [
+        {
+            "step": n,
+            "data": o.figures["sft_data"],
+            "snapshot": o.figures.get("snapshot"),
+            "demonstrations": o.figures.get("demonstrations"),
+        }
+        for n, o in outputs_of(ctx, "train")
+        if "sft_data" in o.figures
+    ]
     exports = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "export")]
     argilla = [{"step": n, **o.figures} for n, o in outputs_of(ctx, "argilla")]
     last_step_instruments(ctx, runs)
@@ -186,6 +196,7 @@ def build_summary(ctx: StepContext, config: SummaryConfig) -> dict[str, Any]:
         "argilla": argilla,
         "runs": [{**r, "report": run_reports.get(r["run_id"])} for r in runs],
         "sweeps": sweeps,
+        "sft_data": sft_data,
         "reports": {
             "folder": str(folder.resolve()),
             "audit": [a["html_path"] or a["json_path"] for a in audits],
@@ -416,6 +427,9 @@ def render(summary: dict[str, Any], console: Console) -> None:
         )
     for e in summary["exports"]:
         parts.append(f"export ({e['format']}): {e['path']}")
+    for d in summary.get("sft_data", []):
+        count = f"{d['demonstrations']} " if d["demonstrations"] else "the "
+        parts.append(f"{d['step']}: SFT on {count}{d['data']} (snapshot {d['snapshot']})")
     if summary["runs"]:
         parts.append(_runs_table(summary["runs"]))
         parts.append(

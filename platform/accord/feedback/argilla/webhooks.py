@@ -6,7 +6,9 @@ headers to :func:`verify_and_ingest`; ``response.created``, ``response.updated``
 ``response.deleted`` become judgments through the same ingestor pull uses, so a delivery
 retried by Argilla, or one that arrives after a pull already stored its answer, changes
 nothing. Answers on ranking records (``--mode ranking``) become rankings the same way
-(``accord.feedback.argilla.rankings``). Other event types are acknowledged and ignored.
+(``accord.feedback.argilla.rankings``), answers on demonstration records (``--mode
+demonstration``) human demonstrations (``accord.feedback.argilla.demonstrations``). Other
+event types are acknowledged and ignored.
 
     accord argilla webhook --url https://accord.example.org/api/argilla/webhook
     # prints the secret: set it as ACCORD_WEBHOOK_SECRET for the service
@@ -30,6 +32,7 @@ from .ingest import IngestTally, ResponseEvent, ResponseIngestor, parse_time
 
 RESPONSE_EVENTS = ("response.created", "response.updated", "response.deleted")
 RANKING_RECORD_PREFIX = "accord-ranking-"  # records of ranking datasets (accord...rankings)
+DEMONSTRATION_RECORD_PREFIX = "accord-demo-"  # demonstration datasets (...demonstrations)
 
 
 class WebhookVerificationError(ValueError):
@@ -122,6 +125,13 @@ def ingest_webhook_event(engine: Engine, payload: Mapping[str, Any]) -> WebhookO
         record = dict((payload.get("data") or {}).get("record") or {})
         with session_scope(engine) as session:
             action, problems = ingest_ranking_event(session, event, record)
+        return WebhookOutcome(event=kind, action=action, problems=problems)
+    if (event.record_external_id or "").startswith(DEMONSTRATION_RECORD_PREFIX):
+        from .demonstrations import ingest_demonstration_event
+
+        record = dict((payload.get("data") or {}).get("record") or {})
+        with session_scope(engine) as session:
+            action, problems = ingest_demonstration_event(session, event, record)
         return WebhookOutcome(event=kind, action=action, problems=problems)
     with session_scope(engine) as session:
         action = ResponseIngestor(session, tally).ingest(event)

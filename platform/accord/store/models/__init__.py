@@ -23,6 +23,7 @@ from .run import RunMetric, RunMetricPublic, TrainingRun, TrainingRunPublic
 from .snapshot import (
     Snapshot,
     SnapshotCreate,
+    SnapshotDemonstration,
     SnapshotExample,
     SnapshotExamplePublic,
     SnapshotPublic,
@@ -72,6 +73,7 @@ __all__ = [
     "RunMetricPublic",
     "Snapshot",
     "SnapshotCreate",
+    "SnapshotDemonstration",
     "SnapshotExample",
     "SnapshotExamplePublic",
     "SnapshotPublic",

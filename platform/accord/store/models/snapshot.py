@@ -110,3 +110,20 @@ class SnapshotVerifyPublic(SQLModel):
     ok: bool
     checked: int
     problems: list[str]
+
+
+class SnapshotDemonstration(SQLModel, table=True):
+    """One SFT example of a demonstrations snapshot (``accord snapshot create NAME --kind
+    demonstrations``): a prompt and a human demonstration of it, with its split."""
+
+    __tablename__ = "snapshot_demonstration"
+    __table_args__ = (UniqueConstraint("snapshot_id", "response_id", name="uq_snapdemo_response"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_id: int = Field(foreign_key="snapshot.id")
+    position: int = Field(description="Order inside the snapshot (sorted by example hash).")
+    example_hash: str = Field(max_length=64)
+    prompt_id: int = Field(foreign_key="prompt.id")
+    response_id: int = Field(foreign_key="response.id", index=True)
+    split: str = Field(max_length=8, description="train | test")
+    author: str = Field(max_length=200, description="The annotator who wrote the demonstration.")
