@@ -69,8 +69,9 @@ class RankConfig(StepConfig):
         description="bradley-terry: rank from this judge model id only (default: every AI "
         "judge found).",
     )
-    model: str | dict = Field(
-        default="judge", description="listwise: judge model alias or inline ref."
+    model: str | dict | None = Field(
+        default=None,
+        description="listwise: judge model alias or inline ref (default: the alias judge).",
     )
     constitution: str = Field(
         default="harmlessness",

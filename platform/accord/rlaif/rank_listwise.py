@@ -49,7 +49,7 @@ def run_listwise(ctx: StepContext, config: RankConfig) -> StepOutput:
     task = config.task(base_dir=ctx.base_dir).check()  # a bad template fails before any request
     constitution, constitution_id = ctx.constitution(config.constitution)
     principles = task.select_principles(constitution)
-    backend = ctx.backend(config.model)
+    backend = ctx.backend(config.model or "judge")
     seed = ctx.seed if config.seed is None else config.seed
     groups = _groups(ctx, ctx.input_ids("responses", config.input))
     ranked = {pid: rs for pid, rs in groups.items() if config.min_k <= len(rs) <= MAX_K}
