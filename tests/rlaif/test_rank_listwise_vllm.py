@@ -43,3 +43,30 @@ def test_listwise_on_vllm_equals_an_independent_reading(store, which, request):
     ranking, _, _ = check.only_ranking(store)
     assert ranking.judge_backend == "vllm"
     check.check_listwise(store, model_dir)
+
+
+def test_listwise_through_an_openai_compatible_server(store, smollm2_dir, vllm_openai_servers):
+    """vLLM's OpenAI server serving SmolLM2, through the openai backend with the model's
+    tokenizer: accord renders the template and the server scores every label in context."""
+    model_dir = str(smollm2_dir)
+    url = vllm_openai_servers.url(model_dir, "accord/smollm2")
+    ids = check.store_responses(store)
+    options = {"base_url": url, "api_key": "none", "tokenizer": model_dir, "timeout": 300}
+    recipe = {
+        "name": "rank-listwise-openai",
+        "steps": [
+            {"kind": "responses_for_rank_test", "name": "rs", "response_ids": ids},
+            {
+                "kind": "rank",
+                "method": "listwise",
+                "constitution": "tiny-test",
+                "principles": [check.PRINCIPLE],
+                "model": {"backend": "openai", "model": "accord/smollm2", "options": options},
+            },
+        ],
+    }
+    result = run_recipe(store, recipe, progress=False)
+    assert result.status == "succeeded" and result.errors == 0, result.to_dict()
+    ranking, _, _ = check.only_ranking(store)
+    assert ranking.judge_backend == "openai" and ranking.judge == "accord/smollm2"
+    check.check_listwise(store, model_dir)
