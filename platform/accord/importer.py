@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from .formats.accord_rankings import RankingLine, store_rankings
 from .formats.base import InvalidRecordError, ReadItem
 from .formats.registry import RANKING_FORMATS, format_name, read_records
 from .store.bundles import StoreBundle, bundle_from_preference, check_bundle_texts
@@ -62,7 +63,7 @@ class ImportReport:
     unchanged_judgments: int = 0
     seconds: float = 0.0
     gold: int = 0  # pairs stored as gold (import with ``gold=True``)
-    rankings: int = 0  # new rankings (``--format ranking``); their judgments are in ``new``
+    rankings: int = 0  # new rankings (``ranking``, ``accord``); their judgments are in ``new``
 
     @property
     def already_present(self) -> bool:
@@ -200,6 +201,9 @@ def import_file(
     # 100 bytes a judgment, so a million-row import keeps this in about 100 MB.
     answers: dict[int, int] = {}
     gold_answers: dict[str, str] = {}  # pair content hash -> canonical side (gold imports)
+    # accord format: ranking lines (stored after the pairs) and ranking key -> judgment keys
+    ranking_lines: list[tuple[int, RankingLine]] = []
+    ranking_links: dict[str, list[str]] = {}
 
     def take_gold(bundle: StoreBundle, line: int | None) -> InvalidRecordError | None:
         sides = {j.get("preferred") for j in bundle.judgments} - {None}
@@ -238,6 +242,15 @@ def import_file(
                 if progress is not None:
                     progress(item.position)
             error, bundle = item.error, None
+            if error is None and isinstance(item.value, RankingLine):
+                if gold:
+                    error = InvalidRecordError(
+                        path, item.line, "ranking", "gold answers are pairs: import without --gold"
+                    )
+                else:
+                    ranking_lines.append((item.line, item.value))
+                    report.records += 1
+                    continue
             if error is None:
                 try:
                     # Preference records are checked as they become bundles; full bundles here.
@@ -259,6 +272,9 @@ def import_file(
                 rejects.write(item, error)
                 continue
             report.records += 1
+            for j in bundle.judgments:
+                if j.get("ranking"):
+                    ranking_links.setdefault(j["ranking"], []).append(j["key_hash"])
             yield bundle
         if progress is not None and report.records + rejects.count:
             progress(item.position)
@@ -267,6 +283,8 @@ def import_file(
         with session_scope(engine) as session:
             ingestor = StoreIngestor(session, batch_size=batch_size)
             counts = ingestor.ingest(bundles())
+            if ranking_lines or ranking_links:
+                report.rankings = store_rankings(session, ranking_lines, ranking_links, path)
             if gold:
                 report.gold = _store_gold(session, gold_answers, source=f"import:{path.name}")
     finally:

@@ -317,8 +317,17 @@ def test_cli_judge_and_critique_preview(store, tmp_path):
 @pytest.mark.parametrize("path", sorted(PROMPTS_DIR.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_bundled_template_loads_and_renders(path):
     """A template file added to accord/rlaif/prompts is checked here with no other edit:
-    ``critique*`` files as critique templates, the others as judge templates."""
+    ``critique*`` files as critique templates, ``rank*`` as listwise ranking templates, the
+    others as judge templates."""
     principle = C.principles[0]
+    if path.stem.startswith("rank"):
+        from accord.rlaif.listwise import ListwiseTask
+
+        ranker = ListwiseTask(constitution="tiny-test", template=path.stem).check()
+        msgs = ranker.messages(prompt="Q", question=principle.comparison_question, shown=["x", "y"])
+        assert delimit("A", "x") in msgs[-1]["content"] and delimit("B", "y") in msgs[-1]["content"]
+        assert ranker.assistant_text(["B"]).startswith(ranker.prefix)
+        return
     if path.stem.startswith("critique"):
         task = CritiqueReviseTask(constitution="tiny-test", template=path.stem)
         msgs = task.critique_messages(C, principle, prompt="Q", response="R")

@@ -18,6 +18,8 @@ them in), are checked against the content: a line edited by hand without updatin
 rejected. ``parent`` nests the response a critique or revision was made from.
 ``constitutions`` (optional) holds the constitution versions that responses and judgments
 refer to by ``constitution_hash``; the writer puts each one on the first line that needs it.
+A judgment a ranking expanded into names the ranking's key (``ranking``); the rankings
+themselves are lines of their own after the pairs (``accord.formats.accord_rankings``).
 
 >>> from accord.formats.base import ReadOptions
 >>> b = bundle_from_line({"prompt": "Q", "response_a": "x", "response_b": "y",
@@ -39,6 +41,7 @@ from ..store.crud.prompts import prompt_row
 from ..store.keys import canonical_sides, judgment_key, pair_key, response_key
 from ..store.models._base import utcnow
 from ..store.models.response import ROLES
+from .accord_rankings import RankingLine, ranking_from_line
 from .base import (
     MAX_ANNOTATOR_CHARS,
     MAX_JUDGE_CHARS,
@@ -245,8 +248,15 @@ def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict
     values = _checked_values(j, where, flip, kind=kind, order=order)
     principle = _s(j, "principle", where, MAX_PRINCIPLE_CHARS)
     chash = _s(j, "constitution_hash", where, 64)
+    ranking = _s(j, "ranking", where, 64)
     key = judgment_key(
-        pk, judge, kind=kind, presentation_order=order, principle=principle, constitution_hash=chash
+        pk,
+        judge,
+        kind=kind,
+        presentation_order=order,
+        principle=principle,
+        constitution_hash=chash,
+        ranking_key=ranking,
     )
     if not flip:
         _check_hash(j.get("key_hash"), key, f"{where}.key_hash")
@@ -284,6 +294,7 @@ def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict
         "updated_at": _time(j, "updated_at", where),
         "annotator": _annotator(j.get("annotator"), f"{where}.annotator"),
         "history": past,
+        "ranking": ranking,
     }
 
 
@@ -349,5 +360,12 @@ def _constitutions(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def record_from_line(row: Any, opts: ReadOptions | None = None) -> StoreBundle | RankingLine:
+    """A pair line's bundle, or a ranking line's ranking (``accord.formats.accord_rankings``)."""
+    if isinstance(row, dict) and "ranking" in row and "prompt" not in row:
+        return ranking_from_line(row)
+    return bundle_from_line(row, opts)
+
+
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:
-    return convert_rows(path, iter_json_lines(path), lambda row: bundle_from_line(row, opts))
+    return convert_rows(path, iter_json_lines(path), lambda row: record_from_line(row, opts))

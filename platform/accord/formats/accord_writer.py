@@ -1,5 +1,6 @@
 """Write pairs of a store as accord JSONL (see ``accord_jsonl``): everything needed to
-rebuild them in another store with the same content hashes.
+rebuild them in another store with the same content hashes, and after them the rankings
+whose expanded judgments were all written (``accord_rankings``).
 
 Pairs are read in id order, a chunk at a time, so exporting a large store needs memory for
 one chunk only.
@@ -24,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -35,8 +36,10 @@ from ..store.models import (
     JudgmentRevision,
     Pair,
     Prompt,
+    Ranking,
     Response,
 )
+from .accord_rankings import ranking_line
 
 CHUNK = 1000
 
@@ -92,9 +95,10 @@ def _judgment(
     annotators: dict[int, Annotator],
     history: list[JudgmentRevision],
     chashes: dict[int, str],
+    ranking_keys: dict[int, str],
 ) -> dict[str, Any]:
     ann = annotators.get(j.annotator_id) if j.annotator_id else None
-    return {
+    line = {
         "kind": j.kind,
         "judge": j.judge,
         "principle": j.principle,
@@ -123,11 +127,16 @@ def _judgment(
             for h in history
         ],
     }
+    if j.ranking_id is not None:
+        line["ranking"] = ranking_keys[j.ranking_id]
+    return line
 
 
-def _lines(s: Session, pairs: list[Pair], written: set[int]) -> Iterable[dict[str, Any]]:
+def _lines(
+    s: Session, pairs: list[Pair], written: set[int], expanded: dict[int, int]
+) -> Iterable[dict[str, Any]]:
     """The lines of ``pairs``; constitutions not in ``written`` yet go on the first line
-    that refers to them."""
+    that refers to them. ``expanded`` counts the written judgments of each ranking."""
     prompts = {
         p.id: p
         for p in s.scalars(select(Prompt).where(Prompt.id.in_({p.prompt_id for p in pairs})))
@@ -152,6 +161,17 @@ def _lines(s: Session, pairs: list[Pair], written: set[int]) -> Iterable[dict[st
             .order_by(JudgmentRevision.id)
         ):
             history.setdefault(h.judgment_id, []).append(h)
+    ranking_ids = {j.ranking_id for j in all_j if j.ranking_id is not None}
+    ranking_keys = (
+        dict(
+            s.execute(select(Ranking.id, Ranking.key_hash).where(Ranking.id.in_(ranking_ids))).all()
+        )
+        if ranking_ids
+        else {}
+    )
+    for j in all_j:
+        if j.ranking_id is not None:
+            expanded[j.ranking_id] = expanded.get(j.ranking_id, 0) + 1
     ann_ids = {j.annotator_id for j in all_j if j.annotator_id}
     annotators = (
         {a.id: a for a in s.scalars(select(Annotator).where(Annotator.id.in_(ann_ids)))}
@@ -183,7 +203,7 @@ def _lines(s: Session, pairs: list[Pair], written: set[int]) -> Iterable[dict[st
                 "created_at": _time(p.created_at),
             },
             "judgments": [
-                _judgment(j, annotators, history.get(j.id, []), chashes)
+                _judgment(j, annotators, history.get(j.id, []), chashes, ranking_keys)
                 for j in judgments.get(p.id, [])
             ],
             "constitutions": [
@@ -209,12 +229,14 @@ def _with_ancestors(responses: dict[int, Response], pair: Pair) -> Iterable[Resp
 def write_accord_jsonl(
     engine: Engine, path: str | Path, *, pair_ids: Iterable[int] | None = None
 ) -> int:
-    """Write the pairs (all, or ``pair_ids``) to ``path``; returns the number of lines."""
+    """Write the pairs (all, or ``pair_ids``) to ``path``, then the rankings all of whose
+    expanded judgments are on those pairs; returns the number of lines."""
     wanted = sorted(set(pair_ids)) if pair_ids is not None else None
     written = 0
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     constitutions_written: set[int] = set()
+    expanded: dict[int, int] = {}  # ranking id -> its judgments written
     with Session(engine) as s, open(path, "w", encoding="utf-8") as out:
         last = 0
         while True:
@@ -233,11 +255,59 @@ def write_accord_jsonl(
                     missing = sorted(set(ids) - {p.id for p in pairs})[:5]
                     raise ValueError(f"no such pairs: {missing}")
             if not pairs:
-                return written
+                return written + _write_rankings(s, out, expanded)
             out.writelines(
                 json.dumps(line, ensure_ascii=False) + "\n"
-                for line in _lines(s, pairs, constitutions_written)
+                for line in _lines(s, pairs, constitutions_written, expanded)
             )
             written += len(pairs)
             last = pairs[-1].id
             s.expunge_all()
+
+
+def _write_rankings(s: Session, out, expanded: dict[int, int]) -> int:
+    """The ranking lines of the rankings whose judgments were all written, by id."""
+    ids = sorted(expanded)
+    written = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        totals = dict(
+            s.execute(
+                select(Judgment.ranking_id, func.count())
+                .where(Judgment.ranking_id.in_(chunk))
+                .group_by(Judgment.ranking_id)
+            ).all()
+        )
+        rankings = [
+            r
+            for r in s.scalars(select(Ranking).where(Ranking.id.in_(chunk)).order_by(Ranking.id))
+            if totals.get(r.id) == expanded[r.id]
+        ]
+        rids = {i for r in rankings for i in r.response_ids}
+        hashes = dict(
+            s.execute(select(Response.id, Response.content_hash).where(Response.id.in_(rids))).all()
+        )
+        prompts = dict(
+            s.execute(
+                select(Prompt.id, Prompt.content_hash).where(
+                    Prompt.id.in_({r.prompt_id for r in rankings})
+                )
+            ).all()
+        )
+        ann_ids = {r.annotator_id for r in rankings if r.annotator_id}
+        annotators = (
+            {a.id: a for a in s.scalars(select(Annotator).where(Annotator.id.in_(ann_ids)))}
+            if ann_ids
+            else {}
+        )
+        for r in rankings:
+            line = ranking_line(
+                r,
+                prompt_hash=prompts[r.prompt_id],
+                hashes=hashes,
+                annotator=annotators.get(r.annotator_id) if r.annotator_id else None,
+            )
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            written += 1
+        s.expunge_all()
+    return written

@@ -1,6 +1,7 @@
-"""rank: AI rankings of K responses, from the judge's pairwise log-prob comparisons.
+"""rank: AI rankings of K responses, by one of two methods (``method``).
 
-The ``judge`` step compares pairs; ``rank`` reads the judge's aggregate judgment of every pair
+``bradley-terry`` (the default) ranks from the judge's pairwise log-prob comparisons: the
+``judge`` step compares pairs; ``rank`` reads the judge's aggregate judgment of every pair
 of its input (``prob_a``: the judge's P(response_a better), from the answer log-probs of both
 presentation orders and all principles), gathers the pairs by prompt, and fits Bradley–Terry
 strengths to each prompt's responses by maximum likelihood (``accord.rlaif.bradley_terry``).
@@ -13,13 +14,24 @@ What is asked of the judge stays the judge step's (``JudgeTask``); a recipe rank
 responses with ``generate`` (n = K) → ``make_pairs`` → ``judge`` → ``rank``. A prompt whose
 pairs do not connect all its responses, or where one response won every comparison outright
 (no finite maximum: pass ``l2``), is skipped and counted.
+
+``listwise`` asks the judge model itself: one prompt per principle and presentation order
+shows a prompt's K responses labelled (A), (B), (C), … and the order is read from the
+labels' log-probs position by position, in a forward and a reversed presentation
+(``accord.rlaif.listwise``); Plackett–Luce strengths fitted to every reading order the
+responses. Its input is responses (``generate`` with n = K → ``rank``), grouped by prompt;
+the ranking is stored the same way (kind ``ai``, the judge's identity, ``scores``, expanded
+judgments with ``prob_a = σ(θ_a − θ_b)``) with what was read in its meta. Both methods give
+one judge's ranking of the same responses the same natural key: ranking them again with the
+other method updates that ranking (the expanded judgments keep their earlier answers).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlmodel import Session, select
 
 from ..jobs.context import StepContext, StepOutput
@@ -30,14 +42,63 @@ from ..store.models import Judgment, Pair, Prompt, Response
 from ..store.models.ranking import MAX_K
 from .bradley_terry import fit_bradley_terry, ranks_from_strengths
 
+# Fields that only the listwise method reads (it asks a model; Bradley–Terry reads judgments).
+LISTWISE_FIELDS = (
+    "model",
+    "constitution",
+    "principles",
+    "template",
+    "answer_prefix",
+    "orders",
+    "batch_size",
+    "seed",
+)
+
 
 class RankConfig(StepConfig):
-    """AI rankings: Bradley–Terry over the judge's pairwise comparisons of each prompt."""
+    """AI rankings of each prompt's responses: Bradley–Terry over the judge's pairwise
+    comparisons, or one listwise prompt read label by label."""
 
+    method: Literal["bradley-terry", "listwise"] = Field(
+        default="bradley-terry",
+        description="bradley-terry: from the judge step's pairwise comparisons; listwise: one "
+        "prompt shows all K responses and the judge's order is read from label log-probs.",
+    )
     judge: str | None = Field(
         default=None,
-        description="Rank from this judge model id only (default: every AI judge found).",
+        description="bradley-terry: rank from this judge model id only (default: every AI "
+        "judge found).",
     )
+    model: str | dict | None = Field(
+        default=None,
+        description="listwise: judge model alias or inline ref (default: the alias judge).",
+    )
+    constitution: str = Field(
+        default="harmlessness",
+        description="listwise: constitution whose comparison questions the judge asks.",
+    )
+    principles: list[str] | None = Field(
+        default=None,
+        description="listwise: principle ids to ensemble over (default: all of the "
+        "constitution's).",
+    )
+    template: str = Field(
+        default="rank",
+        description="listwise: prompt template, a bundled name (rank) or a YAML file.",
+    )
+    answer_prefix: str | None = Field(
+        default=None,
+        description="listwise: assistant text the first label is read after (default: the "
+        "template's).",
+    )
+    orders: Literal["both", "one"] = Field(
+        default="both",
+        description="listwise: both (forward and reversed presentation) or one (forward).",
+    )
+    batch_size: int = Field(
+        default=4, ge=1, le=1024, description="listwise: prompts per backend call."
+    )
+    seed: int | None = Field(default=None, description="listwise: seed of the requests.")
     l2: float = Field(
         default=0.0,
         ge=0.0,
@@ -46,8 +107,40 @@ class RankConfig(StepConfig):
     )
     min_k: int = Field(default=3, ge=2, le=MAX_K, description="Rank prompts with ≥ this many.")
 
+    @model_validator(mode="after")
+    def _method_fields(self) -> RankConfig:
+        if self.method == "bradley-terry":
+            wrong = [f for f in LISTWISE_FIELDS if f in self.model_fields_set]
+            if wrong:
+                raise ValueError(
+                    f"{', '.join(wrong)}: only method listwise reads "
+                    f"{'this field' if len(wrong) == 1 else 'these fields'} (Bradley–Terry "
+                    "ranks from the judge step's judgments)"
+                )
+        else:
+            if "judge" in self.model_fields_set:
+                raise ValueError("judge: method listwise asks `model`; judge filters bradley-terry")
+            self.task()  # the template's and orders' checks, with their messages
+        return self
+
+    def task(self, base_dir=None):
+        from .listwise import ListwiseTask
+
+        return ListwiseTask(
+            constitution=self.constitution,
+            principles=self.principles,
+            template=self.template,
+            answer_prefix=self.answer_prefix,
+            orders=self.orders,
+            base_dir=base_dir,
+        )
+
 
 def run_rank(ctx: StepContext, config: RankConfig) -> StepOutput:
+    if config.method == "listwise":
+        from .rank_listwise import run_listwise
+
+        return run_listwise(ctx, config)
     pair_ids = ctx.input_ids("pairs", config.input)
     with Session(ctx.engine) as session:
         pairs = {}
