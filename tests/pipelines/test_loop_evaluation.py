@@ -142,3 +142,105 @@ def test_exact_kl_is_the_sum_over_the_vocabulary_and_never_negative(tmp_path):
     assert abs(far.kl_to_ref - far.kl_exact) < 0.5 * far.kl_exact + 0.05
     assert [len(t) for t in far.texts] == [8, 8, 8] and len(far.lengths[0]) == 8
     assert all(isinstance(f, bool) for row in far.finished for f in row)
+
+
+def test_eval_reward_model_mapping_must_name_a_step(tmp_path):
+    from accord.constitutions import DocumentError
+    from accord.jobs import load_recipe
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("""\
+name: bad
+steps:
+  - {kind: import_prompts, bundled: quickstart}
+  - {kind: loop, eval_backend: gpu}
+  - {kind: loop, name: loop2, eval_reward_model: {model: x}}
+  - {kind: loop, name: loop3, snapshot_policy: ai-only, escalate: {dataset: d, threshold: 0.8}}
+  - {kind: loop, name: loop4, escalate: {dataset: d, threshold: 0.8, wait: maybe}}
+  - {kind: loop, name: loop5, eval_reward_model: {from_step: later}}
+  - {kind: train_rm, name: later}
+""")
+    with pytest.raises(DocumentError) as err:
+        load_recipe(path)
+    text = str(err.value)
+    assert f"{path}:4: steps[1].eval_backend" in text
+    assert "from_step 'later' does not run before this step" in text
+    assert "eval_reward_model: a mapping here must be {from_step: NAME}" in text
+    assert "escalate: snapshot_policy 'ai-only' ignores human labels" in text
+    assert "steps[4].escalate.wait" in text
+
+
+@pytest.mark.slow
+def test_round_table_everywhere_with_a_held_out_reward_model(tmp_path, monkeypatch):
+    """One round judged by the AI judge and the tiny reward model (a models alias); the round
+    table in the job result, `accord runs show --html` and the dashboard's run and job pages."""
+    import json
+    import subprocess
+    import sys
+
+    from accord.jobs import run_recipe
+    from accord.store.db import open_store
+
+    from .test_loop import RECIPE
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = open_store(url)
+    recipe = json.loads(json.dumps(RECIPE))
+    recipe["models"]["held-out-rm"] = {"backend": "transformers", "model": "accord/tiny-reward"}
+    recipe["steps"][1].update({"rounds": 1, "eval_reward_model": "held-out-rm"})
+    result = run_recipe(engine, recipe, progress=False)
+    [r] = result.steps["loop"]["rounds"]
+    for key in ("vs_initial", "rm_vs_initial"):
+        cell = r[key]
+        assert 0.0 <= cell["low"] <= cell["win_rate"] <= cell["high"] <= 1.0, key
+        assert cell["n_prompts"] == 2 and 0.0 <= cell["lc"]["win_rate"] <= 1.0
+    assert r["rm_vs_previous"] == r["rm_vs_initial"]  # round 1: k−1 is round 0
+    assert (
+        r["kl_exact"] >= 0.0 and r["kl_to_ref"] is not None and r["eval_backend"] == "transformers"
+    )
+    assert np.isfinite(r["reward"]) and np.isfinite(r["initial_reward"])
+    row = dict(zip(*(lambda c: (c["columns"], c["rows"][1]))(round_cells([r]))))
+    rm_cell = row["RM win vs 0 [CI]"]
+
+    page = tmp_path / "run.html"
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accord.cli.main",
+            "runs",
+            "show",
+            str(r["run_id"]),
+            "--db",
+            url,
+            "--html",
+            str(page),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert json.loads(shown.stdout)["loop_rounds"][0]["run_id"] == r["run_id"]
+    text = page.read_text()
+    assert '<table class="rounds">' in text and "<th>RM win vs 0 [CI]</th>" in text
+    assert f"<td>{rm_cell}</td>" in text and "<td>loopy-round-1</td>" in text
+
+    from fastapi.testclient import TestClient
+
+    from accord.service.app import create_app
+    from accord.service.config import ServiceSettings
+    from accord.service.users import create_user
+    from accord.store.db import session_scope
+
+    with session_scope(engine) as session:
+        _, token = create_user(session, name="viewer-1", role="viewer")
+    settings = ServiceSettings(database_url=url, home=tmp_path / "home")
+    with TestClient(create_app(settings, engine=engine)) as client:
+        client.cookies.set(settings.cookie_name, token)
+        for path in (f"/runs/{r['run_id']}", f"/jobs/{result.job_id}"):
+            html = client.get(path).text
+            assert 'class="loop-rounds"' in html and "RM win vs 0 [CI]" in html, path
+            assert f"<td>{rm_cell}</td>" in html and "<td>loopy-round-1</td>" in html, path
