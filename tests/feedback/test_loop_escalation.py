@@ -23,12 +23,12 @@ pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
 def _recipe(dataset: str, **escalate) -> dict:
     recipe = json.loads(json.dumps(RECIPE))
+    escalate.setdefault("threshold", 0.9)  # the tiny judge is a coin flip: every pair is below
     recipe["steps"][1].update(
         {
             "rounds": 1,
             "snapshot_policy": "human-over-ai",
-            # the tiny judge is a coin flip: every kept pair is below 0.9
-            "escalate": {"dataset": dataset, "workspace": dataset, "threshold": 0.9, **escalate},
+            "escalate": {"dataset": dataset, "workspace": dataset, **escalate},
         }
     )
     return recipe
@@ -96,13 +96,17 @@ def test_loop_waits_for_human_labels_and_trains_on_them(
 
 
 def test_loop_proceeds_with_the_labels_there_are(argilla_env, store, unique_name, connection):
+    """``target`` with no human label of the judge in the store: nothing is certified, so the
+    kept pairs are escalated (at most ``limit``), and the round goes on without waiting."""
     from accord.feedback.argilla.pull import find_dataset
     from accord.jobs import run_recipe
 
-    result = run_recipe(store, _recipe(unique_name, wait=False, limit=3), progress=False)
+    recipe = _recipe(unique_name, threshold=None, target=0.9, wait=False, limit=3)
+    result = run_recipe(store, recipe, progress=False)
     [round1] = result.steps["loop"]["rounds"]
     escalation = round1["escalation"]
     assert (escalation["escalated"], escalation["pushed"], escalation["labelled"]) == (3, 3, 0)
+    assert escalation["threshold"] is None and "human label" in escalation["uncertified"]
     remote = find_dataset(connection, name=unique_name, workspace=unique_name)
     assert sorted(records_by_pair(connection, remote["id"])) == sorted(escalation["pair_ids"])
     with Session(store) as s:

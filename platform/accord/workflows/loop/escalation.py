@@ -134,10 +134,14 @@ def human_labelled(engine, pair_ids: list[int], min_submitted: int) -> int:
     return sum(1 for _, n in rows if n >= min_submitted)
 
 
-def _certified_threshold(ctx, options: EscalateOptions, config, judgment_ids: list[int]):
-    """The threshold certified on the judge's human-labelled pairs (None: none certified)."""
+def _certified_threshold(
+    ctx, options: EscalateOptions, config, judgment_ids: list[int]
+) -> tuple[float | None, str | None]:
+    """(threshold certified on the judge's human-labelled pairs, why none was): with no human
+    label of this judge in the store nothing is certified, and every kept pair is escalated."""
     from sqlmodel import Session, select
 
+    from ...audit.calibration_data import CalibrationDataError
     from ...audit.escalate import certify_judge
     from ...store.models import Judgment
 
@@ -146,15 +150,21 @@ def _certified_threshold(ctx, options: EscalateOptions, config, judgment_ids: li
             select(Judgment.judge).where(Judgment.id.in_(judgment_ids)).limit(1)
         ).first()
     if judge is None:
-        return None
-    return certify_judge(
-        ctx.engine,
-        judge=judge,
-        target=options.target,
-        delta=options.delta,
-        constitution=config.constitution,
-        calibration_id=config.calibration_id,
-    ).certificate.threshold
+        return None, "no judgment of this round"
+    try:
+        result = certify_judge(
+            ctx.engine,
+            judge=judge,
+            target=options.target,
+            delta=options.delta,
+            constitution=config.constitution,
+            calibration_id=config.calibration_id,
+        )
+    except CalibrationDataError as exc:
+        return None, str(exc)
+    if result.certificate.threshold is None:
+        return None, f"no threshold reaches agreement {options.target:g} (target)"
+    return result.certificate.threshold, None
 
 
 def escalate_round(
@@ -172,9 +182,9 @@ def escalate_round(
     from ...feedback.argilla.push import push_pairs
 
     options: EscalateOptions = config.escalate
-    threshold = options.threshold
+    threshold, uncertified = options.threshold, None
     if options.target is not None:
-        threshold = _certified_threshold(ctx, options, config, judgment_ids)
+        threshold, uncertified = _certified_threshold(ctx, options, config, judgment_ids)
     chosen = uncertain_pairs(labels, kept, threshold, options.limit)
     ids = [pid for pid, _ in chosen]
     record: dict[str, Any] = {
@@ -184,6 +194,8 @@ def escalate_round(
         "pair_ids": ids,
         "wait": options.wait,
     }
+    if uncertified:
+        record["uncertified"] = uncertified  # so every kept pair is escalated
     if frozen or not ids:
         record["labelled"] = human_labelled(ctx.engine, ids, options.min_submitted)
         record["frozen"] = frozen

@@ -142,10 +142,10 @@ def sample_round_data(
         ),
     )
     labels = _aggregates(ctx, judged.judgments)
+    if state.calibrate is not None:  # West-of-N and escalation read calibrated probabilities
+        probs = state.calibrate([p for *_, p in labels])
+        labels = [(*row[:4], float(p)) for row, p in zip(labels, probs)]
     if config.pairs == "west_of_n":
-        if state.calibrate is not None:
-            probs = state.calibrate([p for *_, p in labels])
-            labels = [(*row[:4], float(p)) for row, p in zip(labels, probs)]
         kept = best_vs_worst(labels)
     else:
         kept = sorted({row[0] for row in labels})
@@ -175,16 +175,12 @@ def escalate(
     from .escalation import escalate_round
 
     frozen = _frozen(ctx, config.snapshot_name(recipe=state.recipe, step=state.step, round_=k))
-    labels = data["labels"]
-    if state.calibrate is not None:
-        probs = state.calibrate([p for *_, p in labels])
-        labels = [(*row[:4], float(p)) for row, p in zip(labels, probs)]
     dataset = config.escalate.dataset_name(recipe=state.recipe, step=state.step, round_=k)
     return escalate_round(
         ctx,
         config,
         dataset=dataset,
-        labels=labels,
+        labels=data["labels"],  # calibrated when the loop has a calibration
         kept=data["kept_pairs"],
         judgment_ids=data["judgments"],
         frozen=frozen is not None,
