@@ -80,16 +80,22 @@ def show(
     """Show one run: identity, final metrics, warnings, last instruments; optionally an HTML
     report."""
     from ..train.report import run_summary, write_html
+    from ..workflows.loop.records import rounds_for_run
+    from ..workflows.loop.table import round_table, round_table_html
 
     engine = engine_for(db)
     try:
         summary = run_summary(engine, run=run)
     except LookupError as e:
         fail(str(e))
+    loop = rounds_for_run(engine, summary["metrics"], summary["id"])
     if html is not None:
-        write_html(engine, run=run, path=html)
+        extra = ""
+        if loop is not None:
+            extra = "<h2>Loop rounds</h2>" + round_table_html(loop[1], title=loop[0])
+        write_html(engine, run=run, path=html, extra_html=extra)
     if json_out:
-        print_json(summary)
+        print_json({**summary, "loop_rounds": loop[1] if loop else None})
         return
     console.print(
         f"[bold]run {summary['id']}[/] {summary['kind']} · {summary['status']} · {summary['name']}"
@@ -105,5 +111,7 @@ def show(
     if summary["error"]:
         console.print(f"[red]error:[/] {summary['error']}")
     console.print(f"{len(summary['steps'])} steps recorded")
+    if loop is not None:
+        console.print(round_table(loop[1], title=loop[0]))
     if html is not None:
         console.print(f"report written to {html}")

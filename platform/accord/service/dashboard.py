@@ -72,6 +72,27 @@ def run_curves(session: Session, run_id: int) -> dict[str, dict[str, Any]]:
     return {key: curve_points(points) for key, points in sorted(series.items())}
 
 
+def job_loops(job) -> list[dict[str, Any]]:
+    """The round tables of a job's loop steps (``accord.workflows.loop``), for its page."""
+    from ..workflows.loop.records import rounds_of_result
+    from ..workflows.loop.table import round_cells
+
+    return [
+        {"title": f"{job.name} / {step}", **round_cells(rounds)}
+        for step, rounds in rounds_of_result(job.result).items()
+        if rounds
+    ]
+
+
+def run_loops(engine, run) -> list[dict[str, Any]]:
+    """The round table of the loop that trained ``run`` (empty for other runs)."""
+    from ..workflows.loop.records import rounds_for_run
+    from ..workflows.loop.table import round_cells
+
+    found = rounds_for_run(engine, run.metrics, run.id)
+    return [] if found is None else [{"title": found[0], **round_cells(found[1])}]
+
+
 def mount_dashboard(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -153,7 +174,7 @@ def mount_dashboard(app: FastAPI) -> None:
             job = job_crud.get_job(session, job_id=job_id) if 1 <= job_id <= MAX_ID else None
         if job is None:
             return _page(request, "missing.html", {"user": user, "what": f"job {job_id}"}, 404)
-        return _page(request, "job.html", {"user": user, "job": job})
+        return _page(request, "job.html", {"user": user, "job": job, "loops": job_loops(job)})
 
     @app.get("/agreement", response_class=HTMLResponse, include_in_schema=False)
     def agreement_page(request: Request) -> Response:
@@ -224,7 +245,10 @@ def mount_dashboard(app: FastAPI) -> None:
             curves = run_curves(session, run_id) if run is not None else {}
         if run is None:
             return _page(request, "missing.html", {"user": user, "what": f"run {run_id}"}, 404)
-        return _page(request, "run.html", {"user": user, "run": run, "curves": curves})
+        loops = run_loops(request.app.state.engine, run)
+        return _page(
+            request, "run.html", {"user": user, "run": run, "curves": curves, "loops": loops}
+        )
 
 
 def _safe_next(target: str) -> str:

@@ -112,6 +112,7 @@ class JudgedWinRate:
     position_consistency: float
     judged: int
     failed: int
+    indices: list[int] = field(default_factory=list)  # the triples each probability belongs to
 
     def metrics(self, prefix: str = "win_rate") -> dict[str, float]:
         return {
@@ -199,7 +200,7 @@ class AIWinRateJudge:
             task.answer_request(m, seed=0, rationale=r) for m, r in zip(messages, rationales)
         ]
         results = self._generate(requests, len(slots))
-        probabilities, consistent, failed = [], [], 0
+        probabilities, consistent, indices, failed = [], [], [], 0
         n = len(slots)
         for i in range(len(prompts)):
             answers = results[i * n : (i + 1) * n]
@@ -220,6 +221,7 @@ class AIWinRateJudge:
             prob, meta = aggregate(per_slot, tie_band=0.0)
             probabilities.append(prob)
             consistent.append(meta["position_consistency"])
+            indices.append(i)
         if not probabilities:
             raise RuntimeError(
                 f"the AI judge ({self.describe()}) returned no usable judgment for {len(prompts)} "
@@ -231,6 +233,7 @@ class AIWinRateJudge:
             position_consistency=sum(consistent) / len(consistent),
             judged=len(probabilities),
             failed=failed,
+            indices=indices,
         )
 
 

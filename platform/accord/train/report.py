@@ -94,7 +94,9 @@ def _png(xs: list[int], ys: list[float], title: str) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def render_html(summary: dict[str, Any], *, max_curves: int = 24) -> str:
+def render_html(summary: dict[str, Any], *, max_curves: int = 24, extra_html: str = "") -> str:
+    """The page; ``extra_html`` (already escaped HTML, e.g. a loop's round table) goes after
+    the identity table."""
     esc = html.escape
     curves = series(summary["steps"])
     figures = "".join(
@@ -130,9 +132,11 @@ def render_html(summary: dict[str, Any], *, max_curves: int = 24) -> str:
 table{{border-collapse:collapse}}
 th,td{{text-align:left;padding:2px 10px;border-bottom:1px solid #ddd;font-size:14px}}
 .curves{{display:flex;flex-wrap:wrap;gap:8px}}figure{{margin:0}}.warn li{{color:#a40}}
-pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
+pre{{background:#f6f6f6;padding:8px;overflow:auto}}
+table.rounds caption{{text-align:left;font-weight:600;padding:6px 0}}
+table.rounds td{{text-align:right;white-space:nowrap}}</style></head><body>
 <h1>Run {summary["id"]} · {esc(summary["kind"])} · {esc(summary["status"])}</h1>
-<table>{identity}</table>
+<table>{identity}</table>{extra_html}
 <h2>Warnings</h2><ul class="warn">{warnings}</ul>{error}
 <h2>Final metrics</h2><table>{metrics}</table>
 <h2>Instruments per step ({len(summary["steps"])} steps)</h2><div class="curves">{figures}</div>
@@ -140,8 +144,9 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 </body></html>"""
 
 
-def write_html(engine, *, run: str | int, path: str | Path) -> Path:
+def write_html(engine, *, run: str | int, path: str | Path, extra_html: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(run_summary(engine, run=run)), encoding="utf-8")
+    page = render_html(run_summary(engine, run=run), extra_html=extra_html)
+    path.write_text(page, encoding="utf-8")
     return path

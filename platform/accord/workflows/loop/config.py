@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ...jobs.registry import StepConfig
+from .escalation import EscalateOptions
 
 
 class LoopConfig(StepConfig):
@@ -87,6 +88,26 @@ class LoopConfig(StepConfig):
     eval_max_tokens: int | None = Field(
         default=None, ge=1, description="Longest evaluation response (default: max_tokens)."
     )
+    eval_reward_model: str | dict[str, Any] | None = Field(
+        default=None,
+        description="A held-out reward model that "
+        "judges the rounds too (win-rates vs rounds 0 and k−1 with CIs, "
+        "length-controlled): a model alias, a train_rm step, {from_step: "
+        "NAME}, a run id or a folder. Never one the loop trains on.",
+    )
+    eval_backend: Literal["same", "transformers", "vllm"] = Field(
+        default="same",
+        description="How the evaluation samples "
+        "the held-out prompts: same (the policy's backend: vllm when it is "
+        "vllm, else transformers), transformers, or vllm (an in-process "
+        "engine on each round's folder; KL is computed in transformers).",
+    )
+    escalate: EscalateOptions | None = Field(
+        default=None,
+        description="Send the round's uncertain "
+        "kept pairs to humans in Argilla before its snapshot, and wait for "
+        "their labels or go on with those there are (see EscalateOptions).",
+    )
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0, description="Bootstrap CI coverage.")
     resamples: int = Field(
         default=1000,
@@ -112,6 +133,18 @@ class LoopConfig(StepConfig):
             raise ValueError(
                 f"snapshot_policy: unknown policy {self.snapshot_policy!r}; choose "
                 f"one of {', '.join(POLICIES)}"
+            )
+        if isinstance(self.eval_reward_model, dict) and (
+            set(self.eval_reward_model) != {"from_step"}
+        ):
+            raise ValueError(
+                "eval_reward_model: a mapping here must be {from_step: NAME}; give other "
+                "reward models by alias, step name, run id or folder"
+            )
+        if self.escalate is not None and self.snapshot_policy in ("ai-only",):
+            raise ValueError(
+                f"escalate: snapshot_policy {self.snapshot_policy!r} ignores human labels; "
+                "use human-over-ai (or soft, majority, escalate)"
             )
         if "{round}" not in self.snapshot:
             raise ValueError("snapshot: the name needs {round}, one snapshot per round")
@@ -150,6 +183,12 @@ class LoopConfig(StepConfig):
         if self.learning_rate is not None:
             fields["learning_rate"] = self.learning_rate
         return get_step("train_dpo").config_model.model_validate(fields)
+
+    def sampling_backend(self, policy_backend: str) -> str:
+        """The backend the evaluation samples with (``eval_backend``)."""
+        if self.eval_backend == "same":
+            return "vllm" if policy_backend == "vllm" else "transformers"
+        return self.eval_backend
 
     def snapshot_name(self, *, recipe: str, step: str, round_: int) -> str:
         return self.snapshot.format(recipe=recipe, step=step, round=round_)

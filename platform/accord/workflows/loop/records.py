@@ -30,3 +30,27 @@ def loop_rounds(engine: Engine, name: str) -> tuple[Job | None, dict[str, list[d
         if found:
             return job, found
     return None, {}
+
+
+def rounds_for_run(
+    engine: Engine, metrics: dict[str, Any] | None, run_id: int | None = None
+) -> tuple[str, list[dict[str, Any]]] | None:
+    """(title, the loop's rounds) for a training run that a loop round trained (its metrics
+    hold ``loop: {recipe, step, round}``): the rounds of the newest job of that recipe that
+    lists the run, else of its newest job with rounds of that step; None for other runs."""
+    loop = (metrics or {}).get("loop")
+    if not isinstance(loop, dict) or not loop.get("recipe") or not loop.get("step"):
+        return None
+    with Session(engine) as session:
+        jobs = session.exec(
+            select(Job).where(Job.name == loop["recipe"]).order_by(Job.id.desc())
+        ).all()
+    fallback = None
+    for job in jobs:
+        rounds = rounds_of_result(job.result).get(loop["step"])
+        if not rounds:
+            continue
+        if run_id is None or any(r.get("run_id") == run_id for r in rounds):
+            return f"{loop['recipe']} / {loop['step']}: rounds (job {job.id})", rounds
+        fallback = fallback or (f"{loop['recipe']} / {loop['step']}: rounds (job {job.id})", rounds)
+    return fallback

@@ -15,13 +15,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session, select
 
 from ...hashing import content_hash
 from ...jobs.context import ModelRef, StepContext, StepOutput
 from ...store.models import Judgment, Pair
 from .config import LoopConfig
-from .evaluation import PolicySamples, judged_probabilities, paired_win_rate, sample_policy
+from .evaluation import (
+    PolicySamples,
+    compare,
+    judged_probabilities,
+    reward_preferences,
+    sample_policy,
+    sample_rewards,
+)
 from .west_of_n import best_vs_worst
 
 
@@ -38,6 +46,9 @@ class LoopState:
     policies: list[str] = field(default_factory=list)  # folder of round k's policy at index k
     samples: dict[str, PolicySamples] = field(default_factory=dict)  # by policy folder
     calibrate: Any = None
+    reward_model: str | None = None  # folder of the held-out reward model (eval_reward_model)
+    rewards: dict[str, list[list[float]]] = field(default_factory=dict)  # by policy folder
+    reader: Any = None  # the loaded held-out reward model (RewardReader)
 
     @property
     def initial(self) -> str:
@@ -131,10 +142,10 @@ def sample_round_data(
         ),
     )
     labels = _aggregates(ctx, judged.judgments)
+    if state.calibrate is not None:  # West-of-N and escalation read calibrated probabilities
+        probs = state.calibrate([p for *_, p in labels])
+        labels = [(*row[:4], float(p)) for row, p in zip(labels, probs)]
     if config.pairs == "west_of_n":
-        if state.calibrate is not None:
-            probs = state.calibrate([p for *_, p in labels])
-            labels = [(*row[:4], float(p)) for row, p in zip(labels, probs)]
         kept = best_vs_worst(labels)
     else:
         kept = sorted({row[0] for row in labels})
@@ -144,7 +155,36 @@ def sample_round_data(
         "judged_pairs": judged.pairs,
         "judgments": judged.judgments,
         "kept_pairs": kept,
+        "labels": labels,
     }
+
+
+def _frozen(ctx: StepContext, name: str):
+    """The snapshot ``name`` when it exists already (None: not yet)."""
+    from ...store.models import Snapshot
+
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        return session.exec(select(Snapshot).where(Snapshot.name == name)).first()
+
+
+def escalate(
+    ctx: StepContext, config: LoopConfig, state: LoopState, k: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Step (4): the round's uncertain kept pairs to humans in Argilla; wait or go on
+    (``accord.workflows.loop.escalation``). Nothing is pushed once the snapshot is frozen."""
+    from .escalation import escalate_round
+
+    frozen = _frozen(ctx, config.snapshot_name(recipe=state.recipe, step=state.step, round_=k))
+    dataset = config.escalate.dataset_name(recipe=state.recipe, step=state.step, round_=k)
+    return escalate_round(
+        ctx,
+        config,
+        dataset=dataset,
+        labels=data["labels"],  # calibrated when the loop has a calibration
+        kept=data["kept_pairs"],
+        judgment_ids=data["judgments"],
+        frozen=frozen is not None,
+    )
 
 
 def freeze_snapshot(
@@ -154,6 +194,10 @@ def freeze_snapshot(
     from ...snapshots.build import create_snapshot
 
     name = config.snapshot_name(recipe=state.recipe, step=state.step, round_=k)
+    if config.escalate is not None:  # human labels that came later do not change a frozen round
+        existing = _frozen(ctx, name)
+        if existing is not None:
+            return existing
     return create_snapshot(
         ctx.engine,
         name=name,
@@ -208,6 +252,8 @@ def _samples(
                 temperature=config.temperature,
                 seed=ctx.seed + 7919,
                 reference_path=reference,
+                backend=config.sampling_backend(state.policy.backend),
+                backend_options=dict(state.policy.options),
             )
     return state.samples[key]
 
@@ -234,9 +280,12 @@ def evaluation_key(config: LoopConfig, state: LoopState, k: int, reference: str,
             "resamples",
         )
     }
+    settings["sampling"] = config.sampling_backend(state.policy.backend)
+    if state.reward_model:
+        settings["reward_model"] = model_fingerprint(state.reward_model)
     return content_hash(
         "loop-eval",
-        1,
+        2,
         models,
         state.eval_prompts,
         settings,
@@ -245,32 +294,60 @@ def evaluation_key(config: LoopConfig, state: LoopState, k: int, reference: str,
     )
 
 
+def _rewards(state: LoopState, path: str, samples: PolicySamples) -> list[list[float]]:
+    """The held-out reward model's scores of a policy's held-out samples (once per policy)."""
+    if path not in state.rewards:
+        if state.reader is None:
+            from ...train.reward_read import RewardReader
+            from ...train.rm import load_reward_model
+
+            state.reader = RewardReader(*load_reward_model(state.reward_model))
+            state.reader.model.eval()
+        state.rewards[path] = sample_rewards(state.reader, state.eval_prompts, samples)
+    return state.rewards[path]
+
+
 def evaluate_round(
     ctx: StepContext, config: LoopConfig, state: LoopState, k: int, reference: str, judge
 ) -> dict[str, Any]:
-    """Step (7): win-rates vs round 0 and vs round k−1 with CIs, mean length, KL to the
-    reference."""
+    """Step (7): win-rates vs round 0 and vs round k−1 by the AI judge (and the held-out reward
+    model) with CIs and length-controlled, mean length, KL to the reference (sampled, exact)."""
     current = _samples(config, state, state.policies[k], ctx=ctx, reference=reference)
+    initial = _samples(config, state, state.initial, ctx=ctx)
     out: dict[str, Any] = {
         "length": current.mean_length,
         "kl_to_ref": current.kl_to_ref,
-        "initial_length": _samples(config, state, state.initial, ctx=ctx).mean_length,
+        "kl_exact": current.kl_exact,
+        "initial_length": initial.mean_length,
+        "eval_backend": current.backend,
     }
+    settings = {"resamples": config.resamples, "confidence": config.confidence, "seed": ctx.seed}
+    if state.reward_model:
+        mine = _rewards(state, state.policies[k], current)
+        out["reward"] = float(np.nanmean([x for row in mine for x in row]))
+        out["initial_reward"] = float(
+            np.nanmean([x for row in _rewards(state, state.initial, initial) for x in row])
+        )
     opponents = {"vs_initial": state.initial, "vs_previous": state.policies[k - 1]}
     for label, opponent in opponents.items():
         if label == "vs_previous" and k == 1:
             out[label] = out["vs_initial"]
+            if state.reward_model:
+                out["rm_vs_previous"] = out["rm_vs_initial"]
             continue
         theirs = _samples(config, state, opponent, ctx=ctx)
         per_prompt, extra = judged_probabilities(
             judge, state.eval_prompts, current, theirs, calibrate=state.calibrate
         )
-        out[label] = {
-            **paired_win_rate(
-                per_prompt, resamples=config.resamples, confidence=config.confidence, seed=ctx.seed
-            ),
-            **extra,
-        }
+        out[label] = {**compare(per_prompt, current, theirs, **settings), **extra}
+        if state.reward_model:
+            prefs = reward_preferences(
+                _rewards(state, state.policies[k], current), _rewards(state, opponent, theirs)
+            )
+            out[f"rm_{label}"] = {
+                **compare(prefs, current, theirs, **settings),
+                "reward_model": state.reward_model,
+            }
     return out
 
 
@@ -287,6 +364,8 @@ def run_round(
             f"step {state.step!r}: round {k}: no judged pair to train on (every "
             "judgment failed, or every sample of a prompt was the same text)"
         )
+    ctx.check_cancel()
+    escalation = escalate(ctx, config, state, k, data) if config.escalate else None
     ctx.check_cancel()
     snapshot = freeze_snapshot(ctx, config, state, k, data["kept_pairs"])
     ctx.check_cancel()
@@ -319,6 +398,7 @@ def run_round(
         "response_ids": data["responses"],
         "judgment_ids": data["judgments"],
         "train_loss": metrics.get("train_loss"),
+        **({"escalation": escalation} if escalation is not None else {}),
         **evaluation,
         "seconds": round(time.perf_counter() - started, 2),
         "cpu_seconds": round(time.process_time() - cpu_started, 2),

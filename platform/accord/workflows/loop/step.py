@@ -62,6 +62,19 @@ def _calibration(ctx: StepContext, config: LoopConfig, judge_model: str):
     return calibration_map(row).apply
 
 
+def _reward_model(ctx: StepContext, config: LoopConfig) -> str | None:
+    """The folder or id of the held-out reward model (``eval_reward_model``), if any."""
+    ref = config.eval_reward_model
+    if ref is None:
+        return None
+    from ...models.loading import resolve_model_path
+    from ...train.recipe_steps import model_path_for
+
+    if isinstance(ref, str) and ref in ctx.models:
+        return resolve_model_path(ctx.models[ref].model)
+    return resolve_model_path(model_path_for(ctx, ref, "eval_reward_model"))
+
+
 def stop_reason(config: LoopConfig, record: dict[str, Any]) -> str | None:
     """Why the loop stops after this round (None: go on)."""
     previous = record.get("vs_previous") or {}
@@ -71,7 +84,8 @@ def stop_reason(config: LoopConfig, record: dict[str, Any]) -> str | None:
             f"win-rate over round {record['round'] - 1} not above 0.5 by the "
             f"{config.confidence:.0%} CI (low end {low:.3f})"
         )
-    kl = record.get("kl_to_ref")
+    kl = record.get("kl_exact")
+    kl = record.get("kl_to_ref") if kl is None else kl
     if config.kl_budget is not None and kl is not None and kl > config.kl_budget:
         return f"KL to the reference {kl:.3f} over the budget {config.kl_budget:g}"
     return None
@@ -106,6 +120,7 @@ def run_loop(ctx: StepContext, config: LoopConfig) -> FiguresOutput:
         eval_prompts=eval_prompts,
         policies=[policy.model],
         calibrate=_calibration(ctx, config, judge_ref.model),
+        reward_model=_reward_model(ctx, config),
     )
     settings = AIJudgeSettings(
         model=judge_ref.model,
