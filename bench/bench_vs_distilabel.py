@@ -210,6 +210,7 @@ class Bench:
         )  # fmt: skip
         if spec["task"] == "judge":
             figures["judge"] = judge_summary(tool, found)
+            figures["judged"] = found["judged"]  # per prompt: P(A) per order, or the ratings
             figures["pairs_per_s"] = figures["rows"] / figures["wall_s"]
         return figures
 
