@@ -151,7 +151,8 @@ def distilabel_outputs(out: Path, task: str) -> dict:
             texts = row.get("generations") if task == "judge" else [row.get("generation")]
             generations.setdefault(row["idx"], []).extend(t or "" for t in texts or [])
             if task == "judge":
-                judged.setdefault(row["idx"], []).append({"ratings": row.get("ratings")})
+                rated = {"ratings": row.get("ratings"), "responses": len(texts or [])}
+                judged.setdefault(row["idx"], []).append(rated)
     found = {"generations": generations}
     if task == "judge":
         found["judged"] = judged

@@ -33,7 +33,7 @@ def judge_summary(tool: str, found: dict) -> dict:
                 sum(abs(p["ab"] - p["ba"]) for p in both) / len(both) if both else None,
             "mean_prob_a": sum(p["ab"] + p["ba"] for p in both) / (2 * len(both)) if both else None,
         }  # fmt: skip
-    parsed = [p for p in pairs if p["ratings"] and all(r is not None for r in p["ratings"])]
+    parsed = [p for p in pairs if rated_each(p)]
     ties = [p for p in parsed if len(set(p["ratings"])) == 1]
     return {
         "pairs": len(pairs), "produces": "a rating 1-5 per response, parsed from generated text",
@@ -42,6 +42,14 @@ def judge_summary(tool: str, found: dict) -> dict:
         "ties_among_parsed": len(ties) / len(parsed) if parsed else None,
         "position_consistent": None,  # one presentation order only: not measurable
     }  # fmt: skip
+
+
+def rated_each(pair: dict) -> bool:
+    """One integer rating per response (UltraFeedback splits the text at blank lines, so a
+    judge that writes more or fewer sections yields more or fewer ratings than responses)."""
+    ratings = pair["ratings"] or []
+    expected = pair.get("responses", len(ratings))
+    return len(ratings) == expected > 0 and all(isinstance(r, int) for r in ratings)
 
 
 def killed_at(kill: dict) -> str:

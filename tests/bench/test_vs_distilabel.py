@@ -179,17 +179,18 @@ def test_distilabel_rows_and_ratings_are_read_per_prompt(tmp_path):
         {"idx": 1, "generations": ["c", None], "ratings": [None, None]},
         {"idx": 2, "generations": ["d", "e"], "ratings": [3, 3]},
         {"idx": 2, "generations": ["d", "e"], "ratings": [3, 3]},  # a duplicate after a rerun
+        {"idx": 3, "generations": ["f", "g"], "ratings": [5, 4, None]},  # three sections
     ]
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     found = distilabel_outputs(out, "judge")
     assert found["generations"][1] == ["c", ""]
     bench = load()
-    assert bench.rows_per_prompt(found, "judge") == {0: 1, 1: 1, 2: 2}
+    assert bench.rows_per_prompt(found, "judge") == {0: 1, 1: 1, 2: 2, 3: 1}
     assert bench.lost_and_duplicated(
-        bench.rows_per_prompt(found, "judge"), {0: 1, 1: 1, 2: 1, 3: 1}
+        bench.rows_per_prompt(found, "judge"), {0: 1, 1: 1, 2: 1, 3: 1, 4: 1}
     ) == (1, 1)
     summary = judge_summary("distilabel", found)
-    assert summary["pairs"] == 4 and summary["parsed"] == 0.75 and summary["unparsable"] == 0.25
+    assert summary["pairs"] == 5 and summary["parsed"] == 0.6 and summary["unparsable"] == 0.4
     assert summary["ties_among_parsed"] == pytest.approx(2 / 3)
     assert distilabel_outputs(tmp_path / "missing.jsonl", "generation") == {"generations": {}}
 
