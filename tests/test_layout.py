@@ -32,3 +32,15 @@ def test_stdlib_platform_still_imports_with_accord_installed():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() in {"Linux", "Darwin", "Windows"}
+
+
+def test_the_cli_starts_without_torch():
+    """Every ``accord`` command imports the CLI: torch and transformers load only in the
+    commands that use a model (importing torch alone takes seconds on a small machine)."""
+    code = (
+        "import sys, accord.cli.main; "
+        "print(sorted(m for m in ('torch', 'transformers', 'trl') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -25,6 +25,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .loss_settings import (  # noqa: F401 (re-exported: the names the losses were read from)
+    DEFAULT_GAE_LAMBDA,
+    KL_ESTIMATORS,
+    REWARD_KL_ESTIMATORS,
+    check_reward_kl_estimator,
+)
+
 # Losses that are a function of the two log-ratios (and completion lengths) of each pair, so they
 # can be evaluated with chosen and rejected swapped (the soft-label expectation needs that).
 PAIRWISE_LOSS_TYPES = (
@@ -203,17 +210,6 @@ def whiten(
     return out if shift_mean else out + mean
 
 
-# The only per-token KL estimator that may sit in the reward. A reward term gets no gradient of
-# its own: the policy gradient sees it only through E[k·∇log π], which is ∇KL(π‖π_ref) for
-# k1 = log π − log π_ref alone. k3 = (r − 1) − log r (r = π_ref/π) is non-negative and has the
-# right mean, but E[k3·∇log π] ≠ ∇KL: on a 2-arm bandit the policy runs to a corner instead of
-# π* ∝ π_ref·exp(R/β). k3 stays available for diagnostics (``kl_per_token``).
-REWARD_KL_ESTIMATORS = ("k1",)
-KL_ESTIMATORS = ("k1", "k3")
-# GAE λ of the PPO trainer (``PPOTrainConfig.lam``), also the sequence bandit's default.
-DEFAULT_GAE_LAMBDA = 0.95
-
-
 def kl_per_token(
     logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k1"
 ) -> torch.Tensor:
@@ -225,24 +221,6 @@ def kl_per_token(
     if estimator == "k3":
         return torch.expm1(log_ratio) - log_ratio
     raise ValueError(f"unknown KL estimator {estimator!r}: use one of {', '.join(KL_ESTIMATORS)}")
-
-
-def check_reward_kl_estimator(estimator: str) -> str:
-    """``estimator`` if it is correct as a per-token reward penalty, else a ValueError saying
-    why."""
-    if estimator in REWARD_KL_ESTIMATORS:
-        return estimator
-    if estimator in KL_ESTIMATORS:
-        raise ValueError(
-            f"kl_estimator {estimator!r} cannot be used in the reward: a reward term has no "
-            "gradient "
-            "of its own, and only k1 = log π − log π_ref gives E[k·∇log π] = ∇KL(π‖π_ref); "
-            f"{estimator} in the reward converges to the wrong policy. Use 'k1' (the exact, "
-            "non-negative KL is logged as kl/exact)"
-        )
-    raise ValueError(
-        f"unknown KL estimator {estimator!r}: the reward takes {', '.join(REWARD_KL_ESTIMATORS)}"
-    )
 
 
 def exact_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:

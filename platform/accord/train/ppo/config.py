@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from accord.backends import BACKEND_NAMES
 from accord.train.config import TrainConfig
 from accord.train.judged_win_rate import WIN_RATE_JUDGES, AIJudgeSettings
-from accord.train.losses import DEFAULT_GAE_LAMBDA, check_reward_kl_estimator
+from accord.train.loss_settings import DEFAULT_GAE_LAMBDA, check_reward_kl_estimator
 
 
 @dataclass
