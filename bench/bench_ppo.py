@@ -12,7 +12,7 @@ first time; ``--no-user-venv`` skips it).
 
     python bench/bench_ppo.py                        # tiny and "small" shapes, 4 steps, batch 8
     python bench/bench_ppo.py --shapes small --steps 6
-    python bench/bench_ppo.py --shapes "" --vllm-shapes 0.5b --steps 3   # rollout engines, 0.5B shape
+    python bench/bench_ppo.py --shapes "" --vllm-shapes 0.5b --steps 3  # rollouts, 0.5B shape
     python bench/bench_ppo.py --skip-trl --shapes tiny   # accord only (+ vLLM rollouts if
                                                          # vllm imports)
 
