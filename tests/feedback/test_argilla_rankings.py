@@ -185,3 +185,22 @@ def test_webhooks_bring_rankings_back(
             assert {j.status for j in expanded} == {"discarded"}
     finally:
         connection.http.delete(f"/api/v1/webhooks/{hook.id}")
+
+
+def test_an_existing_dataset_of_another_layout_is_refused(cli, store, unique_name, connection):
+    """A ranking dataset is not reused for another K, nor for pairs; the dataset is untouched."""
+    from accord.feedback.argilla.push import ensure_dataset
+
+    _seed(store)
+    db = str(store.url)
+    push = ("push", "--mode", "ranking", "--dataset", unique_name, "--workspace", unique_name)
+    pushed = cli(*push, "--k", "4", "--db", db)
+    refused = CliRunner().invoke(app, [*push, "--k", "3", "--db", db, "--json"])
+    assert refused.exit_code != 0
+    assert "not an accord ranking dataset of k=3 responses" in " ".join(refused.output.split())
+    with pytest.raises(ValueError, match="is not an accord pair dataset \\(it lacks"):
+        ensure_dataset(
+            connection, name=unique_name, workspace=unique_name, settings_factory=lambda: None
+        )
+    items = connection.get_json(f"/api/v1/datasets/{pushed['dataset_id']}/records")["items"]
+    assert len(items) == 3

@@ -23,7 +23,6 @@ deliveries on these records take the same path (``accord.feedback.argilla.webhoo
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -261,24 +260,23 @@ def ensure_demonstration_dataset(connection, *, name: str, workspace: str, draft
     """The demonstration dataset ``name``, created if missing; an existing one must have the
     same layout (with or without a draft)."""
 
-    def lookup():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return connection.client.datasets(name=name, workspace=workspace)
-
-    existing = connection.call(lookup, what="dataset lookup")
-    if existing is not None:
-        fields = {f.name for f in existing.settings.fields}
-        questions = {q.name for q in existing.settings.questions}
+    def layout_error(dataset) -> str | None:
+        fields = {f.name for f in dataset.settings.fields}
+        questions = {q.name for q in dataset.settings.questions}
         wanted = {"prompt", DRAFT} if draft else {"prompt"}
         if QUESTION not in questions or fields != wanted:
-            raise ValueError(
-                f"Argilla dataset {name!r} exists but is not an accord demonstration dataset "
-                f"{'with' if draft else 'without'} a draft field; choose another name"
+            return (
+                "is not an accord demonstration dataset "
+                f"{'with' if draft else 'without'} a draft field"
             )
-        return existing
+        return None
+
     return ensure_dataset(
-        connection, name=name, workspace=workspace, settings_factory=lambda: settings
+        connection,
+        name=name,
+        workspace=workspace,
+        settings_factory=lambda: settings,
+        layout_error=layout_error,
     )
 
 

@@ -72,10 +72,28 @@ class PushResult:
         return asdict(self)
 
 
+def pair_layout_error(dataset) -> str | None:
+    """Why an existing Argilla dataset cannot take accord's pairs, or None when it can."""
+    missing = {schema.PREFERENCE, *schema.FIELDS} - {
+        *(q.name for q in dataset.settings.questions),
+        *(f.name for f in dataset.settings.fields),
+    }
+    if missing:
+        return f"is not an accord pair dataset (it lacks {', '.join(sorted(missing))})"
+    return None
+
+
 def ensure_dataset(
-    connection: ArgillaConnection, *, name: str, workspace: str, settings_factory: Callable[[], Any]
+    connection: ArgillaConnection,
+    *,
+    name: str,
+    workspace: str,
+    settings_factory: Callable[[], Any],
+    layout_error: Callable[[Any], str | None] = pair_layout_error,
 ):
-    """The Argilla dataset ``name`` in ``workspace``, created with the pair layout if missing."""
+    """The Argilla dataset ``name`` in ``workspace``, created from ``settings_factory`` if
+    missing; an existing one must pass ``layout_error`` (the pair layout unless another mode's
+    check is given), or a ValueError names what it is not."""
     import argilla as rg
     from argilla._exceptions import ConflictError
 
@@ -88,15 +106,9 @@ def ensure_dataset(
 
     dataset = connection.call(lookup, what="dataset lookup")
     if dataset is not None:
-        missing = {schema.PREFERENCE, *schema.FIELDS} - {
-            *(q.name for q in dataset.settings.questions),
-            *(f.name for f in dataset.settings.fields),
-        }
-        if missing:
-            raise ValueError(
-                f"Argilla dataset {name!r} exists but is not an accord pair dataset "
-                f"(it lacks {', '.join(sorted(missing))}); choose another name"
-            )
+        problem = layout_error(dataset)
+        if problem:
+            raise ValueError(f"Argilla dataset {name!r} exists but {problem}; choose another name")
         return dataset
     dataset = rg.Dataset(name=name, workspace=workspace, settings=settings_factory(), client=client)
     try:

@@ -198,26 +198,21 @@ def push_rankings(
 
 def ensure_ranking_dataset(connection, *, name: str, workspace: str, k: int, settings):
     """The ranking dataset ``name``, created if missing; an existing one must rank K."""
-    import warnings
 
-    def lookup():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return connection.client.datasets(name=name, workspace=workspace)
-
-    existing = connection.call(lookup, what="dataset lookup")
-    if existing is not None:
-        fields = {f.name for f in existing.settings.fields}
-        questions = {q.name for q in existing.settings.questions}
+    def layout_error(dataset) -> str | None:
+        fields = {f.name for f in dataset.settings.fields}
+        questions = {q.name for q in dataset.settings.questions}
         wanted = {"prompt", *(response_field(n) for n in range(1, k + 1))}
         if RANKING not in questions or fields != wanted:
-            raise ValueError(
-                f"Argilla dataset {name!r} exists but is not an accord ranking dataset of "
-                f"k={k} responses; choose another name"
-            )
-        return existing
+            return f"is not an accord ranking dataset of k={k} responses"
+        return None
+
     return ensure_dataset(
-        connection, name=name, workspace=workspace, settings_factory=lambda: settings
+        connection,
+        name=name,
+        workspace=workspace,
+        settings_factory=lambda: settings,
+        layout_error=layout_error,
     )
 
 
