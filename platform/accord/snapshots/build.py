@@ -360,16 +360,9 @@ def create_snapshot(
     if pair_ids is not None:
         recorded["pair_ids_sha256"] = sha256_hex(",".join(map(str, sorted(set(pair_ids)))))
     digest = snapshot_hash(policy, recorded, [ordered])  # the same bytes as one hash per example
-    with Session(engine) as s:
-        existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
-        if existing is not None:
-            if existing.content_hash == digest:
-                return existing
-            raise SnapshotError(
-                f"snapshot {name!r} already exists with different content "
-                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: "
-                "pick a new name"
-            )
+    existing = existing_snapshot(engine, name=name, content_hash=digest)
+    if existing is not None:
+        return existing
     n_train = int((ex["split"] == "train").sum())
     manifest = {
         "name": name,
@@ -480,6 +473,21 @@ def _insert_examples(session: Session, ex: dict[str, np.ndarray]) -> None:
                 cursor.executemany(sql, rows)
     finally:
         cursor.close()
+
+
+def existing_snapshot(engine: Engine, *, name: str, content_hash: str) -> Snapshot | None:
+    """The stored snapshot ``name`` when it has exactly this content (a rerun), None when no
+    snapshot has the name; a snapshot of that name with other content is refused: snapshots
+    are immutable."""
+    with Session(engine) as s:
+        existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
+    if existing is None or existing.content_hash == content_hash:
+        return existing
+    raise SnapshotError(
+        f"snapshot {name!r} already exists with different content "
+        f"({existing.content_hash[:12]} ≠ {content_hash[:12]}); snapshots are immutable: "
+        "pick a new name"
+    )
 
 
 def get_snapshot(engine: Engine, name: str) -> Snapshot:

@@ -46,7 +46,7 @@ from ..store.crud.demonstrations import demonstrations_in_force
 from ..store.keys import prompt_key, response_key
 from ..store.models import Annotator, Prompt, Response, Snapshot, SnapshotDemonstration
 from ..store.models._base import utcnow
-from .build import SnapshotError, get_snapshot, snapshot_hash
+from .build import SnapshotError, existing_snapshot, get_snapshot, snapshot_hash
 from .split import assign_split
 
 KIND = "demonstrations"  # the snapshot kind, its policy and its manifest["kind"]
@@ -139,16 +139,9 @@ def create_demonstration_snapshot(
     }
     hashes = [r["example_hash"] for r in rows]
     digest = snapshot_hash(KIND, recorded, hashes)
-    with Session(engine) as s:
-        existing = s.exec(select(Snapshot).where(Snapshot.name == name)).first()
-        if existing is not None:
-            if existing.content_hash == digest:
-                return existing
-            raise SnapshotError(
-                f"snapshot {name!r} already exists with different content "
-                f"({existing.content_hash[:12]} ≠ {digest[:12]}); snapshots are immutable: "
-                "pick a new name"
-            )
+    existing = existing_snapshot(engine, name=name, content_hash=digest)
+    if existing is not None:
+        return existing
     n_train = sum(r["split"] == "train" for r in rows)
     manifest = {
         "name": name,
