@@ -35,7 +35,7 @@ def test_import_sample_then_already_present_then_stats(cli, db_url):
     stats = json.loads(cli("stats", "--db", db_url, "--json").stdout)
     assert stats == {
         "prompts": 40,
-        "responses": {"total": 80, "initial": 80, "critique": 0, "revision": 0},
+        "responses": {"total": 80, "initial": 80, "critique": 0, "revision": 0, "demonstration": 0},
         "pairs": 40,
         "judgments": {"total": 40, "human": 40, "ai": 0},
         "rankings": {"total": 0, "human": 0, "ai": 0},
