@@ -22,12 +22,13 @@ Go away.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import GenerationRequest
-from .judge_task import check_placeholders, load_prompt, render_exact
+from .constitution_task import ConstitutionTask
+from .prompt_files import check_placeholders, render_exact
 
 
 class CritiquePrompt(BaseModel):
@@ -60,16 +61,12 @@ class CritiquePrompt(BaseModel):
 
 
 @dataclass(kw_only=True)
-class CritiqueReviseTask:
+class CritiqueReviseTask(ConstitutionTask):
     """How a response is critiqued and revised: template, constitution, principles, few-shot."""
 
-    constitution: str = field(
-        default="harmlessness", metadata={"help": "Bundled name or YAML path."}
-    )
-    principles: list[str] | None = field(
-        default=None,
-        metadata={"help": "Principle ids to sample from (default: all of the constitution's)."},
-    )
+    prompt_model: ClassVar[type[BaseModel]] = CritiquePrompt
+    prompt_kind: ClassVar[str] = "critique"
+
     template: str = field(
         default="critique",
         metadata={
@@ -79,37 +76,10 @@ class CritiqueReviseTask:
     few_shot: bool = field(
         default=True, metadata={"help": "Show the constitution's examples first."}
     )
-    base_dir: Path | None = field(
-        default=None,
-        repr=False,
-        compare=False,
-        metadata={"help": "Folder a relative template path is read from."},
-    )
-
-    def __post_init__(self) -> None:
-        if self.principles is not None and not self.principles:
-            raise ValueError("principles must name at least one principle (or be left out for all)")
 
     @property
     def prompt(self) -> CritiquePrompt:
-        return load_prompt(CritiquePrompt, self.template, kind="critique", base_dir=self.base_dir)
-
-    def check(self) -> CritiqueReviseTask:
-        """Read the template now: a bad file fails naming its file, line and field."""
-        _ = self.prompt
-        return self
-
-    def load_constitution(self):
-        from ..constitutions import load_constitution
-
-        return load_constitution(self.constitution, base_dir=self.base_dir)
-
-    def select_principles(self, constitution) -> list:
-        return (
-            [constitution.principle(p) for p in self.principles]
-            if self.principles
-            else list(constitution.principles)
-        )
+        return super().prompt
 
     def _exchange(self, principle, *, prompt: str, response: str) -> list[dict[str, str]]:
         t = self.prompt

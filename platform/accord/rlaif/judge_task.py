@@ -35,45 +35,27 @@ The answer is: (
 
 from __future__ import annotations
 
-import functools
-import string
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import GenerationRequest
+from .constitution_task import AnsweredTask
+from .prompt_files import (  # noqa: F401  (re-exported: where they used to live)
+    PROMPTS_DIR,
+    check_placeholders,
+    load_prompt,
+    placeholders,
+    render_exact,
+    render_messages,
+    resolve_prompt_path,
+)
 from .templates import delimit, delimit_named
 
 OPTIONS = ["A", "B"]
 ORDER_CHOICES = {"both": ("ab", "ba"), "one": ("ab",)}
 JUDGE_PLACEHOLDERS = ("request", "question", "response_a", "response_b", "instruction")
-PROMPTS_DIR = Path(__file__).parent / "prompts"
-
-
-def placeholders(text: str) -> list[str]:
-    """The ``{name}`` fields of a format string (``ValueError`` for a malformed one)."""
-    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-
-
-def check_placeholders(text: str, *, allowed: tuple[str, ...], required: tuple[str, ...]) -> str:
-    try:
-        names = placeholders(text)
-    except ValueError as exc:
-        raise ValueError(
-            f"malformed placeholder ({exc}); write a literal brace as {{{{ or }}}}"
-        ) from None
-    unknown = sorted({n for n in names if n not in allowed})
-    if unknown:
-        raise ValueError(
-            f"unknown placeholder {', '.join('{' + n + '}' for n in unknown)}; "
-            f"known: {', '.join('{' + n + '}' for n in allowed)}"
-        )
-    missing = [n for n in required if n not in names]
-    if missing:
-        raise ValueError(f"missing placeholder {', '.join('{' + n + '}' for n in missing)}")
-    return text
 
 
 class JudgePrompt(BaseModel):
@@ -114,93 +96,16 @@ class JudgePrompt(BaseModel):
         return v
 
 
-def resolve_prompt_path(
-    name_or_path: str | Path, *, kind: str, base_dir: Path | None = None
-) -> Path:
-    """A bundled template name (``judge``, ``critique``) or a YAML file (relative paths are
-    read from ``base_dir``)."""
-    bundled = PROMPTS_DIR / f"{name_or_path}.yaml"
-    if "/" not in str(name_or_path) and not str(name_or_path).endswith((".yaml", ".yml")):
-        if bundled.is_file():
-            return bundled
-        names = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml")))
-        raise FileNotFoundError(
-            f"no bundled {kind} template {name_or_path!r} (bundled: {names}); or give a YAML file"
-        )
-    path = Path(name_or_path)
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
-    return path
-
-
-@functools.lru_cache(maxsize=32)
-def _load(model: type[BaseModel], path: str, mtime: float) -> Any:
-    from ..constitutions import validate_document
-
-    return validate_document(model, path)
-
-
-def load_prompt(
-    model: type[BaseModel], name_or_path: str | Path, *, kind: str, base_dir: Path | None = None
-) -> Any:
-    """Read and validate a template file (``DocumentError`` naming file, line and field)."""
-    from ..constitutions import DocumentError
-
-    path = resolve_prompt_path(name_or_path, kind=kind, base_dir=base_dir)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError as exc:
-        raise DocumentError(
-            str(path), [("", None, f"cannot read file: {exc.strerror or exc}")]
-        ) from None
-    return _load(model, str(path), mtime)
-
-
-def render_messages(messages: list[dict[str, str]], assistant_prefix: str | None) -> str:
-    """Messages as plain text, one ``[role]`` block each, the assistant's prefix last."""
-    blocks = [f"[{m['role']}]\n{m['content']}" for m in messages]
-    return "\n".join(blocks + [f"[assistant]\n{assistant_prefix or ''}"])
-
-
-def render_exact(requests: list[GenerationRequest], model: str | None) -> list[str]:
-    """The text the model continues: its chat template plus the assistant prefix (as the
-    local backends render it), or plain role blocks without a model."""
-    if model is None:
-        return [render_messages(r.messages, r.assistant_prefix) for r in requests]
-    from ..models.loading import load_tokenizer
-
-    tokenizer = load_tokenizer(model)
-    if not tokenizer.chat_template:
-        raise ValueError(f"{model} has no chat template")
-    return [
-        tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
-        + (r.assistant_prefix or "")
-        for r in requests
-    ]
-
-
 @dataclass(kw_only=True)
-class JudgeTask:
+class JudgeTask(AnsweredTask):
     """How a pair is asked: template, answer prefix, orders, CoT, constitution, principles."""
 
-    constitution: str = field(
-        default="harmlessness",
-        metadata={
-            "help": "Constitution whose "
-            "comparison questions the judge asks (bundled name or YAML path)."
-        },
-    )
-    principles: list[str] | None = field(
-        default=None,
-        metadata={"help": "Principle ids to ensemble over (default: all of the constitution's)."},
-    )
+    prompt_model: ClassVar[type[BaseModel]] = JudgePrompt
+    prompt_kind: ClassVar[str] = "judge"
+
     template: str = field(
         default="judge",
         metadata={"help": "Judge prompt template: a bundled name (judge) or a YAML file."},
-    )
-    answer_prefix: str | None = field(
-        default=None,
-        metadata={"help": "Assistant text the answer is read after (default: the template's)."},
     )
     orders: str = field(
         default="both",
@@ -215,14 +120,9 @@ class JudgeTask:
         default=(0.4, 0.6), metadata={"help": "Band CoT probabilities are clamped to."}
     )
     cot_max_tokens: int = field(default=128, metadata={"help": "Longest rationale."})
-    base_dir: Path | None = field(
-        default=None,
-        repr=False,
-        compare=False,
-        metadata={"help": "Folder a relative template path is read from."},
-    )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.orders not in ORDER_CHOICES:
             raise ValueError(
                 f"orders must be one of {', '.join(ORDER_CHOICES)}, got {self.orders!r}"
@@ -234,24 +134,11 @@ class JudgeTask:
             raise ValueError("cot_clamp must satisfy 0 <= low <= 0.5 <= high <= 1")
         if self.cot_max_tokens < 1:
             raise ValueError(f"cot_max_tokens must be >= 1, got {self.cot_max_tokens}")
-        if self.principles is not None and not self.principles:
-            raise ValueError("principles must name at least one principle (or be left out for all)")
-        if self.answer_prefix == "":
-            raise ValueError("answer_prefix must not be empty (leave it out for the template's)")
 
     # -- reading -----------------------------------------------------------------------------
     @property
     def prompt(self) -> JudgePrompt:
-        return load_prompt(JudgePrompt, self.template, kind="judge", base_dir=self.base_dir)
-
-    def check(self) -> JudgeTask:
-        """Read the template now: a bad file fails naming its file, line and field."""
-        _ = self.prompt
-        return self
-
-    @property
-    def prefix(self) -> str:
-        return self.answer_prefix or self.prompt.answer_prefix
+        return super().prompt
 
     @property
     def order_list(self) -> tuple[str, ...]:
@@ -260,18 +147,6 @@ class JudgeTask:
     def task_fields(self) -> dict[str, Any]:
         """This task's settings (no bookkeeping), e.g. to build one from another."""
         return {f.name: getattr(self, f.name) for f in fields(JudgeTask) if f.name != "base_dir"}
-
-    def select_principles(self, constitution) -> list:
-        return (
-            [constitution.principle(p) for p in self.principles]
-            if self.principles
-            else list(constitution.principles)
-        )
-
-    def load_principles(self) -> list:
-        from ..constitutions import load_constitution
-
-        return self.select_principles(load_constitution(self.constitution, base_dir=self.base_dir))
 
     # -- requests ----------------------------------------------------------------------------
     def messages(

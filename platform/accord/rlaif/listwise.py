@@ -40,13 +40,13 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backends.base import GenerationRequest, GenerationResult
-from .judge_task import check_placeholders, load_prompt
+from .constitution_task import AnsweredTask
+from .prompt_files import check_placeholders
 from .templates import UnparsableOutput, delimit, delimit_named
 
 RANK_PLACEHOLDERS = ("request", "question", "responses", "instruction")
@@ -97,66 +97,35 @@ class RankPrompt(BaseModel):
 
 
 @dataclass(kw_only=True)
-class ListwiseTask:
+class ListwiseTask(AnsweredTask):
     """How K responses are asked: template, answer prefix, presentations, principles."""
 
-    constitution: str = field(
-        default="harmlessness",
-        metadata={"help": "Constitution whose comparison questions the judge asks."},
-    )
-    principles: list[str] | None = field(
-        default=None,
-        metadata={"help": "Principle ids to ensemble over (default: all of the constitution's)."},
-    )
+    prompt_model: ClassVar[type[BaseModel]] = RankPrompt
+    prompt_kind: ClassVar[str] = "rank"
+
     template: str = field(
         default="rank",
         metadata={"help": "Listwise prompt template: a bundled name (rank) or a YAML file."},
-    )
-    answer_prefix: str | None = field(
-        default=None,
-        metadata={
-            "help": "Assistant text the first label is read after (default: the template's)."
-        },
     )
     orders: str = field(
         default="both",
         metadata={"help": "Presentations: both (forward and reversed) or one (forward only)."},
     )
-    base_dir: Path | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.orders not in PRESENTATIONS:
             raise ValueError(
                 f"orders must be one of {', '.join(PRESENTATIONS)}, got {self.orders!r}"
             )
-        if self.principles is not None and not self.principles:
-            raise ValueError("principles must name at least one principle (or be left out for all)")
-        if self.answer_prefix == "":
-            raise ValueError("answer_prefix must not be empty (leave it out for the template's)")
 
     @property
     def prompt(self) -> RankPrompt:
-        return load_prompt(RankPrompt, self.template, kind="rank", base_dir=self.base_dir)
-
-    def check(self) -> ListwiseTask:
-        """Read the template now: a bad file fails naming its file, line and field."""
-        _ = self.prompt
-        return self
-
-    @property
-    def prefix(self) -> str:
-        return self.answer_prefix or self.prompt.answer_prefix
+        return super().prompt
 
     @property
     def presentations(self) -> tuple[str, ...]:
         return PRESENTATIONS[self.orders]
-
-    def select_principles(self, constitution) -> list:
-        return (
-            [constitution.principle(p) for p in self.principles]
-            if self.principles
-            else list(constitution.principles)
-        )
 
     @staticmethod
     def labels(k: int) -> list[str]:
