@@ -1,5 +1,6 @@
 """The migration chain builds exactly the schema the SQLModel tables declare, on both engines."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -90,3 +91,50 @@ def test_demonstration_columns_and_table_migrate_both_ways(engine):
         "split",
         "author",
     }
+
+
+def test_a_store_with_data_migrates_across_a_table_rebuild_and_keeps_its_keys_on(engine):
+    """Migration 0010 rebuilds ``response`` on SQLite (copy, drop, rename) while pairs and
+    judgments point at it: every row survives, no key dangles, and foreign keys are enforced
+    again on the store's connections afterwards."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from accord.store.db import alembic_config, current_revision, session_scope, upgrade
+    from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
+
+    records = [
+        PreferenceRecord(
+            prompt=f"q{i}",
+            chosen=f"good {i}",
+            rejected=f"bad {i}",
+            judgments=[JudgmentSpec(kind="human", annotator=f"ann{i % 3}")],
+        )
+        for i in range(300)
+    ]
+    with session_scope(engine) as s:
+        PreferenceIngestor(s).ingest(records)
+
+    def counts():
+        with engine.connect() as c:
+            return {
+                t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in ("prompt", "response", "pair", "judgment", "annotator")
+            }
+
+    before = counts()
+    command.downgrade(alembic_config(engine), "0009")
+    assert current_revision(engine) == "0009" and counts() == before
+    upgrade(engine)
+    assert current_revision(engine) == "0010" and counts() == before
+    with engine.connect() as c:
+        if engine.dialect.name == "sqlite":
+            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            assert c.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    dangling = (
+        "INSERT INTO pair (prompt_id, response_a_id, response_b_id, source, content_hash, "
+        "created_at) VALUES (1, 1000000000, 2, '', 'dangling', CURRENT_TIMESTAMP)"
+    )
+    with pytest.raises(IntegrityError), engine.begin() as c:
+        c.execute(text(dangling))

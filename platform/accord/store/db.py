@@ -86,16 +86,48 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        # Several processes may open a new store at once (the ranks of a distributed launch,
-        # a service and its worker): the first takes the store's write lock before reading the
-        # revision, the others wait for it and then find nothing left to apply.
-        if is_sqlite(engine):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    sqlite = is_sqlite(engine)
+    with engine.connect() as conn:
+        if sqlite:
+            # SQLite changes a table's columns or keys by copying it into a new table and
+            # dropping the old one; with foreign keys on, dropping a table that other rows
+            # reference fails (and on a large store first spends minutes checking every row).
+            # The keys are off while migrating (the pragma only takes effect outside a
+            # transaction) and checked in full before the migration commits.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()  # ends SQLAlchemy's autobegun transaction (SQLite opened none)
+        try:
+            with conn.begin():
+                # Several processes may open a new store at once (the ranks of a distributed
+                # launch, a service and its worker): the first takes the store's write lock
+                # before reading the revision, the others wait for it and then find nothing
+                # left to apply.
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite:
+                    _check_foreign_keys(conn)
+        finally:
+            if sqlite:
+                conn.rollback()  # whatever a failure left open, before the pragma
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
+def _check_foreign_keys(conn) -> None:
+    """Refuse (roll back) a migration that left a row pointing at no row."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        first = ", ".join(
+            f"{table} row {rowid} → {parent}" for table, rowid, parent, _ in broken[:5]
+        )
+        raise RuntimeError(
+            f"migrating the store would leave {len(broken)} rows pointing at no row ({first}); "
+            "nothing was changed"
+        )
 
 
 def current_revision(engine: Engine) -> str | None:
