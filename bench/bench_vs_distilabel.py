@@ -70,6 +70,7 @@ from vs_distilabel.report import judge_summary, markdown_table, print_table  # n
 from vs_distilabel.runs import (  # noqa: E402
     Run,
     Server,
+    failure_reason,
     log_tail,
     lost_and_duplicated,
     rows_per_prompt,
@@ -223,15 +224,20 @@ class Bench:
         )
         limit = max(self.args.rerun_timeout, 1.5 * full_s)
         rerun = self.start(tool, spec, work).wait(timeout=limit)
+        # A rerun that exits with an error is an outcome of the test, like one that hangs:
+        # reported with the rows it left, the last line of its log as the reason.
+        failure = None
         if rerun["returncode"] != 0 and not rerun["timed_out"]:
-            raise RuntimeError(f"{tool} {workload} rerun failed:\n{log_tail(work / 'run.log')}")
+            failure = failure_reason(log_tail(work / "run.log"))
+            print(f"[{workload}] {tool} rerun after the kill failed: {failure}", flush=True)
         resumed = rows_per_prompt(self.outputs(tool, spec, work), spec["task"])
         lost, dup = lost_and_duplicated(resumed, reference)
         return {
             "killed": killed["killed_at_rows"] is not None,
             "killed_at_rows": killed["killed_at_rows"],
             "rows_planned": total, "killed_after_s": killed["wall_s"], "rerun_s": rerun["wall_s"],
-            "rerun_finished": not rerun["timed_out"], "rerun_limit_s": limit,
+            "rerun_finished": not rerun["timed_out"] and failure is None,
+            "rerun_failed": failure, "rerun_limit_s": limit,
             "rows": sum(resumed.values()), "lost": lost, "duplicated": dup,
             "load_average": os.getloadavg()[0],
         }  # fmt: skip

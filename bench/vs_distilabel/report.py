@@ -61,6 +61,8 @@ def killed_at(kill: dict) -> str:
 def rerun_time(kill: dict) -> str:
     if kill["rerun_finished"]:
         return f"{kill['rerun_s']:.1f}"
+    if kill.get("rerun_failed"):
+        return f"failed after {kill['rerun_s']:.1f}: {kill['rerun_failed'][:80]}"
     return f"hung, stopped at {kill['rerun_limit_s']:.0f}"
 
 

@@ -4,6 +4,7 @@ SIGKILL at a row count), the shared vLLM server, and the row counting after a ki
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,6 +88,21 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def failure_reason(log: str) -> str:
+    """The exception line of a failed run's log (its wrapped continuation joined), else its
+    last non-empty line."""
+    lines = [line.strip() for line in log.splitlines()]
+    for i in range(len(lines) - 1, -1, -1):
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", lines[i]):
+            rest = []
+            for line in lines[i + 1 :]:
+                if not line or line.startswith(("╭", "│", "╰", "Traceback")):
+                    break
+                rest.append(line)
+            return " ".join([lines[i], *rest])
+    return next((line for line in reversed(lines) if line), "(empty log)")
 
 
 def rows_per_prompt(found: dict, task: str) -> dict[int, int]:

@@ -326,3 +326,22 @@ def test_dry_run_against_one_vllm_server(tiny_model_dir, tmp_path):
     for run_ in (gen["accord"], judge["accord"]):
         kill = run_["kill"]
         assert kill["rerun_finished"] and kill["lost"] == 0 and kill["duplicated"] == 0
+
+
+def test_a_failed_rerun_is_reported_with_its_exception_line():
+    from vs_distilabel.report import rerun_time
+    from vs_distilabel.runs import failure_reason
+
+    log = (
+        "│   147 │   │   return orjson.loads(f.read())\n"
+        "╰──────────────╯\n"
+        "JSONDecodeError: Input is a zero-length, empty document: line 1 column 1 (char \n"
+        "0)\n"
+    )
+    reason = failure_reason(log)
+    assert reason == (
+        "JSONDecodeError: Input is a zero-length, empty document: line 1 column 1 (char 0)"
+    )
+    assert failure_reason("starting\nkilled\n\n") == "killed"
+    kill = {"rerun_finished": False, "rerun_failed": reason, "rerun_s": 3.25, "rerun_limit_s": 9}
+    assert rerun_time(kill).startswith("failed after 3.2: JSONDecodeError")
