@@ -210,7 +210,7 @@ def test_two_rounds_killed_inside_round_two_resume_without_duplicates(tmp_path):
         job = _newest_job(url)
         if job is not None and round1_done is None and rounds_of_result(job.result).get("loop"):
             round1_done = job.progress_done
-            target = round1_done + rng.randint(1, 7)
+            target = round1_done + rng.randint(1, 3)  # early in round 2: sampling or judging
         if target is not None and job.progress_done >= target:
             break
         time.sleep(0.05)
@@ -222,7 +222,9 @@ def test_two_rounds_killed_inside_round_two_resume_without_duplicates(tmp_path):
     partial = _contents(url)
     assert partial["runs"] == [("loopy/loop/round-1", "completed")]
     assert set(partial["responses"]) <= set(reference["responses"])
-    assert len(partial["responses"]) < len(reference["responses"])  # round 2 was cut short
+    # Round 2 was cut short: the kill lands in its sampling or, when a fast machine has sampled
+    # every response by the target progress, in its judging.
+    assert partial["judgments"] < reference["judgments"]
 
     # Kill 2: the rerun resumes round 2 and is killed while training it.
     previous = _newest_job(url).id
