@@ -4,6 +4,8 @@ and pairs/s: above 1), as a rich table on the console or as Markdown for the REA
 
 from __future__ import annotations
 
+import textwrap
+
 COLUMNS = ("workload", "figure", "accord", "distilabel", "accord / distilabel")
 
 
@@ -62,7 +64,8 @@ def rerun_time(kill: dict) -> str:
     if kill["rerun_finished"]:
         return f"{kill['rerun_s']:.1f}"
     if kill.get("rerun_failed"):
-        return f"failed after {kill['rerun_s']:.1f}: {kill['rerun_failed'][:80]}"
+        reason = textwrap.shorten(kill["rerun_failed"], width=90, placeholder=" …")
+        return f"failed after {kill['rerun_s']:.1f}: {reason}"
     return f"hung, stopped at {kill['rerun_limit_s']:.0f}"
 
 
