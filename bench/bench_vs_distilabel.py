@@ -225,7 +225,7 @@ class Bench:
         limit = max(self.args.rerun_timeout, 1.5 * full_s)
         rerun = self.start(tool, spec, work).wait(timeout=limit)
         # A rerun that exits with an error is an outcome of the test, like one that hangs:
-        # reported with the rows it left, the last line of its log as the reason.
+        # reported with the rows it left and its log's exception line as the reason.
         failure = None
         if rerun["returncode"] != 0 and not rerun["timed_out"]:
             failure = failure_reason(log_tail(work / "run.log"))
