@@ -1,9 +1,10 @@
 """Local generation with ``transformers``: any causal LM (hub id, folder or ``accord/tiny``).
 
 Requests are rendered with the tokenizer's chat template, sorted by length and run in
-left-padded batches through a KV-cached decoding loop. Each row samples with its own
-seeded generator (greedy at temperature 0), stops at its own eos / stop strings /
-``max_tokens``, and records raw-model token log-probs when asked. ``choices`` requests
+left-padded batches through a KV-cached decoding loop. All rows of a step choose their
+tokens together, each from its own seeded draws (greedy at temperature 0); a row stops at
+its own eos / stop strings / ``max_tokens`` and records raw-model token log-probs when
+asked. ``choices`` requests
 are scored, not generated: every choice is tokenized in context after the rendered prompt
 (``accord.backends.scoring``) and its tokens' log-probs summed, all choices of all such
 requests in one forward pass per batch.
@@ -24,9 +25,9 @@ from typing import Any
 
 from accord.backends.base import BackendError, GenerationRequest, GenerationResult
 from accord.backends.decoding import (
+    choose_tokens,
     cut_at_stop,
-    new_generator,
-    pick_token,
+    row_random,
     run_isolated,
     token_record,
     usage,
@@ -208,23 +209,38 @@ class TransformersBackend:
         import torch
 
         for row in rows:
-            row.generator = new_generator(row.request.seed, self.device)
+            row.generator = row_random(row.request.seed)
             row.tokens, row.logprobs, row.finish_reason = [], [], None
+        temperatures = [r.request.temperature for r in rows]
+        top_ps = [r.request.top_p for r in rows]
         input_ids, attention, positions = self._left_padded([r.prompt_ids for r in rows])
+        # Only the last position's logits are needed: the prompt's other rows of a real
+        # vocabulary would cost more than the rest of the prefill.
         out = self.model(
-            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
         )
         past, logits = out.past_key_values, out.logits[:, -1, :]
         next_position = positions[:, -1:] + 1
         for _ in range(max(r.budget for r in rows)):
-            step_logprobs = torch.log_softmax(logits.float(), dim=-1)
-            next_ids = []
+            active = [r.finish_reason is None for r in rows]
+            # One draw per active row and step, so a row's draws follow its own tokens only.
+            uniforms = [
+                r.generator.random() if live and t > 0.0 else 0.0
+                for r, live, t in zip(rows, active, temperatures)
+            ]
+            tokens = choose_tokens(
+                logits, temperatures=temperatures, top_ps=top_ps, uniforms=uniforms
+            )
             for i, row in enumerate(rows):
-                if row.finish_reason is None:
-                    self._advance(row, logits[i], step_logprobs[i])
-                next_ids.append(row.tokens[-1] if row.tokens else self.pad_id)
+                if active[i]:
+                    self._advance(row, tokens[i], logits[i])
             if all(r.finish_reason is not None for r in rows):
                 break
+            next_ids = [r.tokens[-1] if r.tokens else self.pad_id for r in rows]
             step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
             attention = torch.cat([attention, torch.ones_like(step_ids)], dim=-1)
             out = self.model(
@@ -238,13 +254,13 @@ class TransformersBackend:
             next_position = next_position + 1
         return [self._finish(row) for row in rows]
 
-    def _advance(self, row: _Row, logits, logprobs_row) -> None:
+    def _advance(self, row: _Row, token: int, logits_row) -> None:
+        import torch
+
         request = row.request
-        token = pick_token(
-            logits, temperature=request.temperature, top_p=request.top_p, generator=row.generator
-        )
         row.tokens.append(token)
         if request.logprobs or request.top_logprobs:
+            logprobs_row = torch.log_softmax(logits_row.float(), dim=-1)
             row.logprobs.append(
                 token_record(self.tokenizer, logprobs_row, token, request.top_logprobs)
             )
