@@ -23,6 +23,7 @@ prints the table of bench/gpu/report.py.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -381,7 +382,9 @@ def machine() -> dict:
     return info
 
 
-def run_phase(name: str, plan_name: str, out: Path, work: Path, timeout: float) -> dict:
+def run_phase(
+    name: str, plan_name: str, out: Path, work: Path, timeout: float, shapes: str | None = None
+) -> dict:
     """One phase in its own process group, killed whole when ``timeout`` runs out."""
     cmd = [
         sys.executable,
@@ -395,7 +398,7 @@ def run_phase(name: str, plan_name: str, out: Path, work: Path, timeout: float) 
         str(out),
         "--work",
         str(work),
-    ]
+    ] + (["--shapes", shapes] if shapes else [])
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_DPO_WORK": str(work / "dpo")}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -419,12 +422,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}"
     )
+    ap.add_argument(
+        "--shapes",
+        help="comma-separated subset of the plan's generation shapes, in the order to measure "
+        "(e.g. only the one a budget cut short last time)",
+    )
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--plan", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help="scratch folder (models, stores); default a temp dir")
     args = ap.parse_args(argv)
     plan_name = args.plan or ("dry" if args.dry_run else "gpu")
     plan = PLANS[plan_name]
+    if args.shapes:
+        shapes = tuple(s.strip() for s in args.shapes.split(",") if s.strip())
+        unknown = [s for s in shapes if s not in plan.shapes]
+        if unknown or not shapes:
+            ap.error(f"--shapes: {unknown or args.shapes!r} not in the plan's {plan.shapes}")
+        plan = dataclasses.replace(plan, shapes=shapes)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.phase:  # a child: one phase
         PHASE_FUNCTIONS[args.phase](
@@ -435,17 +449,26 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     budget = args.budget or plan.budget_s
     work = args.work or Path(tempfile.mkdtemp(prefix="accord-gpu-bench-"))
-    figures = {"plan": plan_name, "machine": machine(), "budget_s": budget, "phases": {}}
+    figures = {
+        "plan": plan_name,
+        "shapes": list(plan.shapes),
+        "machine": machine(),
+        "budget_s": budget,
+        "phases": {},
+    }
     result = args.out / "figures.json"
     spare = 0.0
-    for name in args.phases.split(","):
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if not phases or set(phases) - set(PHASES):
+        ap.error(f"--phases: {args.phases!r} is not a subset of {PHASES}")
+    for name in phases:
         left = budget - (time.perf_counter() - start)
         timeout = min(left, plan.phase_caps_s[name] + spare)
         if timeout < 5:
             figures["phases"][name] = {"status": "skipped: no time left", "figures": {}}
             continue
         print(f"== phase {name}: up to {timeout:.0f} s", flush=True)
-        figures["phases"][name] = run_phase(name, plan_name, args.out, work, timeout)
+        figures["phases"][name] = run_phase(name, plan_name, args.out, work, timeout, args.shapes)
         spare = max(0.0, timeout - figures["phases"][name]["seconds"])
         write_json(result, figures)
     figures["total_s"] = round(time.perf_counter() - start, 1)

@@ -5,6 +5,8 @@
 #     bash bench/gpu/wheels.sh                 # beforehand, on a machine with a registry: .whl/
 #     OUT=/some/folder bash bench/gpu/run.sh   # on the GPU machine (6.5 min at most)
 #     OUT=/tmp/dry bash bench/gpu/run.sh --dry-run   # the same code on a CPU, tiny shapes
+#     OUT=/some/folder bash bench/gpu/run.sh --phases generation --shapes qwen2.5-1.5b
+#                                              # a subset (after --dry-run, if given, go on)
 #     python bench/gpu/report.py "$OUT/figures.json" --readme README.md   # the README table
 #
 # Environment: PYTHON (default python3), BENCH_BUDGET_S (seconds for the whole call, default
@@ -16,7 +18,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 DRY=""
-[[ "${1:-}" == "--dry-run" ]] && DRY="--dry-run"
+if [[ "${1:-}" == "--dry-run" ]]; then DRY="--dry-run"; shift; fi
+# Anything else goes to measure.py (--phases, --shapes).
 START=$(date +%s)
 OUT="${OUT:-$ROOT/bench/results/gpu}"
 PYTHON="${PYTHON:-python3}"
@@ -59,7 +62,7 @@ if [[ -z "$DRY" || -n "${BENCH_BUDGET_S:-}" ]]; then
 else
   LIMIT=750
 fi
-timeout -k 5 "$LIMIT" "$PYTHON" -u bench/gpu/measure.py $DRY "${ARGS[@]}"
+timeout -k 5 "$LIMIT" "$PYTHON" -u bench/gpu/measure.py $DRY "${ARGS[@]}" "$@"
 RC=$?
 echo "== exit $RC after $(( $(date +%s) - START )) s; load: $(cut -d' ' -f1-3 /proc/loadavg); files in $OUT:"
 ls -l "$OUT"
