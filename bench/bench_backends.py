@@ -88,15 +88,20 @@ def prompts(count: int, prompt_tokens: int) -> list[list[dict[str, str]]]:
     return out
 
 
-def timed(backend, requests) -> dict[str, float]:
-    backend.generate(requests[:2])  # warm-up: first-call allocations, kernels, caches
+def timed_call(backend, requests) -> tuple[float, int]:
+    """Seconds of one ``generate`` call and the completion tokens it produced."""
     start = time.perf_counter()
     results = backend.generate(requests)
     seconds = time.perf_counter() - start
     errors = [r.error for r in results if r.error]
     if errors:
         raise SystemExit(f"{backend.name} failed: {errors[0]}")
-    tokens = sum(r.usage["completion_tokens"] for r in results)
+    return seconds, sum(r.usage["completion_tokens"] for r in results)
+
+
+def timed(backend, requests) -> dict[str, float]:
+    backend.generate(requests[:2])  # warm-up: first-call allocations, kernels, caches
+    seconds, tokens = timed_call(backend, requests)
     return {"seconds": seconds, "completion_tokens": tokens, "tokens_per_s": tokens / seconds}
 
 

@@ -45,16 +45,6 @@ def _requests(count: int, new_tokens: int, sampled: bool):
     ]
 
 
-def accord_seconds(backend, requests) -> tuple[float, int]:
-    start = time.perf_counter()
-    results = backend.generate(requests)
-    seconds = time.perf_counter() - start
-    errors = [r.error for r in results if r.error]
-    if errors:
-        raise SystemExit(f"accord failed: {errors[0]}")
-    return seconds, sum(r.usage["completion_tokens"] for r in results)
-
-
 def generate_seconds(model, tokenizer, eos_ids, requests, batch: int) -> tuple[float, int]:
     import torch
 
@@ -92,6 +82,7 @@ def generate_seconds(model, tokenizer, eos_ids, requests, batch: int) -> tuple[f
 
 def measure(args) -> list[dict]:
     import torch
+    from bench_backends import timed_call
 
     from accord.backends import make_backend
     from accord.backends.transformers_backend import TransformersBackend
@@ -108,11 +99,11 @@ def measure(args) -> list[dict]:
             backend = TransformersBackend.from_loaded(
                 model, tokenizer, model_id=args.model, batch_size=batch
             )
-            accord_seconds(backend, requests[:batch])  # warm-up
+            timed_call(backend, requests[:batch])  # warm-up
             generate_seconds(model, tokenizer, loaded.eos_ids, requests[:batch], batch)
             ours, theirs = [], []
             for _ in range(args.repeats):  # interleaved, so load changes hit both sides
-                ours.append(accord_seconds(backend, requests))
+                ours.append(timed_call(backend, requests))
                 theirs.append(generate_seconds(model, tokenizer, loaded.eos_ids, requests, batch))
             (a_s, a_tok), (g_s, g_tok) = min(ours), min(theirs)
             rows.append(
