@@ -45,10 +45,8 @@ def test_bench_decoding_writes_side_by_side_figures(tmp_path, tiny_model_dir):
     ]
     for row in rows:
         assert row["accord_tokens_per_s"] > 0 and row["generate_tokens_per_s"] > 0
-        assert (
-            row["ratio"] == round(row["accord_tokens_per_s"] / row["generate_tokens_per_s"], 3)
-            or abs(row["ratio"] - row["accord_tokens_per_s"] / row["generate_tokens_per_s"]) < 0.01
-        )
+        ratio = row["accord_tokens_per_s"] / row["generate_tokens_per_s"]
+        assert abs(row["ratio"] - ratio) <= 0.01 * ratio  # the rates are rounded, the ratio not
     greedy = [r for r in rows if r["decoding"] == "greedy"]
     assert all(r["accord_tokens"] == r["generate_tokens"] for r in greedy)
     assert "ratio" in proc.stdout
