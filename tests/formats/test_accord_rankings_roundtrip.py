@@ -85,6 +85,7 @@ def build_store(engine) -> None:
             constitution_hash=const.content_hash,
             constitution_id=const.id,
             judge_backend="transformers",
+            method="listwise",
             source="rank",
             meta={
                 "method": "listwise",
@@ -118,6 +119,7 @@ def snapshot_of(engine) -> dict:
                 r.source,
                 r.external_id,
                 r.judge_backend,
+                r.method,
                 r.constitution_hash,
                 r.constitution_id is not None,
                 users.get(r.annotator_id),
@@ -229,3 +231,24 @@ def test_bad_ranking_lines_name_their_field(tmp_path):
     with pytest.raises(InvalidRecordError) as err:
         import_file(open_store(f"sqlite:///{tmp_path / 'c.db'}"), path, fmt="accord")
     assert (err.value.line, err.value.field) == (1, "ranking.responses")
+
+
+def test_a_ranking_line_written_before_rankings_had_a_method_keeps_its_key(tmp_path):
+    """A file exported before ``method`` existed has AI ranking lines without it, their keys
+    computed without it: they import as they were, and the same line with a method is another
+    ranking, whose given key must include the method."""
+    source = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    build_store(source)
+    path = tmp_path / "store.jsonl"
+    write_accord_jsonl(source, path)
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    [ai] = [r for r in rows if r.get("ranking", {}).get("kind") == "ai"]
+    line = dict(ai["ranking"])
+    assert line.pop("method") == "listwise"
+    with pytest.raises(FieldError, match="ranking.key_hash"):
+        ranking_from_line({"ranking": line})  # the key was computed with the method
+    line.pop("key_hash")
+    old = ranking_from_line({"ranking": line})
+    new = ranking_from_line({"ranking": {**line, "method": "listwise"}})
+    assert old.method == "" and new.method == "listwise"
+    assert old.key_hash != new.key_hash == ai["ranking"]["key_hash"]

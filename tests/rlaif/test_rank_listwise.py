@@ -127,3 +127,69 @@ def test_listwise_rank_step_stores_rankings_read_label_by_label(store, recorder,
     assert again.status == "succeeded" and len(recorder.calls) == calls
     with Session(store) as s:
         assert len(s.exec(select(Ranking)).all()) == 2
+
+
+def test_one_judges_bradley_terry_and_listwise_rankings_are_both_kept(store, recorder, tmp_path):
+    """The two methods read the same responses differently: ranking them by the second method
+    adds a ranking beside the first instead of overwriting it, each keeps its own expanded
+    judgments, a rerun adds nothing, and the audit compares each with the human ranking as a
+    rater of its own."""
+    from accord.audit.bootstrap import BootstrapConfig
+    from accord.audit.loader import AuditScope
+    from accord.audit.rank_agreement import rank_agreement_section
+    from accord.store.crud.rankings import upsert_ranking
+    from accord.store.db import session_scope
+    from accord.store.models import Prompt, Response
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"prompt": "Name a fruit."}) + "\n")
+    recipe = {
+        "name": "rank-both",
+        "models": MODELS,
+        "steps": [
+            {"kind": "import_prompts", "file": str(prompts)},
+            {"kind": "generate", "n": 3, "max_tokens": 8, "temperature": 1.0},
+            {"kind": "make_pairs"},
+            {"kind": "judge", "constitution": "tiny-test", "batch_size": 8},
+            {"kind": "rank", "name": "bt"},
+            {"kind": "rank", "name": "listwise", "method": "listwise", "constitution": "tiny-test"},
+        ],
+    }
+    result = run_recipe(store, recipe, progress=False, backends={"judge": recorder})
+    assert result.status == "succeeded" and result.errors == 0, result.to_dict()
+    with Session(store) as s:
+        rankings = {r.method: r for r in s.exec(select(Ranking)).all()}
+        assert sorted(rankings) == ["bradley-terry", "listwise"]
+        bt, lw = rankings["bradley-terry"], rankings["listwise"]
+        assert (bt.judge, bt.group_key, bt.principle) == (lw.judge, lw.group_key, lw.principle)
+        assert bt.key_hash != lw.key_hash
+        for ranking in (bt, lw):
+            expanded = s.exec(select(Judgment).where(Judgment.ranking_id == ranking.id)).all()
+            assert len(expanded) == 3
+            index = {rid: n for n, rid in enumerate(ranking.response_ids)}
+            for j in expanded:  # each method's judgments follow its own strengths
+                pair = s.get(Pair, j.pair_id)
+                gap = (
+                    ranking.scores[index[pair.response_a_id]]
+                    - ranking.scores[index[pair.response_b_id]]
+                )
+                assert j.prob_a == pytest.approx(1 / (1 + math.exp(-gap)))
+        prompt_id, response_ids = bt.prompt_id, list(bt.response_ids)
+    with session_scope(store) as w:
+        upsert_ranking(
+            w,
+            prompt=w.get(Prompt, prompt_id),
+            responses=[w.get(Response, rid) for rid in response_ids],
+            ranks=[1, 2, 3],
+            kind="human",
+            judge="ann",
+        )
+    again = run_recipe(store, recipe, progress=False, backends={"judge": recorder})
+    assert again.status == "succeeded"
+    with Session(store) as s:
+        assert len(s.exec(select(Ranking)).all()) == 3
+    section = rank_agreement_section(store, AuditScope(), BootstrapConfig(n_resamples=50))
+    raters = sorted(row["judge"] for row in section["human_ai"])
+    assert len(raters) == 2
+    assert [" / bradley-terry" in r for r in raters] == [True, False]
+    assert [" / listwise" in r for r in raters] == [False, True]

@@ -101,7 +101,13 @@ def test_a_store_with_data_migrates_across_a_table_rebuild_and_keeps_its_keys_on
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
-    from accord.store.db import alembic_config, current_revision, session_scope, upgrade
+    from accord.store.db import (
+        alembic_config,
+        current_revision,
+        head_revision,
+        session_scope,
+        upgrade,
+    )
     from accord.store.ingest import JudgmentSpec, PreferenceIngestor, PreferenceRecord
 
     records = [
@@ -127,7 +133,7 @@ def test_a_store_with_data_migrates_across_a_table_rebuild_and_keeps_its_keys_on
     command.downgrade(alembic_config(engine), "0009")
     assert current_revision(engine) == "0009" and counts() == before
     upgrade(engine)
-    assert current_revision(engine) == "0010" and counts() == before
+    assert current_revision(engine) == head_revision() and counts() == before
     with engine.connect() as c:
         if engine.dialect.name == "sqlite":
             assert c.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
@@ -138,3 +144,53 @@ def test_a_store_with_data_migrates_across_a_table_rebuild_and_keeps_its_keys_on
     )
     with pytest.raises(IntegrityError), engine.begin() as c:
         c.execute(text(dangling))
+
+
+def test_ranking_method_joins_the_key_of_stored_ai_rankings_and_their_judgments(engine):
+    """Migration 0011: an AI ranking the rank step wrote before has its method only in
+    ``meta``; upgrading copies it to ``method`` and recomputes the ranking's key and its
+    expanded judgments' keys with it; downgrading gives back the keys without it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from accord.store.crud.prompts import upsert_prompt
+    from accord.store.crud.rankings import upsert_ranking
+    from accord.store.crud.responses import upsert_response
+    from accord.store.db import alembic_config, head_revision, session_scope, upgrade
+
+    with session_scope(engine) as s:
+        prompt = upsert_prompt(s, text="Name a colour")
+        rs = [upsert_response(s, prompt=prompt, text=t) for t in ("red", "car", "blue")]
+        for kind, judge, method in (("ai", "judge", "listwise"), ("human", "ann", "")):
+            upsert_ranking(
+                s,
+                prompt=prompt,
+                responses=rs,
+                ranks=[1, 3, 2],
+                kind=kind,
+                judge=judge,
+                method=method,
+                meta={"method": method} if method else {},
+            )
+
+    def keys():
+        with engine.connect() as c:
+            rankings = c.execute(text("SELECT judge, key_hash FROM ranking ORDER BY id")).all()
+            judgments = c.execute(
+                text("SELECT id, key_hash FROM judgment WHERE ranking_id IS NOT NULL ORDER BY id")
+            ).all()
+        return [tuple(r) for r in rankings], [tuple(j) for j in judgments]
+
+    with_method = keys()
+    command.downgrade(alembic_config(engine), "0010")
+    without = keys()
+    assert without[0][1] == with_method[0][1]  # the human ranking's key never had a method
+    assert without[0][0] != with_method[0][0]
+    assert all(a != b for a, b in zip(without[1][:3], with_method[1][:3]))  # the AI one's
+    assert without[1][3:] == with_method[1][3:]
+    upgrade(engine)
+    assert keys() == with_method
+    with engine.connect() as c:
+        methods = c.execute(text("SELECT method FROM ranking ORDER BY id")).scalars().all()
+        revision = c.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert methods == ["listwise", ""] and revision == head_revision()

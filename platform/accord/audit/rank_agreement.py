@@ -57,7 +57,7 @@ class StoredRanking:
     id: int
     group_key: str
     kind: str
-    rater: str  # judge identity: the annotator, or the AI judge with principle and constitution
+    rater: str  # the annotator, or the AI judge with principle, method and constitution
     response_ids: tuple[int, ...]
     ranks: tuple[int, ...]
 
@@ -74,23 +74,23 @@ def load_rankings(engine: Engine, scope: AuditScope | None = None) -> list[Store
     where, params = scope_condition(scope, "j.pair_id")
     sql = (
         "SELECT r.id, r.group_key, r.kind, r.judge, r.principle, r.constitution_hash, "
-        "r.response_ids, r.ranks FROM ranking r WHERE r.status = 'submitted' AND r.id IN "
+        "r.response_ids, r.ranks, r.method FROM ranking r WHERE r.status = 'submitted' AND r.id IN "
         f"(SELECT j.ranking_id FROM judgment j WHERE j.ranking_id IS NOT NULL{where}) "
         "ORDER BY r.id"
     )
     out = []
     with engine.connect() as conn:
         for row in conn.execute(text(sql), params).all():
-            rid, group, kind, judge, principle, chash, ids, ranks = row
+            rid, group, kind, judge, principle, chash, ids, ranks, method = row
             ids = json.loads(ids) if isinstance(ids, str) else ids
             ranks = json.loads(ranks) if isinstance(ranks, str) else ranks
-            rater = judge if kind == "human" else _ai_rater(judge, principle, chash)
+            rater = judge if kind == "human" else _ai_rater(judge, principle, chash, method)
             out.append(StoredRanking(rid, group, kind, rater, tuple(ids), tuple(ranks)))
     return out
 
 
-def _ai_rater(judge: str, principle: str, constitution_hash: str) -> str:
-    parts = [judge] + ([principle] if principle else [])
+def _ai_rater(judge: str, principle: str, constitution_hash: str, method: str = "") -> str:
+    parts = [judge] + ([principle] if principle else []) + ([method] if method else [])
     return " / ".join(parts) + (f" @{constitution_hash[:8]}" if constitution_hash else "")
 
 

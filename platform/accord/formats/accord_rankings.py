@@ -8,10 +8,13 @@ pair line, the writer puts one line per ranking whose expanded judgments were al
     {"accord": 1, "ranking": {"prompt": PROMPT_HASH, "responses": [RESPONSE_HASH, ...],
      "ranks": [1, 3, 2], "shown_order": [RESPONSE_HASH, ...], "kind": "human",
      "judge": "ann", "annotator": {"username": "ann", ...}, "scores": null, "meta": {},
+     "method": "",
      "key_hash": KEY, ...}}
 
 Responses are named by content hash (their texts and lineage are on the pair lines before),
 in the ranking's canonical order (by content hash) with ``ranks`` and ``scores`` aligned;
+``method`` (how an AI judge ranked: bradley-terry | listwise) is part of the key, and a line
+without it (written before rankings had one) keeps the key it was written with;
 ``shown_order`` lists them as the ranker saw them (empty: unknown). On import, the pair
 lines are stored first, then each ranking row is written as it was (who ranked, the shown
 order, ties, scores, meta, times) and its expanded judgments, imported from the pair lines
@@ -73,6 +76,7 @@ def ranking_line(
             "principle": r.principle,
             "constitution_hash": r.constitution_hash,
             "judge_backend": r.judge_backend,
+            "method": r.method,
             "status": r.status,
             "rationale": r.rationale,
             "source": r.source,
@@ -108,6 +112,7 @@ class RankingLine:
     principle: str = ""
     constitution_hash: str = ""
     judge_backend: str = ""
+    method: str = ""
     status: str = "submitted"
     rationale: str | None = None
     source: str = ""
@@ -212,6 +217,7 @@ def ranking_from_line(row: dict[str, Any]) -> RankingLine:
         principle=_str(r, "principle", MAX_PRINCIPLE_CHARS),
         constitution_hash=_str(r, "constitution_hash", 64),
         judge_backend=_str(r, "judge_backend", 32),
+        method=_str(r, "method", 32),
         status=status,
         rationale=rationale,
         source=_str(r, "source", 300),
@@ -228,6 +234,7 @@ def ranking_from_line(row: dict[str, Any]) -> RankingLine:
         kind=line.kind,
         principle=line.principle,
         constitution_hash=line.constitution_hash,
+        method=line.method,
     )
     given = r.get("key_hash")
     if given not in (None, "") and given != line.key_hash:
@@ -314,6 +321,7 @@ def store_rankings(
                     group_key=r.group_key,
                     annotator_id=annotator_id,
                     judge_backend=r.judge_backend,
+                    method=r.method,
                     constitution_id=constitution_id,
                     constitution_hash=r.constitution_hash,
                     source=r.source,

@@ -201,6 +201,7 @@ def run_rank(ctx: StepContext, config: RankConfig) -> StepOutput:
                 constitution_hash=chash,
                 constitution_id=constitution_id,
                 judge_backend=backend,
+                method="bradley-terry",
                 source="rank",
                 job_id=ctx.job_id,
                 meta={

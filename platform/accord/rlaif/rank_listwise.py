@@ -102,6 +102,7 @@ def run_listwise(ctx: StepContext, config: RankConfig) -> StepOutput:
         constitution_hash=constitution.content_hash,
         constitution_id=constitution_id,
         judge_backend=backend.name,
+        method="listwise",
         source="rank",
         job_id=ctx.job_id,
     )

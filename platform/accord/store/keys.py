@@ -137,13 +137,23 @@ def ranking_group_key(prompt_hash: str, response_hashes: list[str]) -> str:
 
 
 def ranking_key(
-    group_key: str, judge: str, *, kind: str, principle: str = "", constitution_hash: str = ""
+    group_key: str,
+    judge: str,
+    *,
+    kind: str,
+    principle: str = "",
+    constitution_hash: str = "",
+    method: str = "",
 ) -> str:
     """The natural key of a ranking: ``content_hash("ranking", group_key, judge, kind,
-    principle, constitution_hash)``."""
+    principle, constitution_hash)``, with the ranking ``method`` as a last part when it has one
+    (an AI judge's Bradley–Terry and listwise rankings of the same responses are two
+    readings, both kept; rankings without a method keep the key they always had)."""
     if kind not in KINDS:
         raise ValueError(f"ranking kind must be one of {KINDS}, got {kind!r}")
     parts = ("ranking", group_key, judge, kind, principle, constitution_hash)
+    if method:
+        parts += (method,)
     return sha256(b"".join(map(_part, parts))).hexdigest()
 
 

@@ -108,6 +108,7 @@ def upsert_ranking(
     constitution_id: int | None = None,
     annotator_id: int | None = None,
     judge_backend: str = "",
+    method: str = "",
     rationale: str | None = None,
     status: str = "submitted",
     source: str = "",
@@ -122,7 +123,8 @@ def upsert_ranking(
     ``ranks[i]`` is the rank of ``responses[i]`` (1 best; equal ranks are ties; any whole
     numbers ≥ 1, stored dense). ``shown_order``: the responses in the order the ranker saw
     them. ``scores`` (AI rankings): each response's strength; the expanded judgments then get
-    ``prob_a = σ(score_a − score_b)``.
+    ``prob_a = σ(score_a − score_b)``. ``method`` (AI rankings: how the judge ranked) is part
+    of the natural key, so one judge's rankings by two methods are two rankings.
     """
     dense = _check(
         prompt=prompt,
@@ -142,8 +144,15 @@ def upsert_ranking(
     canon_scores = [float(scores[i]) for i in order] if scores is not None else None
     shown = [r.id for r in shown_order] if shown_order else []
     group = ranking_group_key(prompt.content_hash, [r.content_hash for r in canon])
+    if len(method) > 32:
+        raise ValueError(f"method: at most 32 characters, got {len(method)}")
     key = ranking_key(
-        group, judge, kind=kind, principle=principle, constitution_hash=constitution_hash
+        group,
+        judge,
+        kind=kind,
+        principle=principle,
+        constitution_hash=constitution_hash,
+        method=method,
     )
     now = when or utcnow()
     values = {
@@ -163,6 +172,7 @@ def upsert_ranking(
             k=len(canon),
             response_ids=[r.id for r in canon],
             key_hash=key,
+            method=method,
             group_key=group,
             annotator_id=annotator_id,
             judge_backend=judge_backend,

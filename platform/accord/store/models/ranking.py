@@ -6,7 +6,7 @@ those judgments points back at its ranking (``Judgment.ranking_id``), so the aud
 training data can tell that they came from one reading, not from independent votes.
 
 A ranking is unique per (prompt, set of responses, kind, judge, principle, constitution
-version); ``key_hash`` holds that natural key, so writing it again updates instead of
+version, method); ``key_hash`` holds that natural key, so writing it again updates instead of
 duplicating. ``group_key`` names the ranked item (prompt and set of responses) alone: every
 ranker of the same K responses shares it, which is what rank agreement compares and what a
 snapshot's ``group`` column holds.
@@ -52,7 +52,14 @@ class RankingBase(SQLModel):
 class Ranking(RankingBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = hash_field(
-        description="sha256(prompt, responses, kind, judge, principle, constitution hash)."
+        description="sha256(prompt, responses, kind, judge, principle, constitution hash, "
+        "method when set)."
+    )
+    method: str = Field(
+        default="",
+        max_length=32,
+        description="How an AI judge ranked (bradley-terry | listwise); empty for rankings "
+        "given as such (annotators, imports).",
     )
     group_key: str = Field(
         max_length=64, index=True, description="sha256(prompt, responses): the ranked item."
@@ -78,6 +85,7 @@ class Ranking(RankingBase, table=True):
 class RankingPublic(RankingBase):
     id: int
     key_hash: str
+    method: str
     group_key: str
     annotator_id: int | None
     judge_backend: str
