@@ -58,7 +58,12 @@ def test_greedy_batch_equals_model_generate_token_for_token(backend):
 
 
 def test_seeded_sampling_is_the_same_alone_and_in_a_batch(backend):
-    batch = backend.generate(_requests(temperature=1.0, top_p=0.9, seed=11))
-    alone = [backend.generate([r])[0] for r in _requests(temperature=1.0, top_p=0.9, seed=11)]
-    assert [r.text for r in batch] == [r.text for r in alone]
+    requests = _requests(temperature=1.0, top_p=0.9)
+    for seed, request in zip((11, -4, 7), requests):  # distinct draws per row
+        request.seed = seed
+    requests[2].top_p = 1.0
+    batch = backend.generate(requests)
+    alone = [backend.generate([r])[0] for r in requests]
+    shuffled = backend.generate(requests[::-1])[::-1]
+    assert [r.text for r in batch] == [r.text for r in alone] == [r.text for r in shuffled]
     assert all(r.error is None for r in batch)

@@ -85,6 +85,34 @@ def test_draws_at_the_ends_of_the_unit_interval_stay_in_the_support():
         assert first in (0, 2) and last in (0, 2)
 
 
-def test_a_row_random_is_its_seed():
+def test_a_row_random_is_its_seed_and_negative_seeds_are_seeds_of_their_own():
     assert row_random(5).random() == row_random(5).random()
     assert row_random(None).random() != row_random(None).random()
+    assert row_random(-3).random() != row_random(3).random()
+    assert row_random(-1).random() == row_random(2**64 - 1).random()
+
+
+@pytest.mark.parametrize(
+    "bad", [float("nan"), float("inf"), "all -inf"], ids=["nan", "inf", "all-minus-inf"]
+)
+@pytest.mark.parametrize("top_p", [1.0, 0.9])
+def test_a_row_without_a_finite_distribution_gets_minus_one_and_leaves_the_others(bad, top_p):
+    logits = torch.randn(3, 20, generator=torch.Generator().manual_seed(1))
+    if bad == "all -inf":
+        logits[1] = -float("inf")
+    else:
+        logits[1, 4] = bad
+    tokens = choose_tokens(
+        logits, temperatures=[1.0, 1.0, 0.0], top_ps=[top_p] * 3, uniforms=[0.3, 0.3, 0.0]
+    )
+    assert tokens[1] == -1
+    assert tokens[0] >= 0 and tokens[2] == int(logits[2].argmax())
+    tiny = choose_tokens(logits[:1], temperatures=[1e-39], top_ps=[top_p], uniforms=[0.5])
+    assert tiny in ([-1], [int(logits[0].argmax())])  # never a token picked from garbage
+
+
+def test_a_nan_top_p_samples_the_whole_distribution_like_top_p_one():
+    logits = torch.randn(4, 30, generator=torch.Generator().manual_seed(2))
+    u = [0.1, 0.5, 0.8, 0.95]
+    nan = choose_tokens(logits, temperatures=[1.0] * 4, top_ps=[float("nan")] * 4, uniforms=u)
+    assert nan == choose_tokens(logits, temperatures=[1.0] * 4, top_ps=[1.0] * 4, uniforms=u)

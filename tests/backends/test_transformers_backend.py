@@ -162,3 +162,97 @@ def test_a_model_in_memory_can_back_a_backend(backend):
     request = GenerationRequest(messages=QUESTION, max_tokens=5)
     assert policy.model_id == "policy@3"
     assert policy.generate([request])[0].text == backend.generate([request])[0].text
+
+
+def test_a_sampled_row_with_nan_logits_fails_alone(tiny_model_dir):
+    """NaN logits (an fp16 overflow, say) give a sampled request an error instead of a token
+    picked from garbage; the other requests of its batch are answered."""
+    broken = make_backend("transformers", str(tiny_model_dir), batch_size=4)
+
+    def poison(module, args, output):
+        output[..., 5] = float("nan")
+        return output
+
+    broken.model.get_output_embeddings().register_forward_hook(poison)
+    results = broken.generate(
+        [
+            GenerationRequest(messages=QUESTION, max_tokens=4, temperature=1.0, seed=1),
+            GenerationRequest(messages=OTHER, max_tokens=4, temperature=0.0),
+        ]
+    )
+    assert "not finite" in results[0].error and results[0].text == ""
+    assert results[1].error is None and results[1].usage["completion_tokens"] >= 1
+    broken.close()
+
+
+def test_a_model_whose_forward_lacks_logits_to_keep_still_decodes_and_scores(backend):
+    """Custom model code from before ``logits_to_keep`` gets full logits instead of a
+    TypeError."""
+    from accord.backends.transformers_backend import TransformersBackend
+
+    class OldForward(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+            self.config, self.generation_config = inner.config, inner.generation_config
+
+        @property
+        def device(self):
+            return self.inner.device
+
+        def forward(
+            self,
+            input_ids,
+            attention_mask=None,
+            position_ids=None,
+            past_key_values=None,
+            use_cache=None,
+        ):
+            return self.inner(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=past_key_values,
+                use_cache=use_cache,
+            )
+
+    old = TransformersBackend.from_loaded(
+        OldForward(backend.model), backend.tokenizer, model_id="old", batch_size=4
+    )
+    requests = [
+        GenerationRequest(messages=QUESTION, max_tokens=6),
+        GenerationRequest(messages=OTHER, max_tokens=6, temperature=1.0, seed=3),
+        GenerationRequest(messages=QUESTION, choices=["A", "B"]),
+    ]
+    ours, theirs = old.generate(requests), backend.generate(requests)
+    assert [r.error for r in ours] == [None, None, None]
+    assert [r.text for r in ours] == [r.text for r in theirs]
+    for choice, value in theirs[2].choice_logprobs.items():
+        assert ours[2].choice_logprobs[choice] == pytest.approx(value, abs=1e-5)
+
+
+def test_sampled_transformers_requests_are_cached_under_the_sampler_version():
+    """A seeded sampled request gives other tokens under another sampler, so its cache key
+    names the sampler; greedy requests, choices and other backends keep the keys they had."""
+    from accord.backends.decoding import SAMPLER
+    from accord.hashing import content_hash
+    from accord.jobs.cache import cache_key
+
+    def keys(request, backend="transformers"):
+        new = cache_key(step="generate", model_id="m", backend=backend, request=request)
+        old = content_hash("cache", "generate", "m", backend, request.cache_payload())
+        return new, old
+
+    sampled = GenerationRequest(messages=QUESTION, temperature=0.7, seed=1)
+    new, old = keys(sampled)
+    assert new != old and new == content_hash(
+        "cache", "generate", "m", "transformers", {**sampled.cache_payload(), "sampler": SAMPLER}
+    )
+    for request, name in (
+        (GenerationRequest(messages=QUESTION, seed=1), "transformers"),
+        (GenerationRequest(messages=QUESTION, choices=["A", "B"], temperature=1.0), "transformers"),
+        (sampled, "openai"),
+        (sampled, "vllm"),
+    ):
+        new, old = keys(request, name)
+        assert new == old

@@ -21,10 +21,15 @@ from typing import Any
 
 from accord.backends.base import GenerationResult, TokenLogprob
 
+# Bumped whenever a seeded request's sampled tokens change for the same logits: results cached
+# under an earlier sampler are then not served for it (accord.jobs.cache).
+SAMPLER = "inverse-cdf-1"
+
 
 def row_random(seed: int | None) -> random.Random:
-    """The uniform draws of one request: seeded with ``seed`` (fresh entropy when None)."""
-    return random.Random(seed)
+    """The uniform draws of one request: seeded with ``seed`` (fresh entropy when None). Seeds
+    are taken modulo 2**64, so negative seeds stay distinct from their absolute values."""
+    return random.Random(seed % 2**64 if seed is not None else None)
 
 
 def choose_tokens(logits, *, temperatures, top_ps, uniforms) -> list[int]:
@@ -34,7 +39,9 @@ def choose_tokens(logits, *, temperatures, top_ps, uniforms) -> list[int]:
     ``softmax(logits / temperature)`` (the smallest most-probable prefix whose mass reaches
     ``top_p``, at least one token) by inverting its cumulative distribution at the row's own
     uniform draw ``u`` in [0, 1): the token depends on the row's logits and ``u`` only, never
-    on the other rows, and the whole batch costs a few tensor operations and one transfer.
+    on the other rows. A sampled row whose distribution is not finite (NaN or infinite logits,
+    a temperature so small that the division overflows) gets -1. The batch costs a few tensor
+    operations, one copy of the sampled rows' settings to the device and one read back.
     """
     import torch
 
@@ -42,38 +49,41 @@ def choose_tokens(logits, *, temperatures, top_ps, uniforms) -> list[int]:
     sampled = [i for i, t in enumerate(temperatures) if t > 0.0]
     if sampled:
         nucleus = [i for i in sampled if top_ps[i] < 1.0]
-        whole = [i for i in sampled if top_ps[i] >= 1.0]
+        whole = [i for i in sampled if not top_ps[i] < 1.0]
         for rows, cut in ((whole, False), (nucleus, True)):
             if rows:
-                index = torch.tensor(rows, device=logits.device)
-                chosen[index] = _inverse_cdf(
-                    logits[index],
-                    temperatures=[temperatures[i] for i in rows],
-                    top_ps=[top_ps[i] for i in rows] if cut else None,
-                    uniforms=[uniforms[i] for i in rows],
-                )
+                # index, temperature, top_p, u of each row: one copy to the device
+                settings = torch.tensor(
+                    [(i, temperatures[i], top_ps[i], uniforms[i]) for i in rows],
+                    dtype=torch.float64,
+                ).to(logits.device)
+                index = settings[:, 0].long()
+                chosen[index] = _inverse_cdf(logits[index], settings[:, 1:], cut=cut)
     return chosen.tolist()
 
 
-def _inverse_cdf(logits, *, temperatures, top_ps, uniforms):
+def _inverse_cdf(logits, settings, *, cut: bool):
+    """Tokens drawn for ``logits`` (rows × vocabulary) at ``settings`` = (temperature, top_p,
+    u) per row; -1 for a row without a finite distribution."""
     import torch
 
-    device = logits.device
-    scale = torch.tensor(temperatures, device=device, dtype=torch.float32)[:, None]
-    probs = torch.softmax(logits.float() / scale, dim=-1)
+    temperature, top_p, draw = settings[:, 0:1], settings[:, 1:2], settings[:, 2:3]
+    probs = torch.softmax(logits.float() / temperature.float(), dim=-1)
     order = None
-    if top_ps is not None:  # the nucleus needs the tokens in order of probability
+    if cut:  # the nucleus needs the tokens in order of probability
         probs, order = torch.sort(probs, dim=-1, descending=True)
         mass_before = torch.cumsum(probs, dim=-1) - probs
-        keep = mass_before < torch.tensor(top_ps, device=device, dtype=torch.float32)[:, None]
+        keep = mass_before < top_p.float()
         keep[:, 0] = True
         probs = probs * keep
     # float64 so that the sum over a 150k-token vocabulary keeps every token's share.
     cumulative = torch.cumsum(probs.double(), dim=-1)
-    draw = torch.tensor(uniforms, device=device, dtype=torch.float64)[:, None]
-    position = torch.searchsorted(cumulative, draw * cumulative[:, -1:], right=True)
+    total = cumulative[:, -1:]
+    position = torch.searchsorted(cumulative, draw * total, right=True)
     position = position.clamp_(max=probs.shape[-1] - 1)
-    return (order.gather(1, position) if order is not None else position).squeeze(1)
+    token = order.gather(1, position) if order is not None else position
+    broken = ~torch.isfinite(total) | (total <= 0)
+    return torch.where(broken, torch.full_like(token, -1), token).squeeze(1)
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:

@@ -117,6 +117,7 @@ class TransformersBackend:
         self.pad_id = tokenizer.pad_token_id
         self.eos_ids = self._eos_ids()
         self.context_length = getattr(model.config, "max_position_embeddings", None)
+        self._keep_logits = _takes_logits_to_keep(model)
 
     def _eos_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id}
@@ -221,7 +222,7 @@ class TransformersBackend:
             attention_mask=attention,
             position_ids=positions,
             use_cache=True,
-            logits_to_keep=1,
+            **({"logits_to_keep": 1} if self._keep_logits else {}),
         )
         past, logits = out.past_key_values, out.logits[:, -1, :]
         next_position = positions[:, -1:] + 1
@@ -235,6 +236,13 @@ class TransformersBackend:
             tokens = choose_tokens(
                 logits, temperatures=temperatures, top_ps=top_ps, uniforms=uniforms
             )
+            broken = [r.index for r, live, t in zip(rows, active, tokens) if live and t < 0]
+            if broken:  # the batch fails, then its rows run one by one: this one fails alone
+                raise BackendError(
+                    f"the model's next-token distribution is not finite (NaN or infinite "
+                    f"logits) for request {broken[0]}",
+                    cause="backend",
+                )
             for i, row in enumerate(rows):
                 if active[i]:
                     self._advance(row, tokens[i], logits[i])
@@ -314,7 +322,7 @@ class TransformersBackend:
             input_ids=input_ids,
             attention_mask=attention,
             position_ids=positions,
-            logits_to_keep=keep,
+            **({"logits_to_keep": keep} if self._keep_logits else {}),
         )
         logprobs = torch.log_softmax(out.logits[:, -keep:, :].float(), dim=-1)
         scores: dict[int, dict[str, tuple[float, list]]] = {}
@@ -348,6 +356,20 @@ class TransformersBackend:
                 )
             )
         return results
+
+
+def _takes_logits_to_keep(model) -> bool:
+    """Whether ``model``'s forward accepts ``logits_to_keep`` (every causal LM transformers
+    ships does; custom code from before it may not, and then gets full logits)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    return "logits_to_keep" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 def _one_token_after_shared_context(plans: list) -> bool:

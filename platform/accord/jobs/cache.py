@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..backends.base import GenerationRequest, GenerationResult
+from ..backends.decoding import SAMPLER
 from ..hashing import content_hash
 from ..store.bulk import insert_ignore
 from ..store.models import CacheEntry
@@ -28,7 +29,11 @@ from ..store.models._base import utcnow
 
 
 def cache_key(*, step: str, model_id: str, backend: str, request: GenerationRequest) -> str:
-    return content_hash("cache", step, model_id, backend, request.cache_payload())
+    payload = request.cache_payload()
+    if backend == "transformers" and request.temperature > 0 and request.choices is None:
+        # accord samples these itself: the same seed gives other tokens under another sampler
+        payload["sampler"] = SAMPLER
+    return content_hash("cache", step, model_id, backend, payload)
 
 
 def cached_results(session: Session, keys: list[str]) -> dict[str, GenerationResult]:
