@@ -252,3 +252,74 @@ def test_a_ranking_line_written_before_rankings_had_a_method_keeps_its_key(tmp_p
     new = ranking_from_line({"ranking": {**line, "method": "listwise"}})
     assert old.method == "" and new.method == "listwise"
     assert old.key_hash != new.key_hash == ai["ranking"]["key_hash"]
+
+
+def _as_written_before_rankings_had_a_method(path, old_path) -> None:
+    """The file ``path`` as accord wrote it before 0011: AI ranking lines without ``method``
+    and with method-less keys, their expanded judgments keyed by those."""
+    from accord.store.keys import judgment_key, ranking_key
+
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    renamed = {}
+    for row in rows:
+        r = row.get("ranking")
+        if isinstance(r, dict) and r.pop("method", ""):
+            old = ranking_key(
+                r["group_key"],
+                r["judge"],
+                kind=r["kind"],
+                principle=r["principle"],
+                constitution_hash=r["constitution_hash"],
+            )
+            renamed[r["key_hash"]], r["key_hash"] = old, old
+    for row in rows:
+        for j in row.get("judgments", []):
+            if j.get("ranking") in renamed:
+                j["ranking"] = renamed[j["ranking"]]
+                j["key_hash"] = judgment_key(
+                    row["pair"]["content_hash"],
+                    j["judge"],
+                    kind=j["kind"],
+                    presentation_order=j.get("presentation_order") or "",
+                    principle=j.get("principle") or "",
+                    constitution_hash=j.get("constitution_hash") or "",
+                    ranking_key=j["ranking"],
+                )
+    assert renamed
+    old_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_an_export_from_before_ranking_methods_finds_its_rows_in_a_migrated_store(db_url, tmp_path):
+    """An old backup restored into a migrated store adds nothing, and imported into an empty
+    store gives the rankings and judgments the migrated store has (method and keys)."""
+    source = open_store(db_url)
+    build_store(source)
+    before = snapshot_of(source)
+    new_file, old_file = tmp_path / "new.jsonl", tmp_path / "old.jsonl"
+    write_accord_jsonl(source, new_file)
+    _as_written_before_rankings_had_a_method(new_file, old_file)
+    again = import_file(source, old_file, fmt="accord")
+    assert again.rankings == 0 and again.invalid == 0
+    assert snapshot_of(source) == before
+    target = open_store(f"sqlite:///{tmp_path / 'copy.db'}")
+    report = import_file(target, old_file, fmt="accord")
+    assert report.rankings == 3 and report.invalid == 0
+    assert snapshot_of(target) == before
+    copy = tmp_path / "copy.jsonl"
+    write_accord_jsonl(target, copy)
+    assert copy.read_text() == new_file.read_text()
+
+
+def test_a_ranking_line_with_a_method_it_cannot_have_is_refused():
+    line = {
+        "prompt": "a" * 64,
+        "responses": ["c" * 64, "b" * 64],
+        "ranks": [2, 1],
+        "kind": "human",
+        "judge": "ann",
+        "method": "listwise",
+    }
+    with pytest.raises(FieldError, match="ranking.method"):
+        ranking_from_line({"ranking": line})
+    with pytest.raises(FieldError, match="ranking.method"):
+        ranking_from_line({"ranking": {**line, "kind": "ai", "method": "borda"}})

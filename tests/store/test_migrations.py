@@ -194,3 +194,60 @@ def test_ranking_method_joins_the_key_of_stored_ai_rankings_and_their_judgments(
         methods = c.execute(text("SELECT method FROM ranking ORDER BY id")).scalars().all()
         revision = c.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert methods == ["listwise", ""] and revision == head_revision()
+
+
+def _two_methods_of_one_judge(engine, *, meta_method: bool = True):
+    from accord.store.crud.prompts import upsert_prompt
+    from accord.store.crud.rankings import upsert_ranking
+    from accord.store.crud.responses import upsert_response
+    from accord.store.db import session_scope
+
+    with session_scope(engine) as s:
+        prompt = upsert_prompt(s, text="Name a colour")
+        rs = [upsert_response(s, prompt=prompt, text=t) for t in ("red", "car", "blue")]
+        for method, ranks in (("bradley-terry", [1, 3, 2]), ("listwise", [2, 3, 1])):
+            upsert_ranking(
+                s,
+                prompt=prompt,
+                responses=rs,
+                ranks=ranks,
+                kind="ai",
+                judge="judge",
+                method=method,
+                meta={"method": method} if meta_method else {},
+            )
+
+
+def test_a_downgrade_that_would_merge_two_methods_rankings_is_refused(engine):
+    from alembic import command
+    from sqlalchemy import text
+
+    from accord.store.db import alembic_config, current_revision, head_revision
+
+    _two_methods_of_one_judge(engine)
+    with engine.connect() as c:
+        before = c.execute(text("SELECT id, key_hash, method FROM ranking ORDER BY id")).all()
+    with pytest.raises(RuntimeError, match="cannot downgrade below 0011.*'judge'"):
+        command.downgrade(alembic_config(engine), "0010")
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as c:
+        assert c.execute(text("SELECT id, key_hash, method FROM ranking ORDER BY id")).all() == (
+            before
+        )
+
+
+def test_the_method_survives_a_downgrade_and_upgrade_when_meta_lacked_it(engine):
+    from alembic import command
+    from sqlalchemy import text
+
+    from accord.store.db import alembic_config, upgrade
+
+    _two_methods_of_one_judge(engine, meta_method=False)
+    with engine.begin() as c:  # one method's ranking only: the downgrade is possible
+        c.execute(text("DELETE FROM judgment WHERE ranking_id = 2"))
+        c.execute(text("DELETE FROM ranking WHERE id = 2"))
+        before = c.execute(text("SELECT key_hash, method FROM ranking")).all()
+    command.downgrade(alembic_config(engine), "0010")
+    upgrade(engine)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT key_hash, method FROM ranking")).all() == before

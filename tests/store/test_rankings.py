@@ -200,3 +200,22 @@ def test_rekeying_keeps_the_keys_of_ranking_judgments(engine):
         )
     with engine.begin() as conn:
         assert rekey_judgments(conn) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "message"),
+    [("human", "listwise", "only AI rankings"), ("ai", "borda", "must be one of")],
+)
+def test_a_ranking_method_is_checked(kind, method, message):
+    from accord.store.crud.prompts import upsert_prompt
+    from accord.store.crud.rankings import upsert_ranking
+    from accord.store.crud.responses import upsert_response
+    from accord.store.db import open_store, session_scope
+
+    engine = open_store("sqlite://")
+    with pytest.raises(ValueError, match=f"method: {message}"), session_scope(engine) as s:
+        prompt = upsert_prompt(s, text="Name a colour")
+        rs = [upsert_response(s, prompt=prompt, text=t) for t in ("red", "blue")]
+        upsert_ranking(
+            s, prompt=prompt, responses=rs, ranks=[1, 2], kind=kind, judge="x", method=method
+        )

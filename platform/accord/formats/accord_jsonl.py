@@ -31,6 +31,7 @@ themselves are lines of their own after the pairs (``accord.formats.accord_ranki
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from ..store.crud.prompts import prompt_row
 from ..store.keys import canonical_sides, judgment_key, pair_key, response_key
 from ..store.models._base import utcnow
 from ..store.models.response import ROLES
-from .accord_rankings import RankingLine, ranking_from_line
+from .accord_rankings import RankingLine, legacy_ranking_keys, ranking_from_line
 from .base import (
     MAX_ANNOTATOR_CHARS,
     MAX_JUDGE_CHARS,
@@ -233,7 +234,18 @@ def _checked_values(
     return values
 
 
-def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict[str, Any]:
+# ReadOptions.extra key: ranking keys of a file written before rankings had a method → new keys
+LEGACY_RANKING_KEYS = "legacy_ranking_keys"
+
+
+def _judgment(
+    j: Any,
+    where: str,
+    pk: str,
+    flip: bool,
+    pair_source: str,
+    upgrade: dict[str, str] | None = None,
+) -> dict[str, Any]:
     if not isinstance(j, dict):
         raise FieldError(where, f"must be an object, got {type(j).__name__}")
     kind = j.get("kind")
@@ -260,6 +272,17 @@ def _judgment(j: Any, where: str, pk: str, flip: bool, pair_source: str) -> dict
     )
     if not flip:
         _check_hash(j.get("key_hash"), key, f"{where}.key_hash")
+    if upgrade and ranking in upgrade:  # its ranking's key gained the method
+        ranking = upgrade[ranking]
+        key = judgment_key(
+            pk,
+            judge,
+            kind=kind,
+            presentation_order=order,
+            principle=principle,
+            constitution_hash=chash,
+            ranking_key=ranking,
+        )
     history = j.get("history") or []
     if not isinstance(history, list):
         raise FieldError(f"{where}.history", "must be a list")
@@ -323,8 +346,10 @@ def bundle_from_line(row: dict[str, Any], opts: ReadOptions | None = None) -> St
     judgments_in = row.get("judgments") or []
     if not isinstance(judgments_in, list):
         raise FieldError("judgments", "must be a list")
+    upgrade = opts.extra.get(LEGACY_RANKING_KEYS) if opts is not None else None
     judgments = [
-        _judgment(j, f"judgments[{i}]", pk, ha != a, source) for i, j in enumerate(judgments_in)
+        _judgment(j, f"judgments[{i}]", pk, ha != a, source, upgrade)
+        for i, j in enumerate(judgments_in)
     ]
     return StoreBundle(
         prompt=prompt,
@@ -363,9 +388,14 @@ def _constitutions(value: Any) -> list[dict[str, Any]]:
 def record_from_line(row: Any, opts: ReadOptions | None = None) -> StoreBundle | RankingLine:
     """A pair line's bundle, or a ranking line's ranking (``accord.formats.accord_rankings``)."""
     if isinstance(row, dict) and "ranking" in row and "prompt" not in row:
-        return ranking_from_line(row)
+        return ranking_from_line(
+            row, opts.extra.get(LEGACY_RANKING_KEYS) if opts is not None else None
+        )
     return bundle_from_line(row, opts)
 
 
 def read(path: Path, opts: ReadOptions) -> Iterator[ReadItem]:
+    legacy = legacy_ranking_keys(path)
+    if legacy:
+        opts = replace(opts, extra={**opts.extra, LEGACY_RANKING_KEYS: legacy})
     return convert_rows(path, iter_json_lines(path), lambda row: record_from_line(row, opts))

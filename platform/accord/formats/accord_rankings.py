@@ -30,7 +30,9 @@ with their answers and history, are linked to it. ``meta`` is copied as it is: i
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,8 +47,14 @@ from ..store.keys import ranking_group_key, ranking_key
 from ..store.models import Annotator, ConstitutionRow, Judgment, Prompt, Ranking, Response
 from ..store.models._base import utcnow
 from ..store.models.judgment import KINDS, STATUSES
-from ..store.models.ranking import MAX_K, MIN_K
-from .base import MAX_JUDGE_CHARS, MAX_PRINCIPLE_CHARS, FieldError, InvalidRecordError
+from ..store.models.ranking import MAX_K, METHODS, MIN_K, method_error
+from .base import (
+    MAX_JUDGE_CHARS,
+    MAX_PRINCIPLE_CHARS,
+    FieldError,
+    InvalidRecordError,
+    iter_text_lines,
+)
 
 _W = "ranking"
 
@@ -131,6 +139,14 @@ def _hash(value: Any, where: str) -> str:
     return value
 
 
+def _method(row: dict[str, Any], kind: str) -> str:
+    method = _str(row, "method", 32)
+    problem = method_error(kind, method)
+    if problem:
+        raise FieldError(f"{_W}.method", problem)
+    return method
+
+
 def _str(row: dict[str, Any], name: str, max_chars: int, default: str = "") -> str:
     value = row.get(name)
     if value is None:
@@ -150,8 +166,10 @@ def _when(row: dict[str, Any], name: str) -> datetime | None:
         raise FieldError(f"{_W}.{name}", f"not an ISO date and time: {value!r}") from None
 
 
-def ranking_from_line(row: dict[str, Any]) -> RankingLine:
-    """The ranking of a ranking line (``FieldError`` naming the field)."""
+def ranking_from_line(row: dict[str, Any], upgrade: dict[str, str] | None = None) -> RankingLine:
+    """The ranking of a ranking line (``FieldError`` naming the field). ``upgrade``
+    (``legacy_ranking_keys``) maps the key of a line written before rankings had a method to
+    its key with the method, which the line then gets."""
     r = row.get(_W)
     if not isinstance(r, dict):
         raise FieldError(_W, "must be an object")
@@ -217,7 +235,7 @@ def ranking_from_line(row: dict[str, Any]) -> RankingLine:
         principle=_str(r, "principle", MAX_PRINCIPLE_CHARS),
         constitution_hash=_str(r, "constitution_hash", 64),
         judge_backend=_str(r, "judge_backend", 32),
-        method=_str(r, "method", 32),
+        method=_method(r, kind),
         status=status,
         rationale=rationale,
         source=_str(r, "source", 300),
@@ -241,7 +259,48 @@ def ranking_from_line(row: dict[str, Any]) -> RankingLine:
         raise FieldError(
             f"{_W}.key_hash", "does not match the content (edited without updating it?)"
         )
+    if upgrade and "method" not in r and line.key_hash in upgrade:
+        line.method, line.key_hash = r["meta"]["method"], upgrade[line.key_hash]
     return line
+
+
+_RANKING_LINE = re.compile(r'"ranking"\s*:\s*\{')
+
+
+def legacy_ranking_keys(path: Path) -> dict[str, str]:
+    """For a file written before rankings had a method: the key of each AI ranking line that
+    has no ``method`` field but whose ``meta`` names one (as the ``rank`` step always wrote
+    it) → the key with that method, which a store migrated to 0011 gives the same ranking.
+
+    Importing maps such a ranking and the judgments it expanded into (their keys hold the
+    ranking's) to the new keys, so an old export finds its rows in a migrated store instead
+    of adding them again. Lines that do not read are left to the import to report.
+    """
+    out: dict[str, str] = {}
+    for _, _, text, _ in iter_text_lines(path):
+        if text is None or not _RANKING_LINE.search(text):
+            continue
+        try:
+            row = json.loads(text)
+            r = row.get(_W) if isinstance(row, dict) and "prompt" not in row else None
+            if not isinstance(r, dict) or "method" in r or r.get("kind") != "ai":
+                continue
+            meta = r.get("meta")
+            method = meta.get("method") if isinstance(meta, dict) else None
+            if method not in METHODS:
+                continue
+            line = ranking_from_line(row)
+        except ValueError:  # bad JSON or a bad field: the import reports the line
+            continue
+        out[line.key_hash] = ranking_key(
+            line.group_key,
+            line.judge,
+            kind=line.kind,
+            principle=line.principle,
+            constitution_hash=line.constitution_hash,
+            method=method,
+        )
+    return out
 
 
 def store_rankings(

@@ -21,9 +21,9 @@ labels' log-probs position by position, in a forward and a reversed presentation
 (``accord.rlaif.listwise``); Plackett–Luce strengths fitted to every reading order the
 responses. Its input is responses (``generate`` with n = K → ``rank``), grouped by prompt;
 the ranking is stored the same way (kind ``ai``, the judge's identity, ``scores``, expanded
-judgments with ``prob_a = σ(θ_a − θ_b)``) with what was read in its meta. Both methods give
-one judge's ranking of the same responses the same natural key: ranking them again with the
-other method updates that ranking (the expanded judgments keep their earlier answers).
+judgments with ``prob_a = σ(θ_a − θ_b)``) with what was read in its meta. The method is part
+of the ranking's natural key (``Ranking.method``): one judge's rankings of the same responses
+by the two methods are two rankings, each with its own expanded judgments.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from ..keys import ranking_group_key, ranking_key
 from ..models import Judgment, Prompt, Ranking, Response
 from ..models._base import utcnow
 from ..models.judgment import KINDS, STATUSES
-from ..models.ranking import MAX_K, MIN_K
+from ..models.ranking import MAX_K, MIN_K, method_error
 from ..text import check_store_text
 from .judgments import upsert_judgment
 from .paging import equal_to, page
@@ -144,8 +144,9 @@ def upsert_ranking(
     canon_scores = [float(scores[i]) for i in order] if scores is not None else None
     shown = [r.id for r in shown_order] if shown_order else []
     group = ranking_group_key(prompt.content_hash, [r.content_hash for r in canon])
-    if len(method) > 32:
-        raise ValueError(f"method: at most 32 characters, got {len(method)}")
+    problem = method_error(kind, method)
+    if problem:
+        raise ValueError(f"method: {problem}")
     key = ranking_key(
         group,
         judge,

@@ -23,6 +23,20 @@ from ._base import hash_field, json_field, text_field, utcnow
 
 MIN_K = 2
 MAX_K = 16
+# How an AI judge ranks (accord.rlaif.rank); part of the ranking's natural key.
+METHODS = ("bradley-terry", "listwise")
+
+
+def method_error(kind: str, method: str) -> str | None:
+    """Why ``method`` is not allowed on a ranking of ``kind`` (None when it is): an AI ranking
+    names one of ``METHODS`` or none, an annotator's none."""
+    if not method:
+        return None
+    if kind != "ai":
+        return f"only AI rankings have a method, this one is {kind!r}"
+    if method not in METHODS:
+        return f"must be one of {METHODS} or empty, got {method!r}"
+    return None
 
 
 class RankingBase(SQLModel):

@@ -5,7 +5,9 @@ ranking gains ``method`` (bradley-terry | listwise, empty for rankings given as 
 part of its natural key. Rankings the ``rank`` step wrote before keep their method in
 ``meta``; it is copied to the column, their keys are recomputed with it and so are the keys of
 the judgments they expanded into (which hold the ranking's key). Keys only get finer (before,
-one judge had one ranking of a set of responses), so no two rows can collide.
+one judge had one ranking of a set of responses), so no two rows can collide. A downgrade
+refuses a store where one judge ranked the same responses by both methods (the earlier schema
+cannot hold both), and writes each method back into ``meta`` before dropping the column.
 
 Revision ID: 0011
 Revises: 0010
@@ -71,7 +73,45 @@ def upgrade() -> None:
     _rekey(with_method=True)
 
 
+def _refuse_merging_methods() -> None:
+    """Before 0011 one judge had one ranking of a set of responses: a downgrade that would
+    fold two methods' rankings into one key stops before changing anything."""
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.text(
+            "SELECT group_key, judge, principle, constitution_hash, COUNT(*), MIN(id), MAX(id) "
+            "FROM ranking WHERE kind = 'ai' "
+            "GROUP BY group_key, judge, principle, constitution_hash HAVING COUNT(*) > 1"
+        )
+    ).all()
+    if rows:
+        group, judge, _, _, count, first, last = rows[0]
+        raise RuntimeError(
+            f"cannot downgrade below 0011: {len(rows)} ranked item(s) have AI rankings by more "
+            f"than one method from one judge, which the earlier schema cannot hold (e.g. "
+            f"judge {judge!r}, item {group[:12]}…: {count} rankings, ids {first}..{last}); "
+            "delete the rankings of one method first"
+        )
+
+
+def _keep_method_in_meta() -> None:
+    """The column's value goes back into ``meta`` (where the rank step kept it before), so
+    that upgrading again restores it."""
+    conn = op.get_bind()
+    rows = conn.execute(sa.text("SELECT id, meta, method FROM ranking WHERE method != ''")).all()
+    updates = []
+    for rid, meta, method in rows:
+        meta = json.loads(meta) if isinstance(meta, str) else dict(meta or {})
+        if meta.get("method") != method:
+            updates.append({"rid": rid, "meta": json.dumps({**meta, "method": method})})
+    if updates:
+        cast = "CAST(:meta AS JSON)" if conn.dialect.name == "postgresql" else ":meta"
+        conn.execute(sa.text(f"UPDATE ranking SET meta = {cast} WHERE id = :rid"), updates)
+
+
 def downgrade() -> None:
+    _refuse_merging_methods()
+    _keep_method_in_meta()
     _rekey(with_method=False)
     with op.batch_alter_table("ranking", schema=None) as batch_op:
         batch_op.drop_column("method")
