@@ -1,9 +1,11 @@
 """Read the judgments of a scope from the store into numpy arrays, with SQL only.
 
 SQL turns every judgment into five numbers (pair, label source, label, order flags, soft
-probability); the few distinct label sources — (kind, judge, principle, constitution) — come
-from a GROUP BY, so no Python code runs per judgment. Only submitted judgments with a label
-count; discarded answers are left out.
+probability); the few distinct label sources — (kind, judge, principle, constitution, and for
+an AI judge's judgments expanded from its rankings the ranking method) — come from a GROUP BY,
+so no Python code runs per judgment. A judge's rankings are readings of their own: their
+expanded judgments are the source ``judge (listwise ranking)``, not more labels of ``judge``.
+Only submitted judgments with a label count; discarded answers are left out.
 
 A scope is the whole store, a job (the pairs it created or judged, with every judgment on
 them, so a judge job is compared with the humans who labeled the same pairs), or a snapshot
@@ -25,6 +27,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 LABELS = ("a", "b", "tie")
+# What follows an AI judge's name for the judgments expanded from its rankings, by method code.
+RANKED_BY = {1: " (bradley-terry ranking)", 2: " (listwise ranking)", 3: " (ranking)"}
+_RANKED_SQL = (
+    "(CASE WHEN j.kind = 'human' OR j.ranking_id IS NULL THEN 0 ELSE COALESCE((SELECT CASE "
+    "r.method WHEN 'bradley-terry' THEN 1 WHEN 'listwise' THEN 2 ELSE 3 END FROM ranking r "
+    "WHERE r.id = j.ranking_id), 3) END)"
+)
 ORDERS = ("ab", "ba", "agg", "")
 HUMAN, AI = 0, 1
 
@@ -309,6 +318,7 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
                     f"COALESCE(CAST(ROUND(j.prob_a * {PROB_SCALE}) AS BIGINT), {_NO_PROB})",
                     _NO_PROB + 1,
                 ),
+                (_RANKED_SQL, len(RANKED_BY) + 1),
             ]
         )
         words = packing.words()
@@ -328,20 +338,24 @@ def load_audit_data(engine: Engine, scope: AuditScope | None = None) -> AuditDat
         ranked = _ranked_items(conn)
 
     fields = [f for i, w in enumerate(words) for f in _Packing.unpack(packed[:, i], w)]
-    pair_id, label, order, aggregate, kind, who, principle, chash, prob_q = fields
+    pair_id, label, order, aggregate, kind, who, principle, chash, prob_q, reading = fields
     known = (who < n_who - 1) & (principle < len(principles)) & (chash < len(hashes))
-    source_key = ((kind * n_who + who) * (len(principles) + 1) + principle) * (
-        len(hashes) + 1
-    ) + chash
+    source_key = (
+        ((kind * n_who + who) * (len(principles) + 1) + principle) * (len(hashes) + 1) + chash
+    ) * (len(RANKED_BY) + 1) + reading
     keys, source = np.unique(source_key[known], return_inverse=True)
-    rest, s_hash = np.divmod(keys, len(hashes) + 1)
+    rest, s_ranked = np.divmod(keys, len(RANKED_BY) + 1)
+    rest, s_hash = np.divmod(rest, len(hashes) + 1)
     rest, s_principle = np.divmod(rest, len(principles) + 1)
     s_kind, s_who = np.divmod(rest, n_who)
     name_of = {code: name for name, code in judge_codes.items() if name not in by_username}
     name_of.update({i: a["username"] for i, a in annotators.items()})
     sources = LabelSources(
         kind=np.where(s_kind == 0, HUMAN, AI).astype(np.int8),
-        judge=[name_of.get(int(w), f"#{int(w)}") for w in s_who],
+        judge=[
+            name_of.get(int(w), f"#{int(w)}") + RANKED_BY.get(int(r), "")
+            for w, r in zip(s_who, s_ranked)
+        ],
         principle=[principles[int(p)] for p in s_principle],
         constitution_hash=[hashes[int(h)] for h in s_hash],
         annotator_id=np.where((s_kind == 0) & (s_who < first_free), s_who, -1).astype(np.int64),
