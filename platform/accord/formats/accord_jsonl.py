@@ -261,28 +261,15 @@ def _judgment(
     principle = _s(j, "principle", where, MAX_PRINCIPLE_CHARS)
     chash = _s(j, "constitution_hash", where, 64)
     ranking = _s(j, "ranking", where, 64)
-    key = judgment_key(
-        pk,
-        judge,
-        kind=kind,
-        presentation_order=order,
-        principle=principle,
-        constitution_hash=chash,
-        ranking_key=ranking,
+    identity = dict(
+        kind=kind, presentation_order=order, principle=principle, constitution_hash=chash
     )
+    key = judgment_key(pk, judge, **identity, ranking_key=ranking)
     if not flip:
         _check_hash(j.get("key_hash"), key, f"{where}.key_hash")
     if upgrade and ranking in upgrade:  # its ranking's key gained the method
         ranking = upgrade[ranking]
-        key = judgment_key(
-            pk,
-            judge,
-            kind=kind,
-            presentation_order=order,
-            principle=principle,
-            constitution_hash=chash,
-            ranking_key=ranking,
-        )
+        key = judgment_key(pk, judge, **identity, ranking_key=ranking)
     history = j.get("history") or []
     if not isinstance(history, list):
         raise FieldError(f"{where}.history", "must be a list")
