@@ -144,3 +144,38 @@ def test_error_records_skip_and_retry(store, tiny_backend, tmp_path):
         assert by_cause["input"].attempts == 2
         assert s.execute(select(func.count()).select_from(Response)).scalar_one() == 3
         assert s.get(Job, third.job_id).result["errors"] == 1
+
+
+def test_a_nul_character_a_model_writes_is_stored_as_a_replacement_character(store, tmp_path):
+    """A byte token can decode to NUL, which no store keeps: the response is stored with
+    U+FFFD in its place and the job succeeds (PostgreSQL would refuse the text)."""
+    from accord.backends import make_backend
+
+    backend = make_backend("transformers", "accord/tiny", batch_size=4)
+    [nul] = [
+        i
+        for i in backend.tokenizer("\x00", add_special_tokens=False)["input_ids"]
+        if backend.tokenizer.decode([i]) == "\x00"
+    ]
+
+    def favour_nul(module, args, output):  # the real model, made to write NUL greedily
+        output[..., nul] += 1e4
+        return output
+
+    backend.model.get_output_embeddings().register_forward_hook(favour_nul)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"prompt": "Say hello."}) + "\n")
+    recipe = {
+        "name": "nul",
+        "models": MODELS,
+        "steps": [
+            {"kind": "import_prompts", "file": str(prompts)},
+            {"kind": "generate", "n": 1, "max_tokens": 3},
+        ],
+    }
+    result = run_recipe(store, recipe, progress=False, backends={"policy": backend})
+    assert result.status == "succeeded" and result.errors == 0, result.to_dict()
+    with Session(store) as s:
+        [response] = s.execute(select(Response)).scalars().all()
+    assert response.text == "\ufffd" * 3
+    backend.close()

@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 # Version of how choice log-probs are read; part of the cache key of every choices request.
@@ -109,6 +109,32 @@ class GenerationResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def storable(self) -> GenerationResult:
+        """This result with every NUL character a model wrote (a byte token decodes to one)
+        replaced by U+FFFD: no store keeps NUL in text (PostgreSQL refuses it), and one odd
+        token must not fail the job that stores the response.
+
+        >>> GenerationResult(text="a\\x00b").storable().text == "a\\ufffdb"
+        True
+        """
+        if "\x00" not in self.text and not any(
+            "\x00" in t.token or any("\x00" in k for k in t.top) for t in self.token_logprobs or []
+        ):
+            return self
+        tokens = [
+            TokenLogprob(
+                token=t.token.replace("\x00", "\ufffd"),
+                logprob=t.logprob,
+                top={k.replace("\x00", "\ufffd"): v for k, v in t.top.items()},
+            )
+            for t in self.token_logprobs or []
+        ]
+        return replace(
+            self,
+            text=self.text.replace("\x00", "\ufffd"),
+            token_logprobs=tokens if self.token_logprobs is not None else None,
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GenerationResult:

@@ -142,6 +142,7 @@ def run_units(
                     failures[ui] = UnitFailure(exc.cause, str(exc))
                 outs = []
             for (ui, ri), out in zip(to_send, outs):
+                out = out.storable()
                 if out.error:
                     failures.setdefault(ui, UnitFailure(error_cause(out.error), out.error))
                 results[ui][ri] = out
