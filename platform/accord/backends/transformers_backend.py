@@ -4,10 +4,9 @@ Requests are rendered with the tokenizer's chat template, sorted by length and r
 left-padded batches through a KV-cached decoding loop. All rows of a step choose their
 tokens together, each from its own seeded draws (greedy at temperature 0); a row stops at
 its own eos / stop strings / ``max_tokens`` and records raw-model token log-probs when
-asked. ``choices`` requests
-are scored, not generated: every choice is tokenized in context after the rendered prompt
-(``accord.backends.scoring``) and its tokens' log-probs summed, all choices of all such
-requests in one forward pass per batch.
+asked. ``choices`` requests are scored, not generated: every choice is tokenized in context
+after the rendered prompt (``accord.backends.scoring``) and its tokens' log-probs summed, all
+choices of all such requests in one forward pass per batch.
 
 >>> from accord.backends import make_backend
 >>> from accord.backends.base import GenerationRequest

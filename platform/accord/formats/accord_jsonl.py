@@ -238,6 +238,10 @@ def _checked_values(
 LEGACY_RANKING_KEYS = "legacy_ranking_keys"
 
 
+def _legacy_keys(opts: ReadOptions | None) -> dict[str, str] | None:
+    return opts.extra.get(LEGACY_RANKING_KEYS) if opts is not None else None
+
+
 def _judgment(
     j: Any,
     where: str,
@@ -333,7 +337,7 @@ def bundle_from_line(row: dict[str, Any], opts: ReadOptions | None = None) -> St
     judgments_in = row.get("judgments") or []
     if not isinstance(judgments_in, list):
         raise FieldError("judgments", "must be a list")
-    upgrade = opts.extra.get(LEGACY_RANKING_KEYS) if opts is not None else None
+    upgrade = _legacy_keys(opts)
     judgments = [
         _judgment(j, f"judgments[{i}]", pk, ha != a, source, upgrade)
         for i, j in enumerate(judgments_in)
@@ -375,9 +379,7 @@ def _constitutions(value: Any) -> list[dict[str, Any]]:
 def record_from_line(row: Any, opts: ReadOptions | None = None) -> StoreBundle | RankingLine:
     """A pair line's bundle, or a ranking line's ranking (``accord.formats.accord_rankings``)."""
     if isinstance(row, dict) and "ranking" in row and "prompt" not in row:
-        return ranking_from_line(
-            row, opts.extra.get(LEGACY_RANKING_KEYS) if opts is not None else None
-        )
+        return ranking_from_line(row, _legacy_keys(opts))
     return bundle_from_line(row, opts)
 
 
